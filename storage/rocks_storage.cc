@@ -1,0 +1,590 @@
+// Storage on embedded RocksDB: one database, the column families of
+// column_family.h, and the group-commit pipeline (after LevelDB's
+// DBImpl::Write, with a dedicated writer thread so gRPC reactors never block).
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <thread>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "base/status_macros.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
+#include "rocksdb/utilities/backup_engine.h"
+#include "rocksdb/utilities/write_batch_with_index.h"
+#include "storage/key_codec.h"
+#include "storage/rocks_status.h"
+#include "storage/storage.h"
+
+namespace vigil::storage {
+
+struct Snapshot::Rep {
+  rocksdb::DB* db = nullptr;
+  const rocksdb::Snapshot* snapshot = nullptr;
+  std::uint64_t seq = 0;
+  ~Rep() {
+    if (snapshot != nullptr) db->ReleaseSnapshot(snapshot);
+  }
+};
+
+Snapshot::Snapshot(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+Snapshot::Snapshot(Snapshot&&) noexcept = default;
+Snapshot& Snapshot::operator=(Snapshot&&) noexcept = default;
+Snapshot::~Snapshot() = default;
+std::uint64_t Snapshot::seq() const { return rep_->seq; }
+
+KeyRange KeyRange::Prefix(std::string_view prefix) {
+  return KeyRange{std::string(prefix), PrefixSuccessor(prefix)};
+}
+
+absl::StatusOr<CommitResult> Storage::Commit(PrepareFn prepare) {
+  absl::Notification done;
+  absl::StatusOr<CommitResult> result;
+  Submit(std::move(prepare), [&](absl::StatusOr<CommitResult> r) {
+    result = std::move(r);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return result;
+}
+
+namespace {
+
+const std::string& FormatVersionKey() {
+  static const std::string* key =
+      new std::string(KeyBuilder().AddString("format_version").key());
+  return *key;
+}
+const std::string& LastSeqKey() {
+  static const std::string* key =
+      new std::string(KeyBuilder().AddString("last_seq").key());
+  return *key;
+}
+
+absl::StatusOr<std::uint64_t> ParseUint64(absl::string_view value,
+                                          absl::string_view what) {
+  std::uint64_t v = 0;
+  if (!absl::SimpleAtoi(value, &v)) {
+    return absl::DataLossError(absl::StrCat("malformed ", what, ": '", value, "'"));
+  }
+  return v;
+}
+
+// An exclusive advisory lock on a file, held for the life of the object.
+class FileLock {
+ public:
+  static absl::StatusOr<std::unique_ptr<FileLock>> Acquire(
+      const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot open lock file ", path, ": ", strerror(errno)));
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      char buf[32] = {0};
+      ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+      ::close(fd);
+      std::string holder = n > 0 ? absl::StrCat(" (pid ", absl::string_view(buf, static_cast<size_t>(n)), ")") : "";
+      return absl::FailedPreconditionError(absl::StrCat(
+          "database ", std::filesystem::path(path).parent_path().string(),
+          " is in use by another process", holder));
+    }
+    return std::unique_ptr<FileLock>(new FileLock(fd));
+  }
+
+  // Records this process as the holder, for the message another process
+  // gets. Called only once the database opened, so that a refused open
+  // leaves the lock file as it was.
+  void WriteOwnerPid() {
+    std::string pid = std::to_string(::getpid());
+    if (::ftruncate(fd_, 0) != 0 ||
+        ::pwrite(fd_, pid.data(), pid.size(), 0) !=
+            static_cast<ssize_t>(pid.size())) {
+      // Only a hint for that message; the lock itself holds regardless.
+    }
+  }
+  ~FileLock() {
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+  }
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  explicit FileLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+rocksdb::DBOptions MakeDBOptions(const StorageOptions& options) {
+  rocksdb::DBOptions db;
+  db.create_if_missing = options.create_if_missing;
+  db.create_missing_column_families = options.create_if_missing;
+  db.paranoid_checks = true;
+  db.max_background_jobs = 2;
+  // One memtable budget for all families keeps memory flat as data grows.
+  db.db_write_buffer_size = 64 << 20;
+  db.keep_log_file_num = 5;
+  db.max_manifest_file_size = 64 << 20;
+  return db;
+}
+
+std::vector<rocksdb::ColumnFamilyDescriptor> MakeFamilies(
+    const StorageOptions& options) {
+  auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (ColumnFamily cf : kAllColumnFamilies) {
+    rocksdb::ColumnFamilyOptions cfo;
+    cfo.write_buffer_size = 16 << 20;
+    rocksdb::BlockBasedTableOptions table;
+    table.block_cache = cache;
+    table.cache_index_and_filter_blocks = true;
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    table.format_version = 5;
+    cfo.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    if (cf == ColumnFamily::kAttachments) {
+      // Attachment chunks are large: keep them out of the LSM tree.
+      cfo.enable_blob_files = true;
+      cfo.min_blob_size = 4096;
+      cfo.enable_blob_garbage_collection = true;
+    }
+    families.emplace_back(std::string(ColumnFamilyName(cf)), cfo);
+  }
+  return families;
+}
+
+bool DatabaseExists(const std::string& db_path) {
+  std::error_code ec;
+  return std::filesystem::exists(std::filesystem::path(db_path) / "CURRENT", ec);
+}
+
+// Checks an existing database without writing to it: the column families are
+// exactly ours and the stored format version is ours.
+absl::Status ProbeReadOnly(const std::string& db_path,
+                           const StorageOptions& options) {
+  rocksdb::DBOptions db_options = MakeDBOptions(options);
+  std::vector<std::string> names;
+  RETURN_IF_ERROR(FromRocks(
+      rocksdb::DB::ListColumnFamilies(db_options, db_path, &names),
+      absl::StrCat("read column families of ", db_path)));
+  for (const std::string& name : names) {
+    bool known = false;
+    for (ColumnFamily cf : kAllColumnFamilies) known |= ColumnFamilyName(cf) == name;
+    if (!known) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "database ", db_path, " has column family '", name,
+          "' that this version of Vigil does not know: it was written by a "
+          "newer or different version"));
+    }
+  }
+  auto families = MakeFamilies(options);
+  std::vector<rocksdb::ColumnFamilyDescriptor> present;
+  for (auto& f : families) {
+    for (const std::string& name : names) {
+      if (f.name == name) present.push_back(f);
+    }
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  RETURN_IF_ERROR(FromRocks(rocksdb::DB::OpenForReadOnly(
+                                db_options, db_path, present, &handles, &raw),
+                            absl::StrCat("open ", db_path, " read-only")));
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::string version;
+  rocksdb::Status s =
+      db->Get(rocksdb::ReadOptions(), handles[0], FormatVersionKey(), &version);
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  if (s.IsNotFound()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "database ", db_path, " has no Vigil format version: not a Vigil database"));
+  }
+  RETURN_IF_ERROR(FromRocks(s, "read format version"));
+  ASSIGN_OR_RETURN(std::uint64_t v, ParseUint64(version, "format version"));
+  if (v != kStorageFormatVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "database ", db_path, " has storage format version ", v,
+        "; this vigild reads version ", kStorageFormatVersion,
+        ". Use a matching vigild (or its migration) for this data"));
+  }
+  return absl::OkStatus();
+}
+
+class RocksStorage;
+
+struct WriteRequest {
+  PrepareFn prepare;
+  CommitDoneFn done;
+};
+
+// The context a PrepareFn sees: the group's indexed batch over the database.
+class GroupContext final : public CommitContext {
+ public:
+  GroupContext(rocksdb::DB* db,
+               const std::vector<rocksdb::ColumnFamilyHandle*>& handles,
+               rocksdb::WriteBatchWithIndex* batch, std::uint64_t* next_seq)
+      : db_(db), handles_(handles), batch_(batch), next_seq_(next_seq) {}
+
+  absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf,
+                                                 std::string_view key) override {
+    std::string value;
+    rocksdb::Status s = batch_->GetFromBatchAndDB(
+        db_, rocksdb::ReadOptions(), handle(cf), rocksdb::Slice(key.data(), key.size()),
+        &value);
+    if (s.IsNotFound()) return std::nullopt;
+    RETURN_IF_ERROR(FromRocks(s, "read in commit"));
+    return value;
+  }
+
+  absl::Status Scan(ColumnFamily cf, const KeyRange& range,
+                    ScanVisitor visit) override {
+    rocksdb::ReadOptions ro;
+    rocksdb::Slice upper(range.end);
+    if (!range.end.empty()) ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(batch_->NewIteratorWithBase(
+        handle(cf), db_->NewIterator(ro, handle(cf))));
+    for (it->Seek(range.begin); it->Valid(); it->Next()) {
+      // The batch side of the merged iterator ignores iterate_upper_bound.
+      if (!range.end.empty() && it->key().compare(upper) >= 0) break;
+      if (!visit(it->key().ToStringView(), it->value().ToStringView())) break;
+    }
+    return FromRocks(it->status(), "scan in commit");
+  }
+
+  void Put(ColumnFamily cf, std::string_view key, std::string_view value) override {
+    batch_->Put(handle(cf), rocksdb::Slice(key.data(), key.size()),
+                rocksdb::Slice(value.data(), value.size()));
+  }
+
+  void Delete(ColumnFamily cf, std::string_view key) override {
+    batch_->Delete(handle(cf), rocksdb::Slice(key.data(), key.size()));
+  }
+
+  std::uint64_t NextSeq() override { return (*next_seq_)++; }
+
+ private:
+  rocksdb::ColumnFamilyHandle* handle(ColumnFamily cf) const {
+    return handles_[static_cast<int>(cf)];
+  }
+  rocksdb::DB* db_;
+  const std::vector<rocksdb::ColumnFamilyHandle*>& handles_;
+  rocksdb::WriteBatchWithIndex* batch_;
+  std::uint64_t* next_seq_;
+};
+
+class RocksStorage final : public Storage {
+ public:
+  RocksStorage(std::unique_ptr<FileLock> lock, std::unique_ptr<rocksdb::DB> db,
+               std::vector<rocksdb::ColumnFamilyHandle*> handles,
+               const StorageOptions& options, std::uint64_t last_seq)
+      : lock_(std::move(lock)),
+        db_(std::move(db)),
+        handles_(std::move(handles)),
+        options_(options),
+        next_seq_(last_seq + 1),
+        last_committed_seq_(last_seq) {
+    writer_ = std::thread([this] { WriterLoop(); });
+  }
+
+  ~RocksStorage() override {
+    Shutdown();
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    rocksdb::Status s = db_->Close();
+    (void)s;  // Close only reports unreleased snapshots; data is already synced.
+    db_.reset();
+  }
+
+  Snapshot GetSnapshot() override {
+    auto rep = std::make_unique<Snapshot::Rep>();
+    rep->db = db_.get();
+    rep->snapshot = db_->GetSnapshot();
+    rocksdb::ReadOptions ro;
+    ro.snapshot = rep->snapshot;
+    std::string value;
+    if (db_->Get(ro, handle(ColumnFamily::kMeta), LastSeqKey(), &value).ok()) {
+      absl::SimpleAtoi(value, &rep->seq);
+    }
+    return Snapshot(std::move(rep));
+  }
+
+  absl::StatusOr<std::optional<std::string>> Get(
+      ColumnFamily cf, std::string_view key, const Snapshot* snapshot) override {
+    rocksdb::ReadOptions ro;
+    if (snapshot != nullptr) ro.snapshot = snapshot->rep().snapshot;
+    std::string value;
+    rocksdb::Status s =
+        db_->Get(ro, handle(cf), rocksdb::Slice(key.data(), key.size()), &value);
+    if (s.IsNotFound()) return std::nullopt;
+    RETURN_IF_ERROR(FromRocks(s, "read"));
+    return value;
+  }
+
+  absl::Status Scan(ColumnFamily cf, const KeyRange& range,
+                    const Snapshot* snapshot, ScanVisitor visit) override {
+    rocksdb::ReadOptions ro;
+    if (snapshot != nullptr) ro.snapshot = snapshot->rep().snapshot;
+    rocksdb::Slice upper(range.end);
+    if (!range.end.empty()) ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handle(cf)));
+    for (it->Seek(range.begin); it->Valid(); it->Next()) {
+      if (!visit(it->key().ToStringView(), it->value().ToStringView())) break;
+    }
+    return FromRocks(it->status(), "scan");
+  }
+
+  std::uint64_t LastCommittedSeq() const override {
+    return last_committed_seq_.load(std::memory_order_acquire);
+  }
+
+  void Submit(PrepareFn prepare, CommitDoneFn done) override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!stopping_) {
+        queue_.push_back(WriteRequest{std::move(prepare), std::move(done)});
+        return;
+      }
+    }
+    done(absl::UnavailableError("storage is shutting down"));
+  }
+
+  void Shutdown() override {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    if (writer_.joinable()) writer_.join();
+  }
+
+  absl::StatusOr<BackupInfo> CreateBackup(const std::string& backup_dir) override {
+    std::error_code ec;
+    std::filesystem::create_directories(backup_dir, ec);
+    if (ec) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("create backup directory ", backup_dir, ": ", ec.message()));
+    }
+    rocksdb::BackupEngine* raw = nullptr;
+    RETURN_IF_ERROR(FromRocks(
+        rocksdb::BackupEngine::Open(rocksdb::Env::Default(),
+                                    rocksdb::BackupEngineOptions(backup_dir), &raw),
+        absl::StrCat("open backup directory ", backup_dir)));
+    std::unique_ptr<rocksdb::BackupEngine> engine(raw);
+    rocksdb::CreateBackupOptions create;
+    create.flush_before_backup = true;
+    rocksdb::BackupID id = 0;
+    RETURN_IF_ERROR(FromRocks(engine->CreateNewBackup(create, db_.get(), &id),
+                              "create backup"));
+    RETURN_IF_ERROR(FromRocks(engine->VerifyBackup(id, /*verify_with_checksum=*/true),
+                              "verify new backup"));
+    rocksdb::BackupInfo info;
+    RETURN_IF_ERROR(FromRocks(engine->GetBackupInfo(id, &info), "read backup info"));
+    return BackupInfo{info.backup_id, info.timestamp, info.size, info.number_files};
+  }
+
+ private:
+  rocksdb::ColumnFamilyHandle* handle(ColumnFamily cf) const {
+    return handles_[static_cast<int>(cf)];
+  }
+
+  void WriterLoop() {
+    std::deque<WriteRequest> pending;
+    while (true) {
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(
+            +[](RocksStorage* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+              return !s->queue_.empty() || s->stopping_;
+            },
+            this));
+        if (queue_.empty()) return;  // stopping, and everything is done
+        pending.swap(queue_);
+      }
+      while (!pending.empty()) CommitGroup(pending);
+    }
+  }
+
+  // Prepares requests from the front of `pending` until the batch is full,
+  // writes the group durably, then completes its requests.
+  void CommitGroup(std::deque<WriteRequest>& pending) {
+    rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0,
+                                       /*overwrite_key=*/true);
+    const std::uint64_t group_first_seq = next_seq_;
+    GroupContext context(db_.get(), handles_, &batch, &next_seq_);
+    std::vector<std::pair<WriteRequest, absl::StatusOr<CommitResult>>> group;
+    while (!pending.empty() &&
+           batch.GetWriteBatch()->GetDataSize() < options_.max_group_bytes) {
+      WriteRequest request = std::move(pending.front());
+      pending.pop_front();
+      const std::uint64_t first = next_seq_;
+      batch.SetSavePoint();
+      absl::Status s = request.prepare(context);
+      if (s.ok()) {
+        group.emplace_back(std::move(request), CommitResult{first, next_seq_ - 1});
+      } else {
+        batch.RollbackToSavePoint();
+        next_seq_ = first;
+        group.emplace_back(std::move(request), std::move(s));
+      }
+    }
+    if (next_seq_ != group_first_seq) {
+      context.Put(ColumnFamily::kMeta, LastSeqKey(), std::to_string(next_seq_ - 1));
+    }
+    absl::Status written = absl::OkStatus();
+    if (batch.GetWriteBatch()->Count() > 0) {
+      rocksdb::WriteOptions wo;
+      wo.sync = options_.sync_writes;
+      written = FromRocks(db_->Write(wo, batch.GetWriteBatch()), "commit");
+    }
+    if (written.ok()) {
+      last_committed_seq_.store(next_seq_ - 1, std::memory_order_release);
+    } else {
+      next_seq_ = group_first_seq;
+    }
+    for (auto& [request, result] : group) {
+      if (!written.ok() && result.ok()) result = written;
+      request.done(std::move(result));
+    }
+  }
+
+  std::unique_ptr<FileLock> lock_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  const StorageOptions options_;
+
+  absl::Mutex mu_;
+  std::deque<WriteRequest> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+
+  std::uint64_t next_seq_;  // owned by the writer thread
+  std::atomic<std::uint64_t> last_committed_seq_;
+  std::thread writer_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Storage>> Storage::Open(
+    const std::string& db_path, const StorageOptions& options) {
+  std::error_code ec;
+  const bool exists = DatabaseExists(db_path);
+  if (!exists && !options.create_if_missing) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no database in ", db_path));
+  }
+  if (std::filesystem::exists(db_path, ec) &&
+      !std::filesystem::is_directory(db_path, ec)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(db_path, " exists and is not a directory"));
+  }
+  if (!exists) {
+    std::filesystem::create_directories(db_path, ec);
+    if (ec) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("create ", db_path, ": ", ec.message()));
+    }
+  }
+  ASSIGN_OR_RETURN(auto lock, FileLock::Acquire(db_path + "/VIGIL.LOCK"));
+  if (exists) RETURN_IF_ERROR(ProbeReadOnly(db_path, options));
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(MakeDBOptions(options), db_path,
+                                              MakeFamilies(options), &handles, &raw),
+                            absl::StrCat("open ", db_path)));
+  std::unique_ptr<rocksdb::DB> db(raw);
+  auto close_handles = [&] {
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  };
+
+  std::uint64_t last_seq = 0;
+  std::string value;
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), handles[0], LastSeqKey(), &value);
+  if (s.ok()) {
+    auto parsed = ParseUint64(value, "last commit sequence");
+    if (!parsed.ok()) {
+      close_handles();
+      return parsed.status();
+    }
+    last_seq = *parsed;
+  } else if (s.IsNotFound() && !exists) {
+    rocksdb::WriteBatch init;
+    init.Put(handles[0], FormatVersionKey(), std::to_string(kStorageFormatVersion));
+    init.Put(handles[0], LastSeqKey(), "0");
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    s = db->Write(wo, &init);
+  }
+  if (!s.ok()) {
+    close_handles();
+    return FromRocks(s, "read last commit sequence");
+  }
+  lock->WriteOwnerPid();
+  return std::unique_ptr<Storage>(new RocksStorage(
+      std::move(lock), std::move(db), std::move(handles), options, last_seq));
+}
+
+absl::StatusOr<std::vector<BackupInfo>> Storage::ListBackups(
+    const std::string& backup_dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(backup_dir, ec)) {
+    return absl::NotFoundError(absl::StrCat("no backup directory ", backup_dir));
+  }
+  rocksdb::BackupEngineReadOnly* raw = nullptr;
+  RETURN_IF_ERROR(FromRocks(
+      rocksdb::BackupEngineReadOnly::Open(
+          rocksdb::Env::Default(), rocksdb::BackupEngineOptions(backup_dir), &raw),
+      absl::StrCat("open backup directory ", backup_dir)));
+  std::unique_ptr<rocksdb::BackupEngineReadOnly> engine(raw);
+  std::vector<rocksdb::BackupInfo> infos;
+  engine->GetBackupInfo(&infos);
+  std::vector<BackupInfo> out;
+  for (const auto& i : infos) {
+    out.push_back(BackupInfo{i.backup_id, i.timestamp, i.size, i.number_files});
+  }
+  return out;
+}
+
+absl::Status Storage::RestoreBackup(const std::string& backup_dir,
+                                    const std::string& db_path,
+                                    std::optional<std::uint32_t> backup_id) {
+  ASSIGN_OR_RETURN(std::vector<BackupInfo> backups, ListBackups(backup_dir));
+  if (backups.empty()) {
+    return absl::NotFoundError(absl::StrCat("no backups in ", backup_dir));
+  }
+  std::uint32_t id = backup_id.value_or(backups.back().id);
+  std::error_code ec;
+  if (std::filesystem::exists(db_path, ec) &&
+      !std::filesystem::is_empty(db_path, ec)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "restore target ", db_path, " is not empty; restore into a new directory"));
+  }
+  rocksdb::BackupEngineReadOnly* raw = nullptr;
+  RETURN_IF_ERROR(FromRocks(
+      rocksdb::BackupEngineReadOnly::Open(
+          rocksdb::Env::Default(), rocksdb::BackupEngineOptions(backup_dir), &raw),
+      absl::StrCat("open backup directory ", backup_dir)));
+  std::unique_ptr<rocksdb::BackupEngineReadOnly> engine(raw);
+  rocksdb::Status verified = engine->VerifyBackup(id, /*verify_with_checksum=*/true);
+  if (verified.IsNotFound()) {
+    return absl::NotFoundError(absl::StrCat("no backup ", id, " in ", backup_dir));
+  }
+  if (!verified.ok()) {
+    return absl::DataLossError(absl::StrCat("backup ", id, " in ", backup_dir,
+                                            " failed verification: ",
+                                            verified.ToString()));
+  }
+  std::filesystem::create_directories(db_path, ec);
+  return FromRocks(engine->RestoreDBFromBackup(id, db_path, db_path),
+                   absl::StrCat("restore backup ", id, " into ", db_path));
+}
+
+}  // namespace vigil::storage

@@ -1,0 +1,176 @@
+// Storage open/close, reads, scans, snapshots, and refused data directories.
+#include "storage/storage.h"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "storage/key_codec.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace vigil::storage {
+namespace {
+
+using ::vigil::testing::StatusIs;
+using ::vigil::testing::TempDir;
+
+std::unique_ptr<Storage> OpenOrDie(const std::string& path) {
+  auto s = Storage::Open(path, StorageOptions());
+  EXPECT_OK(s);
+  return s.ok() ? std::move(*s) : nullptr;
+}
+
+absl::Status PutAll(Storage& storage, ColumnFamily cf,
+                    const std::map<std::string, std::string>& kv) {
+  return storage
+      .Commit([&](CommitContext& ctx) {
+        for (const auto& [k, v] : kv) ctx.Put(cf, k, v);
+        return absl::OkStatus();
+      })
+      .status();
+}
+
+// Every file's bytes, by relative path: what "not modified" is checked on.
+std::map<std::string, std::string> DirectoryContents(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    out[std::filesystem::relative(entry.path(), dir).string()] = bytes.str();
+  }
+  return out;
+}
+
+TEST(StorageTest, WritesSurviveReopen) {
+  TempDir dir;
+  {
+    auto storage = OpenOrDie(dir.path());
+    ASSERT_OK(PutAll(*storage, ColumnFamily::kRecords, {{"k1", "v1"}, {"k2", "v2"}}));
+    ASSERT_OK(PutAll(*storage, ColumnFamily::kHistory, {{"k1", "h1"}}));
+  }
+  auto storage = OpenOrDie(dir.path());
+  auto v = storage->Get(ColumnFamily::kRecords, "k2");
+  ASSERT_OK(v);
+  EXPECT_EQ(v->value_or("<none>"), "v2");
+  // Families are separate key spaces.
+  auto missing = storage->Get(ColumnFamily::kChanges, "k1");
+  ASSERT_OK(missing);
+  EXPECT_FALSE(missing->has_value());
+}
+
+TEST(StorageTest, ScanVisitsRangeInOrderAndStops) {
+  TempDir dir;
+  auto storage = OpenOrDie(dir.path());
+  std::map<std::string, std::string> kv;
+  for (int i = 0; i < 20; ++i) {
+    kv[KeyBuilder().AddString(i < 10 ? "a" : "b").AddUint64(i).key()] =
+        std::to_string(i);
+  }
+  ASSERT_OK(PutAll(*storage, ColumnFamily::kChanges, kv));
+  std::vector<std::string> seen;
+  ASSERT_OK(storage->Scan(ColumnFamily::kChanges,
+                          KeyRange::Prefix(KeyBuilder().AddString("b").key()),
+                          nullptr, [&](std::string_view, std::string_view v) {
+                            seen.emplace_back(v);
+                            return true;
+                          }));
+  EXPECT_EQ(seen, (std::vector<std::string>{"10", "11", "12", "13", "14", "15",
+                                            "16", "17", "18", "19"}));
+  int visited = 0;
+  ASSERT_OK(storage->Scan(ColumnFamily::kChanges, KeyRange{}, nullptr,
+                          [&](std::string_view, std::string_view) {
+                            return ++visited < 3;
+                          }));
+  EXPECT_EQ(visited, 3);
+}
+
+TEST(StorageTest, SnapshotIsStableAndCarriesItsSeq) {
+  TempDir dir;
+  auto storage = OpenOrDie(dir.path());
+  auto first = storage->Commit([](CommitContext& ctx) {
+    ctx.Put(ColumnFamily::kRecords, "r", "old");
+    ctx.NextSeq();
+    return absl::OkStatus();
+  });
+  ASSERT_OK(first);
+  Snapshot snap = storage->GetSnapshot();
+  EXPECT_EQ(snap.seq(), 1u);
+  ASSERT_OK(storage
+                ->Commit([](CommitContext& ctx) {
+                  ctx.Put(ColumnFamily::kRecords, "r", "new");
+                  ctx.NextSeq();
+                  return absl::OkStatus();
+                })
+                .status());
+  auto at_snap = storage->Get(ColumnFamily::kRecords, "r", &snap);
+  auto latest = storage->Get(ColumnFamily::kRecords, "r");
+  ASSERT_OK(at_snap);
+  ASSERT_OK(latest);
+  EXPECT_EQ(**at_snap, "old");
+  EXPECT_EQ(**latest, "new");
+  EXPECT_EQ(storage->GetSnapshot().seq(), 2u);
+  EXPECT_EQ(storage->LastCommittedSeq(), 2u);
+}
+
+TEST(StorageTest, SecondOpenOfLockedDatabaseIsRefusedAndChangesNothing) {
+  TempDir dir;
+  auto storage = OpenOrDie(dir.path());
+  ASSERT_OK(PutAll(*storage, ColumnFamily::kRecords, {{"k", "v"}}));
+  auto before = DirectoryContents(dir.path());
+  EXPECT_THAT(Storage::Open(dir.path(), StorageOptions()),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(DirectoryContents(dir.path()), before);
+}
+
+TEST(StorageTest, OtherFormatVersionIsRefusedAndChangesNothing) {
+  TempDir dir;
+  {
+    auto storage = OpenOrDie(dir.path());
+    ASSERT_OK(PutAll(*storage, ColumnFamily::kMeta,
+                     {{KeyBuilder().AddString("format_version").key(),
+                       std::to_string(kStorageFormatVersion + 1)}}));
+  }
+  auto before = DirectoryContents(dir.path());
+  auto reopened = Storage::Open(dir.path(), StorageOptions());
+  EXPECT_THAT(reopened, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_NE(reopened.status().message().find("format version"), std::string::npos);
+  EXPECT_EQ(DirectoryContents(dir.path()), before);
+}
+
+TEST(StorageTest, CorruptDatabaseIsRefusedAndChangesNothing) {
+  TempDir dir;
+  {
+    auto storage = OpenOrDie(dir.path());
+    ASSERT_OK(PutAll(*storage, ColumnFamily::kRecords, {{"k", "v"}}));
+  }
+  std::ofstream(dir.path() + "/CURRENT", std::ios::trunc) << "garbage";
+  auto before = DirectoryContents(dir.path());
+  EXPECT_THAT(Storage::Open(dir.path(), StorageOptions()),
+              StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_EQ(DirectoryContents(dir.path()), before);
+}
+
+TEST(StorageTest, MissingDatabaseWithoutCreateIsRefused) {
+  TempDir dir;
+  StorageOptions options;
+  options.create_if_missing = false;
+  EXPECT_THAT(Storage::Open(dir.Sub("none"), options),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("none")));
+}
+
+TEST(StorageTest, PathThatIsAFileIsRefused) {
+  TempDir dir;
+  std::ofstream(dir.Sub("file")) << "not a directory";
+  auto opened = Storage::Open(dir.Sub("file"), StorageOptions());
+  EXPECT_THAT(opened, StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+}  // namespace
+}  // namespace vigil::storage
