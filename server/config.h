@@ -1,0 +1,85 @@
+// vigild's configuration: defaults, then a TOML file, then command-line flags.
+// deploy/vigil.toml documents every key with its default.
+#ifndef VIGIL_SERVER_CONFIG_H_
+#define VIGIL_SERVER_CONFIG_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace vigil::server {
+
+struct ServerConfig {
+  // Where the database, generated TLS material and the initial admin
+  // credential live.
+  // Default: "vigil-data" under the working directory.
+  std::string data_dir = "vigil-data";
+
+  // host:port to serve gRPC on ("[::1]:7443" for IPv6). Port 0 picks a free
+  // port, which is logged. Tablets need a reachable address such as
+  // "0.0.0.0:7443".
+  // Default: "127.0.0.1:7443".
+  std::string listen = "127.0.0.1:7443";
+
+  // PEM certificate chain and private key. When both are empty vigild uses
+  // (generating on first start) a private CA and server certificate in
+  // DATA_DIR/tls/. Give both or neither.
+  // Default: "" (generated).
+  std::string tls_cert;
+  std::string tls_key;
+
+  // Extra host names or IP addresses the generated server certificate is
+  // valid for, besides localhost, 127.0.0.1 and ::1. Used only when the
+  // certificate is first generated.
+  // Default: empty.
+  std::vector<std::string> tls_extra_hosts;
+
+  // Serve without TLS. Development only: refused unless `listen` is a
+  // loopback address.
+  // Default: false.
+  bool plaintext_loopback = false;
+
+  // debug, info, warn or error.
+  // Default: "info".
+  std::string log_level = "info";
+
+  // On SIGTERM/SIGINT, how long in-flight calls may take to finish before
+  // they are cancelled. Commits already submitted always complete.
+  // Default: 10.
+  int shutdown_grace_seconds = 10;
+};
+
+// Values given on the command line; each set one overrides the file.
+struct ConfigOverrides {
+  std::optional<std::string> data_dir;
+  std::optional<std::string> listen;
+  std::optional<std::string> tls_cert;
+  std::optional<std::string> tls_key;
+  std::optional<std::string> log_level;
+  std::optional<bool> plaintext_loopback;
+};
+
+// Builds the configuration from defaults, `config_file` (skipped when empty)
+// and `overrides`, and validates it. Errors: NotFound (no such file),
+// InvalidArgument (syntax error, unknown key, wrong type, bad value; the
+// message names the key), FailedPrecondition (plaintext on a non-loopback
+// address).
+absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& config_file,
+                                              const ConfigOverrides& overrides);
+
+struct HostPort {
+  std::string host;  // without IPv6 brackets
+  int port = 0;
+};
+
+// Parses "host:port" or "[v6]:port". InvalidArgument when malformed.
+absl::StatusOr<HostPort> ParseHostPort(const std::string& address);
+
+// True for localhost, 127.0.0.0/8 and ::1.
+bool IsLoopbackHost(const std::string& host);
+
+}  // namespace vigil::server
+
+#endif  // VIGIL_SERVER_CONFIG_H_

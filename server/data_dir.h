@@ -1,0 +1,32 @@
+// The data directory: DIR/db (RocksDB), DIR/tls (generated TLS material),
+// DIR/initial-admin-token, DIR/vigild.sock (operations socket).
+#ifndef VIGIL_SERVER_DATA_DIR_H_
+#define VIGIL_SERVER_DATA_DIR_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace vigil::server {
+
+struct DataDirLayout {
+  std::string root;  // absolute
+  std::string db() const { return root + "/db"; }
+  std::string tls() const { return root + "/tls"; }
+  std::string ops_socket() const { return root + "/vigild.sock"; }
+};
+
+// Resolves `dir` to an absolute path and checks it can hold Vigil data
+// without touching anything that is not Vigil's: a missing or empty directory
+// is created (mode 0700); an existing one must be a directory, accessible,
+// and already hold a Vigil database (DIR/db). Errors: FailedPrecondition
+// (not a directory, not empty and not a Vigil data directory),
+// PermissionDenied (cannot be read, written or created).
+absl::StatusOr<DataDirLayout> PrepareDataDir(const std::string& dir);
+
+// Resolves the layout of `dir` without creating or checking anything.
+DataDirLayout LayoutOf(const std::string& dir);
+
+}  // namespace vigil::server
+
+#endif  // VIGIL_SERVER_DATA_DIR_H_

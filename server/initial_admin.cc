@@ -1,0 +1,126 @@
+#include "server/initial_admin.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "storage/key_codec.h"
+
+namespace vigil::server {
+namespace {
+
+const std::string& AdminHashKey() {
+  static const std::string* key = new std::string(
+      storage::KeyBuilder().AddString("admin").AddString("initial_token_sha256").key());
+  return *key;
+}
+
+std::string Sha256(std::string_view data) {
+  std::string out(crypto_hash_sha256_BYTES, '\0');
+  crypto_hash_sha256(reinterpret_cast<unsigned char*>(out.data()),
+                     reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  return out;
+}
+
+absl::StatusOr<std::string> NewToken() {
+  if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
+  unsigned char secret[32];
+  randombytes_buf(secret, sizeof(secret));
+  char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+  sodium_bin2base64(b64, sizeof(b64), secret, sizeof(secret),
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  sodium_memzero(secret, sizeof(secret));
+  return absl::StrCat("vgl_", b64);
+}
+
+absl::Status WriteSecretFile(const std::string& path, std::string_view content) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot create ", path, ": ", std::strerror(errno)));
+  }
+  std::string line = std::string(content) + "\n";
+  bool ok = ::fchmod(fd, 0600) == 0 &&
+            ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+            ::fsync(fd) == 0;
+  int saved = errno;
+  ::close(fd);
+  if (!ok) {
+    return absl::InternalError(absl::StrCat("cannot write ", path, ": ", std::strerror(saved)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SyncDirectory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot open ", dir));
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return absl::InternalError(absl::StrCat("cannot fsync ", dir));
+  return absl::OkStatus();
+}
+
+std::optional<std::string> ReadToken(const std::string& path) {
+  std::ifstream in(path);
+  std::string token;
+  if (!(in >> token)) return std::nullopt;
+  return token;
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<std::string>> EnsureInitialAdmin(
+    storage::Storage& storage, const std::string& data_dir) {
+  const std::string final_path = data_dir + "/" + std::string(kInitialAdminTokenFile);
+  const std::string temp_path = final_path + ".tmp";
+  ASSIGN_OR_RETURN(auto stored, storage.Get(storage::ColumnFamily::kMeta, AdminHashKey()));
+  if (stored.has_value()) {
+    // Finish a creation interrupted between the commit and the rename.
+    std::optional<std::string> pending = ReadToken(temp_path);
+    if (pending && Sha256(*pending) == *stored) {
+      if (std::rename(temp_path.c_str(), final_path.c_str()) != 0) {
+        return absl::InternalError(absl::StrCat("cannot rename ", temp_path));
+      }
+      RETURN_IF_ERROR(SyncDirectory(data_dir));
+      return final_path;
+    }
+    return std::nullopt;
+  }
+  ASSIGN_OR_RETURN(std::string token, NewToken());
+  RETURN_IF_ERROR(WriteSecretFile(temp_path, token));
+  const std::string hash = Sha256(token);
+  RETURN_IF_ERROR(storage
+                      .Commit([&](storage::CommitContext& ctx) -> absl::Status {
+                        ASSIGN_OR_RETURN(auto existing,
+                                         ctx.Get(storage::ColumnFamily::kMeta, AdminHashKey()));
+                        if (existing.has_value()) {
+                          return absl::AlreadyExistsError("admin credential already exists");
+                        }
+                        ctx.Put(storage::ColumnFamily::kMeta, AdminHashKey(), hash);
+                        return absl::OkStatus();
+                      })
+                      .status());
+  if (std::rename(temp_path.c_str(), final_path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot rename ", temp_path, " to ", final_path));
+  }
+  RETURN_IF_ERROR(SyncDirectory(data_dir));
+  return final_path;
+}
+
+absl::StatusOr<bool> IsInitialAdminToken(storage::Storage& storage, std::string_view token) {
+  ASSIGN_OR_RETURN(auto stored, storage.Get(storage::ColumnFamily::kMeta, AdminHashKey()));
+  if (!stored.has_value() || stored->size() != crypto_hash_sha256_BYTES) return false;
+  const std::string presented = Sha256(token);
+  return sodium_memcmp(presented.data(), stored->data(), presented.size()) == 0;
+}
+
+}  // namespace vigil::server

@@ -1,0 +1,129 @@
+#include "server/logging.h"
+
+#include <memory>
+
+#include "spdlog/sinks/stdout_sinks.h"
+#include "spdlog/spdlog.h"
+
+namespace vigil::server {
+namespace {
+
+// spdlog supplies the time, level and a thread-safe sink; the pattern makes
+// each message the tail of one JSON object.
+spdlog::logger& Logger() {
+  static spdlog::logger* logger = [] {
+    auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    auto* l = new spdlog::logger("vigil", sink);
+    l->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l",%v})",
+                   spdlog::pattern_time_type::utc);
+    l->set_level(spdlog::level::info);
+    l->flush_on(spdlog::level::trace);
+    return l;
+  }();
+  return *logger;
+}
+
+std::string Key(std::string_view key) {
+  std::string out;
+  AppendJsonString(out, key);
+  out.push_back(':');
+  return out;
+}
+
+}  // namespace
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += "\\u00";
+          out.push_back(kHex[(c >> 4) & 0xF]);
+          out.push_back(kHex[c & 0xF]);
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+LogField::LogField(std::string_view key, std::string_view value) : json_(Key(key)) {
+  AppendJsonString(json_, value);
+}
+LogField::LogField(std::string_view key, const char* value)
+    : LogField(key, std::string_view(value)) {}
+LogField::LogField(std::string_view key, const std::string& value)
+    : LogField(key, std::string_view(value)) {}
+LogField::LogField(std::string_view key, std::int64_t value)
+    : json_(Key(key) + std::to_string(value)) {}
+LogField::LogField(std::string_view key, int value)
+    : json_(Key(key) + std::to_string(value)) {}
+LogField::LogField(std::string_view key, std::uint64_t value)
+    : json_(Key(key) + std::to_string(value)) {}
+LogField::LogField(std::string_view key, bool value)
+    : json_(Key(key) + (value ? "true" : "false")) {}
+LogField::LogField(std::string_view key, const absl::Status& status)
+    : LogField(key, status.ToString()) {}
+
+absl::Status SetLogLevel(std::string_view level) {
+  spdlog::level::level_enum l;
+  if (level == "debug") {
+    l = spdlog::level::debug;
+  } else if (level == "info") {
+    l = spdlog::level::info;
+  } else if (level == "warn") {
+    l = spdlog::level::warn;
+  } else if (level == "error") {
+    l = spdlog::level::err;
+  } else {
+    return absl::InvalidArgumentError("log level must be debug, info, warn or error, not '" +
+                                      std::string(level) + "'");
+  }
+  Logger().set_level(l);
+  return absl::OkStatus();
+}
+
+void Log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
+  std::string line = "\"event\":";
+  AppendJsonString(line, event);
+  for (const LogField& f : fields) {
+    line.push_back(',');
+    line += f.json();
+  }
+  spdlog::level::level_enum l = spdlog::level::info;
+  switch (level) {
+    case LogLevel::kDebug:
+      l = spdlog::level::debug;
+      break;
+    case LogLevel::kInfo:
+      l = spdlog::level::info;
+      break;
+    case LogLevel::kWarn:
+      l = spdlog::level::warn;
+      break;
+    case LogLevel::kError:
+      l = spdlog::level::err;
+      break;
+  }
+  Logger().log(l, "{}", line);
+}
+
+}  // namespace vigil::server

@@ -1,0 +1,166 @@
+#include "server/vigil_server.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "base/status_macros.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "server/initial_admin.h"
+#include "server/logging.h"
+#include "server/operations_service.h"
+#include "server/tls_bootstrap.h"
+#include "storage/storage.h"
+
+namespace vigil::server {
+namespace {
+
+// Unix socket paths are limited to 107 bytes.
+constexpr std::size_t kMaxUnixPath = 107;
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
+    const ServerConfig& config, const DataDirLayout& layout) {
+  if (config.plaintext_loopback) {
+    LogWarn("tls.disabled", {{"reason", "plaintext_loopback requested"},
+                             {"listen", config.listen}});
+    return grpc::InsecureServerCredentials();
+  }
+  TlsMaterial material;
+  if (!config.tls_cert.empty()) {
+    ASSIGN_OR_RETURN(material, LoadTlsFiles(config.tls_cert, config.tls_key));
+    LogInfo("tls.loaded", {{"cert", config.tls_cert}});
+  } else {
+    ASSIGN_OR_RETURN(material, EnsureGeneratedTls(layout.tls(), config.tls_extra_hosts));
+    LogInfo(material.generated ? "tls.generated" : "tls.loaded",
+            {{"ca_cert", material.ca_cert_path},
+             {"hint", "clients trust this CA certificate to reach this server"}});
+  }
+  grpc::SslServerCredentialsOptions options;
+  options.pem_key_cert_pairs.push_back({material.server_key_pem, material.server_cert_pem});
+  return grpc::SslServerCredentials(options);
+}
+
+class ServerImpl final : public VigilServer {
+ public:
+  ServerImpl(DataDirLayout layout, const ServerConfig& config,
+             std::unique_ptr<storage::Storage> storage)
+      : layout_(std::move(layout)), config_(config), storage_(std::move(storage)) {}
+
+  ~ServerImpl() override { Shutdown(); }
+
+  absl::Status Serve(std::shared_ptr<grpc::ServerCredentials> credentials) {
+    ASSIGN_OR_RETURN(HostPort listen, ParseHostPort(config_.listen));
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(config_.listen, credentials, &port_);
+    public_server_ = builder.BuildAndStart();
+    if (public_server_ == nullptr || port_ == 0) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.listen,
+                                                 " (address in use or not local?)"));
+    }
+    const std::string bound =
+        absl::StrCat(listen.host.find(':') != std::string::npos ? "[" + listen.host + "]"
+                                                                : listen.host,
+                     ":", port_);
+    ops_service_ = std::make_unique<OperationsService>(
+        storage_.get(), ServerIdentity{kVigilVersion, bound, absl::ToUnixSeconds(absl::Now()),
+                                       !config_.plaintext_loopback});
+    StartOpsSocket();
+    public_server_->GetHealthCheckService()->SetServingStatus(true);
+    LogInfo("server.listening", {{"address", bound},
+                                 {"tls", !config_.plaintext_loopback},
+                                 {"data_dir", layout_.root},
+                                 {"version", kVigilVersion}});
+    return absl::OkStatus();
+  }
+
+  int port() const override { return port_; }
+  const DataDirLayout& layout() const override { return layout_; }
+
+  void Shutdown() override {
+    if (stopped_) return;
+    stopped_ = true;
+    LogInfo("server.stopping", {{"grace_seconds", config_.shutdown_grace_seconds}});
+    auto deadline = std::chrono::system_clock::now() +
+                    std::chrono::seconds(config_.shutdown_grace_seconds);
+    if (public_server_) {
+      public_server_->GetHealthCheckService()->SetServingStatus(false);
+      public_server_->Shutdown(deadline);
+    }
+    if (ops_server_) ops_server_->Shutdown(deadline);
+    ops_server_.reset();
+    ops_service_.reset();
+    public_server_.reset();
+    if (!layout_.root.empty()) {
+      std::error_code ec;
+      std::filesystem::remove(layout_.ops_socket(), ec);
+    }
+    storage_.reset();  // drains the commit pipeline, closes RocksDB
+    LogInfo("server.stopped");
+  }
+
+ private:
+  // The operations socket is a convenience (online backup); the server runs
+  // without it when the path is too long for a Unix socket.
+  void StartOpsSocket() {
+    const std::string path = layout_.ops_socket();
+    if (path.size() > kMaxUnixPath) {
+      LogWarn("ops_socket.disabled", {{"path", path}, {"reason", "path too long"}});
+      return;
+    }
+    std::error_code ec;
+    std::filesystem::remove(path, ec);  // stale from a crash; we hold the lock
+    mode_t old_mask = ::umask(0077);
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("unix:" + path, grpc::InsecureServerCredentials());
+    builder.RegisterService(ops_service_.get());
+    ops_server_ = builder.BuildAndStart();
+    ::umask(old_mask);
+    if (ops_server_ == nullptr) {
+      LogWarn("ops_socket.disabled", {{"path", path}, {"reason", "cannot listen"}});
+      return;
+    }
+    ::chmod(path.c_str(), 0600);
+    LogInfo("ops_socket.listening", {{"path", path}});
+  }
+
+  DataDirLayout layout_;
+  ServerConfig config_;
+  std::unique_ptr<storage::Storage> storage_;
+  std::unique_ptr<OperationsService> ops_service_;
+  std::unique_ptr<grpc::Server> public_server_;
+  std::unique_ptr<grpc::Server> ops_server_;
+  int port_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<VigilServer>> VigilServer::Start(const ServerConfig& config) {
+  RETURN_IF_ERROR(SetLogLevel(config.log_level));
+  ASSIGN_OR_RETURN(DataDirLayout layout, PrepareDataDir(config.data_dir));
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::Storage> storage,
+                   storage::Storage::Open(layout.db(), storage::StorageOptions()));
+  LogInfo("storage.opened", {{"path", layout.db()},
+                             {"last_committed_seq", storage->LastCommittedSeq()}});
+  ASSIGN_OR_RETURN(std::optional<std::string> admin_file,
+                   EnsureInitialAdmin(*storage, layout.root));
+  if (admin_file.has_value()) {
+    LogInfo("admin.initial_credential_created",
+            {{"path", *admin_file},
+             {"hint", "readable only by this user; keep it secret and rotate it"}});
+  }
+  ASSIGN_OR_RETURN(auto credentials, MakeCredentials(config, layout));
+  auto server = std::make_unique<ServerImpl>(layout, config, std::move(storage));
+  RETURN_IF_ERROR(server->Serve(std::move(credentials)));
+  return server;
+}
+
+}  // namespace vigil::server

@@ -1,0 +1,135 @@
+// vigild: the Vigil server. A thin main over vigil_server.
+//
+//   vigild [--config FILE] [--data-dir DIR] [--listen HOST:PORT]
+//          [--tls-cert FILE --tls-key FILE] [--plaintext-loopback]
+//   vigild backup --data-dir DIR --to BACKUP_DIR
+//   vigild restore --from BACKUP_DIR --data-dir DIR [--backup-id N]
+//   vigild list-backups --from BACKUP_DIR
+//
+// Exit codes: 0 success (including a graceful stop on SIGTERM/SIGINT),
+// 1 runtime failure (data directory refused, I/O, backup failed),
+// 2 bad command line or configuration.
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "CLI/CLI.hpp"
+#include "server/backup_command.h"
+#include "server/config.h"
+#include "server/logging.h"
+#include "server/vigil_server.h"
+
+namespace {
+
+using namespace vigil::server;
+
+int Serve(const std::string& config_file, const ConfigOverrides& overrides) {
+  absl::StatusOr<ServerConfig> config = LoadServerConfig(config_file, overrides);
+  if (!config.ok()) {
+    LogError("config.invalid", {{"error", config.status()}});
+    return 2;
+  }
+  // Block the stop signals in every thread; this one waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<VigilServer>> server = VigilServer::Start(*config);
+  if (!server.ok()) {
+    LogError("server.start_failed", {{"error", server.status()}});
+    return 1;
+  }
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  LogInfo("server.signal", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  (*server)->Shutdown();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"vigild: the Vigil server for National Preventive Mechanisms"};
+  app.require_subcommand(0, 1);
+
+  std::string config_file;
+  ConfigOverrides overrides;
+  std::string data_dir, listen, tls_cert, tls_key, log_level;
+  bool plaintext = false;
+  app.add_option("--config", config_file, "TOML configuration file")->check(CLI::ExistingFile);
+  auto* o_data = app.add_option("--data-dir", data_dir, "data directory (default ./vigil-data)");
+  auto* o_listen = app.add_option("--listen", listen, "HOST:PORT (default 127.0.0.1:7443)");
+  auto* o_cert = app.add_option("--tls-cert", tls_cert, "PEM certificate chain");
+  auto* o_key = app.add_option("--tls-key", tls_key, "PEM private key");
+  auto* o_level = app.add_option("--log-level", log_level, "debug, info, warn or error");
+  auto* o_plain = app.add_flag("--plaintext-loopback", plaintext,
+                               "serve without TLS (development; loopback only)");
+
+  std::string backup_data_dir, backup_to;
+  auto* backup = app.add_subcommand("backup", "online backup of a data directory");
+  backup->add_option("--data-dir", backup_data_dir, "data directory")->required();
+  backup->add_option("--to", backup_to, "backup directory")->required();
+
+  std::string restore_from, restore_data_dir;
+  std::uint32_t restore_id = 0;
+  auto* restore = app.add_subcommand("restore", "restore a backup into a new data directory");
+  restore->add_option("--from", restore_from, "backup directory")->required();
+  restore->add_option("--data-dir", restore_data_dir, "new data directory")->required();
+  auto* o_id = restore->add_option("--backup-id", restore_id, "backup id (default: newest)");
+
+  std::string list_from;
+  auto* list = app.add_subcommand("list-backups", "list the backups in a backup directory");
+  list->add_option("--from", list_from, "backup directory")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  if (*backup) {
+    auto info = RunBackup(backup_data_dir, backup_to);
+    if (!info.ok()) {
+      std::cerr << "backup failed: " << info.status().message() << "\n";
+      return 1;
+    }
+    std::cout << "backup " << info->id << " written to " << backup_to << " ("
+              << info->size_bytes << " bytes, " << info->file_count << " files, verified)\n";
+    return 0;
+  }
+  if (*restore) {
+    std::optional<std::uint32_t> id;
+    if (o_id->count() > 0) id = restore_id;
+    absl::Status s = RunRestore(restore_from, restore_data_dir, id);
+    if (!s.ok()) {
+      std::cerr << "restore failed: " << s.message() << "\n";
+      return 1;
+    }
+    std::cout << "restored into " << restore_data_dir << "; start vigild with --data-dir "
+              << restore_data_dir << "\n";
+    return 0;
+  }
+  if (*list) {
+    auto backups = vigil::storage::Storage::ListBackups(list_from);
+    if (!backups.ok()) {
+      std::cerr << "list-backups failed: " << backups.status().message() << "\n";
+      return 1;
+    }
+    for (const auto& b : *backups) {
+      std::cout << b.id << "\t" << b.timestamp << "\t" << b.size_bytes << " bytes\t"
+                << b.file_count << " files\n";
+    }
+    return 0;
+  }
+
+  if (o_data->count()) overrides.data_dir = data_dir;
+  if (o_listen->count()) overrides.listen = listen;
+  if (o_cert->count()) overrides.tls_cert = tls_cert;
+  if (o_key->count()) overrides.tls_key = tls_key;
+  if (o_level->count()) overrides.log_level = log_level;
+  if (o_plain->count()) overrides.plaintext_loopback = plaintext;
+  return Serve(config_file, overrides);
+}
