@@ -148,6 +148,7 @@ TEST(VigildTest, PlaintextOnlyOnLoopback) {
   auto plain = grpc::CreateChannel(server.target(), grpc::InsecureChannelCredentials());
   EXPECT_EQ(testing::HealthCheck(plain).value_or(-1), kServing);
   EXPECT_FALSE(fs::exists(tmp.Sub("data") + "/tls"));
+  plain.reset();
   EXPECT_EQ(server.Stop(), 0);
 
   CommandResult refused = RunCommand({VIGIL_VIGILD, "--data-dir", tmp.Sub("data2"), "--listen",
