@@ -83,22 +83,34 @@ LogField::LogField(std::string_view key, bool value)
 LogField::LogField(std::string_view key, const absl::Status& status)
     : LogField(key, status.ToString()) {}
 
-absl::Status SetLogLevel(std::string_view level) {
-  spdlog::level::level_enum l;
-  if (level == "debug") {
-    l = spdlog::level::debug;
-  } else if (level == "info") {
-    l = spdlog::level::info;
-  } else if (level == "warn") {
-    l = spdlog::level::warn;
-  } else if (level == "error") {
-    l = spdlog::level::err;
-  } else {
-    return absl::InvalidArgumentError("log level must be debug, info, warn or error, not '" +
-                                      std::string(level) + "'");
+constexpr spdlog::level::level_enum ToSpdlog(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return spdlog::level::debug;
+    case LogLevel::kInfo:
+      return spdlog::level::info;
+    case LogLevel::kWarn:
+      return spdlog::level::warn;
+    case LogLevel::kError:
+      return spdlog::level::err;
   }
-  Logger().set_level(l);
-  return absl::OkStatus();
+  return spdlog::level::info;
+}
+
+absl::Status SetLogLevel(std::string_view level) {
+  static constexpr std::pair<std::string_view, LogLevel> kNames[] = {
+      {"debug", LogLevel::kDebug},
+      {"info", LogLevel::kInfo},
+      {"warn", LogLevel::kWarn},
+      {"error", LogLevel::kError}};
+  for (const auto& [name, value] : kNames) {
+    if (name == level) {
+      Logger().set_level(ToSpdlog(value));
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError("log level must be debug, info, warn or error, not '" +
+                                    std::string(level) + "'");
 }
 
 void Log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
@@ -108,22 +120,7 @@ void Log(LogLevel level, std::string_view event, std::initializer_list<LogField>
     line.push_back(',');
     line += f.json();
   }
-  spdlog::level::level_enum l = spdlog::level::info;
-  switch (level) {
-    case LogLevel::kDebug:
-      l = spdlog::level::debug;
-      break;
-    case LogLevel::kInfo:
-      l = spdlog::level::info;
-      break;
-    case LogLevel::kWarn:
-      l = spdlog::level::warn;
-      break;
-    case LogLevel::kError:
-      l = spdlog::level::err;
-      break;
-  }
-  Logger().log(l, "{}", line);
+  Logger().log(ToSpdlog(level), "{}", line);
 }
 
 }  // namespace vigil::server

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "gtest/gtest.h"
+#include "tests/testing/files.h"
 #include "tests/testing/grpc_probe.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
@@ -20,26 +21,13 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::vigil::testing::CommandResult;
+using ::vigil::testing::DirectoryContents;
+using ::vigil::testing::ReadFile;
 using ::vigil::testing::RunCommand;
 using ::vigil::testing::Subprocess;
 using ::vigil::testing::TempDir;
 
 constexpr int kServing = 1;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::map<std::string, std::string> DirectoryContents(const std::string& dir) {
-  std::map<std::string, std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (e.is_regular_file()) out[fs::relative(e.path(), dir).string()] = ReadFile(e.path());
-  }
-  return out;
-}
 
 int FileMode(const std::string& path) {
   struct stat st{};
@@ -217,14 +205,12 @@ TEST(VigildTest, UnusableDataDirectoriesAreRefusedUntouched) {
     std::ofstream(tmp.Sub("corrupt/db/CURRENT"), std::ios::trunc) << "garbage";
   }
   for (const std::string& dir : std::vector<std::string>{tmp.Sub("file"), tmp.Sub("other"), tmp.Sub("corrupt")}) {
-    auto before = fs::is_directory(dir) ? DirectoryContents(dir)
-                                        : std::map<std::string, std::string>{{"", ReadFile(dir)}};
+    auto before = DirectoryContents(dir);
     CommandResult r = RunCommand({VIGIL_VIGILD, "--data-dir", dir, "--listen", "127.0.0.1:0"},
                                  tmp.Sub("refused.log"));
     EXPECT_EQ(r.exit_code, 1) << dir << ": " << r.output;
     EXPECT_NE(r.output.find("server.start_failed"), std::string::npos) << r.output;
-    auto after = fs::is_directory(dir) ? DirectoryContents(dir)
-                                       : std::map<std::string, std::string>{{"", ReadFile(dir)}};
+    auto after = DirectoryContents(dir);
     EXPECT_EQ(after, before) << dir << " was modified";
   }
 }

@@ -9,12 +9,14 @@
 
 #include "gtest/gtest.h"
 #include "storage/key_codec.h"
+#include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
 namespace vigil::storage {
 namespace {
 
+using ::vigil::testing::DirectoryContents;
 using ::vigil::testing::StatusIs;
 using ::vigil::testing::TempDir;
 
@@ -32,19 +34,6 @@ absl::Status PutAll(Storage& storage, ColumnFamily cf,
         return absl::OkStatus();
       })
       .status();
-}
-
-// Every file's bytes, by relative path: what "not modified" is checked on.
-std::map<std::string, std::string> DirectoryContents(const std::string& dir) {
-  std::map<std::string, std::string> out;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::stringstream bytes;
-    bytes << in.rdbuf();
-    out[std::filesystem::relative(entry.path(), dir).string()] = bytes.str();
-  }
-  return out;
 }
 
 TEST(StorageTest, WritesSurviveReopen) {
