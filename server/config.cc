@@ -56,6 +56,10 @@ absl::Status ApplyFile(const std::string& path, ServerConfig& config) {
       auto v = node.value<std::int64_t>();
       if (!v) return TypeError(key, "integer");
       config.shutdown_grace_seconds = static_cast<int>(*v);
+    } else if (key == "max_attachment_bytes") {
+      auto v = node.value<std::int64_t>();
+      if (!v || *v <= 0) return TypeError(key, "positive integer");
+      config.max_attachment_bytes = static_cast<std::uint64_t>(*v);
     } else if (key == "tls_extra_hosts") {
       const toml::array* arr = node.as_array();
       if (arr == nullptr) return TypeError(key, "list of strings");

@@ -3,6 +3,7 @@
 #ifndef VIGIL_SERVER_CONFIG_H_
 #define VIGIL_SERVER_CONFIG_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +45,10 @@ struct ServerConfig {
   // debug, info, warn or error.
   // Default: "info".
   std::string log_level = "info";
+
+  // Largest attachment (photo, audio, document) accepted, in bytes.
+  // Default: 2 GiB.
+  std::uint64_t max_attachment_bytes = 2ull << 30;
 
   // On SIGTERM/SIGINT, how long in-flight calls may take to finish before
   // they are cancelled. Commits already submitted always complete.

@@ -14,6 +14,7 @@
 #include "server/initial_admin.h"
 #include "server/logging.h"
 #include "server/operations_service.h"
+#include "server/sync_service.h"
 #include "server/tls_bootstrap.h"
 #include "storage/storage.h"
 
@@ -49,7 +50,12 @@ class ServerImpl final : public VigilServer {
  public:
   ServerImpl(DataDirLayout layout, const ServerConfig& config,
              std::unique_ptr<storage::Storage> storage)
-      : layout_(std::move(layout)), config_(config), storage_(std::move(storage)) {}
+      : layout_(std::move(layout)),
+        config_(config),
+        storage_(std::move(storage)),
+        attachments_(std::make_unique<AttachmentStore>(
+            storage_.get(), AttachmentOptions{.max_attachment_bytes = config.max_attachment_bytes})),
+        sync_service_(std::make_unique<SyncService>(attachments_.get())) {}
 
   ~ServerImpl() override { Shutdown(); }
 
@@ -60,6 +66,7 @@ class ServerImpl final : public VigilServer {
 
     grpc::ServerBuilder builder;
     builder.AddListeningPort(config_.listen, credentials, &port_);
+    builder.RegisterService(sync_service_.get());
     public_server_ = builder.BuildAndStart();
     if (public_server_ == nullptr || port_ == 0) {
       return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.listen,
@@ -98,6 +105,8 @@ class ServerImpl final : public VigilServer {
     ops_server_.reset();
     ops_service_.reset();
     public_server_.reset();
+    sync_service_.reset();
+    attachments_.reset();  // finishes pending verifications
     if (!layout_.root.empty()) {
       std::error_code ec;
       std::filesystem::remove(layout_.ops_socket(), ec);
@@ -134,6 +143,8 @@ class ServerImpl final : public VigilServer {
   DataDirLayout layout_;
   ServerConfig config_;
   std::unique_ptr<storage::Storage> storage_;
+  std::unique_ptr<AttachmentStore> attachments_;
+  std::unique_ptr<SyncService> sync_service_;
   std::unique_ptr<OperationsService> ops_service_;
   std::unique_ptr<grpc::Server> public_server_;
   std::unique_ptr<grpc::Server> ops_server_;

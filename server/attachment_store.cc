@@ -1,0 +1,304 @@
+#include "server/attachment_store.h"
+
+#include <sodium.h>
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "base/error_reason.h"
+#include "base/status_macros.h"
+#include "storage/key_codec.h"
+#include "vigil/internal/storage_values.pb.h"
+
+namespace vigil::server {
+namespace {
+
+using storage::ColumnFamily;
+using storage::CommitContext;
+using storage::KeyBuilder;
+using vigil::internal::AttachmentMeta;
+
+std::string MetaKey(std::string_view sha) {
+  return KeyBuilder().AddString("m").AddString(sha).key();
+}
+std::string PiecePrefix(std::string_view sha) {
+  return KeyBuilder().AddString("p").AddString(sha).key();
+}
+std::string PieceKey(std::string_view sha, std::uint64_t end) {
+  return KeyBuilder().AddString("p").AddString(sha).AddUint64(end).key();
+}
+
+AttachmentState StateOf(std::string_view sha, const AttachmentMeta& meta) {
+  return AttachmentState{std::string(sha), meta.size(), meta.received(), meta.complete()};
+}
+
+absl::StatusOr<std::optional<AttachmentMeta>> ParseMeta(
+    const absl::StatusOr<std::optional<std::string>>& raw) {
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value()) return std::nullopt;
+  AttachmentMeta meta;
+  if (!meta.ParseFromString(**raw)) {
+    return absl::DataLossError("stored attachment metadata is corrupt");
+  }
+  return meta;
+}
+
+absl::Status DeletePieces(CommitContext& ctx, std::string_view sha256) {
+  std::vector<std::string> keys;
+  RETURN_IF_ERROR(ctx.Scan(ColumnFamily::kAttachments,
+                           storage::KeyRange::Prefix(PiecePrefix(sha256)),
+                           [&](std::string_view key, std::string_view) {
+                             keys.emplace_back(key);
+                             return true;
+                           }));
+  for (const auto& key : keys) ctx.Delete(ColumnFamily::kAttachments, key);
+  return absl::OkStatus();
+}
+
+// Runs `prepare` through the commit pipeline and hands its state to `done`.
+void CommitState(storage::Storage* storage,
+                 absl::AnyInvocable<absl::StatusOr<AttachmentState>(CommitContext&)> prepare,
+                 AttachmentDoneFn done) {
+  auto result = std::make_shared<absl::StatusOr<AttachmentState>>();
+  storage->Submit(
+      [prepare = std::move(prepare), result](CommitContext& ctx) mutable -> absl::Status {
+        *result = prepare(ctx);
+        return result->status();
+      },
+      [result, done = std::move(done)](absl::StatusOr<storage::CommitResult> r) mutable {
+        if (!r.ok()) {
+          done(r.status());
+          return;
+        }
+        done(std::move(*result));
+      });
+}
+
+}  // namespace
+
+absl::Status AttachmentStore::ValidateSha256(std::string_view sha256) {
+  bool ok = sha256.size() == 64;
+  for (char c : sha256) ok = ok && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+  if (ok) return absl::OkStatus();
+  return WithReason(
+      absl::InvalidArgumentError("sha256 must be 64 lowercase hexadecimal digits"),
+      "SHA256_INVALID", {{"field", "sha256"}});
+}
+
+std::string AttachmentStore::Sha256Hex(std::string_view data) {
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  char hex[crypto_hash_sha256_BYTES * 2 + 1];
+  sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+  return std::string(hex, crypto_hash_sha256_BYTES * 2);
+}
+
+absl::StatusOr<AttachmentState> AttachmentStore::GetState(std::string_view sha256) {
+  RETURN_IF_ERROR(ValidateSha256(sha256));
+  ASSIGN_OR_RETURN(auto meta, ParseMeta(storage_->Get(ColumnFamily::kAttachments,
+                                                      MetaKey(sha256))));
+  if (!meta.has_value()) {
+    return WithReason(absl::NotFoundError("no attachment with this sha256 is stored"),
+                      "ATTACHMENT_NOT_FOUND", {{"sha256", std::string(sha256)}});
+  }
+  return StateOf(sha256, *meta);
+}
+
+void AttachmentStore::Begin(std::string sha256, std::uint64_t size, AttachmentDoneFn done) {
+  absl::Status valid = ValidateSha256(sha256);
+  if (valid.ok() && (size == 0 || size > options_.max_attachment_bytes)) {
+    valid = WithReason(absl::InvalidArgumentError(absl::StrCat(
+                           "attachment size must be 1..", options_.max_attachment_bytes,
+                           " bytes, not ", size)),
+                       "ATTACHMENT_SIZE_INVALID", {{"field", "size"}});
+  }
+  if (!valid.ok()) {
+    done(valid);
+    return;
+  }
+  CommitState(
+      storage_,
+      [sha256, size](CommitContext& ctx) -> absl::StatusOr<AttachmentState> {
+        ASSIGN_OR_RETURN(auto meta,
+                         ParseMeta(ctx.Get(ColumnFamily::kAttachments, MetaKey(sha256))));
+        if (meta.has_value() && meta->size() == size) return StateOf(sha256, *meta);
+        if (meta.has_value() && meta->complete()) {
+          return WithReason(
+              absl::FailedPreconditionError(absl::StrCat(
+                  "the content with this sha256 is stored and has ", meta->size(),
+                  " bytes, not ", size)),
+              "ATTACHMENT_SIZE_MISMATCH", {{"stored_size", std::to_string(meta->size())}});
+        }
+        // An unfinished upload that declared another size: one of the two
+        // sizes is wrong, and the content-addressed check will tell. Start
+        // over rather than let a wrong declaration block the hash forever.
+        if (meta.has_value()) RETURN_IF_ERROR(DeletePieces(ctx, sha256));
+        AttachmentMeta fresh;
+        fresh.set_size(size);
+        fresh.set_created_unix(absl::ToUnixSeconds(absl::Now()));
+        ctx.Put(ColumnFamily::kAttachments, MetaKey(sha256), fresh.SerializeAsString());
+        return StateOf(sha256, fresh);
+      },
+      std::move(done));
+}
+
+void AttachmentStore::Append(std::string sha256, std::uint64_t offset, std::string data,
+                             std::string_view chunk_sha256, AttachmentDoneFn done) {
+  absl::Status valid = ValidateSha256(sha256);
+  if (valid.ok() && (data.empty() || data.size() > options_.max_chunk_bytes)) {
+    valid = WithReason(absl::InvalidArgumentError(absl::StrCat(
+                           "a chunk must hold 1..", options_.max_chunk_bytes, " bytes")),
+                       "CHUNK_SIZE_INVALID", {{"offset", std::to_string(offset)}});
+  }
+  if (valid.ok() && Sha256Hex(data) != chunk_sha256) {
+    valid = WithReason(
+        absl::DataLossError("chunk bytes do not match the chunk's sha256: resend the chunk"),
+        "CHUNK_CORRUPT", {{"offset", std::to_string(offset)}});
+  }
+  if (!valid.ok()) {
+    done(valid);
+    return;
+  }
+  CommitState(
+      storage_,
+      [sha256, offset, data = std::move(data)](CommitContext& ctx)
+          -> absl::StatusOr<AttachmentState> {
+        ASSIGN_OR_RETURN(auto meta,
+                         ParseMeta(ctx.Get(ColumnFamily::kAttachments, MetaKey(sha256))));
+        if (!meta.has_value()) {
+          return WithReason(absl::FailedPreconditionError("no upload begun for this sha256"),
+                            "UPLOAD_NOT_BEGUN");
+        }
+        if (meta->complete()) return StateOf(sha256, *meta);
+        if (offset != meta->received()) {
+          return WithReason(
+              absl::FailedPreconditionError(absl::StrCat(
+                  "chunk offset ", offset, " is not where the stored upload ends (",
+                  meta->received(), ")")),
+              "CHUNK_OFFSET_MISMATCH",
+              {{"expected_offset", std::to_string(meta->received())}});
+        }
+        if (offset + data.size() > meta->size()) {
+          return WithReason(absl::InvalidArgumentError(absl::StrCat(
+                                "chunk ends at ", offset + data.size(),
+                                ", past the declared size ", meta->size())),
+                            "CHUNK_PAST_END");
+        }
+        meta->set_received(offset + data.size());
+        ctx.Put(ColumnFamily::kAttachments, PieceKey(sha256, meta->received()), data);
+        ctx.Put(ColumnFamily::kAttachments, MetaKey(sha256), meta->SerializeAsString());
+        return StateOf(sha256, *meta);
+      },
+      [this, done = std::move(done)](absl::StatusOr<AttachmentState> state) mutable {
+        if (state.ok() && !state->complete && state->received == state->size) {
+          std::string sha = state->sha256;
+          verifier_.Post([this, sha = std::move(sha), done = std::move(done)]() mutable {
+            Verify(std::move(sha), std::move(done));
+          });
+          return;
+        }
+        done(std::move(state));
+      });
+}
+
+void AttachmentStore::Verify(std::string sha256, AttachmentDoneFn done) {
+  crypto_hash_sha256_state hash;
+  crypto_hash_sha256_init(&hash);
+  std::uint64_t total = 0;
+  absl::Status scanned = storage_->Scan(
+      ColumnFamily::kAttachments, storage::KeyRange::Prefix(PiecePrefix(sha256)), nullptr,
+      [&](std::string_view, std::string_view value) {
+        crypto_hash_sha256_update(&hash, reinterpret_cast<const unsigned char*>(value.data()),
+                                  value.size());
+        total += value.size();
+        return true;
+      });
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(&hash, digest);
+  char hex[crypto_hash_sha256_BYTES * 2 + 1];
+  sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+  if (!scanned.ok()) {
+    done(scanned);
+    return;
+  }
+  const bool matches = std::string_view(hex, 64) == sha256;
+  CommitState(
+      storage_,
+      [sha256, matches, total](CommitContext& ctx)
+          -> absl::StatusOr<AttachmentState> {
+        ASSIGN_OR_RETURN(auto meta,
+                         ParseMeta(ctx.Get(ColumnFamily::kAttachments, MetaKey(sha256))));
+        if (!meta.has_value()) return absl::NotFoundError("attachment vanished");
+        if (meta->complete()) return StateOf(sha256, *meta);
+        if (matches && total == meta->size()) {
+          meta->set_complete(true);
+          ctx.Put(ColumnFamily::kAttachments, MetaKey(sha256), meta->SerializeAsString());
+          return StateOf(sha256, *meta);
+        }
+        // Discard: a content-addressed upload that does not hash to its name
+        // can only be restarted from scratch.
+        RETURN_IF_ERROR(DeletePieces(ctx, sha256));
+        ctx.Delete(ColumnFamily::kAttachments, MetaKey(sha256));
+        return AttachmentState{sha256, meta->size(), 0, false};
+      },
+      [sha256, done = std::move(done)](absl::StatusOr<AttachmentState> state) mutable {
+        if (state.ok() && !state->complete) {
+          done(WithReason(absl::DataLossError(
+                              "the uploaded content does not match its sha256; it was "
+                              "discarded: upload it again"),
+                          "ATTACHMENT_HASH_MISMATCH", {{"sha256", std::string(sha256)}}));
+          return;
+        }
+        done(std::move(state));
+      });
+}
+
+absl::StatusOr<std::vector<AttachmentPiece>> AttachmentStore::Read(std::string_view sha256,
+                                                                   std::uint64_t offset,
+                                                                   std::uint64_t end,
+                                                                   std::size_t max_bytes) {
+  ASSIGN_OR_RETURN(AttachmentState state, GetState(sha256));
+  if (!state.complete) {
+    return WithReason(absl::NotFoundError("the attachment is not completely uploaded yet"),
+                      "ATTACHMENT_INCOMPLETE", {{"sha256", std::string(sha256)}});
+  }
+  if (offset >= end || end > state.size) {
+    return WithReason(absl::OutOfRangeError(absl::StrCat("range [", offset, ", ", end,
+                                                         ") is outside the attachment of ",
+                                                         state.size, " bytes")),
+                      "RANGE_INVALID", {{"size", std::to_string(state.size)}});
+  }
+  std::vector<AttachmentPiece> pieces;
+  std::size_t bytes = 0;
+  absl::Status malformed;
+  storage::KeyRange range{PieceKey(sha256, offset + 1),
+                          storage::PrefixSuccessor(PiecePrefix(sha256))};
+  RETURN_IF_ERROR(storage_->Scan(
+      ColumnFamily::kAttachments, range, nullptr,
+      [&](std::string_view key, std::string_view value) {
+        auto reader = storage::KeyReader::Create(key);
+        absl::StatusOr<std::uint64_t> end_offset = absl::DataLossError("malformed piece key");
+        if (reader.ok() && reader->ReadString().ok() && reader->ReadString().ok()) {
+          end_offset = reader->ReadUint64();
+        }
+        if (!end_offset.ok() || *end_offset < value.size()) {
+          malformed = absl::DataLossError("malformed attachment piece key");
+          return false;
+        }
+        const std::uint64_t piece_end = *end_offset;
+        const std::uint64_t piece_start = piece_end - value.size();
+        const std::uint64_t from = std::max(piece_start, offset);
+        const std::uint64_t to = std::min(piece_end, end);
+        if (from < to) {
+          pieces.push_back(
+              {from, std::string(value.substr(from - piece_start, to - from))});
+          bytes += to - from;
+        }
+        return piece_end < end && bytes < max_bytes;
+      }));
+  RETURN_IF_ERROR(malformed);
+  return pieces;
+}
+
+}  // namespace vigil::server

@@ -1,0 +1,98 @@
+// Content-addressed attachment bytes: resumable chunked upload, verification
+// of each chunk and of the whole content against its SHA-256, deduplication,
+// and ranged reads. Built on the Storage interface (attachments family).
+//
+// Layout: ("m", sha256) -> vigil.internal.AttachmentMeta;
+//         ("p", sha256, end_offset) -> the piece of bytes ending there.
+// Keying pieces by their end offset lets a ranged read seek straight to the
+// piece that holds its first byte.
+#ifndef VIGIL_SERVER_ATTACHMENT_STORE_H_
+#define VIGIL_SERVER_ATTACHMENT_STORE_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "server/background_worker.h"
+#include "storage/storage.h"
+
+namespace vigil::server {
+
+struct AttachmentState {
+  std::string sha256;  // lowercase hex
+  std::uint64_t size = 0;
+  std::uint64_t received = 0;
+  bool complete = false;
+};
+
+struct AttachmentPiece {
+  std::uint64_t offset = 0;
+  std::string data;
+};
+
+struct AttachmentOptions {
+  // Largest attachment accepted.
+  // Default: 2 GiB.
+  std::uint64_t max_attachment_bytes = 2ull << 30;
+  // Largest chunk of one upload message.
+  // Default: 1 MiB.
+  std::size_t max_chunk_bytes = 1 << 20;
+};
+
+using AttachmentDoneFn = absl::AnyInvocable<void(absl::StatusOr<AttachmentState>)>;
+
+class AttachmentStore {
+ public:
+  // `storage` is borrowed and must outlive the store.
+  AttachmentStore(storage::Storage* storage, AttachmentOptions options)
+      : storage_(storage), options_(options) {}
+
+  const AttachmentOptions& options() const { return options_; }
+
+  // InvalidArgument (reason SHA256_INVALID) unless 64 lowercase hex digits.
+  static absl::Status ValidateSha256(std::string_view sha256);
+  static std::string Sha256Hex(std::string_view data);
+
+  // The stored state; NotFound when nothing of it is stored.
+  absl::StatusOr<AttachmentState> GetState(std::string_view sha256);
+
+  // The asynchronous calls below complete `done` once their writes are
+  // durable, on a storage or worker thread; `done` must not block.
+
+  // Starts an upload, or resumes the one stored for this hash; content
+  // already stored comes back complete. InvalidArgument for a bad hash or a
+  // size of 0 or over the limit; FailedPrecondition when the stored content
+  // of this hash has another size. An unfinished upload that declared
+  // another size is restarted.
+  void Begin(std::string sha256, std::uint64_t size, AttachmentDoneFn done);
+
+  // Appends `data` at `offset` after checking it against `chunk_sha256`
+  // (DataLoss when it does not match; nothing is written). The offset must be
+  // where the stored upload ends (FailedPrecondition with metadata
+  // expected_offset otherwise). When this completes the content, the whole
+  // attachment is verified against its hash in the background: it is marked
+  // complete, or discarded with DataLoss.
+  void Append(std::string sha256, std::uint64_t offset, std::string data,
+              std::string_view chunk_sha256, AttachmentDoneFn done);
+
+  // Up to `max_bytes` (at least one piece) of a complete attachment from
+  // `offset` until `end`. NotFound when not complete, OutOfRange when
+  // offset >= end or end > size.
+  absl::StatusOr<std::vector<AttachmentPiece>> Read(std::string_view sha256,
+                                                    std::uint64_t offset, std::uint64_t end,
+                                                    std::size_t max_bytes);
+
+ private:
+  void Verify(std::string sha256, AttachmentDoneFn done);
+
+  storage::Storage* storage_;
+  const AttachmentOptions options_;
+  BackgroundWorker verifier_;  // hashes whole attachments off the writer thread
+};
+
+}  // namespace vigil::server
+
+#endif  // VIGIL_SERVER_ATTACHMENT_STORE_H_

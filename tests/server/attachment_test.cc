@@ -1,0 +1,237 @@
+// Attachments over SyncService: chunked upload with per-chunk and whole-content
+// verification, resumption after an interrupted upload, deduplication, ranged
+// download, and the errors of bad input (nothing stored by any of them).
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "server/attachment_store.h"
+#include "server/grpc_status.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/test_server.h"
+#include "vigil/v1/sync.grpc.pb.h"
+
+namespace vigil {
+namespace {
+
+using server::AttachmentStore;
+using v1::AttachmentStatus;
+using v1::UploadAttachmentRequest;
+
+std::string RandomBytes(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (char& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+class AttachmentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server::ServerConfig config;
+    config.max_attachment_bytes = 8 << 20;
+    server_ = std::make_unique<testing::TestServer>(config);
+    ASSERT_OK(server_->status());
+    stub_ = v1::SyncService::NewStub(server_->NewChannel());
+  }
+
+  // Sends a header and the chunks of `content` in [from, to) of `chunk` bytes
+  // each; `corrupt` breaks the chunk hash of the chunk at that offset.
+  grpc::Status Upload(const std::string& sha, std::uint64_t size, const std::string& content,
+                      std::size_t from, std::size_t to, std::size_t chunk,
+                      AttachmentStatus* status, std::optional<std::size_t> corrupt = {}) {
+    grpc::ClientContext context;
+    auto writer = stub_->UploadAttachment(&context, status);
+    UploadAttachmentRequest header;
+    header.mutable_header()->set_sha256(sha);
+    header.mutable_header()->set_size(size);
+    writer->Write(header);
+    for (std::size_t off = from; off < to; off += chunk) {
+      UploadAttachmentRequest request;
+      auto* c = request.mutable_chunk();
+      c->set_offset(off);
+      c->set_data(content.substr(off, std::min(chunk, to - off)));
+      c->set_sha256(AttachmentStore::Sha256Hex(c->data()));
+      if (corrupt && *corrupt == off) c->set_sha256(AttachmentStore::Sha256Hex("other"));
+      if (!writer->Write(request)) break;
+    }
+    writer->WritesDone();
+    return writer->Finish();
+  }
+
+  std::string Download(const std::string& sha, std::uint64_t offset, std::uint64_t length,
+                       grpc::Status* status) {
+    grpc::ClientContext context;
+    v1::DownloadAttachmentRequest request;
+    request.set_sha256(sha);
+    request.set_offset(offset);
+    request.set_length(length);
+    auto reader = stub_->DownloadAttachment(&context, request);
+    std::string out;
+    v1::AttachmentChunk chunk;
+    while (reader->Read(&chunk)) {
+      EXPECT_EQ(chunk.offset(), offset + out.size());
+      EXPECT_EQ(chunk.sha256(), AttachmentStore::Sha256Hex(chunk.data()));
+      out += chunk.data();
+    }
+    *status = reader->Finish();
+    return out;
+  }
+
+  grpc::Status StatusOf(const std::string& sha, AttachmentStatus* out) {
+    grpc::ClientContext context;
+    v1::GetAttachmentStatusRequest request;
+    request.set_sha256(sha);
+    return stub_->GetAttachmentStatus(&context, request, out);
+  }
+
+  static std::string Reason(const grpc::Status& s) {
+    auto info = server::ErrorInfoOf(s);
+    return info.ok() ? info->reason() : "<none>";
+  }
+
+  std::unique_ptr<testing::TestServer> server_;
+  std::unique_ptr<v1::SyncService::Stub> stub_;
+};
+
+TEST_F(AttachmentTest, UploadInChunksThenDownloadWholeAndRanges) {
+  const std::string content = RandomBytes(3 * 1024 * 1024 + 123, 1);
+  const std::string sha = AttachmentStore::Sha256Hex(content);
+  AttachmentStatus status;
+  ASSERT_TRUE(Upload(sha, content.size(), content, 0, content.size(), 512 * 1024, &status).ok());
+  EXPECT_TRUE(status.complete());
+  EXPECT_EQ(status.received(), content.size());
+
+  grpc::Status s;
+  EXPECT_EQ(Download(sha, 0, 0, &s), content);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  // Ranges inside one piece, across pieces, and up to the end.
+  EXPECT_EQ(Download(sha, 10, 100, &s), content.substr(10, 100));
+  EXPECT_EQ(Download(sha, 512 * 1024 - 5, 10, &s), content.substr(512 * 1024 - 5, 10));
+  EXPECT_EQ(Download(sha, 1000000, 0, &s), content.substr(1000000));
+  EXPECT_TRUE(s.ok());
+  Download(sha, content.size(), 0, &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  Download(sha, 0, content.size() + 1, &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_EQ(Reason(s), "RANGE_INVALID");
+}
+
+TEST_F(AttachmentTest, InterruptedUploadResumesAtTheDurableOffset) {
+  const std::string content = RandomBytes(1000000, 2);
+  const std::string sha = AttachmentStore::Sha256Hex(content);
+  AttachmentStatus status;
+  // The tablet sends 3 chunks of 100 000 bytes, then the connection ends.
+  ASSERT_TRUE(Upload(sha, content.size(), content, 0, 300000, 100000, &status).ok());
+  EXPECT_FALSE(status.complete());
+  EXPECT_EQ(status.received(), 300000u);
+  ASSERT_TRUE(StatusOf(sha, &status).ok());
+  EXPECT_EQ(status.received(), 300000u);
+
+  // Resending from the wrong place is refused and says where to resume.
+  grpc::Status wrong = Upload(sha, content.size(), content, 200000, 400000, 100000, &status);
+  EXPECT_EQ(wrong.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Reason(wrong), "CHUNK_OFFSET_MISMATCH");
+  EXPECT_EQ(server::ErrorInfoOf(wrong)->metadata().at("expected_offset"), "300000");
+
+  ASSERT_TRUE(Upload(sha, content.size(), content, 300000, content.size(), 100000, &status).ok());
+  EXPECT_TRUE(status.complete());
+  grpc::Status s;
+  EXPECT_EQ(Download(sha, 0, 0, &s), content);
+}
+
+TEST_F(AttachmentTest, CorruptedChunkIsRefusedAndNothingOfItStored) {
+  const std::string content = RandomBytes(300000, 3);
+  const std::string sha = AttachmentStore::Sha256Hex(content);
+  AttachmentStatus status;
+  grpc::Status s = Upload(sha, content.size(), content, 0, content.size(), 100000, &status,
+                          /*corrupt=*/100000);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DATA_LOSS);
+  EXPECT_EQ(Reason(s), "CHUNK_CORRUPT");
+  ASSERT_TRUE(StatusOf(sha, &status).ok());
+  EXPECT_EQ(status.received(), 100000u);  // the good chunk before it only
+  ASSERT_TRUE(Upload(sha, content.size(), content, 100000, content.size(), 100000, &status).ok());
+  EXPECT_TRUE(status.complete());
+}
+
+TEST_F(AttachmentTest, ContentNotMatchingItsHashIsDiscarded) {
+  const std::string content = RandomBytes(200000, 4);
+  const std::string claimed = AttachmentStore::Sha256Hex("something else");
+  AttachmentStatus status;
+  grpc::Status s = Upload(claimed, content.size(), content, 0, content.size(), 100000, &status);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DATA_LOSS);
+  EXPECT_EQ(Reason(s), "ATTACHMENT_HASH_MISMATCH");
+  EXPECT_EQ(StatusOf(claimed, &status).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(AttachmentTest, SameContentTwiceIsStoredOnce) {
+  const std::string content = RandomBytes(250000, 5);
+  const std::string sha = AttachmentStore::Sha256Hex(content);
+  AttachmentStatus status;
+  ASSERT_TRUE(Upload(sha, content.size(), content, 0, content.size(), 100000, &status).ok());
+  // A second device sends the same photo: the header alone completes it.
+  AttachmentStatus second;
+  ASSERT_TRUE(Upload(sha, content.size(), content, 0, 0, 100000, &second).ok());
+  EXPECT_TRUE(second.complete());
+  EXPECT_EQ(second.received(), content.size());
+  // And sending the bytes anyway changes nothing.
+  ASSERT_TRUE(Upload(sha, content.size(), content, 0, content.size(), 100000, &second).ok());
+  grpc::Status s;
+  EXPECT_EQ(Download(sha, 0, 0, &s), content);
+}
+
+TEST_F(AttachmentTest, BadInputGetsSpecificErrors) {
+  const std::string content = RandomBytes(1000, 6);
+  const std::string sha = AttachmentStore::Sha256Hex(content);
+  AttachmentStatus status;
+  grpc::Status s = Upload("ABC", content.size(), content, 0, 0, 1000, &status);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Reason(s), "SHA256_INVALID");
+  s = Upload(sha, 9 << 20, content, 0, 0, 1000, &status);  // over the 8 MiB limit
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Reason(s), "ATTACHMENT_SIZE_INVALID");
+  s = Upload(sha, 0, content, 0, 0, 1000, &status);
+  EXPECT_EQ(Reason(s), "ATTACHMENT_SIZE_INVALID");
+  // A chunk past the declared size.
+  s = Upload(sha, 500, content, 0, 1000, 1000, &status);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Reason(s), "CHUNK_PAST_END");
+  // That wrong declaration does not block the hash: the right size restarts
+  // the upload, and once stored, another size is refused.
+  ASSERT_TRUE(Upload(sha, 1000, content, 0, 1000, 1000, &status).ok());
+  EXPECT_TRUE(status.complete());
+  s = Upload(sha, 999, content, 0, 0, 1000, &status);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Reason(s), "ATTACHMENT_SIZE_MISMATCH");
+  // A chunk over 1 MiB.
+  const std::string big = RandomBytes((1 << 20) + 1, 7);
+  s = Upload(AttachmentStore::Sha256Hex(big), big.size(), big, 0, big.size(), big.size(), &status);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Reason(s), "CHUNK_SIZE_INVALID");
+  // Chunks before any header.
+  {
+    grpc::ClientContext context;
+    auto writer = stub_->UploadAttachment(&context, &status);
+    UploadAttachmentRequest request;
+    request.mutable_chunk()->set_data("x");
+    writer->Write(request);
+    writer->WritesDone();
+    s = writer->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(Reason(s), "UPLOAD_HEADER_MISSING");
+  }
+  grpc::Status d;
+  Download(AttachmentStore::Sha256Hex("never uploaded"), 0, 0, &d);
+  EXPECT_EQ(d.error_code(), grpc::StatusCode::NOT_FOUND);
+  // An incomplete upload cannot be downloaded.
+  const std::string partial = RandomBytes(1000, 8);
+  const std::string partial_sha = AttachmentStore::Sha256Hex(partial);
+  ASSERT_TRUE(Upload(partial_sha, 1000, partial, 0, 500, 500, &status).ok());
+  Download(partial_sha, 0, 0, &d);
+  EXPECT_EQ(d.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Reason(d), "ATTACHMENT_INCOMPLETE");
+}
+
+}  // namespace
+}  // namespace vigil
