@@ -162,7 +162,7 @@ void AttachmentStore::Append(std::string sha256, std::uint64_t offset, std::stri
   }
   CommitState(
       storage_,
-      [sha256, offset, data = std::move(data)](CommitContext& ctx)
+      [this, sha256, offset, data = std::move(data)](CommitContext& ctx)
           -> absl::StatusOr<AttachmentState> {
         ASSIGN_OR_RETURN(auto meta,
                          ParseMeta(ctx.Get(ColumnFamily::kAttachments, MetaKey(sha256))));
@@ -186,7 +186,8 @@ void AttachmentStore::Append(std::string sha256, std::uint64_t offset, std::stri
                             "CHUNK_PAST_END");
         }
         meta->set_received(offset + data.size());
-        ctx.Put(ColumnFamily::kAttachments, PieceKey(sha256, meta->received()), data);
+        const std::string key = PieceKey(sha256, meta->received());
+        ctx.Put(ColumnFamily::kAttachments, key, keys_->Seal(data, key));
         ctx.Put(ColumnFamily::kAttachments, MetaKey(sha256), meta->SerializeAsString());
         return StateOf(sha256, *meta);
       },
@@ -206,14 +207,21 @@ void AttachmentStore::Verify(std::string sha256, AttachmentDoneFn done) {
   crypto_hash_sha256_state hash;
   crypto_hash_sha256_init(&hash);
   std::uint64_t total = 0;
+  absl::Status opened = absl::OkStatus();
   absl::Status scanned = storage_->Scan(
       ColumnFamily::kAttachments, storage::KeyRange::Prefix(PiecePrefix(sha256)), nullptr,
-      [&](std::string_view, std::string_view value) {
-        crypto_hash_sha256_update(&hash, reinterpret_cast<const unsigned char*>(value.data()),
-                                  value.size());
-        total += value.size();
+      [&](std::string_view key, std::string_view sealed) {
+        absl::StatusOr<std::string> value = keys_->Open(sealed, key);
+        if (!value.ok()) {
+          opened = value.status();
+          return false;
+        }
+        crypto_hash_sha256_update(&hash, reinterpret_cast<const unsigned char*>(value->data()),
+                                  value->size());
+        total += value->size();
         return true;
       });
+  if (scanned.ok()) scanned = opened;
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256_final(&hash, digest);
   char hex[crypto_hash_sha256_BYTES * 2 + 1];
@@ -276,7 +284,13 @@ absl::StatusOr<std::vector<AttachmentPiece>> AttachmentStore::Read(std::string_v
                           storage::PrefixSuccessor(PiecePrefix(sha256))};
   RETURN_IF_ERROR(storage_->Scan(
       ColumnFamily::kAttachments, range, nullptr,
-      [&](std::string_view key, std::string_view value) {
+      [&](std::string_view key, std::string_view sealed) {
+        absl::StatusOr<std::string> opened = keys_->Open(sealed, key);
+        if (!opened.ok()) {
+          malformed = opened.status();
+          return false;
+        }
+        std::string_view value = *opened;
         auto reader = storage::KeyReader::Create(key);
         absl::StatusOr<std::uint64_t> end_offset = absl::DataLossError("malformed piece key");
         if (reader.ok() && reader->ReadString().ok() && reader->ReadString().ok()) {

@@ -3,7 +3,8 @@
 // and ranged reads. Built on the Storage interface (attachments family).
 //
 // Layout: ("m", sha256) -> vigil.internal.AttachmentMeta;
-//         ("p", sha256, end_offset) -> the piece of bytes ending there.
+//         ("p", sha256, end_offset) -> the piece of bytes ending there,
+//         sealed with the data key (storage/value_cipher.h).
 // Keying pieces by their end offset lets a ranged read seek straight to the
 // piece that holds its first byte.
 #ifndef VIGIL_SERVER_ATTACHMENT_STORE_H_
@@ -18,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "server/background_worker.h"
 #include "storage/storage.h"
+#include "storage/value_cipher.h"
 
 namespace vigil::server {
 
@@ -46,9 +48,11 @@ using AttachmentDoneFn = absl::AnyInvocable<void(absl::StatusOr<AttachmentState>
 
 class AttachmentStore {
  public:
-  // `storage` is borrowed and must outlive the store.
-  AttachmentStore(storage::Storage* storage, AttachmentOptions options)
-      : storage_(storage), options_(options) {}
+  // `storage` and `keys` are borrowed and must outlive the store. Every
+  // piece is sealed with `keys` (bound to its storage key).
+  AttachmentStore(storage::Storage* storage, const storage::KeyRing* keys,
+                  AttachmentOptions options)
+      : storage_(storage), keys_(keys), options_(options) {}
 
   const AttachmentOptions& options() const { return options_; }
 
@@ -89,6 +93,7 @@ class AttachmentStore {
   void Verify(std::string sha256, AttachmentDoneFn done);
 
   storage::Storage* storage_;
+  const storage::KeyRing* keys_;
   const AttachmentOptions options_;
   BackgroundWorker verifier_;  // hashes whole attachments off the writer thread
 };

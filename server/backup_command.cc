@@ -28,6 +28,19 @@ absl::Status CopyTls(const std::string& from, const std::string& to) {
   return absl::OkStatus();
 }
 
+absl::Status CopyKeyFile(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  if (!fs::is_regular_file(from, ec)) {
+    return absl::NotFoundError(absl::StrCat("key file ", from, " does not exist"));
+  }
+  fs::create_directories(fs::path(to).parent_path(), ec);
+  ::chmod(fs::path(to).parent_path().c_str(), 0700);
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
+  if (ec) return absl::InternalError(absl::StrCat("copy ", from, ": ", ec.message()));
+  ::chmod(to.c_str(), 0600);
+  return absl::OkStatus();
+}
+
 // The backup through a running server, or nullopt when none answers.
 std::optional<absl::StatusOr<storage::BackupInfo>> BackupThroughServer(
     const DataDirLayout& layout, const std::string& backup_dir) {
@@ -82,7 +95,7 @@ absl::StatusOr<storage::BackupInfo> RunBackup(const std::string& data_dir,
 }
 
 absl::Status RunRestore(const std::string& backup_dir, const std::string& data_dir,
-                        std::optional<std::uint32_t> backup_id) {
+                        std::optional<std::uint32_t> backup_id, const std::string& key_file) {
   DataDirLayout layout = LayoutOf(data_dir);
   std::error_code ec;
   if (fs::exists(layout.root, ec) && !fs::is_empty(layout.root, ec)) {
@@ -93,6 +106,7 @@ absl::Status RunRestore(const std::string& backup_dir, const std::string& data_d
   ASSIGN_OR_RETURN(layout, PrepareDataDir(data_dir));
   absl::Status restored = storage::Storage::RestoreBackup(backup_dir, layout.db(), backup_id);
   if (restored.ok()) restored = CopyTls(LayoutOf(backup_dir).root + "/tls", layout.tls());
+  if (restored.ok() && !key_file.empty()) restored = CopyKeyFile(key_file, layout.default_key_file());
   if (!restored.ok()) {
     // Leave no half-restored directory that a server could start on.
     if (existed) {

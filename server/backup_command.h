@@ -21,9 +21,11 @@ absl::StatusOr<storage::BackupInfo> RunBackup(const std::string& data_dir,
                                               const std::string& backup_dir);
 
 // Restores the newest (or the given) verified backup into `data_dir`, which
-// must be missing or empty, together with its TLS material.
+// must be missing or empty, together with its TLS material. When `key_file`
+// is not empty it is copied to DATA_DIR/keys/data.key (mode 0600): backups
+// never contain the data keys.
 absl::Status RunRestore(const std::string& backup_dir, const std::string& data_dir,
-                        std::optional<std::uint32_t> backup_id);
+                        std::optional<std::uint32_t> backup_id, const std::string& key_file);
 
 }  // namespace vigil::server
 

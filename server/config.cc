@@ -46,6 +46,8 @@ absl::Status ApplyFile(const std::string& path, ServerConfig& config) {
       RETURN_IF_ERROR(string_into(config.tls_cert));
     } else if (key == "tls_key") {
       RETURN_IF_ERROR(string_into(config.tls_key));
+    } else if (key == "key_file") {
+      RETURN_IF_ERROR(string_into(config.key_file));
     } else if (key == "log_level") {
       RETURN_IF_ERROR(string_into(config.log_level));
     } else if (key == "plaintext_loopback") {
@@ -159,6 +161,7 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& config_file,
   if (overrides.tls_cert) config.tls_cert = *overrides.tls_cert;
   if (overrides.tls_key) config.tls_key = *overrides.tls_key;
   if (overrides.log_level) config.log_level = *overrides.log_level;
+  if (overrides.key_file) config.key_file = *overrides.key_file;
   if (overrides.plaintext_loopback) config.plaintext_loopback = *overrides.plaintext_loopback;
   RETURN_IF_ERROR(Validate(config));
   return config;

@@ -46,6 +46,13 @@ struct ServerConfig {
   // Default: "info".
   std::string log_level = "info";
 
+  // The data key file: keys that encrypt sensitive record bodies and all
+  // attachment bytes at rest. When empty, DATA_DIR/keys/data.key, generated
+  // on the first start of an empty database. Keep a copy apart from the
+  // backups: they do not contain it, and data cannot be read without it.
+  // Default: "" (DATA_DIR/keys/data.key).
+  std::string key_file;
+
   // Largest attachment (photo, audio, document) accepted, in bytes.
   // Default: 2 GiB.
   std::uint64_t max_attachment_bytes = 2ull << 30;
@@ -63,6 +70,7 @@ struct ConfigOverrides {
   std::optional<std::string> tls_cert;
   std::optional<std::string> tls_key;
   std::optional<std::string> log_level;
+  std::optional<std::string> key_file;
   std::optional<bool> plaintext_loopback;
 };
 

@@ -1,5 +1,6 @@
 // The data directory: DIR/db (RocksDB), DIR/tls (generated TLS material),
-// DIR/initial-admin-token, DIR/vigild.sock (operations socket).
+// DIR/initial-admin-token, DIR/vigild.sock (operations socket),
+// DIR/keys/data.key (data keys, unless configured elsewhere).
 #ifndef VIGIL_SERVER_DATA_DIR_H_
 #define VIGIL_SERVER_DATA_DIR_H_
 
@@ -14,6 +15,7 @@ struct DataDirLayout {
   std::string db() const { return root + "/db"; }
   std::string tls() const { return root + "/tls"; }
   std::string ops_socket() const { return root + "/vigild.sock"; }
+  std::string default_key_file() const { return root + "/keys/data.key"; }
 };
 
 // Resolves `dir` to an absolute path and checks it can hold Vigil data

@@ -17,6 +17,7 @@
 #include "server/sync_service.h"
 #include "server/tls_bootstrap.h"
 #include "storage/storage.h"
+#include "storage/value_cipher.h"
 
 namespace vigil::server {
 namespace {
@@ -46,15 +47,45 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
   return grpc::SslServerCredentials(options);
 }
 
+// Loads the data keys, generating the default key file for a database that
+// has never sealed anything; refuses keys that do not match the database.
+absl::StatusOr<std::unique_ptr<storage::KeyRing>> LoadDataKeys(const ServerConfig& config,
+                                                               const DataDirLayout& layout,
+                                                               storage::Storage& storage) {
+  const std::string path = config.key_file.empty() ? layout.default_key_file() : config.key_file;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    ASSIGN_OR_RETURN(bool sealed_before, storage::HasKeyChecks(storage));
+    if (sealed_before) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data key file ", path,
+          " is missing, and this database holds data encrypted with it: restore the key "
+          "file (it is not part of database backups) or point key_file at it"));
+    }
+    RETURN_IF_ERROR(storage::KeyRing::Generate(path));
+    LogInfo("keys.generated",
+            {{"path", path},
+             {"hint", "back this file up apart from the database backups: without it the "
+                      "encrypted data cannot be read"}});
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::KeyRing> keys, storage::KeyRing::Load(path));
+  RETURN_IF_ERROR(storage::VerifyAndRecordKeyChecks(storage, *keys));
+  LogInfo("keys.loaded", {{"path", path},
+                          {"active_key_id", static_cast<std::uint64_t>(keys->active_key_id())}});
+  return keys;
+}
+
 class ServerImpl final : public VigilServer {
  public:
   ServerImpl(DataDirLayout layout, const ServerConfig& config,
-             std::unique_ptr<storage::Storage> storage)
+             std::unique_ptr<storage::Storage> storage, std::unique_ptr<storage::KeyRing> keys)
       : layout_(std::move(layout)),
         config_(config),
         storage_(std::move(storage)),
+        keys_(std::move(keys)),
         attachments_(std::make_unique<AttachmentStore>(
-            storage_.get(), AttachmentOptions{.max_attachment_bytes = config.max_attachment_bytes})),
+            storage_.get(), keys_.get(),
+            AttachmentOptions{.max_attachment_bytes = config.max_attachment_bytes})),
         sync_service_(std::make_unique<SyncService>(attachments_.get())) {}
 
   ~ServerImpl() override { Shutdown(); }
@@ -143,6 +174,7 @@ class ServerImpl final : public VigilServer {
   DataDirLayout layout_;
   ServerConfig config_;
   std::unique_ptr<storage::Storage> storage_;
+  std::unique_ptr<storage::KeyRing> keys_;
   std::unique_ptr<AttachmentStore> attachments_;
   std::unique_ptr<SyncService> sync_service_;
   std::unique_ptr<OperationsService> ops_service_;
@@ -168,8 +200,10 @@ absl::StatusOr<std::unique_ptr<VigilServer>> VigilServer::Start(const ServerConf
             {{"path", *admin_file},
              {"hint", "readable only by this user; keep it secret and rotate it"}});
   }
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::KeyRing> keys, LoadDataKeys(config, layout, *storage));
   ASSIGN_OR_RETURN(auto credentials, MakeCredentials(config, layout));
-  auto server = std::make_unique<ServerImpl>(layout, config, std::move(storage));
+  auto server =
+      std::make_unique<ServerImpl>(layout, config, std::move(storage), std::move(keys));
   RETURN_IF_ERROR(server->Serve(std::move(credentials)));
   return server;
 }

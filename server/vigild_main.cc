@@ -1,9 +1,9 @@
 // vigild: the Vigil server. A thin main over vigil_server.
 //
 //   vigild [--config FILE] [--data-dir DIR] [--listen HOST:PORT]
-//          [--tls-cert FILE --tls-key FILE] [--plaintext-loopback]
+//          [--tls-cert FILE --tls-key FILE] [--plaintext-loopback] [--key-file F]
 //   vigild backup --data-dir DIR --to BACKUP_DIR
-//   vigild restore --from BACKUP_DIR --data-dir DIR [--backup-id N]
+//   vigild restore --from BACKUP_DIR --data-dir DIR [--backup-id N] [--key-file F]
 //   vigild list-backups --from BACKUP_DIR
 //
 // Exit codes: 0 success (including a graceful stop on SIGTERM/SIGINT),
@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
 
   std::string config_file;
   ConfigOverrides overrides;
-  std::string data_dir, listen, tls_cert, tls_key, log_level;
+  std::string data_dir, listen, tls_cert, tls_key, log_level, key_file;
   bool plaintext = false;
   app.add_option("--config", config_file, "TOML configuration file")->check(CLI::ExistingFile);
   auto* o_data = app.add_option("--data-dir", data_dir, "data directory (default ./vigil-data)");
@@ -65,6 +65,8 @@ int main(int argc, char** argv) {
   auto* o_cert = app.add_option("--tls-cert", tls_cert, "PEM certificate chain");
   auto* o_key = app.add_option("--tls-key", tls_key, "PEM private key");
   auto* o_level = app.add_option("--log-level", log_level, "debug, info, warn or error");
+  auto* o_keys = app.add_option("--key-file", key_file,
+                                "data key file (default DATA_DIR/keys/data.key)");
   auto* o_plain = app.add_flag("--plaintext-loopback", plaintext,
                                "serve without TLS (development; loopback only)");
 
@@ -73,12 +75,14 @@ int main(int argc, char** argv) {
   backup->add_option("--data-dir", backup_data_dir, "data directory")->required();
   backup->add_option("--to", backup_to, "backup directory")->required();
 
-  std::string restore_from, restore_data_dir;
+  std::string restore_from, restore_data_dir, restore_key_file;
   std::uint32_t restore_id = 0;
   auto* restore = app.add_subcommand("restore", "restore a backup into a new data directory");
   restore->add_option("--from", restore_from, "backup directory")->required();
   restore->add_option("--data-dir", restore_data_dir, "new data directory")->required();
   auto* o_id = restore->add_option("--backup-id", restore_id, "backup id (default: newest)");
+  restore->add_option("--key-file", restore_key_file,
+                      "copy this data key file into NEW_DIR/keys/data.key");
 
   std::string list_from;
   auto* list = app.add_subcommand("list-backups", "list the backups in a backup directory");
@@ -97,13 +101,14 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::cout << "backup " << info->id << " written to " << backup_to << " ("
-              << info->size_bytes << " bytes, " << info->file_count << " files, verified)\n";
+              << info->size_bytes << " bytes, " << info->file_count << " files, verified)\n"
+              << "the data key file is not part of the backup: keep a copy of it apart\n";
     return 0;
   }
   if (*restore) {
     std::optional<std::uint32_t> id;
     if (o_id->count() > 0) id = restore_id;
-    absl::Status s = RunRestore(restore_from, restore_data_dir, id);
+    absl::Status s = RunRestore(restore_from, restore_data_dir, id, restore_key_file);
     if (!s.ok()) {
       std::cerr << "restore failed: " << s.message() << "\n";
       return 1;
@@ -130,6 +135,7 @@ int main(int argc, char** argv) {
   if (o_cert->count()) overrides.tls_cert = tls_cert;
   if (o_key->count()) overrides.tls_key = tls_key;
   if (o_level->count()) overrides.log_level = log_level;
+  if (o_keys->count()) overrides.key_file = key_file;
   if (o_plain->count()) overrides.plaintext_loopback = plaintext;
   return Serve(config_file, overrides);
 }

@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "server/attachment_store.h"
 #include "server/grpc_status.h"
+#include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_server.h"
 #include "vigil/v1/sync.grpc.pb.h"
@@ -179,6 +180,27 @@ TEST_F(AttachmentTest, SameContentTwiceIsStoredOnce) {
   ASSERT_TRUE(Upload(sha, content.size(), content, 0, content.size(), 100000, &second).ok());
   grpc::Status s;
   EXPECT_EQ(Download(sha, 0, 0, &s), content);
+}
+
+TEST_F(AttachmentTest, AttachmentBytesAreEncryptedAtRest) {
+  const std::string sentence = "Officer K. struck the detainee in cell block C at 02:10.";
+  std::string content;
+  while (content.size() < 300000) content += sentence + "\n";
+  const std::string sha = AttachmentStore::Sha256Hex(content);
+  AttachmentStatus status;
+  ASSERT_TRUE(Upload(sha, content.size(), content, 0, content.size(), 100000, &status).ok());
+  ASSERT_TRUE(status.complete());
+  grpc::Status s;
+  EXPECT_EQ(Download(sha, 0, 0, &s), content);
+  // Written to the WAL now, and to table and blob files after a clean stop.
+  auto scan = [&] {
+    for (const auto& [path, bytes] : testing::DirectoryContents(server_->dir().path())) {
+      EXPECT_EQ(bytes.find("struck the detainee"), std::string::npos) << path;
+    }
+  };
+  scan();
+  server_->server().Shutdown();
+  scan();
 }
 
 TEST_F(AttachmentTest, BadInputGetsSpecificErrors) {

@@ -241,13 +241,41 @@ TEST(VigildTest, OnlineBackupThenRestoreKeepsIdentity) {
   ASSERT_EQ(offline.exit_code, 0) << offline.output;
   EXPECT_NE(offline.output.find("backup 2 written"), std::string::npos);
 
+  // Backups never hold the data keys: a restore without them cannot serve.
+  const std::string keyless = tmp.Sub("keyless");
+  ASSERT_EQ(RunCommand({VIGIL_VIGILD, "restore", "--from", backups, "--data-dir", keyless},
+                       tmp.Sub("keyless.log"))
+                .exit_code,
+            0);
+  CommandResult no_key = RunCommand(
+      {VIGIL_VIGILD, "--data-dir", keyless, "--listen", "127.0.0.1:0"}, tmp.Sub("nokey.log"));
+  EXPECT_EQ(no_key.exit_code, 1);
+  EXPECT_NE(no_key.output.find("data key file"), std::string::npos) << no_key.output;
+  EXPECT_FALSE(fs::exists(keyless + "/keys/data.key")) << "must not generate a new key";
+
+  // Nor can it with another database's keys.
+  const std::string other = tmp.Sub("other");
+  {
+    Vigild s(tmp, other, {"--plaintext-loopback"});
+    ASSERT_GT(s.port(), 0);
+    ASSERT_EQ(s.Stop(), 0);
+  }
+  CommandResult wrong_key = RunCommand({VIGIL_VIGILD, "--data-dir", keyless, "--listen",
+                                        "127.0.0.1:0", "--key-file", other + "/keys/data.key"},
+                                       tmp.Sub("wrongkey.log"));
+  EXPECT_EQ(wrong_key.exit_code, 1);
+  EXPECT_NE(wrong_key.output.find("does not match this database"), std::string::npos)
+      << wrong_key.output;
+
   const std::string restored = tmp.Sub("restored");
   CommandResult restore = RunCommand(
-      {VIGIL_VIGILD, "restore", "--from", backups, "--data-dir", restored, "--backup-id", "1"},
+      {VIGIL_VIGILD, "restore", "--from", backups, "--data-dir", restored, "--backup-id", "1",
+       "--key-file", data + "/keys/data.key"},
       tmp.Sub("restore.log"));
   ASSERT_EQ(restore.exit_code, 0) << restore.output;
   CommandResult again = RunCommand(
-      {VIGIL_VIGILD, "restore", "--from", backups, "--data-dir", restored},
+      {VIGIL_VIGILD, "restore", "--from", backups, "--data-dir", restored, "--key-file",
+       data + "/keys/data.key"},
       tmp.Sub("again.log"));
   EXPECT_EQ(again.exit_code, 1) << "restore into a non-empty directory must be refused";
 

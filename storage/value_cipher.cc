@@ -1,0 +1,210 @@
+#include "storage/value_cipher.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "storage/key_codec.h"
+
+namespace vigil::storage {
+namespace {
+
+constexpr unsigned char kSealedFormat = 1;
+constexpr std::size_t kHeader = 1 + 4 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+constexpr std::string_view kKeyCheckPlaintext = "vigil data key check";
+
+bool SodiumReady() {
+  static const bool ready = sodium_init() >= 0;
+  return ready;
+}
+
+const std::string& KeyCheckPrefix() {
+  static const std::string* prefix =
+      new std::string(KeyBuilder().AddString("key_check").key());
+  return *prefix;
+}
+
+std::string KeyCheckKey(std::uint32_t id) {
+  return KeyBuilder().AddString("key_check").AddUint64(id).key();
+}
+
+}  // namespace
+
+KeyRing::~KeyRing() {
+  for (auto& [id, key] : keys_) sodium_memzero(key.data(), key.size());
+}
+
+absl::StatusOr<std::unique_ptr<KeyRing>> KeyRing::Load(const std::string& path) {
+  if (!SodiumReady()) return absl::InternalError("libsodium failed to initialise");
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::NotFoundError(absl::StrCat("key file ", path, " does not exist"));
+    return absl::PermissionDeniedError(absl::StrCat("key file ", path, ": ", std::strerror(errno)));
+  }
+  if ((st.st_mode & 077) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "key file ", path, " is accessible by group or others; chmod 600 it"));
+  }
+  std::ifstream in(path);
+  if (!in) return absl::PermissionDeniedError(absl::StrCat("cannot read key file ", path));
+  auto ring = std::unique_ptr<KeyRing>(new KeyRing());
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    std::string word, id_text, encoded, extra;
+    fields >> word >> id_text >> encoded >> extra;
+    std::uint32_t id = 0;
+    Key key{};
+    std::size_t len = 0;
+    if (word != "key" || !absl::SimpleAtoi(id_text, &id) || id == 0 || !extra.empty() ||
+        sodium_base642bin(key.data(), key.size(), encoded.data(), encoded.size(), nullptr,
+                          &len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        len != key.size()) {
+      sodium_memzero(key.data(), key.size());
+      return absl::InvalidArgumentError(absl::StrCat(
+          "key file ", path, " line ", number, ": expected 'key <id> <base64 of 32 bytes>'"));
+    }
+    if (id <= ring->active_) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "key file ", path, " line ", number, ": key ids must increase"));
+    }
+    ring->keys_[id] = key;
+    ring->active_ = id;
+    sodium_memzero(key.data(), key.size());
+  }
+  if (ring->keys_.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("key file ", path, " holds no key"));
+  }
+  return ring;
+}
+
+absl::Status KeyRing::Generate(const std::string& path) {
+  if (!SodiumReady()) return absl::InternalError("libsodium failed to initialise");
+  std::error_code ec;
+  const auto dir = std::filesystem::path(path).parent_path();
+  if (!dir.empty()) {
+    std::filesystem::create_directories(dir, ec);
+    ::chmod(dir.c_str(), 0700);
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return absl::AlreadyExistsError(absl::StrCat(path, " exists"));
+    return absl::PermissionDeniedError(absl::StrCat("create ", path, ": ", std::strerror(errno)));
+  }
+  Key key;
+  crypto_aead_xchacha20poly1305_ietf_keygen(key.data());
+  char encoded[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
+  sodium_bin2base64(encoded, sizeof(encoded), key.data(), key.size(),
+                    sodium_base64_VARIANT_ORIGINAL);
+  sodium_memzero(key.data(), key.size());
+  std::string text = absl::StrCat(
+      "# Vigil data keys: they decrypt interviews, identities, medical findings and\n"
+      "# attachments. Keep a copy apart from the database backups, readable only\n"
+      "# by the vigild user. The last key encrypts new data.\n",
+      "key 1 ", encoded, "\n");
+  sodium_memzero(encoded, sizeof(encoded));
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  sodium_memzero(text.data(), text.size());
+  ::close(fd);
+  if (!ok) return absl::InternalError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
+std::string KeyRing::Seal(std::string_view plaintext, std::string_view associated_data) const {
+  const Key& key = keys_.at(active_);
+  std::string out(kHeader + plaintext.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
+  auto* bytes = reinterpret_cast<unsigned char*>(out.data());
+  bytes[0] = kSealedFormat;
+  for (int i = 0; i < 4; ++i) bytes[1 + i] = static_cast<unsigned char>(active_ >> (24 - 8 * i));
+  unsigned char* nonce = bytes + 5;
+  randombytes_buf(nonce, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+  unsigned long long written = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(
+      bytes + kHeader, &written, reinterpret_cast<const unsigned char*>(plaintext.data()),
+      plaintext.size(), reinterpret_cast<const unsigned char*>(associated_data.data()),
+      associated_data.size(), nullptr, nonce, key.data());
+  out.resize(kHeader + written);
+  return out;
+}
+
+absl::StatusOr<std::string> KeyRing::Open(std::string_view sealed,
+                                          std::string_view associated_data) const {
+  if (sealed.size() < kHeader + crypto_aead_xchacha20poly1305_ietf_ABYTES ||
+      static_cast<unsigned char>(sealed[0]) != kSealedFormat) {
+    return absl::DataLossError("sealed value is malformed");
+  }
+  const auto* bytes = reinterpret_cast<const unsigned char*>(sealed.data());
+  std::uint32_t id = 0;
+  for (int i = 0; i < 4; ++i) id = (id << 8) | bytes[1 + i];
+  auto key = keys_.find(id);
+  if (key == keys_.end()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("value is sealed with data key ", id, ", which is not in the key file"));
+  }
+  std::string out(sealed.size() - kHeader - crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
+  unsigned long long written = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          reinterpret_cast<unsigned char*>(out.data()), &written, nullptr, bytes + kHeader,
+          sealed.size() - kHeader, reinterpret_cast<const unsigned char*>(associated_data.data()),
+          associated_data.size(), bytes + 5, key->second.data()) != 0) {
+    return absl::DataLossError("sealed value failed authentication (tampered or misplaced)");
+  }
+  out.resize(written);
+  return out;
+}
+
+absl::StatusOr<bool> HasKeyChecks(Storage& storage) {
+  bool any = false;
+  RETURN_IF_ERROR(storage.Scan(ColumnFamily::kMeta, KeyRange::Prefix(KeyCheckPrefix()), nullptr,
+                               [&](std::string_view, std::string_view) {
+                                 any = true;
+                                 return false;
+                               }));
+  return any;
+}
+
+absl::Status VerifyAndRecordKeyChecks(Storage& storage, const KeyRing& keys) {
+  std::vector<std::pair<std::string, std::string>> checks;
+  RETURN_IF_ERROR(storage.Scan(ColumnFamily::kMeta, KeyRange::Prefix(KeyCheckPrefix()), nullptr,
+                               [&](std::string_view key, std::string_view value) {
+                                 checks.emplace_back(key, value);
+                                 return true;
+                               }));
+  bool active_recorded = false;
+  for (const auto& [key, value] : checks) {
+    auto opened = keys.Open(value, key);
+    if (!opened.ok() || *opened != kKeyCheckPlaintext) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the data key file does not match this database (",
+          opened.ok() ? "wrong key" : std::string(opened.status().message()),
+          "): restore the key file that belongs to this data"));
+    }
+    active_recorded |= key == KeyCheckKey(keys.active_key_id());
+  }
+  if (active_recorded) return absl::OkStatus();
+  const std::string key = KeyCheckKey(keys.active_key_id());
+  const std::string check = keys.Seal(kKeyCheckPlaintext, key);
+  return storage
+      .Commit([&](CommitContext& ctx) {
+        ctx.Put(ColumnFamily::kMeta, key, check);
+        return absl::OkStatus();
+      })
+      .status();
+}
+
+}  // namespace vigil::storage
