@@ -1,0 +1,720 @@
+#include "sync/merge.h"
+
+#include <algorithm>
+#include <cstring>
+#include <tuple>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "base/status_macros.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/unknown_field_set.h"
+#include "sync/diff3.h"
+#include "sync/merge_policy.h"
+#include "sync/reflection_util.h"
+#include "sync/stable_hash.h"
+
+namespace vigil::sync {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::OneofDescriptor;
+using google::protobuf::Reflection;
+using google::protobuf::UnknownFieldSet;
+using vigil::v1::Conflict;
+using vigil::v1::ConflictKind;
+using vigil::v1::ConflictVersion;
+using vigil::v1::EditStamp;
+using vigil::v1::FieldStamp;
+using vigil::v1::FieldValue;
+
+namespace {
+
+constexpr int kMaxDepth = 64;
+
+// Descriptors that passed ValidateMergeSchema (schemas never change at run
+// time, so each type is checked once per process).
+absl::Status ValidateOnce(const Descriptor* type) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* valid ABSL_GUARDED_BY(mu) =
+      new absl::flat_hash_set<const Descriptor*>();
+  {
+    absl::ReaderMutexLock lock(&mu);
+    if (valid->contains(type)) return absl::OkStatus();
+  }
+  RETURN_IF_ERROR(ValidateMergeSchema(type));
+  absl::MutexLock lock(&mu);
+  valid->insert(type);
+  return absl::OkStatus();
+}
+
+bool SameValue(const FieldValue& a, const FieldValue& b) {
+  return a.present() == b.present() && a.carrier() == b.carrier();
+}
+
+const EditStamp& Later(const EditStamp& a, const EditStamp& b) {
+  return EditBefore(a, b) ? b : a;
+}
+
+// Appends ".name" (or "name" at the root) to a path and restores it on exit.
+class PathPart {
+ public:
+  PathPart(std::string* path, std::string_view part) : path_(path) {
+    old_size_ = path->size();
+    if (!path->empty()) path->push_back('.');
+    path->append(part);
+  }
+  // A keyed-list element: "[id=...]" after the list's path.
+  struct Element {};
+  PathPart(std::string* path, Element, std::string_view id) : path_(path) {
+    old_size_ = path->size();
+    path->append("[id=").append(id).append("]");
+  }
+  ~PathPart() { path_->resize(old_size_); }
+  PathPart(const PathPart&) = delete;
+  PathPart& operator=(const PathPart&) = delete;
+
+ private:
+  std::string* path_;
+  size_t old_size_;
+};
+
+class Merger {
+ public:
+  explicit Merger(const MergeInput& in) : in_(in) {
+    if (in.theirs_stamps != nullptr) {
+      for (const FieldStamp& s : *in.theirs_stamps) {
+        stamps_[s.field_path()] = s.edit();
+      }
+    }
+    if (in.open_conflicts != nullptr) {
+      for (const Conflict& c : *in.open_conflicts) {
+        if (!c.field_path().empty() && !by_path_.contains(c.field_path())) {
+          by_path_[c.field_path()] = conflicts_.size();
+        }
+        conflicts_.push_back(c);
+      }
+    }
+  }
+
+  absl::Status Run(const Message& base, MergeResult* result) {
+    result->merged.reset(in_.theirs->New());
+    result->merged->CopyFrom(*in_.theirs);
+    std::string path;
+    RETURN_IF_ERROR(
+        MergeMessage(base, *in_.theirs, *in_.ours, result->merged.get(), &path,
+                     0));
+    for (Conflict& c : conflicts_) {
+      if (touched_.contains(c.field_path())) {
+        c.set_id(ConflictId(c));
+        result->touched_conflict_ids.push_back(c.id());
+      }
+    }
+    std::sort(conflicts_.begin(), conflicts_.end(),
+              [](const Conflict& a, const Conflict& b) {
+                return std::tie(a.field_path(), a.id()) <
+                       std::tie(b.field_path(), b.id());
+              });
+    std::sort(result->touched_conflict_ids.begin(),
+              result->touched_conflict_ids.end());
+    result->open_conflicts = std::move(conflicts_);
+    result->stamps.reserve(stamps_.size());
+    for (auto& [path_key, edit] : stamps_) {
+      FieldStamp& s = result->stamps.emplace_back();
+      s.set_field_path(path_key);
+      *s.mutable_edit() = edit;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  // Precondition: *out equals `theirs`. Applies ours' changes against base.
+  absl::Status MergeMessage(const Message& base, const Message& theirs,
+                            const Message& ours, Message* out,
+                            std::string* path, int depth) {
+    if (depth > kMaxDepth) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("message nested deeper than ", kMaxDepth, " at ",
+                       *path));
+    }
+    const Descriptor* type = ours.GetDescriptor();
+    for (int i = 0; i < type->field_count(); ++i) {
+      const FieldDescriptor* f = type->field(i);
+      if (f->real_containing_oneof() != nullptr) continue;
+      if (FieldEqual(base, ours, f)) continue;  // ours did not touch it
+      PathPart part(path, f->name());
+      RETURN_IF_ERROR(MergeChangedField(base, theirs, ours, out, f, path,
+                                        depth));
+    }
+    for (int i = 0; i < type->real_oneof_decl_count(); ++i) {
+      RETURN_IF_ERROR(MergeOneof(base, theirs, ours, out, type->oneof_decl(i),
+                                 path, depth));
+    }
+    MergeUnknownFields(base, theirs, ours, out, *path);
+    return absl::OkStatus();
+  }
+
+  // `f` differs between base and ours.
+  absl::Status MergeChangedField(const Message& base, const Message& theirs,
+                                 const Message& ours, Message* out,
+                                 const FieldDescriptor* f, std::string* path,
+                                 int depth) {
+    switch (PolicyOf(f)) {
+      case FieldPolicy::kRecurse:
+        return MergeSubMessage(base, theirs, ours, out, f, path, depth);
+      case FieldPolicy::kKeyedList:
+        return MergeKeyedList(base, theirs, ours, out, f, path, depth);
+      case FieldPolicy::kSet:
+        MergeSet(base, theirs, ours, out, f);
+        return absl::OkStatus();
+      case FieldPolicy::kText:
+        MergeTextField(base, theirs, ours, out, f, *path);
+        return absl::OkStatus();
+      case FieldPolicy::kRegister:
+        MergeRegister(base, theirs, ours, out, f, *path);
+        return absl::OkStatus();
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status MergeSubMessage(const Message& base, const Message& theirs,
+                               const Message& ours, Message* out,
+                               const FieldDescriptor* f, std::string* path,
+                               int depth) {
+    const Reflection* r = ours.GetReflection();
+    if (!r->HasField(ours, f) && FieldEqual(base, theirs, f)) {
+      out->GetReflection()->ClearField(out, f);
+      SetStampSubtree(*path, in_.ours_edit);
+      return absl::OkStatus();
+    }
+    // GetMessage yields the default instance for an unset field, so a side
+    // without the sub-message merges as an empty one.
+    return MergeMessage(base.GetReflection()->GetMessage(base, f),
+                        theirs.GetReflection()->GetMessage(theirs, f),
+                        r->GetMessage(ours, f),
+                        out->GetReflection()->MutableMessage(out, f), path,
+                        depth + 1);
+  }
+
+  void MergeRegister(const Message& base, const Message& theirs,
+                     const Message& ours, Message* out,
+                     const FieldDescriptor* f, const std::string& path) {
+    const bool open = by_path_.contains(path);
+    if (!open && FieldEqual(base, theirs, f)) {
+      CopyField(ours, out, f);
+      SetStamp(path, in_.ours_edit);
+      return;
+    }
+    if (!open && FieldEqual(theirs, ours, f)) {
+      SetStamp(path, Later(TheirStamp(path), in_.ours_edit));
+      return;
+    }
+    const EditStamp* winner = Compete(
+        path, vigil::v1::CONFLICT_KIND_FIELD, ValueOf(base, f),
+        ValueOf(theirs, f), TheirStamp(path), ValueOf(ours, f));
+    if (winner->mutation_id() == in_.ours_edit.mutation_id()) {
+      CopyField(ours, out, f);
+      SetStamp(path, in_.ours_edit);
+    }
+  }
+
+  void MergeTextField(const Message& base, const Message& theirs,
+                      const Message& ours, Message* out,
+                      const FieldDescriptor* f, const std::string& path) {
+    const bool open = by_path_.contains(path);
+    if (!open && FieldEqual(base, theirs, f)) {
+      CopyField(ours, out, f);
+      SetStamp(path, in_.ours_edit);
+      return;
+    }
+    const EditStamp their_edit = TheirStamp(path);
+    const bool ours_later = EditBefore(their_edit, in_.ours_edit);
+    std::string scratch_b, scratch_t, scratch_o;
+    const std::string& b =
+        base.GetReflection()->GetStringReference(base, f, &scratch_b);
+    const std::string& t =
+        theirs.GetReflection()->GetStringReference(theirs, f, &scratch_t);
+    const std::string& o =
+        ours.GetReflection()->GetStringReference(ours, f, &scratch_o);
+    TextMergeResult merged =
+        MergeText(b, t, o, ours_later ? TextSide::kOurs : TextSide::kTheirs);
+    if (merged.clean() && !open) {
+      out->GetReflection()->SetString(out, f, std::move(merged.merged));
+      SetStamp(path, ours_later ? in_.ours_edit : their_edit);
+      return;
+    }
+    Compete(path, vigil::v1::CONFLICT_KIND_TEXT, ValueOf(base, f),
+            ValueOf(theirs, f), their_edit, ValueOf(ours, f));
+    Conflict& c = conflicts_[by_path_.at(path)];
+    for (TextConflictHunk& h : merged.conflicts) {
+      vigil::v1::TextHunk* hunk = c.add_hunks();
+      hunk->set_base_first_line(static_cast<uint32_t>(h.base_first_line));
+      hunk->set_base_text(std::move(h.base));
+      vigil::v1::HunkVersion* tv = hunk->add_versions();
+      tv->set_mutation_id(their_edit.mutation_id());
+      tv->set_text(std::move(h.theirs));
+      vigil::v1::HunkVersion* ov = hunk->add_versions();
+      ov->set_mutation_id(in_.ours_edit.mutation_id());
+      ov->set_text(std::move(h.ours));
+    }
+    out->GetReflection()->SetString(out, f, std::move(merged.merged));
+    SetStamp(path, ours_later ? in_.ours_edit : their_edit);
+  }
+
+  void MergeSet(const Message& base, const Message& theirs,
+                const Message& ours, Message* out, const FieldDescriptor* f) {
+    if (FieldEqual(base, theirs, f)) {
+      CopyField(ours, out, f);
+      return;
+    }
+    absl::flat_hash_set<std::string> in_base, in_ours, in_theirs;
+    for (int i = 0; i < FieldSize(base, f); ++i) {
+      in_base.insert(ElementKey(base, f, i));
+    }
+    for (int i = 0; i < FieldSize(ours, f); ++i) {
+      in_ours.insert(ElementKey(ours, f, i));
+    }
+    // key -> (source message, index): sorted, deduplicated.
+    absl::btree_map<std::string, std::pair<const Message*, int>> result;
+    for (int i = 0; i < FieldSize(theirs, f); ++i) {
+      std::string key = ElementKey(theirs, f, i);
+      in_theirs.insert(key);
+      if (in_base.contains(key) && !in_ours.contains(key)) continue;
+      result.try_emplace(std::move(key), &theirs, i);
+    }
+    for (int i = 0; i < FieldSize(ours, f); ++i) {
+      std::string key = ElementKey(ours, f, i);
+      if (in_base.contains(key) || in_theirs.contains(key)) continue;
+      result.try_emplace(std::move(key), &ours, i);
+    }
+    out->GetReflection()->ClearField(out, f);
+    for (const auto& [key, source] : result) {
+      AddElementFrom(*source.first, f, source.second, out);
+    }
+  }
+
+  absl::Status MergeKeyedList(const Message& base, const Message& theirs,
+                              const Message& ours, Message* out,
+                              const FieldDescriptor* f, std::string* path,
+                              int depth) {
+    const FieldDescriptor* key = KeyFieldOf(f);
+    absl::flat_hash_map<std::string, const Message*> b, t, o;
+    std::vector<std::string> our_order;
+    RETURN_IF_ERROR(IndexList(base, f, key, *path, &b, nullptr));
+    RETURN_IF_ERROR(IndexList(theirs, f, key, *path, &t, nullptr));
+    RETURN_IF_ERROR(IndexList(ours, f, key, *path, &o, &our_order));
+    const bool theirs_unchanged = FieldEqual(base, theirs, f);
+
+    std::vector<std::string> ids;
+    if (theirs_unchanged) {
+      ids = our_order;  // keep ours' order when only ours changed the list
+    } else {
+      absl::flat_hash_set<std::string> seen;
+      for (const auto* m : {&t, &o}) {
+        for (const auto& [id, elem] : *m) {
+          if (seen.insert(id).second) ids.push_back(id);
+        }
+      }
+      for (const auto& [id, elem] : b) {
+        if (seen.insert(id).second) ids.push_back(id);
+      }
+      std::sort(ids.begin(), ids.end());
+    }
+
+    std::vector<std::unique_ptr<Message>> result;
+    const Message& empty =
+        *ours.GetReflection()->GetMessageFactory()->GetPrototype(
+            f->message_type());
+    for (const std::string& id : ids) {
+      auto find = [&id](const auto& map) -> const Message* {
+        auto it = map.find(id);
+        return it == map.end() ? nullptr : it->second;
+      };
+      const Message* eb = find(b);
+      const Message* et = find(t);
+      const Message* eo = find(o);
+      PathPart part(path, PathPart::Element{}, id);
+      auto keep = [&result](const Message& m) {
+        result.emplace_back(m.New())->CopyFrom(m);
+      };
+      if (et != nullptr && eo != nullptr) {
+        const Message& eb_or_empty = eb != nullptr ? *eb : empty;
+        if (MessagesEqual(eb_or_empty, *eo)) {
+          keep(*et);
+          continue;
+        }
+        std::unique_ptr<Message> merged(et->New());
+        merged->CopyFrom(*et);
+        RETURN_IF_ERROR(
+            MergeMessage(eb_or_empty, *et, *eo, merged.get(), path, depth + 1));
+        result.push_back(std::move(merged));
+      } else if (et != nullptr) {  // ours removed it, or never had it
+        if (eb == nullptr) {
+          keep(*et);
+        } else if (MessagesEqual(*eb, *et)) {
+          SetStampSubtree(*path, in_.ours_edit);  // removed
+        } else {
+          // Removed by ours, edited by theirs: the edit is kept.
+          CompeteDeleteEdit(*path, ElementValue(base, f, *eb),
+                            ElementValue(theirs, f, *et), TheirStamp(*path),
+                            AbsentValue(base), in_.ours_edit);
+          keep(*et);
+        }
+      } else if (eo != nullptr) {  // theirs removed it, or never had it
+        if (eb == nullptr) {
+          SetStampSubtree(*path, in_.ours_edit);
+          keep(*eo);
+        } else if (MessagesEqual(*eb, *eo)) {
+          // Removed by theirs, untouched by ours: stays removed.
+        } else {
+          CompeteDeleteEdit(*path, ElementValue(base, f, *eb),
+                            ElementValue(ours, f, *eo), in_.ours_edit,
+                            AbsentValue(base), TheirStamp(*path));
+          SetStampSubtree(*path, in_.ours_edit);
+          keep(*eo);
+        }
+      }
+    }
+    const Reflection* r = out->GetReflection();
+    r->ClearField(out, f);
+    for (auto& elem : result) r->AddAllocatedMessage(out, f, elem.release());
+    return absl::OkStatus();
+  }
+
+  absl::Status MergeOneof(const Message& base, const Message& theirs,
+                          const Message& ours, Message* out,
+                          const OneofDescriptor* oneof, std::string* path,
+                          int depth) {
+    const FieldDescriptor* fb =
+        base.GetReflection()->GetOneofFieldDescriptor(base, oneof);
+    const FieldDescriptor* ft =
+        theirs.GetReflection()->GetOneofFieldDescriptor(theirs, oneof);
+    const FieldDescriptor* fo =
+        ours.GetReflection()->GetOneofFieldDescriptor(ours, oneof);
+    if (fo == fb && (fo == nullptr || FieldEqual(base, ours, fo))) {
+      return absl::OkStatus();  // ours did not touch it
+    }
+    if (ft == fo && (fo == nullptr || FieldEqual(theirs, ours, fo))) {
+      return absl::OkStatus();  // both made the same change
+    }
+    if (fo != nullptr && ft == fo) {  // same case on both sides: merge it
+      PathPart part(path, fo->name());
+      if (fb == fo) {
+        return MergeChangedField(base, theirs, ours, out, fo, path, depth);
+      }
+      std::unique_ptr<Message> empty(base.New());
+      return MergeChangedField(*empty, theirs, ours, out, fo, path, depth);
+    }
+    PathPart part(path, oneof->name());
+    const bool theirs_unchanged =
+        ft == fb && (ft == nullptr || FieldEqual(base, theirs, ft));
+    const bool open = by_path_.contains(*path);
+    bool take_ours = theirs_unchanged && !open;
+    if (!take_ours) {
+      const EditStamp* winner = Compete(
+          *path, vigil::v1::CONFLICT_KIND_FIELD, OneofValue(base, oneof),
+          OneofValue(theirs, oneof), TheirStamp(*path),
+          OneofValue(ours, oneof));
+      take_ours = winner->mutation_id() == in_.ours_edit.mutation_id();
+    }
+    if (take_ours) {
+      out->GetReflection()->ClearOneof(out, oneof);
+      if (fo != nullptr) CopyField(ours, out, fo);
+      SetStampSubtree(*path, in_.ours_edit);
+    }
+    return absl::OkStatus();
+  }
+
+  void MergeUnknownFields(const Message& base, const Message& theirs,
+                          const Message& ours, Message* out,
+                          const std::string& path) {
+    const UnknownFieldSet& ub = base.GetReflection()->GetUnknownFields(base);
+    const UnknownFieldSet& uo = ours.GetReflection()->GetUnknownFields(ours);
+    if (ub.empty() && uo.empty()) return;
+    const UnknownFieldSet& ut =
+        theirs.GetReflection()->GetUnknownFields(theirs);
+    std::string sb, st, so;
+    ub.SerializeToString(&sb);
+    ut.SerializeToString(&st);
+    uo.SerializeToString(&so);
+    if (so == sb || so == st) return;
+    UnknownFieldSet* dst = out->GetReflection()->MutableUnknownFields(out);
+    if (st == sb) {
+      dst->Clear();
+      dst->MergeFrom(uo);
+      return;
+    }
+    // Both changed fields this server cannot interpret: keep the union and
+    // record both sets.
+    absl::flat_hash_set<std::string> present;
+    for (int i = 0; i < ut.field_count(); ++i) {
+      present.insert(SerializeUnknownField(ut.field(i)));
+    }
+    for (int i = 0; i < uo.field_count(); ++i) {
+      if (!present.contains(SerializeUnknownField(uo.field(i)))) {
+        dst->AddField(uo.field(i));
+      }
+    }
+    std::string unknown_path =
+        path.empty() ? "(unknown)" : absl::StrCat(path, ".(unknown)");
+    Compete(unknown_path, vigil::v1::CONFLICT_KIND_UNKNOWN_FIELDS,
+            UnknownValue(base), UnknownValue(theirs),
+            TheirStamp(unknown_path), UnknownValue(ours));
+  }
+
+  // Adds theirs' and ours' values to the conflict at `path` (opening it if
+  // needed) and returns the winning edit (pointer into the conflict).
+  const EditStamp* Compete(const std::string& path, ConflictKind kind,
+                           FieldValue base_value, FieldValue their_value,
+                           const EditStamp& their_edit, FieldValue our_value) {
+    Conflict& c = OpenConflict(path, kind, std::move(base_value));
+    AddVersion(&c, std::move(their_value), their_edit);
+    AddVersion(&c, std::move(our_value), in_.ours_edit);
+    const EditStamp* winner = &c.versions(c.versions_size() - 1).edit();
+    c.set_winner_mutation_id(winner->mutation_id());
+    return winner;
+  }
+
+  // A keyed-list element deleted by one edit and changed by another: the
+  // changed element is kept whatever the clocks say.
+  void CompeteDeleteEdit(const std::string& path, FieldValue base_value,
+                         FieldValue edited, const EditStamp& editor,
+                         FieldValue deleted, const EditStamp& deleter) {
+    Conflict& c = OpenConflict(path, vigil::v1::CONFLICT_KIND_ELEMENT_DELETE_EDIT,
+                               std::move(base_value));
+    AddVersion(&c, std::move(deleted), deleter);
+    AddVersion(&c, std::move(edited), editor);
+    for (int i = c.versions_size() - 1; i >= 0; --i) {
+      if (c.versions(i).value().present()) {
+        c.set_winner_mutation_id(c.versions(i).edit().mutation_id());
+        break;
+      }
+    }
+  }
+
+  Conflict& OpenConflict(const std::string& path, ConflictKind kind,
+                         FieldValue base_value) {
+    touched_.insert(path);
+    auto it = by_path_.find(path);
+    if (it != by_path_.end()) return conflicts_[it->second];
+    by_path_[path] = conflicts_.size();
+    Conflict& c = conflicts_.emplace_back();
+    c.set_record_id(in_.record_id);
+    c.set_field_path(path);
+    c.set_kind(kind);
+    *c.mutable_base() = std::move(base_value);
+    return c;
+  }
+
+  // Inserts a version in (hlc, device, mutation) order. A value already
+  // present stays once, under the later edit.
+  static void AddVersion(Conflict* c, FieldValue value, const EditStamp& edit) {
+    AddConflictVersion(c, std::move(value), edit);
+  }
+
+  EditStamp TheirStamp(const std::string& path) const {
+    std::string_view p = path;
+    while (true) {
+      auto it = stamps_.find(p);
+      if (it != stamps_.end()) return it->second;
+      size_t cut = p.find_last_of(".[");
+      if (cut == std::string_view::npos) return in_.theirs_default_edit;
+      p = p.substr(0, cut);
+    }
+  }
+
+  void SetStamp(const std::string& path, const EditStamp& edit) {
+    stamps_[path] = edit;
+  }
+
+  // Ours wrote the whole value at `path`: earlier stamps below it are void.
+  void SetStampSubtree(const std::string& path, const EditStamp& edit) {
+    for (const char sep : {'.', '['}) {
+      std::string prefix = path + sep;
+      auto it = stamps_.lower_bound(prefix);
+      while (it != stamps_.end() &&
+             std::string_view(it->first).substr(0, prefix.size()) == prefix) {
+        it = stamps_.erase(it);
+      }
+    }
+    stamps_[path] = edit;
+  }
+
+  absl::Status IndexList(const Message& m, const FieldDescriptor* f,
+                         const FieldDescriptor* key, const std::string& path,
+                         absl::flat_hash_map<std::string, const Message*>* out,
+                         std::vector<std::string>* order) {
+    const Reflection* r = m.GetReflection();
+    const int n = r->FieldSize(m, f);
+    out->reserve(n);
+    for (int i = 0; i < n; ++i) {
+      const Message& elem = r->GetRepeatedMessage(m, f, i);
+      std::string id = elem.GetReflection()->GetString(elem, key);
+      if (id.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ": element ", i, " has no id"));
+      }
+      if (!out->try_emplace(id, &elem).second) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ": duplicate element id ", id));
+      }
+      if (order != nullptr) order->push_back(std::move(id));
+    }
+    return absl::OkStatus();
+  }
+
+  static FieldValue ValueOf(const Message& parent, const FieldDescriptor* f) {
+    FieldValue v;
+    v.set_present(FieldPresent(parent, f));
+    std::unique_ptr<Message> carrier(parent.New());
+    CopyField(parent, carrier.get(), f);
+    v.set_carrier(SerializeDeterministic(*carrier));
+    v.set_carrier_type(parent.GetDescriptor()->full_name());
+    return v;
+  }
+
+  static FieldValue OneofValue(const Message& parent,
+                               const OneofDescriptor* oneof) {
+    const FieldDescriptor* f =
+        parent.GetReflection()->GetOneofFieldDescriptor(parent, oneof);
+    if (f != nullptr) return ValueOf(parent, f);
+    return AbsentValue(parent);
+  }
+
+  static FieldValue ElementValue(const Message& parent,
+                                 const FieldDescriptor* f,
+                                 const Message& elem) {
+    FieldValue v;
+    v.set_present(true);
+    std::unique_ptr<Message> carrier(parent.New());
+    carrier->GetReflection()->AddMessage(carrier.get(), f)->CopyFrom(elem);
+    v.set_carrier(SerializeDeterministic(*carrier));
+    v.set_carrier_type(parent.GetDescriptor()->full_name());
+    return v;
+  }
+
+  static FieldValue AbsentValue(const Message& parent) {
+    FieldValue v;
+    v.set_present(false);
+    v.set_carrier_type(parent.GetDescriptor()->full_name());
+    return v;
+  }
+
+  static FieldValue UnknownValue(const Message& parent) {
+    const UnknownFieldSet& u = parent.GetReflection()->GetUnknownFields(parent);
+    FieldValue v;
+    v.set_present(!u.empty());
+    std::unique_ptr<Message> carrier(parent.New());
+    carrier->GetReflection()->MutableUnknownFields(carrier.get())->MergeFrom(u);
+    v.set_carrier(SerializeDeterministic(*carrier));
+    v.set_carrier_type(parent.GetDescriptor()->full_name());
+    return v;
+  }
+
+  static std::string SerializeUnknownField(
+      const google::protobuf::UnknownField& field) {
+    UnknownFieldSet one;
+    one.AddField(field);
+    std::string s;
+    one.SerializeToString(&s);
+    return s;
+  }
+
+  const MergeInput& in_;
+  absl::btree_map<std::string, EditStamp, std::less<>> stamps_;
+  std::vector<Conflict> conflicts_;
+  absl::flat_hash_map<std::string, size_t> by_path_;
+  absl::flat_hash_set<std::string> touched_;
+};
+
+}  // namespace
+
+void AddConflictVersion(Conflict* c, FieldValue value, const EditStamp& edit) {
+  auto sort_versions = [c] {
+    std::stable_sort(c->mutable_versions()->begin(),
+                     c->mutable_versions()->end(),
+                     [](const ConflictVersion& a, const ConflictVersion& b) {
+                       return EditBefore(a.edit(), b.edit());
+                     });
+  };
+  for (ConflictVersion& v : *c->mutable_versions()) {
+    if (SameValue(v.value(), value)) {
+      if (EditBefore(v.edit(), edit)) *v.mutable_edit() = edit;
+      sort_versions();
+      return;
+    }
+  }
+  for (const ConflictVersion& v : c->versions()) {
+    // The edit is already a version (the head shows a value derived from it,
+    // e.g. a merged narrative): its own value stays the record of it.
+    if (v.edit().mutation_id() == edit.mutation_id()) return;
+  }
+  ConflictVersion* v = c->add_versions();
+  *v->mutable_value() = std::move(value);
+  *v->mutable_edit() = edit;
+  sort_versions();
+}
+
+bool EditBefore(const EditStamp& a, const EditStamp& b) {
+  return std::forward_as_tuple(a.hlc().wall_time_micros(), a.hlc().logical(),
+                               a.device_id(), a.mutation_id()) <
+         std::forward_as_tuple(b.hlc().wall_time_micros(), b.hlc().logical(),
+                               b.device_id(), b.mutation_id());
+}
+
+std::string ConflictId(const Conflict& conflict) {
+  std::vector<std::string_view> mutations;
+  for (const ConflictVersion& v : conflict.versions()) {
+    mutations.push_back(v.edit().mutation_id());
+  }
+  std::sort(mutations.begin(), mutations.end());
+  StableHasher h;
+  h.Add(conflict.record_id());
+  h.Add(conflict.field_path());
+  h.Add(absl::StrCat(static_cast<int>(conflict.kind())));
+  for (std::string_view m : mutations) h.Add(m);
+  return absl::StrCat("cf-", h.HexDigest());
+}
+
+std::string SerializeDeterministic(const Message& message) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return out;
+}
+
+absl::StatusOr<MergeResult> ThreeWayMerge(const MergeInput& input) {
+  if (input.theirs == nullptr || input.ours == nullptr) {
+    return absl::InvalidArgumentError("merge needs theirs and ours");
+  }
+  const Descriptor* type = input.theirs->GetDescriptor();
+  if (input.ours->GetDescriptor() != type ||
+      (input.base != nullptr && input.base->GetDescriptor() != type)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "merge of different types: theirs is ", type->full_name(),
+        ", ours is ", input.ours->GetDescriptor()->full_name()));
+  }
+  RETURN_IF_ERROR(ValidateOnce(type));
+  const Message& base =
+      input.base != nullptr ? *input.base
+                            : *input.theirs->GetReflection()
+                                   ->GetMessageFactory()
+                                   ->GetPrototype(type);
+  MergeResult result;
+  Merger merger(input);
+  RETURN_IF_ERROR(merger.Run(base, &result));
+  return result;
+}
+
+}  // namespace vigil::sync

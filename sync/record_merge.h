@@ -1,0 +1,65 @@
+// Applying one pushed mutation to a record: create, edit (fast-forward or
+// three-way merge), delete, resolution of conflicts. Pure: the server passes
+// the head, the base revision from history and its clock reading.
+#ifndef VIGIL_SYNC_RECORD_MERGE_H_
+#define VIGIL_SYNC_RECORD_MERGE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "vigil/v1/record.pb.h"
+
+namespace vigil::sync {
+
+struct ApplyOutcome {
+  // The record after the mutation. `seq` is left as in the head (storage
+  // assigns it).
+  vigil::v1::Record record;
+  // False when the mutation changed nothing (deleting a deleted record); the
+  // caller then keeps the head and does not write a revision.
+  bool changed = true;
+  // No conflict was created or extended.
+  bool clean = true;
+  // Conflicts this mutation created or extended.
+  std::vector<std::string> conflict_ids;
+};
+
+// Applies `mutation` to `head` (nullptr: no such record yet). `base` is the
+// record at mutation.base_revision from history; it is required when
+// 0 < base_revision < head->revision and ignored otherwise. `now` becomes
+// updated_at.
+//
+// Rules (DESIGN.md section 3):
+//  - no head: a create (base_revision 0) makes revision 1;
+//  - base_revision == head revision: the body is taken as is;
+//  - older base: three-way merge (sync/merge.h); base_revision 0 against an
+//    existing record (create vs create of one id) merges against an empty
+//    body;
+//  - delete on the head revision (or on an older revision when the body has
+//    not changed since) deletes; a delete on a stale base whose body changed
+//    since keeps the record and opens a DELETE_EDIT conflict;
+//  - an edit of a deleted record is kept, the record is live again, and an
+//    EDIT_AFTER_DELETE conflict records the delete;
+//  - resolves_conflict_ids: each must be open on the head (else NotFound) and
+//    the mutation must be based on the head revision (else
+//    FailedPrecondition: the conflict may have changed since); the named
+//    conflicts are closed and the body is applied as is.
+//
+// Errors: InvalidArgument (missing mutation or record id, body without kind,
+// kind differing from the record's, ids not matching, missing or mismatched
+// `base`, and the errors of ThreeWayMerge), NotFound (edit or delete of an
+// unknown record, unknown conflict id), FailedPrecondition (base revision
+// newer than the head; resolution on a stale base).
+absl::StatusOr<ApplyOutcome> ApplyMutation(const vigil::v1::Record* head,
+                                           const vigil::v1::Record* base,
+                                           const vigil::v1::Mutation& mutation,
+                                           absl::Time now);
+
+// The edit stamp of a mutation.
+vigil::v1::EditStamp EditOf(const vigil::v1::Mutation& mutation);
+
+}  // namespace vigil::sync
+
+#endif  // VIGIL_SYNC_RECORD_MERGE_H_

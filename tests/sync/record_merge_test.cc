@@ -1,0 +1,232 @@
+#include "sync/record_merge.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/sync/test_util.h"
+#include "tests/testing/status_matchers.h"
+
+namespace vigil::sync {
+namespace {
+
+using ::testing::SizeIs;
+using ::vigil::sync::testing::Parse;
+using ::vigil::testing::StatusIs;
+using vigil::v1::Mutation;
+using vigil::v1::Record;
+using vigil::v1::RecordBody;
+
+const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
+
+Mutation Edit(const std::string& id, uint64_t base_revision,
+              const std::string& body, int64_t hlc,
+              const std::string& device = "dev-a") {
+  Mutation m;
+  m.set_mutation_id(id);
+  m.set_record_id("rec-1");
+  m.set_base_revision(base_revision);
+  *m.mutable_body() = Parse<RecordBody>(body);
+  m.set_author("user-" + device);
+  m.set_device_id(device);
+  m.mutable_hlc()->set_wall_time_micros(hlc);
+  m.set_scope("visits/v1");
+  return m;
+}
+
+Mutation Delete(const std::string& id, uint64_t base_revision, int64_t hlc) {
+  Mutation m;
+  m.set_mutation_id(id);
+  m.set_record_id("rec-1");
+  m.set_base_revision(base_revision);
+  m.set_delete_(true);
+  m.set_device_id("dev-d");
+  m.mutable_hlc()->set_wall_time_micros(hlc);
+  return m;
+}
+
+// A record history: revision r is history[r - 1].
+class History {
+ public:
+  absl::StatusOr<ApplyOutcome> Apply(const Mutation& m) {
+    const Record* head = revisions_.empty() ? nullptr : &revisions_.back();
+    const Record* base =
+        m.base_revision() >= 1 && m.base_revision() <= revisions_.size()
+            ? &revisions_[m.base_revision() - 1]
+            : nullptr;
+    auto outcome = ApplyMutation(head, base, m, kNow);
+    if (outcome.ok() && outcome->changed) revisions_.push_back(outcome->record);
+    return outcome;
+  }
+  const Record& head() const { return revisions_.back(); }
+
+ private:
+  std::vector<Record> revisions_;
+};
+
+TEST(RecordMergeTest, CreateMakesRevisionOne) {
+  History h;
+  auto out = h.Apply(Edit("m1", 0, "finding { title: \"t\" }", 10));
+  ASSERT_OK(out);
+  EXPECT_TRUE(out->clean);
+  EXPECT_EQ(h.head().revision(), 1u);
+  EXPECT_EQ(h.head().scope(), "visits/v1");
+  EXPECT_EQ(h.head().created().mutation_id(), "m1");
+  EXPECT_EQ(h.head().updated().mutation_id(), "m1");
+  EXPECT_EQ(h.head().updated_at().seconds(), 1'800'000'000);
+  EXPECT_EQ(h.head().body().finding().title(), "t");
+}
+
+TEST(RecordMergeTest, EditOnHeadIsTakenAsIs) {
+  History h;
+  ASSERT_OK(h.Apply(Edit("m1", 0, "finding { title: \"t\" tags: \"a\" }", 10)));
+  auto out = h.Apply(Edit("m2", 1, "finding { title: \"u\" }", 20));
+  ASSERT_OK(out);
+  EXPECT_TRUE(out->clean);
+  EXPECT_EQ(h.head().revision(), 2u);
+  EXPECT_EQ(h.head().body().SerializeAsString(),
+            Parse<RecordBody>("finding { title: \"u\" }").SerializeAsString());
+}
+
+TEST(RecordMergeTest, StaleEditMergesThreeWays) {
+  History h;
+  ASSERT_OK(h.Apply(Edit("m1", 0, "finding { title: \"t\" }", 10)));
+  ASSERT_OK(h.Apply(Edit("m2", 1, "finding { title: \"t\" location: \"A\" }",
+                         20)));
+  auto out = h.Apply(
+      Edit("m3", 1, "finding { title: \"t\" severity: SEVERITY_HIGH }", 15));
+  ASSERT_OK(out);
+  EXPECT_TRUE(out->clean);
+  EXPECT_EQ(h.head().body().finding().location(), "A");
+  EXPECT_EQ(h.head().body().finding().severity(), vigil::v1::SEVERITY_HIGH);
+}
+
+TEST(RecordMergeTest, FieldConflictIsStoredOnTheRecordAndResolved) {
+  History h;
+  ASSERT_OK(h.Apply(Edit("m1", 0, "finding { title: \"t\" }", 10)));
+  ASSERT_OK(h.Apply(Edit("m2", 1, "finding { title: \"A\" }", 20, "dev-a")));
+  auto out = h.Apply(Edit("m3", 1, "finding { title: \"B\" }", 30, "dev-b"));
+  ASSERT_OK(out);
+  EXPECT_FALSE(out->clean);
+  ASSERT_THAT(h.head().open_conflicts(), SizeIs(1));
+  const std::string conflict_id = h.head().open_conflicts(0).id();
+  EXPECT_EQ(out->conflict_ids, std::vector<std::string>{conflict_id});
+  EXPECT_EQ(h.head().body().finding().title(), "B");
+  // The author of "A" is m2's, from the field stamps.
+  EXPECT_EQ(h.head().open_conflicts(0).versions(0).edit().mutation_id(), "m2");
+
+  // Unknown id: NotFound. Stale base: FailedPrecondition.
+  Mutation unknown = Edit("m4", 3, "finding { title: \"A\" }", 40);
+  unknown.add_resolves_conflict_ids("cf-nope");
+  EXPECT_THAT(h.Apply(unknown), StatusIs(absl::StatusCode::kNotFound));
+  Mutation stale = Edit("m4", 2, "finding { title: \"A\" }", 40);
+  stale.add_resolves_conflict_ids(conflict_id);
+  EXPECT_THAT(h.Apply(stale), StatusIs(absl::StatusCode::kFailedPrecondition));
+
+  Mutation resolve = Edit("m4", 3, "finding { title: \"A and B\" }", 40);
+  resolve.add_resolves_conflict_ids(conflict_id);
+  out = h.Apply(resolve);
+  ASSERT_OK(out);
+  EXPECT_TRUE(out->clean);
+  EXPECT_THAT(h.head().open_conflicts(), SizeIs(0));
+  EXPECT_EQ(h.head().body().finding().title(), "A and B");
+}
+
+TEST(RecordMergeTest, CreateVsCreateOfOneIdMergesWithEmptyBase) {
+  History h;
+  ASSERT_OK(h.Apply(Edit("m1", 0, "finding { title: \"t\" tags: \"a\" }", 10)));
+  auto out = h.Apply(
+      Edit("m2", 0, "finding { location: \"L\" tags: \"b\" }", 20, "dev-b"));
+  ASSERT_OK(out);
+  EXPECT_TRUE(out->clean);
+  EXPECT_EQ(h.head().body().finding().title(), "t");
+  EXPECT_EQ(h.head().body().finding().location(), "L");
+  EXPECT_THAT(h.head().body().finding().tags(), SizeIs(2));
+}
+
+TEST(RecordMergeTest, DeleteOnHeadDeletes) {
+  History h;
+  ASSERT_OK(h.Apply(Edit("m1", 0, "finding { title: \"t\" }", 10)));
+  auto out = h.Apply(Delete("m2", 1, 20));
+  ASSERT_OK(out);
+  EXPECT_TRUE(out->clean);
+  EXPECT_TRUE(h.head().deleted());
+  // Deleting again changes nothing.
+  out = h.Apply(Delete("m3", 1, 30));
+  ASSERT_OK(out);
+  EXPECT_FALSE(out->changed);
+  EXPECT_EQ(h.head().revision(), 2u);
+}
+
+TEST(RecordMergeTest, DeleteOnStaleBaseWithoutBodyChangesDeletes) {
+  History h;
+  ASSERT_OK(h.Apply(Edit("m1", 0, "finding { title: \"t\" }", 10)));
+  ASSERT_OK(h.Apply(Edit("m2", 1, "finding { title: \"t\" }", 20)));
+  ASSERT_OK(h.Apply(Delete("m3", 1, 30)));
+  EXPECT_TRUE(h.head().deleted());
+}
+
+TEST(RecordMergeTest, DeleteOnStaleBaseNeverDeletesUnseenEdits) {
+  History h;
+  ASSERT_OK(h.Apply(Edit("m1", 0, "finding { title: \"t\" }", 10)));
+  ASSERT_OK(h.Apply(Edit("m2", 1, "finding { title: \"edited\" }", 20)));
+  auto out = h.Apply(Delete("m3", 1, 30));
+  ASSERT_OK(out);
+  EXPECT_FALSE(out->clean);
+  EXPECT_FALSE(h.head().deleted());
+  EXPECT_EQ(h.head().body().finding().title(), "edited");
+  ASSERT_THAT(h.head().open_conflicts(), SizeIs(1));
+  const auto& c = h.head().open_conflicts(0);
+  EXPECT_EQ(c.kind(), vigil::v1::CONFLICT_KIND_DELETE_EDIT);
+  EXPECT_EQ(c.field_path(), "");
+  EXPECT_EQ(c.winner_mutation_id(), "m2");
+  ASSERT_THAT(c.versions(), SizeIs(2));
+  EXPECT_EQ(c.id(), out->conflict_ids[0]);
+}
+
+TEST(RecordMergeTest, EditOfDeletedRecordIsKeptAndFlagged) {
+  History h;
+  ASSERT_OK(h.Apply(Edit("m1", 0, "finding { title: \"t\" }", 10)));
+  ASSERT_OK(h.Apply(Delete("m2", 1, 20)));
+  auto out = h.Apply(Edit("m3", 1, "finding { title: \"late edit\" }", 15));
+  ASSERT_OK(out);
+  EXPECT_FALSE(out->clean);
+  EXPECT_FALSE(h.head().deleted());
+  EXPECT_EQ(h.head().body().finding().title(), "late edit");
+  ASSERT_THAT(h.head().open_conflicts(), SizeIs(1));
+  EXPECT_EQ(h.head().open_conflicts(0).kind(),
+            vigil::v1::CONFLICT_KIND_EDIT_AFTER_DELETE);
+  EXPECT_EQ(h.head().open_conflicts(0).winner_mutation_id(), "m3");
+}
+
+TEST(RecordMergeTest, RejectsInvalidMutations) {
+  History h;
+  EXPECT_THAT(h.Apply(Edit("m0", 3, "finding { }", 1)),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(h.Apply(Delete("m0", 0, 1)),
+              StatusIs(absl::StatusCode::kNotFound));
+  Mutation no_kind = Edit("m0", 0, "", 1);
+  EXPECT_THAT(h.Apply(no_kind), StatusIs(absl::StatusCode::kInvalidArgument));
+  Mutation no_id = Edit("", 0, "finding { }", 1);
+  EXPECT_THAT(h.Apply(no_id), StatusIs(absl::StatusCode::kInvalidArgument));
+
+  ASSERT_OK(h.Apply(Edit("m1", 0, "finding { title: \"t\" }", 10)));
+  EXPECT_THAT(h.Apply(Edit("m2", 5, "finding { }", 20)),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(h.Apply(Edit("m2", 1, "visit { }", 20)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  Mutation other_record = Edit("m2", 1, "finding { }", 20);
+  other_record.set_record_id("rec-2");
+  EXPECT_THAT(h.Apply(other_record),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_OK(h.Apply(Edit("m2", 1, "finding { title: \"u\" }", 20)));
+  // Base revision 1 without the base record from history.
+  const Record head = h.head();
+  EXPECT_THAT(ApplyMutation(&head, nullptr,
+                            Edit("m3", 1, "finding { title: \"v\" }", 30),
+                            kNow),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace vigil::sync
