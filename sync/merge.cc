@@ -363,7 +363,8 @@ class Merger {
         } else {
           // Removed by ours, edited by theirs: the edit is kept.
           CompeteDeleteEdit(*path, ElementValue(base, f, *eb),
-                            ElementValue(theirs, f, *et), TheirStamp(*path),
+                            ElementValue(theirs, f, *et),
+                            LatestStampUnder(*path),
                             AbsentValue(base), in_.ours_edit);
           keep(*et);
         }
@@ -528,6 +529,21 @@ class Merger {
       if (cut == std::string_view::npos) return in_.theirs_default_edit;
       p = p.substr(0, cut);
     }
+  }
+
+  // The last edit that wrote `path` or anything below it.
+  EditStamp LatestStampUnder(const std::string& path) const {
+    EditStamp latest = TheirStamp(path);
+    for (const char sep : {'.', '['}) {
+      const std::string prefix = path + sep;
+      for (auto it = stamps_.lower_bound(prefix);
+           it != stamps_.end() &&
+           std::string_view(it->first).substr(0, prefix.size()) == prefix;
+           ++it) {
+        if (EditBefore(latest, it->second)) latest = it->second;
+      }
+    }
+    return latest;
   }
 
   void SetStamp(const std::string& path, const EditStamp& edit) {

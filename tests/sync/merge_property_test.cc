@@ -1,0 +1,405 @@
+// Property tests (RapidCheck) for the laws sync depends on: no loss,
+// determinism, identity and convergence, over random Finding bodies and
+// random edits. Counts are RapidCheck's defaults (100 cases per property);
+// a failure prints the seed to replay with RC_PARAMS="seed=...".
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gtest/gtest.h"
+#include "rapidcheck.h"
+#include "rapidcheck/gtest.h"
+#include "sync/diff3.h"
+#include "sync/merge.h"
+#include "sync/record_merge.h"
+#include "sync/reflection_util.h"
+#include "vigil/v1/record.pb.h"
+
+namespace vigil::sync {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using vigil::v1::Conflict;
+using vigil::v1::Finding;
+using vigil::v1::FindingSource;
+using vigil::v1::Mutation;
+using vigil::v1::Record;
+using vigil::v1::RecordBody;
+
+constexpr int kLines = 8;
+
+std::string Pick(const std::vector<std::string>& pool) {
+  return pool[*rc::gen::inRange<size_t>(0, pool.size())];
+}
+
+std::vector<std::string> NarrativeLines(const Finding& f) {
+  std::vector<std::string> lines;
+  for (auto line : SplitLines(f.narrative())) lines.emplace_back(line);
+  return lines;
+}
+
+Finding GenFinding() {
+  Finding f;
+  f.set_visit_id("visit-1");
+  f.set_title(Pick({"", "cells", "food"}));
+  f.set_severity(static_cast<vigil::v1::Severity>(*rc::gen::inRange(0, 5)));
+  f.set_good_practice(*rc::gen::arbitrary<bool>());
+  f.set_location(Pick({"", "wing A", "wing B"}));
+  std::string narrative;
+  for (int i = 0; i < kLines; ++i) {
+    absl::StrAppend(&narrative, "line ", i, ": ", Pick({"a", "b"}), "\n");
+  }
+  f.set_narrative(narrative);
+  for (const char* tag : {"t1", "t2", "t3"}) {
+    if (*rc::gen::arbitrary<bool>()) f.add_tags(tag);
+  }
+  for (const char* id : {"s1", "s2", "s3"}) {
+    if (*rc::gen::arbitrary<bool>()) {
+      FindingSource* s = f.add_sources();
+      s->set_id(id);
+      s->set_note(Pick({"", "n1", "n2"}));
+    }
+  }
+  return f;
+}
+
+void SortedInsert(google::protobuf::RepeatedPtrField<std::string>* tags,
+                  const std::string& tag) {
+  if (std::find(tags->begin(), tags->end(), tag) != tags->end()) return;
+  *tags->Add() = tag;
+  std::sort(tags->begin(), tags->end());
+}
+
+// Applies 1-4 random changes. `own_line` >= 0 restricts narrative edits to
+// replacing that line; `may_remove_elements` allows removing sources.
+Finding GenEdit(const Finding& base, int own_line, bool may_remove_elements) {
+  Finding f = base;
+  const int changes = *rc::gen::inRange(1, 7);
+  for (int c = 0; c < changes; ++c) {
+    switch (*rc::gen::inRange(0, 8)) {
+      case 0:
+        f.set_title(Pick({"", "cells", "food", "water", "light"}));
+        break;
+      case 1:
+        f.set_severity(
+            static_cast<vigil::v1::Severity>(*rc::gen::inRange(0, 5)));
+        break;
+      case 2:
+        f.set_location(Pick({"", "wing A", "wing C", "yard"}));
+        break;
+      case 3: {
+        std::vector<std::string> lines = NarrativeLines(f);
+        const int i = own_line >= 0
+                          ? own_line
+                          : *rc::gen::inRange<int>(0, lines.size() + 1);
+        const std::string text = Pick({"x", "y", "z"}) + " edited\n";
+        const int op = own_line >= 0 ? 0 : *rc::gen::inRange(0, 3);
+        if (op == 0 && i < static_cast<int>(lines.size())) {
+          lines[i] = text;
+        } else if (op == 1 || i == static_cast<int>(lines.size())) {
+          lines.insert(lines.begin() + i, text);
+        } else {
+          lines.erase(lines.begin() + i);
+        }
+        f.set_narrative(absl::StrJoin(lines, ""));
+        break;
+      }
+      case 4: {
+        const std::string tag = Pick({"t1", "t2", "t3", "t4", "t5"});
+        auto* tags = f.mutable_tags();
+        auto it = std::find(tags->begin(), tags->end(), tag);
+        if (it != tags->end()) {
+          tags->erase(it);
+        } else {
+          SortedInsert(tags, tag);
+        }
+        break;
+      }
+      case 5: {  // add or edit a source
+        const std::string id = Pick({"s1", "s2", "s3", "s4"});
+        FindingSource* s = nullptr;
+        for (auto& existing : *f.mutable_sources()) {
+          if (existing.id() == id) s = &existing;
+        }
+        if (s == nullptr) {
+          s = f.add_sources();
+          s->set_id(id);
+          std::sort(f.mutable_sources()->begin(), f.mutable_sources()->end(),
+                    [](const auto& a, const auto& b) { return a.id() < b.id(); });
+          for (auto& existing : *f.mutable_sources()) {
+            if (existing.id() == id) s = &existing;
+          }
+        }
+        if (*rc::gen::arbitrary<bool>()) {
+          s->set_note(Pick({"", "n1", "n2", "n3"}));
+        } else {
+          s->set_type(static_cast<vigil::v1::SourceType>(*rc::gen::inRange(0, 8)));
+        }
+        break;
+      }
+      case 6:
+        if (may_remove_elements && f.sources_size() > 0) {
+          f.mutable_sources()->erase(f.mutable_sources()->begin() +
+                                     *rc::gen::inRange(0, f.sources_size()));
+        }
+        break;
+      case 7:
+        f.set_good_practice(!f.good_practice());
+        break;
+    }
+  }
+  return f;
+}
+
+vigil::v1::EditStamp GenStamp(const std::string& mutation_id) {
+  vigil::v1::EditStamp e;
+  e.set_mutation_id(mutation_id);
+  e.set_author("user-" + mutation_id);
+  e.set_device_id(Pick({"dev-a", "dev-b"}));
+  e.mutable_hlc()->set_wall_time_micros(*rc::gen::inRange(1, 4));
+  return e;
+}
+
+std::string Serialize(const MergeResult& r) {
+  std::string out = SerializeDeterministic(*r.merged);
+  for (const Conflict& c : r.open_conflicts) {
+    out += "|" + SerializeDeterministic(c);
+  }
+  for (const auto& s : r.stamps) out += "|" + SerializeDeterministic(s);
+  return out;
+}
+
+MergeResult Merge(const Finding& base, const Finding& theirs,
+                  const Finding& ours, const vigil::v1::EditStamp& t,
+                  const vigil::v1::EditStamp& o) {
+  MergeInput in;
+  in.record_id = "rec-1";
+  in.base = &base;
+  in.theirs = &theirs;
+  in.ours = &ours;
+  in.ours_edit = o;
+  in.theirs_default_edit = t;
+  auto result = ThreeWayMerge(in);
+  RC_ASSERT(result.ok());
+  return std::move(result).value();
+}
+
+const Conflict* ConflictAt(const MergeResult& r, const std::string& path) {
+  for (const Conflict& c : r.open_conflicts) {
+    if (c.field_path() == path) return &c;
+  }
+  return nullptr;
+}
+
+// `side` wrote field `f` of `written` (a Finding or a FindingSource) to a
+// value; it must be in the merged message `merged` or in a conflict version.
+bool Kept(const MergeResult& r, const std::string& path,
+          const google::protobuf::Message& written,
+          const google::protobuf::Message* merged, const FieldDescriptor* f) {
+  if (merged != nullptr && FieldEqual(*merged, written, f)) return true;
+  const Conflict* c = ConflictAt(r, path);
+  if (c == nullptr) return false;
+  for (const auto& v : c->versions()) {
+    std::unique_ptr<google::protobuf::Message> carrier(written.New());
+    if (!carrier->ParseFromString(v.value().carrier())) continue;
+    if (FieldEqual(*carrier, written, f)) return true;
+  }
+  return false;
+}
+
+const FindingSource* FindSource(const Finding& f, const std::string& id) {
+  for (const auto& s : f.sources()) {
+    if (s.id() == id) return &s;
+  }
+  return nullptr;
+}
+
+// Everything `side` changed against `base` is in the merge result.
+void CheckNoLoss(const Finding& base, const Finding& side,
+                 const MergeResult& r) {
+  const Finding& merged = static_cast<const Finding&>(*r.merged);
+  const auto* type = Finding::descriptor();
+  for (const char* name : {"title", "severity", "location", "good_practice"}) {
+    const FieldDescriptor* f = type->FindFieldByName(name);
+    if (FieldEqual(base, side, f)) continue;
+    RC_ASSERT(Kept(r, name, side, &merged, f));
+  }
+  // Narrative: the side's whole text is in a conflict, or every line it
+  // added is in the merged text.
+  if (side.narrative() != base.narrative()) {
+    if (!Kept(r, "narrative", side, nullptr,
+              type->FindFieldByName("narrative"))) {
+      std::vector<std::string> base_lines = NarrativeLines(base);
+      std::vector<std::string> merged_lines = NarrativeLines(merged);
+      for (const std::string& line : NarrativeLines(side)) {
+        if (std::find(base_lines.begin(), base_lines.end(), line) !=
+            base_lines.end()) {
+          continue;
+        }
+        RC_ASSERT(std::find(merged_lines.begin(), merged_lines.end(), line) !=
+                  merged_lines.end());
+      }
+    }
+  }
+  for (const std::string& tag : side.tags()) {
+    if (std::find(base.tags().begin(), base.tags().end(), tag) !=
+        base.tags().end()) {
+      continue;
+    }
+    RC_ASSERT(std::find(merged.tags().begin(), merged.tags().end(), tag) !=
+              merged.tags().end());
+  }
+  for (const FindingSource& s : side.sources()) {
+    const FindingSource* b = FindSource(base, s.id());
+    const FindingSource* m = FindSource(merged, s.id());
+    if (b != nullptr && MessagesEqual(*b, s)) continue;
+    RC_ASSERT(m != nullptr);  // an added or edited element is never dropped
+    for (const char* name : {"note", "type"}) {
+      const FieldDescriptor* f = FindingSource::descriptor()->FindFieldByName(name);
+      const FindingSource empty;
+      if (FieldEqual(b != nullptr ? *b : empty, s, f)) continue;
+      RC_ASSERT(Kept(r, absl::StrCat("sources[id=", s.id(), "].", name), s, m,
+                     f));
+    }
+  }
+}
+
+RC_GTEST_PROP(MergeProperty, NoLoss, ()) {
+  const Finding base = GenFinding();
+  const Finding theirs = GenEdit(base, -1, true);
+  const Finding ours = GenEdit(base, -1, true);
+  const MergeResult r =
+      Merge(base, theirs, ours, GenStamp("m-t"), GenStamp("m-o"));
+  RC_CLASSIFY(r.clean(), "clean");
+  RC_CLASSIFY(!r.clean(), "with conflicts");
+  CheckNoLoss(base, theirs, r);
+  CheckNoLoss(base, ours, r);
+}
+
+RC_GTEST_PROP(MergeProperty, Deterministic, ()) {
+  const Finding base = GenFinding();
+  const Finding theirs = GenEdit(base, -1, true);
+  const Finding ours = GenEdit(base, -1, true);
+  const auto t = GenStamp("m-t");
+  const auto o = GenStamp("m-o");
+  const std::string first = Serialize(Merge(base, theirs, ours, t, o));
+  // Fresh copies through the wire format: no hidden state may matter.
+  Finding base2, theirs2, ours2;
+  RC_ASSERT(base2.ParseFromString(base.SerializeAsString()));
+  RC_ASSERT(theirs2.ParseFromString(theirs.SerializeAsString()));
+  RC_ASSERT(ours2.ParseFromString(ours.SerializeAsString()));
+  RC_ASSERT(Serialize(Merge(base2, theirs2, ours2, t, o)) == first);
+  RC_ASSERT(Serialize(Merge(base, theirs, ours, t, o)) == first);
+}
+
+RC_GTEST_PROP(MergeProperty, Identity, ()) {
+  const Finding base = GenFinding();
+  const Finding other = GenEdit(base, -1, true);
+  const auto t = GenStamp("m-t");
+  const auto o = GenStamp("m-o");
+  MergeResult r = Merge(base, other, base, t, o);
+  RC_ASSERT(SerializeDeterministic(*r.merged) == SerializeDeterministic(other));
+  RC_ASSERT(r.clean());
+  r = Merge(base, base, other, t, o);
+  RC_ASSERT(SerializeDeterministic(*r.merged) == SerializeDeterministic(other));
+  RC_ASSERT(r.clean());
+}
+
+// Replicas apply the create, then rounds of concurrent edits in different
+// orders. Every edit of a round was made on the revision that follows the
+// previous round (the same revision number, and the same body, on every
+// replica, since heads converge), so each edit names the revision it saw.
+struct Replica {
+  std::vector<Record> history;  // revision r is history[r - 1]
+
+  void Apply(const Mutation& m) {
+    const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+    const Record* head = history.empty() ? nullptr : &history.back();
+    const Record* base = m.base_revision() >= 1 ? &history[m.base_revision() - 1]
+                                                : nullptr;
+    auto out = ApplyMutation(head, base, m, now);
+    RC_ASSERT(out.ok());
+    RC_ASSERT(out->changed);
+    history.push_back(out->record);
+  }
+  std::string Body() const {
+    return SerializeDeterministic(history.back().body());
+  }
+  std::string Conflicts() const {
+    std::string out;
+    for (const Conflict& c : history.back().open_conflicts()) {
+      out += SerializeDeterministic(c) + "|";
+    }
+    return out;
+  }
+};
+
+std::vector<size_t> Shuffled(size_t n) {
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  for (size_t i = n - 1; i > 0; --i) {  // Fisher-Yates with RapidCheck choices
+    std::swap(order[i], order[*rc::gen::inRange<size_t>(0, i + 1)]);
+  }
+  return order;
+}
+
+void CheckConvergence(bool with_element_removal) {
+  Mutation create;
+  create.set_mutation_id("m-0");
+  create.set_record_id("rec-1");
+  *create.mutable_body()->mutable_finding() = GenFinding();
+  create.set_device_id("dev-0");
+  constexpr int kReplicas = 3;
+  std::vector<Replica> replicas(kReplicas);
+  for (Replica& r : replicas) r.Apply(create);
+  int next_line = 0;
+  int conflicts_seen = 0;
+  for (int round = 0; round < 2; ++round) {
+    const uint64_t seen_revision = replicas[0].history.size();
+    const Finding seen = replicas[0].history.back().body().finding();
+    const size_t n = *rc::gen::inRange<size_t>(round == 0 ? 2 : 1, 4);
+    std::vector<Mutation> edits;
+    for (size_t i = 0; i < n; ++i) {
+      Mutation m;
+      m.set_mutation_id(absl::StrCat("m-", round, "-", i));
+      m.set_record_id("rec-1");
+      m.set_base_revision(seen_revision);
+      *m.mutable_body()->mutable_finding() =
+          GenEdit(seen, next_line++, with_element_removal);
+      const auto stamp = GenStamp(m.mutation_id());
+      m.set_author(stamp.author());
+      m.set_device_id(stamp.device_id());
+      *m.mutable_hlc() = stamp.hlc();
+      edits.push_back(std::move(m));
+    }
+    for (Replica& r : replicas) {
+      for (size_t i : Shuffled(n)) r.Apply(edits[i]);
+    }
+    for (const Replica& r : replicas) {
+      RC_ASSERT(r.Body() == replicas[0].Body());
+      // Not asserted with element removals: the version list of an element
+      // delete-vs-edit conflict holds the element as the head had it when
+      // the delete arrived, which depends on arrival order (the head does
+      // not).
+      if (!with_element_removal) {
+        RC_ASSERT(r.Conflicts() == replicas[0].Conflicts());
+      }
+    }
+    conflicts_seen += replicas[0].history.back().open_conflicts_size();
+  }
+  RC_CLASSIFY(conflicts_seen == 0, "no conflict");
+  RC_CLASSIFY(conflicts_seen > 0, "with conflicts");
+}
+
+RC_GTEST_PROP(MergeProperty, ConvergenceOfHeadAndConflicts, ()) {
+  CheckConvergence(/*with_element_removal=*/false);
+}
+
+RC_GTEST_PROP(MergeProperty, ConvergenceOfHeadWithElementRemovals, ()) {
+  CheckConvergence(/*with_element_removal=*/true);
+}
+
+}  // namespace
+}  // namespace vigil::sync
