@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "base/error_reason.h"
 #include "base/status_macros.h"
+#include "storage/audit_log.h"
 #include "storage/key_codec.h"
 #include "vigil/internal/storage_values.pb.h"
 
@@ -105,7 +106,8 @@ absl::StatusOr<AttachmentState> AttachmentStore::GetState(std::string_view sha25
   return StateOf(sha256, *meta);
 }
 
-void AttachmentStore::Begin(std::string sha256, std::uint64_t size, AttachmentDoneFn done) {
+void AttachmentStore::Begin(const Caller& caller, std::string sha256, std::uint64_t size,
+                            AttachmentDoneFn done) {
   absl::Status valid = ValidateSha256(sha256);
   if (valid.ok() && (size == 0 || size > options_.max_attachment_bytes)) {
     valid = WithReason(absl::InvalidArgumentError(absl::StrCat(
@@ -119,7 +121,7 @@ void AttachmentStore::Begin(std::string sha256, std::uint64_t size, AttachmentDo
   }
   CommitState(
       storage_,
-      [sha256, size](CommitContext& ctx) -> absl::StatusOr<AttachmentState> {
+      [caller, sha256, size](CommitContext& ctx) -> absl::StatusOr<AttachmentState> {
         ASSIGN_OR_RETURN(auto meta,
                          ParseMeta(ctx.Get(ColumnFamily::kAttachments, MetaKey(sha256))));
         if (meta.has_value() && meta->size() == size) return StateOf(sha256, *meta);
@@ -138,13 +140,16 @@ void AttachmentStore::Begin(std::string sha256, std::uint64_t size, AttachmentDo
         fresh.set_size(size);
         fresh.set_created_unix(absl::ToUnixSeconds(absl::Now()));
         ctx.Put(ColumnFamily::kAttachments, MetaKey(sha256), fresh.SerializeAsString());
+        RETURN_IF_ERROR(storage::AppendAudit(
+            ctx, AuditOf(caller, "attachment.upload_started", "attachments/" + sha256)));
         return StateOf(sha256, fresh);
       },
       std::move(done));
 }
 
-void AttachmentStore::Append(std::string sha256, std::uint64_t offset, std::string data,
-                             std::string_view chunk_sha256, AttachmentDoneFn done) {
+void AttachmentStore::Append(const Caller& caller, std::string sha256, std::uint64_t offset,
+                             std::string data, std::string_view chunk_sha256,
+                             AttachmentDoneFn done) {
   absl::Status valid = ValidateSha256(sha256);
   if (valid.ok() && (data.empty() || data.size() > options_.max_chunk_bytes)) {
     valid = WithReason(absl::InvalidArgumentError(absl::StrCat(
@@ -191,11 +196,11 @@ void AttachmentStore::Append(std::string sha256, std::uint64_t offset, std::stri
         ctx.Put(ColumnFamily::kAttachments, MetaKey(sha256), meta->SerializeAsString());
         return StateOf(sha256, *meta);
       },
-      [this, done = std::move(done)](absl::StatusOr<AttachmentState> state) mutable {
+      [this, caller, done = std::move(done)](absl::StatusOr<AttachmentState> state) mutable {
         if (state.ok() && !state->complete && state->received == state->size) {
           std::string sha = state->sha256;
-          verifier_.Post([this, sha = std::move(sha), done = std::move(done)]() mutable {
-            Verify(std::move(sha), std::move(done));
+          verifier_.Post([this, caller, sha = std::move(sha), done = std::move(done)]() mutable {
+            Verify(std::move(caller), std::move(sha), std::move(done));
           });
           return;
         }
@@ -203,7 +208,7 @@ void AttachmentStore::Append(std::string sha256, std::uint64_t offset, std::stri
       });
 }
 
-void AttachmentStore::Verify(std::string sha256, AttachmentDoneFn done) {
+void AttachmentStore::Verify(Caller caller, std::string sha256, AttachmentDoneFn done) {
   crypto_hash_sha256_state hash;
   crypto_hash_sha256_init(&hash);
   std::uint64_t total = 0;
@@ -233,7 +238,7 @@ void AttachmentStore::Verify(std::string sha256, AttachmentDoneFn done) {
   const bool matches = std::string_view(hex, 64) == sha256;
   CommitState(
       storage_,
-      [sha256, matches, total](CommitContext& ctx)
+      [caller, sha256, matches, total](CommitContext& ctx)
           -> absl::StatusOr<AttachmentState> {
         ASSIGN_OR_RETURN(auto meta,
                          ParseMeta(ctx.Get(ColumnFamily::kAttachments, MetaKey(sha256))));
@@ -242,12 +247,17 @@ void AttachmentStore::Verify(std::string sha256, AttachmentDoneFn done) {
         if (matches && total == meta->size()) {
           meta->set_complete(true);
           ctx.Put(ColumnFamily::kAttachments, MetaKey(sha256), meta->SerializeAsString());
+          RETURN_IF_ERROR(storage::AppendAudit(
+              ctx, AuditOf(caller, "attachment.stored", "attachments/" + sha256)));
           return StateOf(sha256, *meta);
         }
         // Discard: a content-addressed upload that does not hash to its name
         // can only be restarted from scratch.
         RETURN_IF_ERROR(DeletePieces(ctx, sha256));
         ctx.Delete(ColumnFamily::kAttachments, MetaKey(sha256));
+        RETURN_IF_ERROR(storage::AppendAudit(
+            ctx, AuditOf(caller, "attachment.discarded", "attachments/" + sha256,
+                         "ATTACHMENT_HASH_MISMATCH")));
         return AttachmentState{sha256, meta->size(), 0, false};
       },
       [sha256, done = std::move(done)](absl::StatusOr<AttachmentState> state) mutable {

@@ -2,6 +2,9 @@
 // of each chunk and of the whole content against its SHA-256, deduplication,
 // and ranged reads. Built on the Storage interface (attachments family).
 //
+// Starting an upload, storing a complete attachment and discarding one that
+// fails its hash are audited in the same batch.
+//
 // Layout: ("m", sha256) -> vigil.internal.AttachmentMeta;
 //         ("p", sha256, end_offset) -> the piece of bytes ending there,
 //         sealed with the data key (storage/value_cipher.h).
@@ -18,6 +21,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "server/background_worker.h"
+#include "server/caller.h"
 #include "storage/storage.h"
 #include "storage/value_cipher.h"
 
@@ -71,7 +75,8 @@ class AttachmentStore {
   // size of 0 or over the limit; FailedPrecondition when the stored content
   // of this hash has another size. An unfinished upload that declared
   // another size is restarted.
-  void Begin(std::string sha256, std::uint64_t size, AttachmentDoneFn done);
+  void Begin(const Caller& caller, std::string sha256, std::uint64_t size,
+             AttachmentDoneFn done);
 
   // Appends `data` at `offset` after checking it against `chunk_sha256`
   // (DataLoss when it does not match; nothing is written). The offset must be
@@ -79,7 +84,7 @@ class AttachmentStore {
   // expected_offset otherwise). When this completes the content, the whole
   // attachment is verified against its hash in the background: it is marked
   // complete, or discarded with DataLoss.
-  void Append(std::string sha256, std::uint64_t offset, std::string data,
+  void Append(const Caller& caller, std::string sha256, std::uint64_t offset, std::string data,
               std::string_view chunk_sha256, AttachmentDoneFn done);
 
   // Up to `max_bytes` (at least one piece) of a complete attachment from
@@ -90,7 +95,7 @@ class AttachmentStore {
                                                     std::size_t max_bytes);
 
  private:
-  void Verify(std::string sha256, AttachmentDoneFn done);
+  void Verify(Caller caller, std::string sha256, AttachmentDoneFn done);
 
   storage::Storage* storage_;
   const storage::KeyRing* keys_;

@@ -13,6 +13,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "server/caller.h"
+#include "storage/audit_log.h"
 #include "storage/key_codec.h"
 
 namespace vigil::server {
@@ -106,7 +108,9 @@ absl::StatusOr<std::optional<std::string>> EnsureInitialAdmin(
                           return absl::AlreadyExistsError("admin credential already exists");
                         }
                         ctx.Put(storage::ColumnFamily::kMeta, AdminHashKey(), hash);
-                        return absl::OkStatus();
+                        return storage::AppendAudit(
+                            ctx, AuditOf(SystemCaller(), "admin.initial_credential_created",
+                                         "principals/admin"));
                       })
                       .status());
   if (std::rename(temp_path.c_str(), final_path.c_str()) != 0) {

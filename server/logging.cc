@@ -1,5 +1,7 @@
 #include "server/logging.h"
 
+#include "base/json.h"
+
 #include <memory>
 
 #include "spdlog/sinks/stdout_sinks.h"
@@ -31,39 +33,6 @@ std::string Key(std::string_view key) {
 }
 
 }  // namespace
-
-void AppendJsonString(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[(c >> 4) & 0xF]);
-          out.push_back(kHex[c & 0xF]);
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-}
 
 LogField::LogField(std::string_view key, std::string_view value) : json_(Key(key)) {
   AppendJsonString(json_, value);

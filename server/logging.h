@@ -51,9 +51,6 @@ inline void LogError(std::string_view event, std::initializer_list<LogField> f =
   Log(LogLevel::kError, event, f);
 }
 
-// Appends `s` to `out` as a JSON string literal (quotes included).
-void AppendJsonString(std::string& out, std::string_view s);
-
 }  // namespace vigil::server
 
 #endif  // VIGIL_SERVER_LOGGING_H_

@@ -1,12 +1,93 @@
 #include "server/operations_service.h"
 
+#include <deque>
 #include <filesystem>
 
 #include "base/error_reason.h"
 #include "server/grpc_status.h"
+#include "server/caller.h"
 #include "server/logging.h"
+#include "storage/audit_log.h"
 
 namespace vigil::server {
+namespace {
+
+// Streams audit entries in batches read at one snapshot.
+class AuditExportReactor final : public grpc::ServerWriteReactor<vigil::internal::AuditEntry> {
+ public:
+  AuditExportReactor(storage::Storage* storage, std::uint64_t from)
+      : storage_(storage), snapshot_(storage->GetSnapshot()), next_(from) {
+    WriteNext();
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "export cancelled"));
+      return;
+    }
+    WriteNext();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  static constexpr std::size_t kBatch = 1000;
+
+  void WriteNext() {
+    if (batch_.empty() && !exhausted_) {
+      absl::Status s = storage::ForEachAuditEntry(
+          *storage_, &snapshot_, next_, [&](const vigil::internal::AuditEntry& e) {
+            batch_.push_back(e);
+            next_ = e.index() + 1;
+            return batch_.size() < kBatch;
+          });
+      if (!s.ok()) {
+        Finish(ToGrpcStatus(s));
+        return;
+      }
+      exhausted_ = batch_.size() < kBatch;
+    }
+    if (batch_.empty()) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    current_ = std::move(batch_.front());
+    batch_.pop_front();
+    StartWrite(&current_);
+  }
+
+  storage::Storage* storage_;
+  storage::Snapshot snapshot_;
+  std::uint64_t next_;
+  bool exhausted_ = false;
+  std::deque<vigil::internal::AuditEntry> batch_;
+  vigil::internal::AuditEntry current_;
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* OperationsService::VerifyAuditLog(
+    grpc::CallbackServerContext* context, const vigil::internal::VerifyAuditLogRequest*,
+    vigil::internal::AuditVerification* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  worker_.Post([this, reactor, response] {
+    absl::StatusOr<storage::AuditVerification> v = storage::VerifyAuditLog(*storage_);
+    if (v.ok()) {
+      response->set_entries(v->entries);
+      response->set_head_hash_hex(v->head_hash_hex);
+      response->set_first_broken(v->first_broken);
+      response->set_problem(v->problem);
+      if (!v->intact()) {
+        LogError("audit.chain_broken", {{"first_broken", v->first_broken}, {"problem", v->problem}});
+      }
+    }
+    reactor->Finish(ToGrpcStatus(v.status()));
+  });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<vigil::internal::AuditEntry>* OperationsService::ExportAuditLog(
+    grpc::CallbackServerContext*, const vigil::internal::ExportAuditLogRequest* request) {
+  return new AuditExportReactor(storage_, request->from_index());
+}
 
 grpc::ServerUnaryReactor* OperationsService::CreateBackup(
     grpc::CallbackServerContext* context,
@@ -28,6 +109,10 @@ grpc::ServerUnaryReactor* OperationsService::CreateBackup(
       reactor->Finish(ToGrpcStatus(WithReason(info.status(), "BACKUP_FAILED")));
       return;
     }
+    absl::Status audited = storage_->Commit([&](storage::CommitContext& ctx) {
+      return storage::AppendAudit(ctx, AuditOf(OperatorCaller(), "backup.created", dir));
+    }).status();
+    if (!audited.ok()) LogError("audit.append_failed", {{"error", audited}});
     LogInfo("backup.done", {{"backup_dir", dir},
                             {"backup_id", static_cast<std::uint64_t>(info->id)},
                             {"size_bytes", info->size_bytes}});

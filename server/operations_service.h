@@ -31,6 +31,15 @@ class OperationsService final
       const vigil::internal::CreateBackupRequest* request,
       vigil::internal::CreateBackupResponse* response) override;
 
+  grpc::ServerUnaryReactor* VerifyAuditLog(
+      grpc::CallbackServerContext* context,
+      const vigil::internal::VerifyAuditLogRequest* request,
+      vigil::internal::AuditVerification* response) override;
+
+  grpc::ServerWriteReactor<vigil::internal::AuditEntry>* ExportAuditLog(
+      grpc::CallbackServerContext* context,
+      const vigil::internal::ExportAuditLogRequest* request) override;
+
   grpc::ServerUnaryReactor* GetServerStatus(
       grpc::CallbackServerContext* context,
       const vigil::internal::GetServerStatusRequest* request,

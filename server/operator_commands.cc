@@ -1,4 +1,4 @@
-#include "server/backup_command.h"
+#include "server/operator_commands.h"
 
 #include <sys/stat.h>
 
@@ -8,7 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "grpcpp/grpcpp.h"
+#include "server/caller.h"
 #include "server/data_dir.h"
+#include "storage/audit_log.h"
 #include "vigil/internal/operations.grpc.pb.h"
 
 namespace vigil::server {
@@ -41,30 +43,35 @@ absl::Status CopyKeyFile(const std::string& from, const std::string& to) {
   return absl::OkStatus();
 }
 
-// The backup through a running server, or nullopt when none answers.
-std::optional<absl::StatusOr<storage::BackupInfo>> BackupThroughServer(
-    const DataDirLayout& layout, const std::string& backup_dir) {
+// A stub for the vigild serving this data directory, or nullptr when none
+// answers (not running, or a stale socket left by a crash).
+std::unique_ptr<vigil::internal::OperationsService::Stub> ConnectToRunningServer(
+    const DataDirLayout& layout) {
   std::error_code ec;
-  if (!fs::exists(layout.ops_socket(), ec)) return std::nullopt;
+  if (!fs::exists(layout.ops_socket(), ec)) return nullptr;
   auto channel = grpc::CreateChannel("unix:" + layout.ops_socket(),
                                      grpc::InsecureChannelCredentials());
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() +
-                                 std::chrono::seconds(2))) {
-    return std::nullopt;  // a stale socket left by a crashed server
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(2))) {
+    return nullptr;
   }
-  auto stub = vigil::internal::OperationsService::NewStub(channel);
-  grpc::ClientContext context;
-  vigil::internal::CreateBackupRequest request;
-  request.set_backup_dir(backup_dir);
-  vigil::internal::CreateBackupResponse response;
-  grpc::Status s = stub->CreateBackup(&context, request, &response);
-  if (!s.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                        absl::StrCat("online backup by the running server failed: ",
-                                     s.error_message()));
+  return vigil::internal::OperationsService::NewStub(channel);
+}
+
+absl::StatusOr<std::unique_ptr<storage::Storage>> OpenOffline(const DataDirLayout& layout) {
+  std::error_code ec;
+  if (!fs::is_directory(layout.db(), ec)) {
+    return absl::NotFoundError(
+        absl::StrCat(layout.root, " holds no Vigil database (no db/ directory)"));
   }
-  const auto& b = response.backup();
-  return storage::BackupInfo{b.id(), b.timestamp_unix(), b.size_bytes(), b.file_count()};
+  storage::StorageOptions options;
+  options.create_if_missing = false;
+  return storage::Storage::Open(layout.db(), options);
+}
+
+absl::Status FromGrpc(const grpc::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      absl::StrCat(what, " by the running server failed: ", s.error_message()));
 }
 
 }  // namespace
@@ -73,25 +80,59 @@ absl::StatusOr<storage::BackupInfo> RunBackup(const std::string& data_dir,
                                               const std::string& backup_dir) {
   DataDirLayout layout = LayoutOf(data_dir);
   const std::string target = LayoutOf(backup_dir).root;
-  std::error_code ec;
-  if (!fs::is_directory(layout.db(), ec)) {
-    return absl::NotFoundError(
-        absl::StrCat(layout.root, " holds no Vigil database (no db/ directory)"));
-  }
-  std::optional<absl::StatusOr<storage::BackupInfo>> online =
-      BackupThroughServer(layout, target);
-  absl::StatusOr<storage::BackupInfo> info;
-  if (online.has_value()) {
-    info = std::move(*online);
+  storage::BackupInfo info;
+  if (auto stub = ConnectToRunningServer(layout)) {
+    grpc::ClientContext context;
+    vigil::internal::CreateBackupRequest request;
+    request.set_backup_dir(target);
+    vigil::internal::CreateBackupResponse response;
+    RETURN_IF_ERROR(FromGrpc(stub->CreateBackup(&context, request, &response), "online backup"));
+    const auto& b = response.backup();
+    info = storage::BackupInfo{b.id(), b.timestamp_unix(), b.size_bytes(), b.file_count()};
   } else {
-    storage::StorageOptions options;
-    options.create_if_missing = false;
-    ASSIGN_OR_RETURN(auto storage, storage::Storage::Open(layout.db(), options));
-    info = storage->CreateBackup(target);
+    ASSIGN_OR_RETURN(auto storage, OpenOffline(layout));
+    ASSIGN_OR_RETURN(info, storage->CreateBackup(target));
+    RETURN_IF_ERROR(storage
+                        ->Commit([&](storage::CommitContext& ctx) {
+                          return storage::AppendAudit(
+                              ctx, AuditOf(OperatorCaller(), "backup.created", target));
+                        })
+                        .status());
   }
-  if (!info.ok()) return info.status();
   RETURN_IF_ERROR(CopyTls(layout.tls(), target + "/tls"));
   return info;
+}
+
+absl::StatusOr<storage::AuditVerification> RunAuditVerify(const std::string& data_dir) {
+  DataDirLayout layout = LayoutOf(data_dir);
+  if (auto stub = ConnectToRunningServer(layout)) {
+    grpc::ClientContext context;
+    vigil::internal::AuditVerification response;
+    RETURN_IF_ERROR(FromGrpc(
+        stub->VerifyAuditLog(&context, vigil::internal::VerifyAuditLogRequest(), &response),
+        "audit verification"));
+    return storage::AuditVerification{response.entries(), response.head_hash_hex(),
+                                      response.first_broken(), response.problem()};
+  }
+  ASSIGN_OR_RETURN(auto storage, OpenOffline(layout));
+  return storage::VerifyAuditLog(*storage);
+}
+
+absl::Status RunAuditExport(const std::string& data_dir, std::ostream& out) {
+  DataDirLayout layout = LayoutOf(data_dir);
+  if (auto stub = ConnectToRunningServer(layout)) {
+    grpc::ClientContext context;
+    auto reader = stub->ExportAuditLog(&context, vigil::internal::ExportAuditLogRequest());
+    vigil::internal::AuditEntry entry;
+    while (reader->Read(&entry)) out << storage::AuditEntryToJson(entry) << "\n";
+    return FromGrpc(reader->Finish(), "audit export");
+  }
+  ASSIGN_OR_RETURN(auto storage, OpenOffline(layout));
+  return storage::ForEachAuditEntry(*storage, nullptr, 0,
+                                    [&](const vigil::internal::AuditEntry& entry) {
+                                      out << storage::AuditEntryToJson(entry) << "\n";
+                                      return true;
+                                    });
 }
 
 absl::Status RunRestore(const std::string& backup_dir, const std::string& data_dir,

@@ -1,13 +1,17 @@
-// `vigild backup`, `vigild restore` and `vigild list-backups`: the operator's
-// backup commands, run on the server's host.
-#ifndef VIGIL_SERVER_BACKUP_COMMAND_H_
-#define VIGIL_SERVER_BACKUP_COMMAND_H_
+// The operator's commands run on the server's host: backup, restore and
+// list-backups, audit-verify and audit-export. Each works online, through the
+// operations socket of a vigild running on the data directory, or offline by
+// opening the database itself.
+#ifndef VIGIL_SERVER_OPERATOR_COMMANDS_H_
+#define VIGIL_SERVER_OPERATOR_COMMANDS_H_
 
 #include <cstdint>
 #include <optional>
+#include <ostream>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "storage/audit_log.h"
 #include "storage/storage.h"
 
 namespace vigil::server {
@@ -27,6 +31,12 @@ absl::StatusOr<storage::BackupInfo> RunBackup(const std::string& data_dir,
 absl::Status RunRestore(const std::string& backup_dir, const std::string& data_dir,
                         std::optional<std::uint32_t> backup_id, const std::string& key_file);
 
+// Verifies the audit log's hash chain.
+absl::StatusOr<storage::AuditVerification> RunAuditVerify(const std::string& data_dir);
+
+// Writes the audit log to `out` as JSON lines, oldest first.
+absl::Status RunAuditExport(const std::string& data_dir, std::ostream& out);
+
 }  // namespace vigil::server
 
-#endif  // VIGIL_SERVER_BACKUP_COMMAND_H_
+#endif  // VIGIL_SERVER_OPERATOR_COMMANDS_H_

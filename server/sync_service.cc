@@ -24,8 +24,8 @@ void FillStatus(const AttachmentState& state, AttachmentStatus* out) {
 // Reads a header, then chunks; each is durable before the next is read.
 class UploadReactor final : public grpc::ServerReadReactor<UploadAttachmentRequest> {
  public:
-  UploadReactor(AttachmentStore* store, AttachmentStatus* response)
-      : store_(store), response_(response) {
+  UploadReactor(AttachmentStore* store, Caller caller, AttachmentStatus* response)
+      : store_(store), caller_(std::move(caller)), response_(response) {
     StartRead(&request_);
   }
 
@@ -50,7 +50,7 @@ class UploadReactor final : public grpc::ServerReadReactor<UploadAttachmentReque
             "UPLOAD_HEADER_MISSING")));
         return;
       }
-      store_->Begin(request_.header().sha256(), request_.header().size(), stored);
+      store_->Begin(caller_, request_.header().sha256(), request_.header().size(), stored);
       return;
     }
     if (!request_.has_chunk()) {
@@ -59,7 +59,7 @@ class UploadReactor final : public grpc::ServerReadReactor<UploadAttachmentReque
       return;
     }
     AttachmentChunk* chunk = request_.mutable_chunk();
-    store_->Append(state_->sha256, chunk->offset(), std::move(*chunk->mutable_data()),
+    store_->Append(caller_, state_->sha256, chunk->offset(), std::move(*chunk->mutable_data()),
                    chunk->sha256(), stored);
   }
 
@@ -81,6 +81,7 @@ class UploadReactor final : public grpc::ServerReadReactor<UploadAttachmentReque
   }
 
   AttachmentStore* store_;
+  const Caller caller_;
   AttachmentStatus* response_;
   UploadAttachmentRequest request_;
   std::optional<AttachmentState> state_;
@@ -155,8 +156,8 @@ class DownloadReactor final : public grpc::ServerWriteReactor<AttachmentChunk> {
 }  // namespace
 
 grpc::ServerReadReactor<UploadAttachmentRequest>* SyncService::UploadAttachment(
-    grpc::CallbackServerContext* /*context*/, AttachmentStatus* response) {
-  return new UploadReactor(attachments_, response);
+    grpc::CallbackServerContext* context, AttachmentStatus* response) {
+  return new UploadReactor(attachments_, CallerOf(*context), response);
 }
 
 grpc::ServerUnaryReactor* SyncService::GetAttachmentStatus(

@@ -5,6 +5,8 @@
 //   vigild backup --data-dir DIR --to BACKUP_DIR
 //   vigild restore --from BACKUP_DIR --data-dir DIR [--backup-id N] [--key-file F]
 //   vigild list-backups --from BACKUP_DIR
+//   vigild audit-verify --data-dir DIR     (exit 3 when the chain is broken)
+//   vigild audit-export --data-dir DIR     (JSON lines on stdout)
 //
 // Exit codes: 0 success (including a graceful stop on SIGTERM/SIGINT),
 // 1 runtime failure (data directory refused, I/O, backup failed),
@@ -15,7 +17,7 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
-#include "server/backup_command.h"
+#include "server/operator_commands.h"
 #include "server/config.h"
 #include "server/logging.h"
 #include "server/vigil_server.h"
@@ -84,6 +86,12 @@ int main(int argc, char** argv) {
   restore->add_option("--key-file", restore_key_file,
                       "copy this data key file into NEW_DIR/keys/data.key");
 
+  std::string audit_data_dir;
+  auto* audit_verify = app.add_subcommand("audit-verify", "verify the audit log's hash chain");
+  audit_verify->add_option("--data-dir", audit_data_dir, "data directory")->required();
+  auto* audit_export = app.add_subcommand("audit-export", "print the audit log as JSON lines");
+  audit_export->add_option("--data-dir", audit_data_dir, "data directory")->required();
+
   std::string list_from;
   auto* list = app.add_subcommand("list-backups", "list the backups in a backup directory");
   list->add_option("--from", list_from, "backup directory")->required();
@@ -115,6 +123,29 @@ int main(int argc, char** argv) {
     }
     std::cout << "restored into " << restore_data_dir << "; start vigild with --data-dir "
               << restore_data_dir << "\n";
+    return 0;
+  }
+  if (*audit_verify) {
+    auto v = RunAuditVerify(audit_data_dir);
+    if (!v.ok()) {
+      std::cerr << "audit-verify failed: " << v.status().message() << "\n";
+      return 1;
+    }
+    if (!v->intact()) {
+      std::cout << "audit log BROKEN at entry " << v->first_broken << ": " << v->problem
+                << "\n(" << v->entries << " entries before it verified)\n";
+      return 3;
+    }
+    std::cout << "audit log intact: " << v->entries << " entries, head " << v->head_hash_hex
+              << "\n";
+    return 0;
+  }
+  if (*audit_export) {
+    absl::Status s = RunAuditExport(audit_data_dir, std::cout);
+    if (!s.ok()) {
+      std::cerr << "audit-export failed: " << s.message() << "\n";
+      return 1;
+    }
     return 0;
   }
   if (*list) {

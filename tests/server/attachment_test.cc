@@ -2,12 +2,14 @@
 // verification, resumption after an interrupted upload, deduplication, ranged
 // download, and the errors of bad input (nothing stored by any of them).
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "server/attachment_store.h"
 #include "server/grpc_status.h"
+#include "server/operator_commands.h"
 #include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_server.h"
@@ -180,6 +182,25 @@ TEST_F(AttachmentTest, SameContentTwiceIsStoredOnce) {
   ASSERT_TRUE(Upload(sha, content.size(), content, 0, content.size(), 100000, &second).ok());
   grpc::Status s;
   EXPECT_EQ(Download(sha, 0, 0, &s), content);
+}
+
+TEST_F(AttachmentTest, UploadsAreAudited) {
+  const std::string content = RandomBytes(1000, 9);
+  const std::string sha = AttachmentStore::Sha256Hex(content);
+  AttachmentStatus status;
+  ASSERT_TRUE(Upload(sha, content.size(), content, 0, content.size(), 1000, &status).ok());
+  std::ostringstream log;
+  ASSERT_OK(server::RunAuditExport(server_->dir().Sub("data"), log));
+  EXPECT_NE(log.str().find("\"action\":\"attachment.upload_started\",\"target\":\"attachments/" +
+                           sha),
+            std::string::npos)
+      << log.str();
+  EXPECT_NE(log.str().find("\"action\":\"attachment.stored\""), std::string::npos);
+  EXPECT_NE(log.str().find("\"principal\":\"anonymous@ipv4:127.0.0.1:"), std::string::npos);
+  auto verified = server::RunAuditVerify(server_->dir().Sub("data"));
+  ASSERT_OK(verified);
+  EXPECT_TRUE(verified->intact());
+  EXPECT_GE(verified->entries, 3u);  // admin credential, upload started, stored
 }
 
 TEST_F(AttachmentTest, AttachmentBytesAreEncryptedAtRest) {

@@ -228,7 +228,27 @@ TEST(VigildTest, OnlineBackupThenRestoreKeepsIdentity) {
   EXPECT_NE(backup.output.find("backup 1 written"), std::string::npos) << backup.output;
   // Taken by the running server, not by opening its locked database.
   EXPECT_NE(server.process().Output().find("\"event\":\"backup.done\""), std::string::npos);
+
+  // The audit log, online through the running server.
+  CommandResult verify = RunCommand({VIGIL_VIGILD, "audit-verify", "--data-dir", data},
+                                    tmp.Sub("verify.log"));
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  EXPECT_NE(verify.output.find("audit log intact: 2 entries"), std::string::npos)
+      << verify.output;
+  CommandResult exported = RunCommand({VIGIL_VIGILD, "audit-export", "--data-dir", data},
+                                      tmp.Sub("export.log"));
+  EXPECT_EQ(exported.exit_code, 0);
+  EXPECT_NE(exported.output.find("\"action\":\"admin.initial_credential_created\""),
+            std::string::npos)
+      << exported.output;
+  EXPECT_NE(exported.output.find("\"principal\":\"operator\",\"device\":\"\",\"action\":"
+                                 "\"backup.created\""),
+            std::string::npos)
+      << exported.output;
   EXPECT_EQ(server.Stop(), 0);
+  // And offline.
+  verify = RunCommand({VIGIL_VIGILD, "audit-verify", "--data-dir", data}, tmp.Sub("verify2.log"));
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
 
   CommandResult list = RunCommand({VIGIL_VIGILD, "list-backups", "--from", backups},
                                   tmp.Sub("list.log"));
