@@ -12,6 +12,14 @@ using vigil::v1::Hlc;
 
 namespace {
 
+// 9999-12-31T23:59:59.999999Z: no real clock reads later, and the arithmetic
+// below cannot overflow under it.
+constexpr int64_t kMaxWallMicros = 253402300799999999;
+
+int64_t Physical(absl::Time now) {
+  return std::clamp<int64_t>(absl::ToUnixMicros(now), 0, kMaxWallMicros);
+}
+
 Hlc Make(int64_t wall, uint32_t logical) {
   Hlc h;
   h.set_wall_time_micros(wall);
@@ -37,7 +45,7 @@ int CompareHlc(const Hlc& a, const Hlc& b) {
 }
 
 Hlc HybridClock::Now(absl::Time now) {
-  const int64_t physical = absl::ToUnixMicros(now);
+  const int64_t physical = Physical(now);
   if (physical > last_.wall_time_micros()) {
     last_ = Make(physical, 0);
   } else {
@@ -48,13 +56,18 @@ Hlc HybridClock::Now(absl::Time now) {
 
 absl::StatusOr<HlcReceipt> HybridClock::Receive(const Hlc& remote,
                                                 absl::Time now) {
-  if (remote.wall_time_micros() < 0) {
+  if (remote.wall_time_micros() < 0 ||
+      remote.wall_time_micros() > kMaxWallMicros) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "HLC wall time ", remote.wall_time_micros(), " is negative"));
+        "HLC wall time ", remote.wall_time_micros(),
+        " is outside 1970..9999"));
   }
-  const int64_t physical = absl::ToUnixMicros(now);
-  const int64_t bound = physical + absl::ToInt64Microseconds(
-                                       options_.max_forward_skew);
+  const int64_t physical = Physical(now);
+  const int64_t bound = std::min(
+      kMaxWallMicros,
+      physical + std::clamp<int64_t>(
+                     absl::ToInt64Microseconds(options_.max_forward_skew), 0,
+                     kMaxWallMicros));
   HlcReceipt receipt;
   receipt.accepted_remote = remote;
   if (remote.wall_time_micros() > bound) {

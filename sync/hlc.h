@@ -52,7 +52,8 @@ class HybridClock {
   vigil::v1::Hlc Now(absl::Time now);
 
   // Merges a received time `remote` at local physical time `now`.
-  // InvalidArgument if `remote` has a negative wall time.
+  // InvalidArgument if `remote`'s wall time is before 1970 or after 9999
+  // (physical times are clamped to that range too).
   absl::StatusOr<HlcReceipt> Receive(const vigil::v1::Hlc& remote,
                                      absl::Time now);
 

@@ -23,11 +23,12 @@ int CrockfordValue(char c) {
   return -1;
 }
 
-absl::Status Invalid(absl::string_view kind, absl::string_view id,
-                     absl::string_view why) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("invalid ", kind, " \"", absl::CHexEscape(id.substr(0, 64)),
-                   "\": ", why));
+absl::Status Invalid(const char* kind, std::string_view id, const char* why) {
+  const std::string_view shown = id.substr(0, 64);
+  return absl::InvalidArgumentError(absl::StrCat(
+      "invalid ", kind, " \"",
+      absl::CHexEscape(absl::string_view(shown.data(), shown.size())),
+      "\": ", why));
 }
 
 }  // namespace
@@ -53,7 +54,7 @@ absl::StatusOr<std::string> NewUuidV7(absl::Time now,
       b[12], b[13], b[14], b[15]);
 }
 
-absl::Status ValidateUuidV7(absl::string_view id) {
+absl::Status ValidateUuidV7(std::string_view id) {
   if (id.size() != 36) return Invalid("UUIDv7", id, "length is not 36");
   for (size_t i = 0; i < id.size(); ++i) {
     const bool hyphen_here = i == 8 || i == 13 || i == 18 || i == 23;
@@ -71,7 +72,7 @@ absl::Status ValidateUuidV7(absl::string_view id) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateUlid(absl::string_view id) {
+absl::Status ValidateUlid(std::string_view id) {
   if (id.size() != 26) return Invalid("ULID", id, "length is not 26");
   for (char c : id) {
     if (CrockfordValue(c) < 0) {
@@ -82,13 +83,13 @@ absl::Status ValidateUlid(absl::string_view id) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateRecordId(absl::string_view id) {
+absl::Status ValidateRecordId(std::string_view id) {
   if (id.size() == 36) return ValidateUuidV7(id);
   if (id.size() == 26) return ValidateUlid(id);
   return Invalid("id", id, "neither a UUIDv7 (36) nor a ULID (26 characters)");
 }
 
-absl::StatusOr<absl::Time> IdTime(absl::string_view id) {
+absl::StatusOr<absl::Time> IdTime(std::string_view id) {
   if (absl::Status s = ValidateRecordId(id); !s.ok()) return s;
   int64_t millis = 0;
   if (id.size() == 36) {

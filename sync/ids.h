@@ -9,7 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
+#include <string_view>
 #include "absl/time/time.h"
 
 namespace vigil::sync {
@@ -28,19 +28,19 @@ absl::StatusOr<std::string> NewUuidV7(absl::Time now,
 
 // OK if `id` is a canonical UUIDv7 (lowercase hex, hyphens at 8-13-18-23,
 // version 7, RFC variant). InvalidArgument otherwise, saying why.
-absl::Status ValidateUuidV7(absl::string_view id);
+absl::Status ValidateUuidV7(std::string_view id);
 
 // OK if `id` is a canonical ULID: 26 uppercase Crockford base32 characters
 // (no I, L, O, U), first character 0-7. InvalidArgument otherwise.
-absl::Status ValidateUlid(absl::string_view id);
+absl::Status ValidateUlid(std::string_view id);
 
 // A record or mutation id: a UUIDv7 or a ULID, in canonical form only, so
 // that one id has exactly one spelling. InvalidArgument otherwise.
-absl::Status ValidateRecordId(absl::string_view id);
+absl::Status ValidateRecordId(std::string_view id);
 
 // The creation time embedded in a UUIDv7 or ULID (millisecond precision).
 // InvalidArgument if `id` is neither.
-absl::StatusOr<absl::Time> IdTime(absl::string_view id);
+absl::StatusOr<absl::Time> IdTime(std::string_view id);
 
 }  // namespace vigil::sync
 
