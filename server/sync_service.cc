@@ -2,6 +2,7 @@
 
 #include <deque>
 #include <optional>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "base/error_reason.h"
@@ -153,7 +154,67 @@ class DownloadReactor final : public grpc::ServerWriteReactor<AttachmentChunk> {
   AttachmentChunk current_;
 };
 
+// A server stream that ends at once with an error (bad request).
+template <typename T>
+class RefusedWriteReactor final : public grpc::ServerWriteReactor<T> {
+ public:
+  explicit RefusedWriteReactor(const absl::Status& status) { this->Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
+
+// Finishes a unary call with `result`'s status, moving its value into
+// `response` on success.
+template <typename T>
+void FinishUnary(grpc::ServerUnaryReactor* reactor, absl::StatusOr<T> result, T* response) {
+  if (result.ok()) *response = std::move(*result);
+  reactor->Finish(ToGrpcStatus(result.status()));
+}
+
 }  // namespace
+
+grpc::ServerUnaryReactor* SyncService::Push(grpc::CallbackServerContext* context,
+                                            const vigil::v1::PushRequest* request,
+                                            vigil::v1::PushResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  records_->Push(CallerOf(*context), *request,
+                 [reactor, response](absl::StatusOr<vigil::v1::PushResponse> result) {
+                   FinishUnary(reactor, std::move(result), response);
+                 });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* SyncService::Pull(grpc::CallbackServerContext* context,
+                                            const vigil::v1::PullRequest* request,
+                                            vigil::v1::PullResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  FinishUnary(reactor, records_->Pull(*request), response);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* SyncService::GetHistory(grpc::CallbackServerContext* context,
+                                                  const vigil::v1::GetHistoryRequest* request,
+                                                  vigil::v1::GetHistoryResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  FinishUnary(reactor, records_->History(*request), response);
+  return reactor;
+}
+
+grpc::ServerWriteReactor<vigil::v1::ChangeNotice>* SyncService::Subscribe(
+    grpc::CallbackServerContext* /*context*/, const vigil::v1::SubscribeRequest* request) {
+  constexpr int kMaxScopes = 1000;
+  if (request->scopes_size() == 0 || request->scopes_size() > kMaxScopes) {
+    return new RefusedWriteReactor<vigil::v1::ChangeNotice>(WithReason(
+        absl::InvalidArgumentError("subscribe to 1..1000 scopes"), "SCOPES_INVALID"));
+  }
+  std::set<std::string> scopes;
+  for (const auto& scope : request->scopes()) {
+    if (absl::Status s = RecordStore::ValidateScope(scope); !s.ok()) {
+      return new RefusedWriteReactor<vigil::v1::ChangeNotice>(s);
+    }
+    scopes.insert(scope);
+  }
+  return new SubscribeReactor(hub_, std::move(scopes), storage_->LastCommittedSeq());
+}
 
 grpc::ServerReadReactor<UploadAttachmentRequest>* SyncService::UploadAttachment(
     grpc::CallbackServerContext* context, AttachmentStatus* response) {

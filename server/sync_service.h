@@ -4,14 +4,33 @@
 #define VIGIL_SERVER_SYNC_SERVICE_H_
 
 #include "server/attachment_store.h"
+#include "server/change_hub.h"
+#include "server/record_store.h"
 #include "vigil/v1/sync.grpc.pb.h"
 
 namespace vigil::server {
 
 class SyncService final : public vigil::v1::SyncService::CallbackService {
  public:
-  // `attachments` is borrowed and must outlive the service.
-  explicit SyncService(AttachmentStore* attachments) : attachments_(attachments) {}
+  // Everything is borrowed and must outlive the service.
+  SyncService(RecordStore* records, AttachmentStore* attachments, ChangeHub* hub,
+              storage::Storage* storage)
+      : records_(records), attachments_(attachments), hub_(hub), storage_(storage) {}
+
+  grpc::ServerUnaryReactor* Push(grpc::CallbackServerContext* context,
+                                 const vigil::v1::PushRequest* request,
+                                 vigil::v1::PushResponse* response) override;
+
+  grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
+                                 const vigil::v1::PullRequest* request,
+                                 vigil::v1::PullResponse* response) override;
+
+  grpc::ServerWriteReactor<vigil::v1::ChangeNotice>* Subscribe(
+      grpc::CallbackServerContext* context, const vigil::v1::SubscribeRequest* request) override;
+
+  grpc::ServerUnaryReactor* GetHistory(grpc::CallbackServerContext* context,
+                                       const vigil::v1::GetHistoryRequest* request,
+                                       vigil::v1::GetHistoryResponse* response) override;
 
   grpc::ServerReadReactor<vigil::v1::UploadAttachmentRequest>* UploadAttachment(
       grpc::CallbackServerContext* context, vigil::v1::AttachmentStatus* response) override;
@@ -26,7 +45,10 @@ class SyncService final : public vigil::v1::SyncService::CallbackService {
       const vigil::v1::DownloadAttachmentRequest* request) override;
 
  private:
+  RecordStore* records_;
   AttachmentStore* attachments_;
+  ChangeHub* hub_;
+  storage::Storage* storage_;
 };
 
 }  // namespace vigil::server

@@ -78,15 +78,23 @@ absl::StatusOr<std::unique_ptr<storage::KeyRing>> LoadDataKeys(const ServerConfi
 class ServerImpl final : public VigilServer {
  public:
   ServerImpl(DataDirLayout layout, const ServerConfig& config,
-             std::unique_ptr<storage::Storage> storage, std::unique_ptr<storage::KeyRing> keys)
+             std::unique_ptr<storage::Storage> storage, std::unique_ptr<storage::KeyRing> keys,
+             std::unique_ptr<RecordStore> records)
       : layout_(std::move(layout)),
         config_(config),
         storage_(std::move(storage)),
         keys_(std::move(keys)),
+        records_(std::move(records)),
         attachments_(std::make_unique<AttachmentStore>(
             storage_.get(), keys_.get(),
             AttachmentOptions{.max_attachment_bytes = config.max_attachment_bytes})),
-        sync_service_(std::make_unique<SyncService>(attachments_.get())) {}
+        sync_service_(std::make_unique<SyncService>(records_.get(), attachments_.get(), &hub_,
+                                                    storage_.get())) {
+    records_->SetChangeListener(
+        [this](const std::vector<std::pair<std::string, std::uint64_t>>& changes) {
+          hub_.Notify(changes);
+        });
+  }
 
   ~ServerImpl() override { Shutdown(); }
 
@@ -128,6 +136,7 @@ class ServerImpl final : public VigilServer {
     LogInfo("server.stopping", {{"grace_seconds", config_.shutdown_grace_seconds}});
     auto deadline = std::chrono::system_clock::now() +
                     std::chrono::seconds(config_.shutdown_grace_seconds);
+    hub_.CloseAll();  // subscriptions would otherwise hold the whole grace period
     if (public_server_) {
       public_server_->GetHealthCheckService()->SetServingStatus(false);
       public_server_->Shutdown(deadline);
@@ -138,6 +147,7 @@ class ServerImpl final : public VigilServer {
     public_server_.reset();
     sync_service_.reset();
     attachments_.reset();  // finishes pending verifications
+    records_.reset();
     if (!layout_.root.empty()) {
       std::error_code ec;
       std::filesystem::remove(layout_.ops_socket(), ec);
@@ -175,6 +185,8 @@ class ServerImpl final : public VigilServer {
   ServerConfig config_;
   std::unique_ptr<storage::Storage> storage_;
   std::unique_ptr<storage::KeyRing> keys_;
+  ChangeHub hub_;
+  std::unique_ptr<RecordStore> records_;
   std::unique_ptr<AttachmentStore> attachments_;
   std::unique_ptr<SyncService> sync_service_;
   std::unique_ptr<OperationsService> ops_service_;
@@ -202,8 +214,10 @@ absl::StatusOr<std::unique_ptr<VigilServer>> VigilServer::Start(const ServerConf
   }
   ASSIGN_OR_RETURN(std::unique_ptr<storage::KeyRing> keys, LoadDataKeys(config, layout, *storage));
   ASSIGN_OR_RETURN(auto credentials, MakeCredentials(config, layout));
-  auto server =
-      std::make_unique<ServerImpl>(layout, config, std::move(storage), std::move(keys));
+  ASSIGN_OR_RETURN(std::unique_ptr<RecordStore> records,
+                   RecordStore::Create(storage.get(), keys.get(), RecordStoreOptions()));
+  auto server = std::make_unique<ServerImpl>(layout, config, std::move(storage), std::move(keys),
+                                             std::move(records));
   RETURN_IF_ERROR(server->Serve(std::move(credentials)));
   return server;
 }

@@ -1,0 +1,104 @@
+#include "server/change_hub.h"
+
+namespace vigil::server {
+
+SubscribeReactor::SubscribeReactor(ChangeHub* hub, std::set<std::string> scopes,
+                                   std::uint64_t current_seq)
+    : hub_(hub), scopes_(std::move(scopes)) {
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& scope : scopes_) pending_[scope] = current_seq;
+  }
+  hub_->Add(this);
+  Pump();
+}
+
+void SubscribeReactor::Offer(const std::string& scope, std::uint64_t seq) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    auto& pending = pending_[scope];
+    pending = std::max(pending, seq);
+  }
+  Pump();
+}
+
+void SubscribeReactor::Pump() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || writing_ || pending_.empty()) return;
+    auto first = pending_.begin();
+    current_.set_scope(first->first);
+    current_.set_seq(first->second);
+    pending_.erase(first);
+    writing_ = true;
+  }
+  StartWrite(&current_);
+}
+
+void SubscribeReactor::FinishOnce(grpc::Status status) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    finished_ = true;
+  }
+  Finish(std::move(status));
+}
+
+void SubscribeReactor::Close() { FinishOnce(grpc::Status::OK); }
+
+void SubscribeReactor::OnWriteDone(bool ok) {
+  {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+  }
+  if (!ok) {
+    FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "subscriber went away"));
+    return;
+  }
+  Pump();
+}
+
+void SubscribeReactor::OnCancel() {
+  FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "subscription cancelled"));
+}
+
+void SubscribeReactor::OnDone() {
+  hub_->Remove(this);
+  Unref();
+}
+
+void ChangeHub::Add(SubscribeReactor* reactor) {
+  absl::MutexLock lock(&mu_);
+  reactors_.insert(reactor);
+}
+
+void ChangeHub::Remove(SubscribeReactor* reactor) {
+  absl::MutexLock lock(&mu_);
+  reactors_.erase(reactor);
+}
+
+std::vector<SubscribeReactor*> ChangeHub::Snapshot() {
+  absl::MutexLock lock(&mu_);
+  std::vector<SubscribeReactor*> out(reactors_.begin(), reactors_.end());
+  for (SubscribeReactor* r : out) r->Ref();
+  return out;
+}
+
+void ChangeHub::Notify(const std::vector<std::pair<std::string, std::uint64_t>>& changes) {
+  for (SubscribeReactor* r : Snapshot()) {
+    for (const auto& [scope, seq] : changes) {
+      if (r->scopes().count(scope)) r->Offer(scope, seq);
+    }
+    r->Unref();
+  }
+}
+
+void ChangeHub::CloseAll() {
+  for (SubscribeReactor* r : Snapshot()) {
+    r->Close();
+    r->Unref();
+  }
+}
+
+}  // namespace vigil::server

@@ -1,0 +1,446 @@
+#include "server/record_store.h"
+
+#include <sodium.h>
+
+#include <map>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "base/error_reason.h"
+#include "base/status_macros.h"
+#include "storage/audit_log.h"
+#include "storage/key_codec.h"
+#include "sync/ids.h"
+#include "sync/merge.h"
+#include "sync/record_merge.h"
+
+namespace vigil::server {
+namespace {
+
+using storage::ColumnFamily;
+using storage::CommitContext;
+using storage::KeyBuilder;
+using vigil::v1::Mutation;
+using vigil::v1::MutationResult;
+using vigil::v1::Record;
+
+constexpr unsigned char kCursorVersion = 1;
+constexpr std::size_t kCursorMacBytes = 16;
+
+std::string RecordKey(std::string_view id) { return KeyBuilder().AddString(id).key(); }
+std::string HistoryKey(std::string_view id, std::uint64_t revision) {
+  return KeyBuilder().AddString(id).AddUint64(revision).key();
+}
+std::string ChangePrefix(std::string_view scope) { return KeyBuilder().AddString(scope).key(); }
+std::string ChangeKey(std::string_view scope, std::uint64_t seq) {
+  return KeyBuilder().AddString(scope).AddUint64(seq).key();
+}
+std::string MutationKey(std::string_view id) { return KeyBuilder().AddString(id).key(); }
+std::string LateKey(std::string_view scope, std::string_view mutation_id) {
+  return KeyBuilder().AddString("late").AddString(scope).AddString(mutation_id).key();
+}
+const std::string& CursorKeyName() {
+  static const std::string* key = new std::string(KeyBuilder().AddString("cursor_key").key());
+  return *key;
+}
+
+bool IsSensitive(const vigil::v1::RecordBody& body) {
+  switch (body.kind_case()) {
+    case vigil::v1::RecordBody::kInterview:
+    case vigil::v1::RecordBody::kIdentity:
+    case vigil::v1::RecordBody::kAllegation:
+    case vigil::v1::RecordBody::kMedicalFinding:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Plain values start with 0x00; sealed ones with the cipher's format byte.
+std::string Encode(const google::protobuf::Message& message, bool sensitive,
+                   std::string_view key, const storage::KeyRing& keys) {
+  std::string bytes = sync::SerializeDeterministic(message);
+  if (sensitive) return keys.Seal(bytes, key);
+  return std::string(1, '\0') + bytes;
+}
+
+template <typename T>
+absl::StatusOr<T> Decode(std::string_view value, std::string_view key,
+                         const storage::KeyRing& keys) {
+  if (value.empty()) return absl::DataLossError("empty stored value");
+  std::string opened;
+  std::string_view bytes = value.substr(1);
+  if (value[0] != '\0') {
+    ASSIGN_OR_RETURN(opened, keys.Open(value, key));
+    bytes = opened;
+  }
+  T message;
+  if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError("stored value cannot be parsed");
+  }
+  return message;
+}
+
+absl::StatusOr<std::optional<Record>> ReadRecord(CommitContext& ctx, ColumnFamily cf,
+                                                 const std::string& key,
+                                                 const storage::KeyRing& keys) {
+  ASSIGN_OR_RETURN(auto raw, ctx.Get(cf, key));
+  if (!raw.has_value()) return std::nullopt;
+  return Decode<Record>(*raw, key, keys);
+}
+
+absl::Status AtMutation(absl::Status status, int index, const Mutation& m,
+                        absl::string_view reason) {
+  return WithReason(
+      absl::Status(status.code(), absl::StrCat("mutation ", index, " (", m.mutation_id(),
+                                               "): ", status.message())),
+      reason, {{"mutation_id", m.mutation_id()}, {"index", std::to_string(index)}});
+}
+
+absl::string_view ReasonFor(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kNotFound:
+      return "MUTATION_TARGET_NOT_FOUND";
+    case absl::StatusCode::kFailedPrecondition:
+      return "MUTATION_PRECONDITION_FAILED";
+    default:
+      return "MUTATION_INVALID";
+  }
+}
+
+// A visit's records are locked once the visit is approved or published. The
+// visit record itself stays writable: that is how review moves it on.
+absl::StatusOr<bool> VisitLocked(CommitContext& ctx, const std::string& scope,
+                                 const std::string& record_id, const storage::KeyRing& keys) {
+  if (!absl::StartsWith(scope, "visits/")) return false;
+  const std::string visit_id = scope.substr(7);
+  if (visit_id == record_id) return false;
+  ASSIGN_OR_RETURN(auto visit, ReadRecord(ctx, ColumnFamily::kRecords, RecordKey(visit_id), keys));
+  if (!visit.has_value() || visit->deleted() || !visit->body().has_visit()) return false;
+  const auto state = visit->body().visit().state();
+  return state == vigil::v1::VISIT_STATE_APPROVED || state == vigil::v1::VISIT_STATE_PUBLISHED;
+}
+
+}  // namespace
+
+absl::Status RecordStore::ValidateScope(absl::string_view scope) {
+  if (scope == "registry") return absl::OkStatus();
+  for (absl::string_view prefix : {"visits/", "facilities/"}) {
+    if (absl::StartsWith(scope, prefix) &&
+        sync::ValidateRecordId(std::string(scope.substr(prefix.size()))).ok()) {
+      return absl::OkStatus();
+    }
+  }
+  return WithReason(absl::InvalidArgumentError(absl::StrCat(
+                        "scope '", scope,
+                        "' is not \"registry\", \"visits/{id}\" or \"facilities/{id}\"")),
+                    "SCOPE_INVALID", {{"scope", std::string(scope)}});
+}
+
+absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Create(storage::Storage* storage,
+                                                                 const storage::KeyRing* keys,
+                                                                 RecordStoreOptions options) {
+  ASSIGN_OR_RETURN(auto stored, storage->Get(ColumnFamily::kMeta, CursorKeyName()));
+  std::string key;
+  if (stored.has_value()) {
+    ASSIGN_OR_RETURN(key, keys->Open(*stored, CursorKeyName()));
+  } else {
+    key.resize(crypto_auth_hmacsha256_KEYBYTES);
+    crypto_auth_hmacsha256_keygen(reinterpret_cast<unsigned char*>(key.data()));
+    const std::string sealed = keys->Seal(key, CursorKeyName());
+    RETURN_IF_ERROR(storage
+                        ->Commit([&](CommitContext& ctx) -> absl::Status {
+                          ASSIGN_OR_RETURN(auto existing,
+                                           ctx.Get(ColumnFamily::kMeta, CursorKeyName()));
+                          if (existing.has_value()) {
+                            return absl::AbortedError("cursor key created concurrently");
+                          }
+                          ctx.Put(ColumnFamily::kMeta, CursorKeyName(), sealed);
+                          return absl::OkStatus();
+                        })
+                        .status());
+  }
+  if (key.size() != crypto_auth_hmacsha256_KEYBYTES) {
+    return absl::DataLossError("stored cursor key has the wrong size");
+  }
+  return std::unique_ptr<RecordStore>(new RecordStore(storage, keys, options, std::move(key)));
+}
+
+absl::Status RecordStore::ValidateBatch(const vigil::v1::PushRequest& request) const {
+  if (request.mutations_size() == 0) {
+    return WithReason(absl::InvalidArgumentError("a push holds at least one mutation"),
+                      "BATCH_EMPTY");
+  }
+  if (static_cast<std::size_t>(request.mutations_size()) > options_.max_batch_mutations ||
+      request.ByteSizeLong() > options_.max_batch_bytes) {
+    return WithReason(absl::InvalidArgumentError(absl::StrCat(
+                          "a push holds at most ", options_.max_batch_mutations,
+                          " mutations and ", options_.max_batch_bytes, " bytes")),
+                      "BATCH_TOO_LARGE");
+  }
+  for (int i = 0; i < request.mutations_size(); ++i) {
+    const Mutation& m = request.mutations(i);
+    if (absl::Status s = sync::ValidateRecordId(m.mutation_id()); !s.ok()) {
+      return AtMutation(s, i, m, "MUTATION_ID_INVALID");
+    }
+    if (absl::Status s = sync::ValidateRecordId(m.record_id()); !s.ok()) {
+      return AtMutation(s, i, m, "RECORD_ID_INVALID");
+    }
+    if (m.body().ByteSizeLong() > options_.max_body_bytes) {
+      return AtMutation(absl::InvalidArgumentError(absl::StrCat(
+                            "body is larger than ", options_.max_body_bytes, " bytes")),
+                        i, m, "BODY_TOO_LARGE");
+    }
+    if (!m.delete_() && m.body().kind_case() == vigil::v1::RecordBody::KIND_NOT_SET) {
+      return AtMutation(absl::InvalidArgumentError("body has no kind"), i, m, "BODY_KIND_MISSING");
+    }
+    if (m.base_revision() == 0 && !m.delete_()) {
+      if (absl::Status s = ValidateScope(m.scope()); !s.ok()) {
+        return AtMutation(s, i, m, "SCOPE_INVALID");
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, PushDoneFn done) {
+  if (absl::Status s = ValidateBatch(request); !s.ok()) {
+    done(s);
+    return;
+  }
+  auto response = std::make_shared<vigil::v1::PushResponse>();
+  auto touched = std::make_shared<std::map<std::string, std::uint64_t>>();
+  storage_->Submit(
+      [this, caller, request = std::move(request), response,
+       touched](CommitContext& ctx) -> absl::Status {
+        const absl::Time now = absl::Now();
+        for (int i = 0; i < request.mutations_size(); ++i) {
+          const Mutation& m = request.mutations(i);
+          MutationResult* result = response->add_results();
+          ASSIGN_OR_RETURN(auto seen, ctx.Get(ColumnFamily::kMutations, MutationKey(m.mutation_id())));
+          if (seen.has_value()) {
+            if (!result->ParseFromString(*seen)) {
+              return absl::DataLossError("stored mutation result is corrupt");
+            }
+            result->set_duplicate(true);
+            continue;
+          }
+          ASSIGN_OR_RETURN(auto head, ReadRecord(ctx, ColumnFamily::kRecords,
+                                                 RecordKey(m.record_id()), *keys_));
+          if (head.has_value()) {
+            if (m.base_revision() > head->revision()) {
+              return AtMutation(absl::InvalidArgumentError(absl::StrCat(
+                                    "base revision ", m.base_revision(),
+                                    " is newer than the record's revision ", head->revision())),
+                                i, m, "BASE_REVISION_IN_FUTURE");
+            }
+            if (!m.delete_() && m.body().kind_case() != head->body().kind_case()) {
+              return AtMutation(absl::InvalidArgumentError(
+                                    "body is of another kind than the record"),
+                                i, m, "BODY_WRONG_KIND");
+            }
+          }
+          const std::string scope = head.has_value() ? head->scope() : m.scope();
+          result->set_mutation_id(m.mutation_id());
+          result->set_record_id(m.record_id());
+          ASSIGN_OR_RETURN(bool locked, VisitLocked(ctx, scope, m.record_id(), *keys_));
+          if (locked) {
+            const std::string late_key = LateKey(scope, m.mutation_id());
+            ctx.Put(ColumnFamily::kIndexes, late_key, Encode(m, true, late_key, *keys_));
+            result->set_late_submission(true);
+            ctx.Put(ColumnFamily::kMutations, MutationKey(m.mutation_id()),
+                    result->SerializeAsString());
+            RETURN_IF_ERROR(storage::AppendAudit(
+                ctx, AuditOf(caller, "record.late_submission", "records/" + m.record_id())));
+            continue;
+          }
+          std::optional<Record> base;
+          if (head.has_value() && m.base_revision() > 0 && m.base_revision() < head->revision()) {
+            ASSIGN_OR_RETURN(base, ReadRecord(ctx, ColumnFamily::kHistory,
+                                              HistoryKey(m.record_id(), m.base_revision()),
+                                              *keys_));
+            if (!base.has_value()) {
+              return absl::DataLossError(absl::StrCat("history of ", m.record_id(),
+                                                      " lacks revision ", m.base_revision()));
+            }
+          }
+          absl::StatusOr<sync::ApplyOutcome> outcome =
+              sync::ApplyMutation(head ? &*head : nullptr, base ? &*base : nullptr, m, now);
+          if (!outcome.ok()) {
+            return AtMutation(outcome.status(), i, m, ReasonFor(outcome.status().code()));
+          }
+          result->set_clean(outcome->clean);
+          for (const auto& id : outcome->conflict_ids) result->add_conflict_ids(id);
+          if (!outcome->changed) {
+            result->set_revision(head ? head->revision() : 0);
+          } else {
+            Record& record = outcome->record;
+            record.set_seq(ctx.NextSeq());
+            const bool sensitive = IsSensitive(record.body());
+            if (head.has_value()) {
+              ctx.Delete(ColumnFamily::kChanges, ChangeKey(head->scope(), head->seq()));
+            }
+            ctx.Put(ColumnFamily::kChanges, ChangeKey(record.scope(), record.seq()), record.id());
+            const std::string record_key = RecordKey(record.id());
+            const std::string history_key = HistoryKey(record.id(), record.revision());
+            ctx.Put(ColumnFamily::kRecords, record_key,
+                    Encode(record, sensitive, record_key, *keys_));
+            ctx.Put(ColumnFamily::kHistory, history_key,
+                    Encode(record, sensitive, history_key, *keys_));
+            result->set_revision(record.revision());
+            (*touched)[record.scope()] = record.seq();
+            RETURN_IF_ERROR(storage::AppendAudit(
+                ctx, AuditOf(caller, record.deleted() ? "record.delete" : "record.write",
+                             "records/" + record.id())));
+          }
+          ctx.Put(ColumnFamily::kMutations, MutationKey(m.mutation_id()),
+                  result->SerializeAsString());
+        }
+        return absl::OkStatus();
+      },
+      [this, response, touched, done = std::move(done)](
+          absl::StatusOr<storage::CommitResult> committed) mutable {
+        if (!committed.ok()) {
+          done(committed.status());
+          return;
+        }
+        if (!touched->empty() && listener_) {
+          listener_(std::vector<std::pair<std::string, std::uint64_t>>(touched->begin(),
+                                                                       touched->end()));
+        }
+        done(std::move(*response));
+      });
+}
+
+std::string RecordStore::EncodeCursor(absl::string_view scope, std::uint64_t seq) const {
+  std::string payload(1, static_cast<char>(kCursorVersion));
+  for (int shift = 56; shift >= 0; shift -= 8) payload.push_back(static_cast<char>(seq >> shift));
+  const std::string authenticated = payload + std::string(scope);
+  unsigned char mac[crypto_auth_hmacsha256_BYTES];
+  crypto_auth_hmacsha256(mac, reinterpret_cast<const unsigned char*>(authenticated.data()),
+                         authenticated.size(),
+                         reinterpret_cast<const unsigned char*>(cursor_key_.data()));
+  payload.append(reinterpret_cast<const char*>(mac), kCursorMacBytes);
+  std::string out(sodium_base64_ENCODED_LEN(payload.size(),
+                                            sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+                  '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(payload.data()),
+                    payload.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  out.resize(out.size() - 1);  // the terminating NUL
+  return out;
+}
+
+absl::StatusOr<std::uint64_t> RecordStore::DecodeCursor(absl::string_view scope,
+                                                        absl::string_view cursor) const {
+  if (cursor.empty()) return 0;
+  auto invalid = [&] {
+    return WithReason(absl::InvalidArgumentError(
+                          "cursor is malformed, was altered, or belongs to another scope or "
+                          "server: pull this scope from the beginning"),
+                      "CURSOR_INVALID", {{"scope", std::string(scope)}});
+  };
+  unsigned char payload[1 + 8 + kCursorMacBytes];
+  std::size_t len = 0;
+  if (sodium_base642bin(payload, sizeof(payload), cursor.data(), cursor.size(), nullptr, &len,
+                        nullptr, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+      len != sizeof(payload) || payload[0] != kCursorVersion) {
+    return invalid();
+  }
+  std::string authenticated(reinterpret_cast<const char*>(payload), 9);
+  authenticated += std::string(scope);
+  unsigned char mac[crypto_auth_hmacsha256_BYTES];
+  crypto_auth_hmacsha256(mac, reinterpret_cast<const unsigned char*>(authenticated.data()),
+                         authenticated.size(),
+                         reinterpret_cast<const unsigned char*>(cursor_key_.data()));
+  if (sodium_memcmp(mac, payload + 9, kCursorMacBytes) != 0) return invalid();
+  std::uint64_t seq = 0;
+  for (int i = 1; i <= 8; ++i) seq = (seq << 8) | payload[i];
+  return seq;
+}
+
+absl::StatusOr<vigil::v1::PullResponse> RecordStore::Pull(const vigil::v1::PullRequest& request) {
+  RETURN_IF_ERROR(ValidateScope(request.scope()));
+  ASSIGN_OR_RETURN(std::uint64_t after, DecodeCursor(request.scope(), request.cursor()));
+  std::uint32_t limit = request.limit() == 0 ? options_.default_pull_limit : request.limit();
+  limit = std::min(limit, options_.max_pull_limit);
+  storage::Snapshot snapshot = storage_->GetSnapshot();
+  std::vector<std::pair<std::uint64_t, std::string>> changed;
+  absl::Status malformed;
+  RETURN_IF_ERROR(storage_->Scan(
+      ColumnFamily::kChanges,
+      storage::KeyRange{ChangeKey(request.scope(), after + 1),
+                        storage::PrefixSuccessor(ChangePrefix(request.scope()))},
+      &snapshot, [&](std::string_view key, std::string_view value) {
+        auto reader = storage::KeyReader::Create(key);
+        absl::StatusOr<std::uint64_t> seq = absl::DataLossError("malformed change key");
+        if (reader.ok() && reader->ReadString().ok()) seq = reader->ReadUint64();
+        if (!seq.ok()) {
+          malformed = seq.status();
+          return false;
+        }
+        changed.emplace_back(*seq, std::string(value));
+        return changed.size() <= limit;
+      }));
+  RETURN_IF_ERROR(malformed);
+  vigil::v1::PullResponse response;
+  response.set_has_more(changed.size() > limit);
+  if (changed.size() > limit) changed.resize(limit);
+  std::uint64_t last = after;
+  for (const auto& [seq, id] : changed) {
+    const std::string key = RecordKey(id);
+    ASSIGN_OR_RETURN(auto raw, storage_->Get(ColumnFamily::kRecords, key, &snapshot));
+    if (!raw.has_value()) return absl::DataLossError(absl::StrCat("change of missing record ", id));
+    ASSIGN_OR_RETURN(*response.add_records(), Decode<Record>(*raw, key, *keys_));
+    last = seq;
+  }
+  response.set_next_cursor(EncodeCursor(request.scope(), last));
+  return response;
+}
+
+absl::StatusOr<vigil::v1::GetHistoryResponse> RecordStore::History(
+    const vigil::v1::GetHistoryRequest& request) {
+  if (absl::Status s = sync::ValidateRecordId(request.record_id()); !s.ok()) {
+    return WithReason(s, "RECORD_ID_INVALID", {{"record_id", request.record_id()}});
+  }
+  std::uint64_t from = 1;
+  if (!request.page_token().empty() &&
+      (!absl::SimpleAtoi(request.page_token(), &from) || from == 0)) {
+    return WithReason(absl::InvalidArgumentError("page_token is malformed"), "PAGE_TOKEN_INVALID");
+  }
+  const std::uint32_t page =
+      request.page_size() == 0 ? 100 : std::min<std::uint32_t>(request.page_size(), 1000);
+  storage::Snapshot snapshot = storage_->GetSnapshot();
+  vigil::v1::GetHistoryResponse response;
+  absl::Status decoded;
+  bool more = false;
+  RETURN_IF_ERROR(storage_->Scan(
+      ColumnFamily::kHistory,
+      storage::KeyRange{HistoryKey(request.record_id(), from),
+                        storage::PrefixSuccessor(RecordKey(request.record_id()))},
+      &snapshot, [&](std::string_view key, std::string_view value) {
+        if (static_cast<std::uint32_t>(response.revisions_size()) == page) {
+          more = true;
+          return false;
+        }
+        absl::StatusOr<Record> record = Decode<Record>(value, key, *keys_);
+        if (!record.ok()) {
+          decoded = record.status();
+          return false;
+        }
+        *response.add_revisions() = std::move(*record);
+        return true;
+      }));
+  RETURN_IF_ERROR(decoded);
+  if (response.revisions_size() == 0 && from == 1) {
+    return WithReason(absl::NotFoundError("no such record"), "RECORD_NOT_FOUND",
+                      {{"record_id", request.record_id()}});
+  }
+  if (more) {
+    response.set_next_page_token(
+        std::to_string(response.revisions(response.revisions_size() - 1).revision() + 1));
+  }
+  return response;
+}
+
+}  // namespace vigil::server

@@ -1,0 +1,90 @@
+// Records on storage: push (idempotent, ordered, merged through
+// sync::ApplyMutation, durable before the reply), pull (per scope, from one
+// snapshot, in commit order, with authenticated resumable cursors), history,
+// and the late-submission queue of locked visits.
+//
+// Layout:
+//   records   (record_id)                -> head Record
+//   history   (record_id, revision)      -> Record as of that revision
+//   changes   (scope, seq)               -> record_id; one entry per record,
+//                                           moved on each change
+//   mutations (mutation_id)              -> MutationResult (idempotency)
+//   indexes   ("late", scope, mutation)  -> Mutation held for review
+// Records of sensitive kinds (interviews, identities, allegations, medical
+// findings) and held mutations are sealed with the data key.
+#ifndef VIGIL_SERVER_RECORD_STORE_H_
+#define VIGIL_SERVER_RECORD_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "server/caller.h"
+#include "storage/storage.h"
+#include "storage/value_cipher.h"
+#include "vigil/v1/sync.pb.h"
+
+namespace vigil::server {
+
+struct RecordStoreOptions {
+  // Default: 500 mutations and 16 MiB per push, 1 MiB per body.
+  std::size_t max_batch_mutations = 500;
+  std::size_t max_batch_bytes = 16 << 20;
+  std::size_t max_body_bytes = 1 << 20;
+  // Default page of a pull, and the most a client may ask for.
+  std::uint32_t default_pull_limit = 500;
+  std::uint32_t max_pull_limit = 1000;
+};
+
+// (scope, newest seq) pairs touched by one committed push.
+using ChangeListener =
+    absl::AnyInvocable<void(const std::vector<std::pair<std::string, std::uint64_t>>&)>;
+
+class RecordStore {
+ public:
+  // Loads (creating on first use) the cursor authentication key. `storage`
+  // and `keys` are borrowed and must outlive the store.
+  static absl::StatusOr<std::unique_ptr<RecordStore>> Create(storage::Storage* storage,
+                                                             const storage::KeyRing* keys,
+                                                             RecordStoreOptions options);
+
+  // Called on the commit thread after every push that changed something;
+  // must be quick. Set before serving.
+  void SetChangeListener(ChangeListener listener) { listener_ = std::move(listener); }
+
+  using PushDoneFn = absl::AnyInvocable<void(absl::StatusOr<vigil::v1::PushResponse>)>;
+  // Applies the batch in one atomic commit; `done` runs once it is durable.
+  void Push(const Caller& caller, vigil::v1::PushRequest request, PushDoneFn done);
+
+  absl::StatusOr<vigil::v1::PullResponse> Pull(const vigil::v1::PullRequest& request);
+  absl::StatusOr<vigil::v1::GetHistoryResponse> History(
+      const vigil::v1::GetHistoryRequest& request);
+
+  // "registry", "visits/{id}" or "facilities/{id}" with a valid record id.
+  static absl::Status ValidateScope(absl::string_view scope);
+
+ private:
+  RecordStore(storage::Storage* storage, const storage::KeyRing* keys,
+              RecordStoreOptions options, std::string cursor_key)
+      : storage_(storage), keys_(keys), options_(options), cursor_key_(std::move(cursor_key)) {}
+
+  absl::Status ValidateBatch(const vigil::v1::PushRequest& request) const;
+  std::string EncodeCursor(absl::string_view scope, std::uint64_t seq) const;
+  absl::StatusOr<std::uint64_t> DecodeCursor(absl::string_view scope,
+                                             absl::string_view cursor) const;
+
+  storage::Storage* storage_;
+  const storage::KeyRing* keys_;
+  const RecordStoreOptions options_;
+  const std::string cursor_key_;
+  ChangeListener listener_;
+};
+
+}  // namespace vigil::server
+
+#endif  // VIGIL_SERVER_RECORD_STORE_H_

@@ -1,0 +1,358 @@
+// SyncService push / pull / history / subscribe over real gRPC against an
+// in-process server: idempotency, chains, merges and conflicts, bad input
+// that writes nothing, paging with resumable cursors, tombstones, locked
+// visits, sensitive bodies at rest.
+#include <random>
+#include <set>
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "server/grpc_status.h"
+#include "sync/ids.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/test_server.h"
+#include "vigil/v1/sync.grpc.pb.h"
+
+namespace vigil {
+namespace {
+
+using v1::Mutation;
+using v1::PushRequest;
+using v1::PushResponse;
+using v1::Record;
+
+std::string NewId() {
+  static std::mt19937_64 rng(7);
+  static int counter = 0;
+  sync::UuidRandomBytes random;
+  for (auto& b : random) b = static_cast<uint8_t>(rng());
+  return *sync::NewUuidV7(absl::Now() + absl::Milliseconds(++counter), random);
+}
+
+v1::RecordBody FindingBody(const std::string& title, const std::string& narrative = "") {
+  v1::RecordBody body;
+  body.mutable_finding()->set_title(title);
+  body.mutable_finding()->set_narrative(narrative);
+  body.mutable_finding()->set_category(v1::FINDING_CATEGORY_MATERIAL_CONDITIONS);
+  return body;
+}
+
+Mutation Edit(const std::string& record_id, std::uint64_t base, const v1::RecordBody& body,
+              const std::string& device = "tablet-1", const std::string& scope = "") {
+  static std::int64_t hlc = 1'700'000'000'000'000;
+  Mutation m;
+  m.set_mutation_id(NewId());
+  m.set_record_id(record_id);
+  m.set_base_revision(base);
+  *m.mutable_body() = body;
+  m.set_author("monitor-" + device);
+  m.set_device_id(device);
+  m.mutable_hlc()->set_wall_time_micros(++hlc);
+  m.set_scope(scope);
+  return m;
+}
+
+class SyncTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<testing::TestServer>();
+    ASSERT_OK(server_->status());
+    stub_ = v1::SyncService::NewStub(server_->NewChannel());
+    scope_ = "visits/" + NewId();
+  }
+
+  grpc::Status Push(const std::vector<Mutation>& mutations, PushResponse* response) {
+    grpc::ClientContext context;
+    PushRequest request;
+    for (const auto& m : mutations) *request.add_mutations() = m;
+    return stub_->Push(&context, request, response);
+  }
+
+  PushResponse PushOk(const std::vector<Mutation>& mutations) {
+    PushResponse response;
+    grpc::Status s = Push(mutations, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response;
+  }
+
+  grpc::Status Pull(const std::string& scope, const std::string& cursor, std::uint32_t limit,
+                    v1::PullResponse* response) {
+    grpc::ClientContext context;
+    v1::PullRequest request;
+    request.set_scope(scope);
+    request.set_cursor(cursor);
+    request.set_limit(limit);
+    return stub_->Pull(&context, request, response);
+  }
+
+  // Every record of the scope, following cursors.
+  std::vector<Record> PullAll(const std::string& scope, std::string* cursor = nullptr,
+                              std::uint32_t limit = 0) {
+    std::vector<Record> out;
+    std::string at = cursor ? *cursor : "";
+    while (true) {
+      v1::PullResponse page;
+      grpc::Status s = Pull(scope, at, limit, &page);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      if (!s.ok()) break;
+      for (const auto& r : page.records()) out.push_back(r);
+      at = page.next_cursor();
+      if (!page.has_more()) break;
+    }
+    if (cursor) *cursor = at;
+    return out;
+  }
+
+  static std::string Reason(const grpc::Status& s) {
+    auto info = server::ErrorInfoOf(s);
+    return info.ok() ? info->reason() : "<none>";
+  }
+
+  std::unique_ptr<testing::TestServer> server_;
+  std::unique_ptr<v1::SyncService::Stub> stub_;
+  std::string scope_;
+};
+
+TEST_F(SyncTest, CreateEditPullAndHistory) {
+  const std::string id = NewId();
+  PushResponse created = PushOk({Edit(id, 0, FindingBody("Cells overcrowded"), "t1", scope_)});
+  ASSERT_EQ(created.results_size(), 1);
+  EXPECT_EQ(created.results(0).revision(), 1u);
+  EXPECT_TRUE(created.results(0).clean());
+  PushResponse edited = PushOk({Edit(id, 1, FindingBody("Cells severely overcrowded"))});
+  EXPECT_EQ(edited.results(0).revision(), 2u);
+
+  std::vector<Record> records = PullAll(scope_);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].id(), id);
+  EXPECT_EQ(records[0].revision(), 2u);
+  EXPECT_EQ(records[0].scope(), scope_);
+  EXPECT_EQ(records[0].body().finding().title(), "Cells severely overcrowded");
+  EXPECT_GT(records[0].seq(), 0u);
+
+  grpc::ClientContext context;
+  v1::GetHistoryRequest request;
+  request.set_record_id(id);
+  v1::GetHistoryResponse history;
+  ASSERT_TRUE(stub_->GetHistory(&context, request, &history).ok());
+  ASSERT_EQ(history.revisions_size(), 2);
+  EXPECT_EQ(history.revisions(0).body().finding().title(), "Cells overcrowded");
+  EXPECT_EQ(history.revisions(0).updated().device_id(), "t1");
+  EXPECT_EQ(history.revisions(1).revision(), 2u);
+}
+
+TEST_F(SyncTest, ResentBatchReturnsFirstResultsAndWritesNothing) {
+  const std::string id = NewId();
+  std::vector<Mutation> batch = {Edit(id, 0, FindingBody("a"), "t1", scope_),
+                                 Edit(id, 1, FindingBody("b"))};
+  PushResponse first = PushOk(batch);
+  std::string cursor;
+  PullAll(scope_, &cursor);
+  PushResponse again = PushOk(batch);
+  ASSERT_EQ(again.results_size(), 2);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_TRUE(again.results(i).duplicate());
+    EXPECT_EQ(again.results(i).revision(), first.results(i).revision());
+  }
+  EXPECT_TRUE(PullAll(scope_, &cursor).empty()) << "a resend must not create changes";
+}
+
+TEST_F(SyncTest, OfflineChainAppliesInOrder) {
+  const std::string id = NewId();
+  PushResponse r = PushOk({Edit(id, 0, FindingBody("v1"), "t1", scope_),
+                           Edit(id, 1, FindingBody("v2")), Edit(id, 2, FindingBody("v3"))});
+  EXPECT_EQ(r.results(2).revision(), 3u);
+  EXPECT_EQ(PullAll(scope_).at(0).body().finding().title(), "v3");
+}
+
+TEST_F(SyncTest, ConcurrentEditsMergeOrConflictWithoutLoss) {
+  const std::string id = NewId();
+  PushOk({Edit(id, 0, FindingBody("Title", "line 1\nline 2\nline 3\n"), "t1", scope_)});
+  // Two tablets edit revision 1 offline: different narrative lines (merge)
+  // and the title differently (conflict).
+  v1::RecordBody a = FindingBody("Title by A", "line 1 (A)\nline 2\nline 3\n");
+  v1::RecordBody b = FindingBody("Title by B", "line 1\nline 2\nline 3 (B)\n");
+  PushResponse ra = PushOk({Edit(id, 1, a, "tA")});
+  PushResponse rb = PushOk({Edit(id, 1, b, "tB")});
+  EXPECT_TRUE(ra.results(0).clean());
+  EXPECT_FALSE(rb.results(0).clean());
+  EXPECT_EQ(rb.results(0).conflict_ids_size(), 1);
+  Record head = PullAll(scope_).at(0);
+  EXPECT_EQ(head.revision(), 3u);
+  EXPECT_EQ(head.body().finding().narrative(), "line 1 (A)\nline 2\nline 3 (B)\n");
+  ASSERT_EQ(head.open_conflicts_size(), 1);
+  EXPECT_EQ(head.open_conflicts(0).id(), rb.results(0).conflict_ids(0));
+  const std::string everything = head.SerializeAsString();
+  EXPECT_NE(everything.find("Title by A"), std::string::npos);
+  EXPECT_NE(everything.find("Title by B"), std::string::npos);
+
+  // A reviewer resolves it with a new value on the head revision.
+  Mutation resolve = Edit(id, 3, FindingBody("Title agreed", head.body().finding().narrative()),
+                          "review");
+  resolve.add_resolves_conflict_ids(head.open_conflicts(0).id());
+  PushResponse resolved = PushOk({resolve});
+  EXPECT_EQ(resolved.results(0).revision(), 4u);
+  Record after = PullAll(scope_).at(0);
+  EXPECT_EQ(after.open_conflicts_size(), 0);
+  EXPECT_EQ(after.body().finding().title(), "Title agreed");
+}
+
+TEST_F(SyncTest, BadInputRejectsTheWholeBatchNamingTheMutation) {
+  const std::string existing = NewId();
+  PushOk({Edit(existing, 0, FindingBody("x"), "t1", scope_)});
+  std::string cursor;
+  PullAll(scope_, &cursor);
+
+  struct Case {
+    std::string name;
+    Mutation bad;
+    grpc::StatusCode code;
+    std::string reason;
+  };
+  Mutation bad_id = Edit(NewId(), 0, FindingBody("y"), "t1", scope_);
+  bad_id.set_mutation_id("not-a-uuid");
+  Mutation bad_record = Edit("x", 0, FindingBody("y"), "t1", scope_);
+  v1::RecordBody interview;
+  interview.mutable_interview()->set_pseudonym("P1");
+  Mutation bad_scope = Edit(NewId(), 0, FindingBody("y"), "t1", "prisons/1");
+  Mutation no_kind = Edit(NewId(), 0, v1::RecordBody(), "t1", scope_);
+  Mutation big = Edit(NewId(), 0, FindingBody(std::string(2 << 20, 'x')), "t1", scope_);
+  std::vector<Case> cases = {
+      {"malformed mutation id", bad_id, grpc::StatusCode::INVALID_ARGUMENT, "MUTATION_ID_INVALID"},
+      {"malformed record id", bad_record, grpc::StatusCode::INVALID_ARGUMENT, "RECORD_ID_INVALID"},
+      {"bad scope", bad_scope, grpc::StatusCode::INVALID_ARGUMENT, "SCOPE_INVALID"},
+      {"no kind", no_kind, grpc::StatusCode::INVALID_ARGUMENT, "BODY_KIND_MISSING"},
+      {"oversize body", big, grpc::StatusCode::INVALID_ARGUMENT, "BODY_TOO_LARGE"},
+      {"future base", Edit(existing, 9, FindingBody("y")), grpc::StatusCode::INVALID_ARGUMENT,
+       "BASE_REVISION_IN_FUTURE"},
+      {"wrong kind", Edit(existing, 1, interview), grpc::StatusCode::INVALID_ARGUMENT,
+       "BODY_WRONG_KIND"},
+      {"unknown record", Edit(NewId(), 3, FindingBody("y")), grpc::StatusCode::NOT_FOUND,
+       "MUTATION_TARGET_NOT_FOUND"},
+  };
+  for (const Case& c : cases) {
+    // A good mutation first: it must not be written either.
+    const std::string fresh = NewId();
+    PushResponse response;
+    grpc::Status s = Push({Edit(fresh, 0, FindingBody("good"), "t1", scope_), c.bad}, &response);
+    EXPECT_EQ(s.error_code(), c.code) << c.name << ": " << s.error_message();
+    EXPECT_EQ(Reason(s), c.reason) << c.name;
+    auto info = server::ErrorInfoOf(s);
+    ASSERT_TRUE(info.ok()) << c.name;
+    EXPECT_EQ(info->metadata().at("index"), "1") << c.name;
+    EXPECT_EQ(info->metadata().at("mutation_id"), c.bad.mutation_id()) << c.name;
+    EXPECT_TRUE(PullAll(scope_, &cursor).empty()) << c.name << " wrote something";
+  }
+  PushResponse empty;
+  EXPECT_EQ(Reason(Push({}, &empty)), "BATCH_EMPTY");
+}
+
+TEST_F(SyncTest, PullPagesResumeAndCursorsAreAuthenticated) {
+  std::vector<Mutation> batch;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 25; ++i) {
+    ids.push_back(NewId());
+    batch.push_back(Edit(ids.back(), 0, FindingBody("f" + std::to_string(i)), "t1", scope_));
+  }
+  PushOk(batch);
+  v1::PullResponse page;
+  ASSERT_TRUE(Pull(scope_, "", 10, &page).ok());
+  EXPECT_EQ(page.records_size(), 10);
+  EXPECT_TRUE(page.has_more());
+  // Interrupted after the first page: resume from its cursor.
+  std::string cursor = page.next_cursor();
+  std::vector<Record> rest = PullAll(scope_, &cursor, 10);
+  EXPECT_EQ(rest.size(), 15u);
+  std::set<std::string> seen;
+  for (const auto& r : page.records()) seen.insert(r.id());
+  for (const auto& r : rest) seen.insert(r.id());
+  EXPECT_EQ(seen.size(), 25u);
+  // A record changed later moves to the end of the feed and comes once.
+  PushOk({Edit(ids[3], 1, FindingBody("f3 again"))});
+  std::vector<Record> changed = PullAll(scope_, &cursor);
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0].revision(), 2u);
+  // Commit order within a page.
+  std::vector<Record> all = PullAll(scope_);
+  ASSERT_EQ(all.size(), 25u);
+  for (std::size_t i = 1; i < all.size(); ++i) EXPECT_LT(all[i - 1].seq(), all[i].seq());
+  EXPECT_EQ(all.back().id(), ids[3]);
+
+  std::string tampered = cursor;
+  tampered[tampered.size() / 2] = tampered[tampered.size() / 2] == 'A' ? 'B' : 'A';
+  v1::PullResponse refused;
+  grpc::Status s = Pull(scope_, tampered, 10, &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Reason(s), "CURSOR_INVALID");
+  s = Pull("visits/" + NewId(), cursor, 10, &refused);  // another scope's cursor
+  EXPECT_EQ(Reason(s), "CURSOR_INVALID");
+  s = Pull("nowhere", "", 10, &refused);
+  EXPECT_EQ(Reason(s), "SCOPE_INVALID");
+}
+
+TEST_F(SyncTest, DeletesAreTombstonesInThePull) {
+  const std::string id = NewId();
+  PushOk({Edit(id, 0, FindingBody("to delete"), "t1", scope_)});
+  Mutation del = Edit(id, 1, v1::RecordBody());
+  del.set_delete_(true);
+  PushResponse r = PushOk({del});
+  EXPECT_EQ(r.results(0).revision(), 2u);
+  std::vector<Record> records = PullAll(scope_);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_TRUE(records[0].deleted());
+}
+
+TEST_F(SyncTest, LockedVisitQueuesLateSubmissions) {
+  const std::string visit_id = NewId();
+  const std::string scope = "visits/" + visit_id;
+  v1::RecordBody visit;
+  visit.mutable_visit()->set_state(v1::VISIT_STATE_APPROVED);
+  PushOk({Edit(visit_id, 0, visit, "office", scope)});
+  PushResponse r = PushOk({Edit(NewId(), 0, FindingBody("late finding"), "t1", scope)});
+  EXPECT_TRUE(r.results(0).late_submission());
+  EXPECT_EQ(r.results(0).revision(), 0u);
+  std::vector<Record> records = PullAll(scope);
+  ASSERT_EQ(records.size(), 1u) << "only the visit record";
+  EXPECT_TRUE(records[0].body().has_visit());
+}
+
+TEST_F(SyncTest, SubscribeNotifiesOfNewChanges) {
+  grpc::ClientContext context;
+  v1::SubscribeRequest request;
+  request.add_scopes(scope_);
+  auto reader = stub_->Subscribe(&context, request);
+  v1::ChangeNotice notice;
+  ASSERT_TRUE(reader->Read(&notice));  // the initial notice
+  EXPECT_EQ(notice.scope(), scope_);
+  PushResponse r = PushOk({Edit(NewId(), 0, FindingBody("new"), "t1", scope_)});
+  ASSERT_TRUE(reader->Read(&notice));
+  EXPECT_EQ(notice.scope(), scope_);
+  EXPECT_GE(notice.seq(), 1u);
+  context.TryCancel();
+  reader->Finish();
+
+  grpc::ClientContext bad_context;
+  v1::SubscribeRequest bad;
+  bad.add_scopes("nowhere");
+  auto refused = stub_->Subscribe(&bad_context, bad);
+  EXPECT_FALSE(refused->Read(&notice));
+  EXPECT_EQ(refused->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(SyncTest, SensitiveBodiesAreEncryptedAtRest) {
+  v1::RecordBody interview;
+  interview.mutable_interview()->set_pseudonym("D-17");
+  interview.mutable_interview()->set_notes("He said the night guard beat him with a baton.");
+  PushOk({Edit(NewId(), 0, interview, "t1", scope_)});
+  ASSERT_EQ(PullAll(scope_).at(0).body().interview().notes(),
+            "He said the night guard beat him with a baton.");
+  server_->server().Shutdown();
+  for (const auto& [path, bytes] : testing::DirectoryContents(server_->dir().path())) {
+    EXPECT_EQ(bytes.find("night guard beat him"), std::string::npos) << path;
+  }
+}
+
+}  // namespace
+}  // namespace vigil
