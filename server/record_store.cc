@@ -40,10 +40,6 @@ std::string MutationKey(std::string_view id) { return KeyBuilder().AddString(id)
 std::string LateKey(std::string_view scope, std::string_view mutation_id) {
   return KeyBuilder().AddString("late").AddString(scope).AddString(mutation_id).key();
 }
-const std::string& CursorKeyName() {
-  static const std::string* key = new std::string(KeyBuilder().AddString("cursor_key").key());
-  return *key;
-}
 
 bool IsSensitive(const vigil::v1::RecordBody& body) {
   switch (body.kind_case()) {
@@ -141,30 +137,37 @@ absl::Status RecordStore::ValidateScope(absl::string_view scope) {
 absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Create(storage::Storage* storage,
                                                                  const storage::KeyRing* keys,
                                                                  RecordStoreOptions options) {
-  ASSIGN_OR_RETURN(auto stored, storage->Get(ColumnFamily::kMeta, CursorKeyName()));
-  std::string key;
-  if (stored.has_value()) {
-    ASSIGN_OR_RETURN(key, keys->Open(*stored, CursorKeyName()));
-  } else {
-    key.resize(crypto_auth_hmacsha256_KEYBYTES);
-    crypto_auth_hmacsha256_keygen(reinterpret_cast<unsigned char*>(key.data()));
-    const std::string sealed = keys->Seal(key, CursorKeyName());
-    RETURN_IF_ERROR(storage
-                        ->Commit([&](CommitContext& ctx) -> absl::Status {
-                          ASSIGN_OR_RETURN(auto existing,
-                                           ctx.Get(ColumnFamily::kMeta, CursorKeyName()));
-                          if (existing.has_value()) {
-                            return absl::AbortedError("cursor key created concurrently");
-                          }
-                          ctx.Put(ColumnFamily::kMeta, CursorKeyName(), sealed);
-                          return absl::OkStatus();
-                        })
-                        .status());
-  }
+  ASSIGN_OR_RETURN(std::string key,
+                   storage::LoadOrCreateSecret(*storage, *keys, "cursor_hmac", [] {
+                     std::string k(crypto_auth_hmacsha256_KEYBYTES, '\0');
+                     crypto_auth_hmacsha256_keygen(reinterpret_cast<unsigned char*>(k.data()));
+                     return k;
+                   }));
   if (key.size() != crypto_auth_hmacsha256_KEYBYTES) {
     return absl::DataLossError("stored cursor key has the wrong size");
   }
   return std::unique_ptr<RecordStore>(new RecordStore(storage, keys, options, std::move(key)));
+}
+
+absl::Status RecordStore::ForEachInScope(const std::string& scope,
+                                         const storage::Snapshot& snapshot,
+                                         absl::FunctionRef<void(const Record&)> visit) {
+  RETURN_IF_ERROR(ValidateScope(scope));
+  std::vector<std::string> ids;
+  RETURN_IF_ERROR(storage_->Scan(ColumnFamily::kChanges,
+                                 storage::KeyRange::Prefix(ChangePrefix(scope)), &snapshot,
+                                 [&](std::string_view, std::string_view id) {
+                                   ids.emplace_back(id);
+                                   return true;
+                                 }));
+  for (const std::string& id : ids) {
+    const std::string key = RecordKey(id);
+    ASSIGN_OR_RETURN(auto raw, storage_->Get(ColumnFamily::kRecords, key, &snapshot));
+    if (!raw.has_value()) return absl::DataLossError(absl::StrCat("change of missing record ", id));
+    ASSIGN_OR_RETURN(Record record, Decode<Record>(*raw, key, *keys_));
+    visit(record);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status RecordStore::ValidateBatch(const vigil::v1::PushRequest& request) const {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "server/caller.h"
@@ -47,7 +48,8 @@ using ChangeListener =
 
 class RecordStore {
  public:
-  // Loads (creating on first use) the cursor authentication key. `storage`
+  // Loads (creating on first use) the cursor authentication key.
+  // Storage: storage_ is also read by receipts (ForEachInScope). `storage`
   // and `keys` are borrowed and must outlive the store.
   static absl::StatusOr<std::unique_ptr<RecordStore>> Create(storage::Storage* storage,
                                                              const storage::KeyRing* keys,
@@ -64,6 +66,14 @@ class RecordStore {
   absl::StatusOr<vigil::v1::PullResponse> Pull(const vigil::v1::PullRequest& request);
   absl::StatusOr<vigil::v1::GetHistoryResponse> History(
       const vigil::v1::GetHistoryRequest& request);
+
+  // The storage the store reads, for callers that need a snapshot to pass to
+  // ForEachInScope.
+  storage::Storage& snapshot_source() { return *storage_; }
+
+  // Visits every record of `scope` at `snapshot`, in commit order.
+  absl::Status ForEachInScope(const std::string& scope, const storage::Snapshot& snapshot,
+                              absl::FunctionRef<void(const vigil::v1::Record&)> visit);
 
   // "registry", "visits/{id}" or "facilities/{id}" with a valid record id.
   static absl::Status ValidateScope(absl::string_view scope);

@@ -199,6 +199,14 @@ grpc::ServerUnaryReactor* SyncService::GetHistory(grpc::CallbackServerContext* c
   return reactor;
 }
 
+grpc::ServerUnaryReactor* SyncService::GetReceipt(grpc::CallbackServerContext* context,
+                                                  const vigil::v1::GetReceiptRequest* request,
+                                                  vigil::v1::Receipt* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  FinishUnary(reactor, signer_->Issue(*records_, *attachments_, request->scope()), response);
+  return reactor;
+}
+
 grpc::ServerWriteReactor<vigil::v1::ChangeNotice>* SyncService::Subscribe(
     grpc::CallbackServerContext* /*context*/, const vigil::v1::SubscribeRequest* request) {
   constexpr int kMaxScopes = 1000;

@@ -5,6 +5,7 @@
 
 #include "server/attachment_store.h"
 #include "server/change_hub.h"
+#include "server/receipts.h"
 #include "server/record_store.h"
 #include "vigil/v1/sync.grpc.pb.h"
 
@@ -14,8 +15,16 @@ class SyncService final : public vigil::v1::SyncService::CallbackService {
  public:
   // Everything is borrowed and must outlive the service.
   SyncService(RecordStore* records, AttachmentStore* attachments, ChangeHub* hub,
-              storage::Storage* storage)
-      : records_(records), attachments_(attachments), hub_(hub), storage_(storage) {}
+              const ReceiptSigner* signer, storage::Storage* storage)
+      : records_(records),
+        attachments_(attachments),
+        hub_(hub),
+        signer_(signer),
+        storage_(storage) {}
+
+  grpc::ServerUnaryReactor* GetReceipt(grpc::CallbackServerContext* context,
+                                       const vigil::v1::GetReceiptRequest* request,
+                                       vigil::v1::Receipt* response) override;
 
   grpc::ServerUnaryReactor* Push(grpc::CallbackServerContext* context,
                                  const vigil::v1::PushRequest* request,
@@ -48,6 +57,7 @@ class SyncService final : public vigil::v1::SyncService::CallbackService {
   RecordStore* records_;
   AttachmentStore* attachments_;
   ChangeHub* hub_;
+  const ReceiptSigner* signer_;
   storage::Storage* storage_;
 };
 

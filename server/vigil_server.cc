@@ -79,17 +79,18 @@ class ServerImpl final : public VigilServer {
  public:
   ServerImpl(DataDirLayout layout, const ServerConfig& config,
              std::unique_ptr<storage::Storage> storage, std::unique_ptr<storage::KeyRing> keys,
-             std::unique_ptr<RecordStore> records)
+             std::unique_ptr<RecordStore> records, std::unique_ptr<ReceiptSigner> signer)
       : layout_(std::move(layout)),
         config_(config),
         storage_(std::move(storage)),
         keys_(std::move(keys)),
         records_(std::move(records)),
+        signer_(std::move(signer)),
         attachments_(std::make_unique<AttachmentStore>(
             storage_.get(), keys_.get(),
             AttachmentOptions{.max_attachment_bytes = config.max_attachment_bytes})),
         sync_service_(std::make_unique<SyncService>(records_.get(), attachments_.get(), &hub_,
-                                                    storage_.get())) {
+                                                    signer_.get(), storage_.get())) {
     records_->SetChangeListener(
         [this](const std::vector<std::pair<std::string, std::uint64_t>>& changes) {
           hub_.Notify(changes);
@@ -187,6 +188,7 @@ class ServerImpl final : public VigilServer {
   std::unique_ptr<storage::KeyRing> keys_;
   ChangeHub hub_;
   std::unique_ptr<RecordStore> records_;
+  std::unique_ptr<ReceiptSigner> signer_;
   std::unique_ptr<AttachmentStore> attachments_;
   std::unique_ptr<SyncService> sync_service_;
   std::unique_ptr<OperationsService> ops_service_;
@@ -216,8 +218,10 @@ absl::StatusOr<std::unique_ptr<VigilServer>> VigilServer::Start(const ServerConf
   ASSIGN_OR_RETURN(auto credentials, MakeCredentials(config, layout));
   ASSIGN_OR_RETURN(std::unique_ptr<RecordStore> records,
                    RecordStore::Create(storage.get(), keys.get(), RecordStoreOptions()));
+  ASSIGN_OR_RETURN(std::unique_ptr<ReceiptSigner> signer,
+                   ReceiptSigner::Create(storage.get(), keys.get()));
   auto server = std::make_unique<ServerImpl>(layout, config, std::move(storage), std::move(keys),
-                                             std::move(records));
+                                             std::move(records), std::move(signer));
   RETURN_IF_ERROR(server->Serve(std::move(credentials)));
   return server;
 }

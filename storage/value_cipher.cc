@@ -168,6 +168,26 @@ absl::StatusOr<std::string> KeyRing::Open(std::string_view sealed,
   return out;
 }
 
+absl::StatusOr<std::string> LoadOrCreateSecret(Storage& storage, const KeyRing& keys,
+                                               std::string_view name,
+                                               absl::FunctionRef<std::string()> make) {
+  const std::string key = KeyBuilder().AddString("secret").AddString(name).key();
+  std::string secret;
+  RETURN_IF_ERROR(storage
+                      .Commit([&](CommitContext& ctx) -> absl::Status {
+                        ASSIGN_OR_RETURN(auto stored, ctx.Get(ColumnFamily::kMeta, key));
+                        if (stored.has_value()) {
+                          ASSIGN_OR_RETURN(secret, keys.Open(*stored, key));
+                          return absl::OkStatus();
+                        }
+                        secret = make();
+                        ctx.Put(ColumnFamily::kMeta, key, keys.Seal(secret, key));
+                        return absl::OkStatus();
+                      })
+                      .status());
+  return secret;
+}
+
 absl::StatusOr<bool> HasKeyChecks(Storage& storage) {
   bool any = false;
   RETURN_IF_ERROR(storage.Scan(ColumnFamily::kMeta, KeyRange::Prefix(KeyCheckPrefix()), nullptr,

@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "storage/storage.h"
 
@@ -63,6 +64,13 @@ class KeyRing {
 // the data key file is missing or wrong); the active key's check is added
 // when missing. Call at startup, before serving.
 absl::Status VerifyAndRecordKeyChecks(Storage& storage, const KeyRing& keys);
+
+// A server secret (cursor MAC key, signing key) kept sealed in the meta
+// family under ("secret", name): returns the stored one, or stores and
+// returns `make()` on first use.
+absl::StatusOr<std::string> LoadOrCreateSecret(Storage& storage, const KeyRing& keys,
+                                               std::string_view name,
+                                               absl::FunctionRef<std::string()> make);
 
 // True when the database has recorded any key check, that is, when it may
 // hold values sealed with a key that must not be replaced by a new one.

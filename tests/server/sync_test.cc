@@ -2,13 +2,16 @@
 // in-process server: idempotency, chains, merges and conflicts, bad input
 // that writes nothing, paging with resumable cursors, tombstones, locked
 // visits, sensitive bodies at rest.
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "server/attachment_store.h"
 #include "server/grpc_status.h"
+#include "server/receipts.h"
 #include "sync/ids.h"
 #include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
@@ -339,6 +342,61 @@ TEST_F(SyncTest, SubscribeNotifiesOfNewChanges) {
   auto refused = stub_->Subscribe(&bad_context, bad);
   EXPECT_FALSE(refused->Read(&notice));
   EXPECT_EQ(refused->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(SyncTest, SignedReceiptCoversWhatTheServerHolds) {
+  const std::string photo = "jpeg bytes of the cell";
+  const std::string photo_sha = server::AttachmentStore::Sha256Hex(photo);
+  {
+    grpc::ClientContext context;
+    v1::AttachmentStatus status;
+    auto writer = stub_->UploadAttachment(&context, &status);
+    v1::UploadAttachmentRequest header;
+    header.mutable_header()->set_sha256(photo_sha);
+    header.mutable_header()->set_size(photo.size());
+    writer->Write(header);
+    v1::UploadAttachmentRequest chunk;
+    chunk.mutable_chunk()->set_data(photo);
+    chunk.mutable_chunk()->set_sha256(photo_sha);
+    writer->Write(chunk);
+    writer->WritesDone();
+    ASSERT_TRUE(writer->Finish().ok());
+    ASSERT_TRUE(status.complete());
+  }
+  const std::string finding = NewId(), stored = NewId(), missing = NewId();
+  v1::RecordBody stored_body, missing_body;
+  stored_body.mutable_attachment()->set_sha256(photo_sha);
+  missing_body.mutable_attachment()->set_sha256(server::AttachmentStore::Sha256Hex("not sent"));
+  PushOk({Edit(finding, 0, FindingBody("f"), "t1", scope_), Edit(finding, 1, FindingBody("f2")),
+          Edit(stored, 0, stored_body, "t1", scope_), Edit(missing, 0, missing_body, "t1", scope_)});
+  PushOk({Edit(NewId(), 0, FindingBody("elsewhere"), "t1", "visits/" + NewId())});
+
+  grpc::ClientContext context;
+  v1::GetReceiptRequest request;
+  request.set_scope(scope_);
+  v1::Receipt receipt;
+  ASSERT_TRUE(stub_->GetReceipt(&context, request, &receipt).ok());
+  auto manifest = server::ReceiptSigner::Verify(receipt, receipt.public_key());
+  ASSERT_OK(manifest);
+  EXPECT_EQ(manifest->scope(), scope_);
+  std::map<std::string, std::uint64_t> revisions;
+  for (const auto& e : manifest->records()) revisions[e.record_id()] = e.revision();
+  EXPECT_EQ(revisions, (std::map<std::string, std::uint64_t>{
+                           {finding, 2}, {stored, 1}, {missing, 1}}));
+  ASSERT_EQ(manifest->attachment_sha256_size(), 1) << "only attachments the server holds";
+  EXPECT_EQ(manifest->attachment_sha256(0), photo_sha);
+
+  v1::Receipt forged = receipt;
+  v1::ReceiptManifest more = *manifest;
+  more.add_attachment_sha256(server::AttachmentStore::Sha256Hex("not sent"));
+  forged.set_manifest(more.SerializeAsString());
+  EXPECT_THAT(server::ReceiptSigner::Verify(forged, receipt.public_key()),
+              testing::StatusIs(absl::StatusCode::kDataLoss));
+  // The key is the server's own: stable across receipts.
+  grpc::ClientContext again_context;
+  v1::Receipt again;
+  ASSERT_TRUE(stub_->GetReceipt(&again_context, request, &again).ok());
+  EXPECT_EQ(again.public_key(), receipt.public_key());
 }
 
 TEST_F(SyncTest, SensitiveBodiesAreEncryptedAtRest) {
