@@ -312,21 +312,18 @@ class Merger {
     RETURN_IF_ERROR(IndexList(ours, f, key, *path, &o, &our_order));
     const bool theirs_unchanged = FieldEqual(base, theirs, f);
 
-    std::vector<std::string> ids;
-    if (theirs_unchanged) {
-      ids = our_order;  // keep ours' order when only ours changed the list
-    } else {
-      absl::flat_hash_set<std::string> seen;
-      for (const auto* m : {&t, &o}) {
+    // Ours' order when only ours changed the list (then every id missing
+    // from ours was removed by ours), else canonical order by id.
+    std::vector<std::string> ids = our_order;
+    {
+      absl::flat_hash_set<std::string> seen(ids.begin(), ids.end());
+      for (const auto* m : {&t, &b}) {
         for (const auto& [id, elem] : *m) {
           if (seen.insert(id).second) ids.push_back(id);
         }
       }
-      for (const auto& [id, elem] : b) {
-        if (seen.insert(id).second) ids.push_back(id);
-      }
-      std::sort(ids.begin(), ids.end());
     }
+    if (!theirs_unchanged) std::sort(ids.begin(), ids.end());
 
     std::vector<std::unique_ptr<Message>> result;
     const Message& empty =
