@@ -84,9 +84,8 @@ double Run(const char* name, const Finding& base, const Finding& theirs,
   }
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
-  const auto deadline =
-      start + std::chrono::duration_cast<Clock::duration>(
-                  std::chrono::duration<double>(seconds));
+  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(seconds));
   int64_t merges = 0;
   size_t sink = 0;
   while (Clock::now() < deadline) {

@@ -46,8 +46,8 @@ Parts Split(const uint8_t* data, size_t size) {
 }
 
 std::string Diff3(const Parts& p) {
-  const auto winner = (p.mode & 0x80) ? sync::TextSide::kOurs
-                                      : sync::TextSide::kTheirs;
+  const auto winner =
+      (p.mode & 0x80) ? sync::TextSide::kOurs : sync::TextSide::kTheirs;
   const sync::TextMergeResult r = sync::MergeText(p.a, p.b, p.c, winner);
   if (sync::MergeText(p.a, p.b, p.c, winner).merged != r.merged) {
     return "diff3 not deterministic";
@@ -131,8 +131,8 @@ std::string RecordMutations(const Parts& p) {
     const int pick = (p.mode + step) % 3;
     *m.mutable_body() = bodies[pick];
     m.set_delete_((p.mode >> step & 1) && step > 0 && pick == 2);
-    m.set_base_revision(history.empty() ? 0 : (step * 7 + p.mode) %
-                                                  (history.size() + 1));
+    m.set_base_revision(
+        history.empty() ? 0 : (step * 7 + p.mode) % (history.size() + 1));
     if (step == 5 && !history.empty() &&
         history.back().open_conflicts_size() > 0) {
       m.set_base_revision(history.size());
@@ -161,7 +161,8 @@ std::string IdsAndClock(const Parts& p) {
     random[i] = static_cast<uint8_t>(p.b[i]);
   }
   int64_t millis = 0;
-  for (char ch : p.c.substr(0, 8)) millis = millis << 8 | static_cast<uint8_t>(ch);
+  for (char ch : p.c.substr(0, 8))
+    millis = millis << 8 | static_cast<uint8_t>(ch);
   auto id = sync::NewUuidV7(absl::FromUnixMillis(millis), random);
   if (id.ok() && !sync::ValidateRecordId(*id).ok()) {
     return "generated UUIDv7 does not validate";
@@ -173,9 +174,9 @@ std::string IdsAndClock(const Parts& p) {
   const absl::Time now = absl::FromUnixMicros(millis / 3);
   const v1::Hlc before = clock.Now(now);
   auto receipt = clock.Receive(remote, now);
-  if (receipt.ok() && (sync::CompareHlc(receipt->local, before) <= 0 ||
-                       sync::CompareHlc(receipt->local,
-                                        receipt->accepted_remote) <= 0)) {
+  if (receipt.ok() &&
+      (sync::CompareHlc(receipt->local, before) <= 0 ||
+       sync::CompareHlc(receipt->local, receipt->accepted_remote) <= 0)) {
     return "HLC receive did not move forward";
   }
   return "";

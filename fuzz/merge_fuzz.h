@@ -15,7 +15,12 @@ namespace vigil::fuzz {
 // by a 2-byte little-endian length. Modes: 0 diff3 of three texts; 1 body
 // merge of three serialized vigil.v1.RecordBody; 2 record-level mutations;
 // 3 ids and HLC.
-enum Mode : uint8_t { kDiff3 = 0, kBodyMerge = 1, kRecord = 2, kIdsAndClock = 3 };
+enum Mode : uint8_t {
+  kDiff3 = 0,
+  kBodyMerge = 1,
+  kRecord = 2,
+  kIdsAndClock = 3
+};
 
 std::string EncodeInput(Mode mode, std::string_view a, std::string_view b,
                         std::string_view c);

@@ -116,8 +116,8 @@ bool Touches(int begin, int end, const Hunk& h) {
   return h.base_begin <= begin && begin <= h.base_end;
 }
 
-void AppendLines(const std::vector<std::string_view>& lines, int begin,
-                 int end, std::string* out) {
+void AppendLines(const std::vector<std::string_view>& lines, int begin, int end,
+                 std::string* out) {
   for (int i = begin; i < end; ++i) out->append(lines[i]);
 }
 
@@ -155,8 +155,8 @@ TextMergeResult MergeText(std::string_view base, std::string_view theirs,
     std::vector<int> out;
     out.reserve(lines.size());
     for (std::string_view line : lines) {
-      out.push_back(ids.try_emplace(line, static_cast<int>(ids.size()))
-                        .first->second);
+      out.push_back(
+          ids.try_emplace(line, static_cast<int>(ids.size())).first->second);
     }
     return out;
   };
@@ -195,9 +195,10 @@ TextMergeResult MergeText(std::string_view base, std::string_view theirs,
     int begin = hunks[next].hunk.base_begin;
     int end = hunks[next].hunk.base_end;
     std::vector<Hunk> their_hunks, our_hunks;
-    while (next < hunks.size() && (their_hunks.empty() && our_hunks.empty()
-                                       ? true
-                                       : Touches(begin, end, hunks[next].hunk))) {
+    while (next < hunks.size() &&
+           (their_hunks.empty() && our_hunks.empty()
+                ? true
+                : Touches(begin, end, hunks[next].hunk))) {
       const TaggedHunk& h = hunks[next++];
       end = std::max(end, h.hunk.base_end);
       (h.ours ? our_hunks : their_hunks).push_back(h.hunk);

@@ -59,8 +59,7 @@ absl::StatusOr<HlcReceipt> HybridClock::Receive(const Hlc& remote,
   if (remote.wall_time_micros() < 0 ||
       remote.wall_time_micros() > kMaxWallMicros) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "HLC wall time ", remote.wall_time_micros(),
-        " is outside 1970..9999"));
+        "HLC wall time ", remote.wall_time_micros(), " is outside 1970..9999"));
   }
   const int64_t physical = Physical(now);
   const int64_t bound = std::min(

@@ -1,7 +1,7 @@
 #include "sync/ids.h"
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace vigil::sync {
@@ -37,9 +37,8 @@ absl::StatusOr<std::string> NewUuidV7(absl::Time now,
                                       const UuidRandomBytes& random) {
   const int64_t millis = absl::ToUnixMillis(now);
   if (millis < 0 || millis > kMaxMillis) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("time ", absl::FormatTime(now),
-                     " is outside the UUIDv7 range"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "time ", absl::FormatTime(now), " is outside the UUIDv7 range"));
   }
   uint8_t b[16];
   for (int i = 0; i < 6; ++i) {
@@ -98,7 +97,8 @@ absl::StatusOr<absl::Time> IdTime(std::string_view id) {
       millis = millis * 16 + HexValue(id[i]);
     }
   } else {
-    for (size_t i = 0; i < 10; ++i) millis = millis * 32 + CrockfordValue(id[i]);
+    for (size_t i = 0; i < 10; ++i)
+      millis = millis * 32 + CrockfordValue(id[i]);
   }
   return absl::FromUnixMillis(millis);
 }

@@ -108,9 +108,8 @@ class Merger {
     result->merged.reset(in_.theirs->New());
     result->merged->CopyFrom(*in_.theirs);
     std::string path;
-    RETURN_IF_ERROR(
-        MergeMessage(base, *in_.theirs, *in_.ours, result->merged.get(), &path,
-                     0));
+    RETURN_IF_ERROR(MergeMessage(base, *in_.theirs, *in_.ours,
+                                 result->merged.get(), &path, 0));
     for (Conflict& c : conflicts_) {
       if (touched_.contains(c.field_path())) {
         c.set_id(ConflictId(c));
@@ -140,9 +139,8 @@ class Merger {
                             const Message& ours, Message* out,
                             std::string* path, int depth) {
     if (depth > kMaxDepth) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("message nested deeper than ", kMaxDepth, " at ",
-                       *path));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "message nested deeper than ", kMaxDepth, " at ", *path));
     }
     const Descriptor* type = ours.GetDescriptor();
     for (int i = 0; i < type->field_count(); ++i) {
@@ -150,8 +148,8 @@ class Merger {
       if (f->real_containing_oneof() != nullptr) continue;
       if (FieldEqual(base, ours, f)) continue;  // ours did not touch it
       PathPart part(path, f->name());
-      RETURN_IF_ERROR(MergeChangedField(base, theirs, ours, out, f, path,
-                                        depth));
+      RETURN_IF_ERROR(
+          MergeChangedField(base, theirs, ours, out, f, path, depth));
     }
     for (int i = 0; i < type->real_oneof_decl_count(); ++i) {
       RETURN_IF_ERROR(MergeOneof(base, theirs, ours, out, type->oneof_decl(i),
@@ -196,11 +194,10 @@ class Merger {
     }
     // GetMessage yields the default instance for an unset field, so a side
     // without the sub-message merges as an empty one.
-    return MergeMessage(base.GetReflection()->GetMessage(base, f),
-                        theirs.GetReflection()->GetMessage(theirs, f),
-                        r->GetMessage(ours, f),
-                        out->GetReflection()->MutableMessage(out, f), path,
-                        depth + 1);
+    return MergeMessage(
+        base.GetReflection()->GetMessage(base, f),
+        theirs.GetReflection()->GetMessage(theirs, f), r->GetMessage(ours, f),
+        out->GetReflection()->MutableMessage(out, f), path, depth + 1);
   }
 
   void MergeRegister(const Message& base, const Message& theirs,
@@ -216,9 +213,9 @@ class Merger {
       SetStamp(path, Later(TheirStamp(path), in_.ours_edit));
       return;
     }
-    const EditStamp* winner = Compete(
-        path, vigil::v1::CONFLICT_KIND_FIELD, ValueOf(base, f),
-        ValueOf(theirs, f), TheirStamp(path), ValueOf(ours, f));
+    const EditStamp* winner =
+        Compete(path, vigil::v1::CONFLICT_KIND_FIELD, ValueOf(base, f),
+                ValueOf(theirs, f), TheirStamp(path), ValueOf(ours, f));
     if (winner->mutation_id() == in_.ours_edit.mutation_id()) {
       CopyField(ours, out, f);
       SetStamp(path, in_.ours_edit);
@@ -268,8 +265,8 @@ class Merger {
     SetStamp(path, ours_later ? in_.ours_edit : their_edit);
   }
 
-  void MergeSet(const Message& base, const Message& theirs,
-                const Message& ours, Message* out, const FieldDescriptor* f) {
+  void MergeSet(const Message& base, const Message& theirs, const Message& ours,
+                Message* out, const FieldDescriptor* f) {
     if (FieldEqual(base, theirs, f)) {
       CopyField(ours, out, f);
       return;
@@ -359,10 +356,9 @@ class Merger {
           SetStampSubtree(*path, in_.ours_edit);  // removed
         } else {
           // Removed by ours, edited by theirs: the edit is kept.
-          CompeteDeleteEdit(*path, ElementValue(base, f, *eb),
-                            ElementValue(theirs, f, *et),
-                            LatestStampUnder(*path),
-                            AbsentValue(base), in_.ours_edit);
+          CompeteDeleteEdit(
+              *path, ElementValue(base, f, *eb), ElementValue(theirs, f, *et),
+              LatestStampUnder(*path), AbsentValue(base), in_.ours_edit);
           keep(*et);
         }
       } else if (eo != nullptr) {  // theirs removed it, or never had it
@@ -416,10 +412,10 @@ class Merger {
     const bool open = by_path_.contains(*path);
     bool take_ours = theirs_unchanged && !open;
     if (!take_ours) {
-      const EditStamp* winner = Compete(
-          *path, vigil::v1::CONFLICT_KIND_FIELD, OneofValue(base, oneof),
-          OneofValue(theirs, oneof), TheirStamp(*path),
-          OneofValue(ours, oneof));
+      const EditStamp* winner =
+          Compete(*path, vigil::v1::CONFLICT_KIND_FIELD,
+                  OneofValue(base, oneof), OneofValue(theirs, oneof),
+                  TheirStamp(*path), OneofValue(ours, oneof));
       take_ours = winner->mutation_id() == in_.ours_edit.mutation_id();
     }
     if (take_ours) {
@@ -463,8 +459,8 @@ class Merger {
     std::string unknown_path =
         path.empty() ? "(unknown)" : absl::StrCat(path, ".(unknown)");
     Compete(unknown_path, vigil::v1::CONFLICT_KIND_UNKNOWN_FIELDS,
-            UnknownValue(base), UnknownValue(theirs),
-            TheirStamp(unknown_path), UnknownValue(ours));
+            UnknownValue(base), UnknownValue(theirs), TheirStamp(unknown_path),
+            UnknownValue(ours));
   }
 
   // Adds theirs' and ours' values to the conflict at `path` (opening it if
@@ -485,8 +481,9 @@ class Merger {
   void CompeteDeleteEdit(const std::string& path, FieldValue base_value,
                          FieldValue edited, const EditStamp& editor,
                          FieldValue deleted, const EditStamp& deleter) {
-    Conflict& c = OpenConflict(path, vigil::v1::CONFLICT_KIND_ELEMENT_DELETE_EDIT,
-                               std::move(base_value));
+    Conflict& c =
+        OpenConflict(path, vigil::v1::CONFLICT_KIND_ELEMENT_DELETE_EDIT,
+                     std::move(base_value));
     AddVersion(&c, std::move(deleted), deleter);
     AddVersion(&c, std::move(edited), editor);
     for (int i = c.versions_size() - 1; i >= 0; --i) {
@@ -714,16 +711,16 @@ absl::StatusOr<MergeResult> ThreeWayMerge(const MergeInput& input) {
   const Descriptor* type = input.theirs->GetDescriptor();
   if (input.ours->GetDescriptor() != type ||
       (input.base != nullptr && input.base->GetDescriptor() != type)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "merge of different types: theirs is ", type->full_name(),
-        ", ours is ", input.ours->GetDescriptor()->full_name()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("merge of different types: theirs is ", type->full_name(),
+                     ", ours is ", input.ours->GetDescriptor()->full_name()));
   }
   RETURN_IF_ERROR(ValidateOnce(type));
   const Message& base =
-      input.base != nullptr ? *input.base
-                            : *input.theirs->GetReflection()
-                                   ->GetMessageFactory()
-                                   ->GetPrototype(type);
+      input.base != nullptr
+          ? *input.base
+          : *input.theirs->GetReflection()->GetMessageFactory()->GetPrototype(
+                type);
   MergeResult result;
   Merger merger(input);
   RETURN_IF_ERROR(merger.Run(base, &result));

@@ -23,9 +23,9 @@ absl::Status Validate(const Descriptor* message,
                       std::vector<const Descriptor*>* stack) {
   for (const Descriptor* open : *stack) {
     if (open == message) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "recursive message type ", message->full_name(),
-          " cannot be merged"));
+      return absl::InvalidArgumentError(absl::StrCat("recursive message type ",
+                                                     message->full_name(),
+                                                     " cannot be merged"));
     }
   }
   stack->push_back(message);

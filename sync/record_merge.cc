@@ -79,9 +79,8 @@ void SetUpdated(Record* record, const EditStamp& edit, absl::Time now) {
   const int64_t micros = absl::ToUnixMicros(now);
   record->mutable_updated_at()->set_seconds(
       micros >= 0 ? micros / 1000000 : (micros - 999999) / 1000000);
-  record->mutable_updated_at()->set_nanos(
-      static_cast<int32_t>((micros - record->updated_at().seconds() * 1000000) *
-                           1000));
+  record->mutable_updated_at()->set_nanos(static_cast<int32_t>(
+      (micros - record->updated_at().seconds() * 1000000) * 1000));
 }
 
 }  // namespace
@@ -100,7 +99,8 @@ absl::StatusOr<ApplyOutcome> ApplyMutation(const Record* head,
                                            const Mutation& mutation,
                                            absl::Time now) {
   if (mutation.mutation_id().empty() || mutation.record_id().empty()) {
-    return absl::InvalidArgumentError("mutation needs mutation_id and record_id");
+    return absl::InvalidArgumentError(
+        "mutation needs mutation_id and record_id");
   }
   const FieldDescriptor* kind = KindField(mutation.body());
   if (!mutation.delete_() && kind == nullptr) {
@@ -129,8 +129,9 @@ absl::StatusOr<ApplyOutcome> ApplyMutation(const Record* head,
   }
 
   if (head->id() != mutation.record_id()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "mutation for record ", mutation.record_id(), " applied to ", head->id()));
+    return absl::InvalidArgumentError(absl::StrCat("mutation for record ",
+                                                   mutation.record_id(),
+                                                   " applied to ", head->id()));
   }
   if (mutation.base_revision() > head->revision()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -139,19 +140,24 @@ absl::StatusOr<ApplyOutcome> ApplyMutation(const Record* head,
   }
   const FieldDescriptor* head_kind = KindField(head->body());
   if (!mutation.delete_() && head_kind != nullptr && kind != head_kind) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "record ", head->id(), " is a ", head_kind->name(), ", not a ",
-        kind->name()));
+    return absl::InvalidArgumentError(absl::StrCat("record ", head->id(),
+                                                   " is a ", head_kind->name(),
+                                                   ", not a ", kind->name()));
   }
-  const bool fast_forward = mutation.base_revision() == head->revision();
+  // A base on the head revision whose body differs from the head's is the
+  // body the client actually edited (its own earlier mutation, which the
+  // server merged with other changes): merge against it, never take as is.
+  const bool fast_forward =
+      mutation.base_revision() == head->revision() &&
+      (base == nullptr || MessagesEqual(base->body(), head->body()));
   absl::flat_hash_set<std::string> resolved;
   for (const std::string& id : mutation.resolves_conflict_ids()) {
     const bool open = std::any_of(
         head->open_conflicts().begin(), head->open_conflicts().end(),
         [&id](const Conflict& c) { return c.id() == id; });
     if (!open) {
-      return absl::NotFoundError(absl::StrCat(
-          "conflict ", id, " is not open on record ", head->id()));
+      return absl::NotFoundError(
+          absl::StrCat("conflict ", id, " is not open on record ", head->id()));
     }
     resolved.insert(id);
   }
@@ -166,9 +172,9 @@ absl::StatusOr<ApplyOutcome> ApplyMutation(const Record* head,
   } else if (mutation.base_revision() != 0) {
     if (base == nullptr || base->id() != head->id() ||
         base->revision() != mutation.base_revision()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "merge of record ", head->id(), " needs its revision ",
-          mutation.base_revision()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("merge of record ", head->id(), " needs its revision ",
+                       mutation.base_revision()));
     }
     base_body = &base->body();
   }

@@ -28,8 +28,11 @@ struct ApplyOutcome {
 
 // Applies `mutation` to `head` (nullptr: no such record yet). `base` is the
 // record at mutation.base_revision from history; it is required when
-// 0 < base_revision < head->revision and ignored otherwise. `now` becomes
-// updated_at.
+// 0 < base_revision < head->revision. It may also be given with
+// base_revision == head->revision, holding the body the client edited when
+// that differs from the head's (an offline chain whose earlier mutation the
+// server merged): the mutation is then merged against it instead of taken as
+// is. Otherwise it is ignored. `now` becomes updated_at.
 //
 // Rules (DESIGN.md section 3):
 //  - no head: a create (base_revision 0) makes revision 1;

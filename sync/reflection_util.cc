@@ -208,8 +208,8 @@ std::string ElementKey(const Message& m, const FieldDescriptor* f, int i) {
   constexpr uint64_t kSignFlip = uint64_t{1} << 63;
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT32:
-      AppendBigEndian(static_cast<uint64_t>(static_cast<int64_t>(
-                          r->GetRepeatedInt32(m, f, i))) ^
+      AppendBigEndian(static_cast<uint64_t>(
+                          static_cast<int64_t>(r->GetRepeatedInt32(m, f, i))) ^
                           kSignFlip,
                       &key);
       break;

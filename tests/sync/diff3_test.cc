@@ -52,13 +52,12 @@ std::vector<Diff3Case> Diff3Cases() {
        "1\n2\nO\n4\n5\n6\n", 1},
       {"two_separate_conflicts", b, "T\n2\n3\n4\n5\nT\n", "O\n2\n3\n4\n5\nO\n",
        "O\n2\n3\n4\n5\nO\n", 2},
-      {"conflict_and_clean_hunk", b, "T\n2\n3\n4\n5\n6\n",
-       "O\n2\n3\n4\nE\n6\n", "O\n2\n3\n4\nE\n6\n", 1},
+      {"conflict_and_clean_hunk", b, "T\n2\n3\n4\n5\n6\n", "O\n2\n3\n4\nE\n6\n",
+       "O\n2\n3\n4\nE\n6\n", 1},
       {"missing_final_newline", "a\nb", "a\nb\n", "A\nb", "A\nb\n", 0},
       {"empty_base", "", "t\n", "o\n", "o\n", 1},
       {"empty_base_same", "", "x\n", "x\n", "x\n", 0},
-      {"crlf_lines", "a\r\nb\r\n", "A\r\nb\r\n", "a\r\nB\r\n", "A\r\nB\r\n",
-       0},
+      {"crlf_lines", "a\r\nb\r\n", "A\r\nb\r\n", "a\r\nB\r\n", "A\r\nB\r\n", 0},
       {"everything_deleted_by_theirs_edited_by_ours", b, "",
        "1\n2\n3\n4\n5\nX\n", "1\n2\n3\n4\n5\nX\n", 1},
   };
@@ -69,8 +68,8 @@ INSTANTIATE_TEST_SUITE_P(Rules, Diff3TableTest,
                          [](const auto& info) { return info.param.name; });
 
 TEST(Diff3Test, ConflictHunkHoldsBaseAndBothSides) {
-  TextMergeResult r = MergeText("a\nb\nc\n", "a\nT\nc\n", "a\nO1\nO2\nc\n",
-                                TextSide::kTheirs);
+  TextMergeResult r =
+      MergeText("a\nb\nc\n", "a\nT\nc\n", "a\nO1\nO2\nc\n", TextSide::kTheirs);
   EXPECT_EQ(r.merged, "a\nT\nc\n");
   ASSERT_THAT(r.conflicts, SizeIs(1));
   EXPECT_EQ(r.conflicts[0].base_first_line, 1u);

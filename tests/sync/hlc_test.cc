@@ -51,10 +51,10 @@ TEST(HlcTest, ReceiveIsAfterBothLocalAndRemote) {
     Hlc want;
   };
   const std::vector<Row> rows = {
-      {H(100, 0), H(90, 5), 150, H(150, 0)},   // physical is ahead of both
-      {H(100, 3), H(90, 5), 50, H(100, 4)},    // local is ahead
-      {H(100, 3), H(120, 7), 50, H(120, 8)},   // remote is ahead (in bound)
-      {H(100, 3), H(100, 7), 50, H(100, 8)},   // same wall: max logical + 1
+      {H(100, 0), H(90, 5), 150, H(150, 0)},  // physical is ahead of both
+      {H(100, 3), H(90, 5), 50, H(100, 4)},   // local is ahead
+      {H(100, 3), H(120, 7), 50, H(120, 8)},  // remote is ahead (in bound)
+      {H(100, 3), H(100, 7), 50, H(100, 8)},  // same wall: max logical + 1
   };
   for (const Row& r : rows) {
     HybridClock clock;

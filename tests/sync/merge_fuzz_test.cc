@@ -1,15 +1,16 @@
 // Replays the merge/diff3 fuzz entry (fuzz/merge_fuzz.cc) over a seeded
 // corpus and a bounded number of deterministic random mutations of it, so the
 // normal (gcc) build exercises what the libFuzzer binary explores.
+#include "fuzz/merge_fuzz.h"
+
 #include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "fuzz/merge_fuzz.h"
-#include "gtest/gtest.h"
 #include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
 #include "vigil/v1/record.pb.h"
 
 namespace vigil::fuzz {
@@ -55,8 +56,7 @@ std::vector<std::string> Seeds() {
 
 std::string RunOne(const std::string& input) {
   google::protobuf::LogSilencer quiet;  // hostile bodies are invalid UTF-8
-  return RunInput(reinterpret_cast<const uint8_t*>(input.data()),
-                  input.size());
+  return RunInput(reinterpret_cast<const uint8_t*>(input.data()), input.size());
 }
 
 TEST(MergeFuzzTest, SeedCorpus) {

@@ -13,8 +13,8 @@
 namespace vigil::sync {
 namespace {
 
-using ::vigil::testing::StatusIs;
 using google::protobuf::FieldDescriptorProto;
+using ::vigil::testing::StatusIs;
 
 TEST(MergePolicyTest, EveryRecordKindHasAValidSchema) {
   EXPECT_OK(ValidateMergeSchema(vigil::v1::RecordBody::descriptor()));

@@ -126,8 +126,9 @@ Finding GenEdit(const Finding& base, int own_line, bool may_remove_elements) {
         if (s == nullptr) {
           s = f.add_sources();
           s->set_id(id);
-          std::sort(f.mutable_sources()->begin(), f.mutable_sources()->end(),
-                    [](const auto& a, const auto& b) { return a.id() < b.id(); });
+          std::sort(
+              f.mutable_sources()->begin(), f.mutable_sources()->end(),
+              [](const auto& a, const auto& b) { return a.id() < b.id(); });
           for (auto& existing : *f.mutable_sources()) {
             if (existing.id() == id) s = &existing;
           }
@@ -135,7 +136,8 @@ Finding GenEdit(const Finding& base, int own_line, bool may_remove_elements) {
         if (*rc::gen::arbitrary<bool>()) {
           s->set_note(Pick({"", "n1", "n2", "n3"}));
         } else {
-          s->set_type(static_cast<vigil::v1::SourceType>(*rc::gen::inRange(0, 8)));
+          s->set_type(
+              static_cast<vigil::v1::SourceType>(*rc::gen::inRange(0, 8)));
         }
         break;
       }
@@ -257,11 +259,12 @@ void CheckNoLoss(const Finding& base, const Finding& side,
     if (b != nullptr && MessagesEqual(*b, s)) continue;
     RC_ASSERT(m != nullptr);  // an added or edited element is never dropped
     for (const char* name : {"note", "type"}) {
-      const FieldDescriptor* f = FindingSource::descriptor()->FindFieldByName(name);
+      const FieldDescriptor* f =
+          FindingSource::descriptor()->FindFieldByName(name);
       const FindingSource empty;
       if (FieldEqual(b != nullptr ? *b : empty, s, f)) continue;
-      RC_ASSERT(Kept(r, absl::StrCat("sources[id=", s.id(), "].", name), s, m,
-                     f));
+      RC_ASSERT(
+          Kept(r, absl::StrCat("sources[id=", s.id(), "].", name), s, m, f));
     }
   }
 }
@@ -317,8 +320,8 @@ struct Replica {
   void Apply(const Mutation& m) {
     const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
     const Record* head = history.empty() ? nullptr : &history.back();
-    const Record* base = m.base_revision() >= 1 ? &history[m.base_revision() - 1]
-                                                : nullptr;
+    const Record* base =
+        m.base_revision() >= 1 ? &history[m.base_revision() - 1] : nullptr;
     auto out = ApplyMutation(head, base, m, now);
     RC_ASSERT(out.ok());
     RC_ASSERT(out->changed);

@@ -91,8 +91,8 @@ TEST(RecordMergeTest, EditOnHeadIsTakenAsIs) {
 TEST(RecordMergeTest, StaleEditMergesThreeWays) {
   History h;
   ASSERT_OK(h.Apply(Edit("m1", 0, "finding { title: \"t\" }", 10)));
-  ASSERT_OK(h.Apply(Edit("m2", 1, "finding { title: \"t\" location: \"A\" }",
-                         20)));
+  ASSERT_OK(
+      h.Apply(Edit("m2", 1, "finding { title: \"t\" location: \"A\" }", 20)));
   auto out = h.Apply(
       Edit("m3", 1, "finding { title: \"t\" severity: SEVERITY_HIGH }", 15));
   ASSERT_OK(out);
@@ -222,10 +222,10 @@ TEST(RecordMergeTest, RejectsInvalidMutations) {
   ASSERT_OK(h.Apply(Edit("m2", 1, "finding { title: \"u\" }", 20)));
   // Base revision 1 without the base record from history.
   const Record head = h.head();
-  EXPECT_THAT(ApplyMutation(&head, nullptr,
-                            Edit("m3", 1, "finding { title: \"v\" }", 30),
-                            kNow),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      ApplyMutation(&head, nullptr,
+                    Edit("m3", 1, "finding { title: \"v\" }", 30), kNow),
+      StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

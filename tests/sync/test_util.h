@@ -4,8 +4,8 @@
 
 #include <string>
 
-#include "gtest/gtest.h"
 #include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
 #include "vigil/v1/clock.pb.h"
 
 namespace vigil::sync::testing {
