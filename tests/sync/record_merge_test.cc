@@ -199,6 +199,41 @@ TEST(RecordMergeTest, EditOfDeletedRecordIsKeptAndFlagged) {
   EXPECT_EQ(h.head().open_conflicts(0).winner_mutation_id(), "m3");
 }
 
+TEST(RecordMergeTest, EditOnHeadOfAConflictedFieldJoinsTheConflict) {
+  History h;
+  ASSERT_OK(h.Apply(Edit("m1", 0, "finding { title: \"t\" }", 10)));
+  ASSERT_OK(h.Apply(Edit("m2", 1, "finding { title: \"A\" }", 20, "dev-a")));
+  ASSERT_OK(h.Apply(Edit("m3", 1, "finding { title: \"B\" }", 30, "dev-b")));
+  const std::string first_id = h.head().open_conflicts(0).id();
+  // Made on the head (it saw the conflict) but names no conflict: it joins
+  // the conflict as one more version; the latest HLC shows.
+  auto out = h.Apply(Edit("m4", 3, "finding { title: \"C\" }", 40, "dev-c"));
+  ASSERT_OK(out);
+  EXPECT_FALSE(out->clean);
+  ASSERT_THAT(h.head().open_conflicts(), SizeIs(1));
+  EXPECT_THAT(h.head().open_conflicts(0).versions(), SizeIs(3));
+  EXPECT_NE(h.head().open_conflicts(0).id(), first_id);
+  EXPECT_EQ(h.head().body().finding().title(), "C");
+  // The old id no longer names an open conflict.
+  Mutation stale_id = Edit("m5", 4, "finding { title: \"C\" }", 50);
+  stale_id.add_resolves_conflict_ids(first_id);
+  EXPECT_THAT(h.Apply(stale_id), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST(RecordMergeTest, ADeleteCanResolveTheConflictItSettles) {
+  History h;
+  ASSERT_OK(h.Apply(Edit("m1", 0, "finding { title: \"t\" }", 10)));
+  ASSERT_OK(h.Apply(Edit("m2", 1, "finding { title: \"edited\" }", 20)));
+  ASSERT_OK(h.Apply(Delete("m3", 1, 30)));  // stale: conflict, not deleted
+  ASSERT_THAT(h.head().open_conflicts(), SizeIs(1));
+  Mutation confirm = Delete("m4", 3, 40);
+  confirm.add_resolves_conflict_ids(h.head().open_conflicts(0).id());
+  auto out = h.Apply(confirm);
+  ASSERT_OK(out);
+  EXPECT_TRUE(h.head().deleted());
+  EXPECT_THAT(h.head().open_conflicts(), SizeIs(0));
+}
+
 TEST(RecordMergeTest, RejectsInvalidMutations) {
   History h;
   EXPECT_THAT(h.Apply(Edit("m0", 3, "finding { }", 1)),
