@@ -14,6 +14,7 @@
 #include "sync/ids.h"
 #include "sync/merge.h"
 #include "sync/record_merge.h"
+#include "vigil/internal/storage_values.pb.h"
 
 namespace vigil::server {
 namespace {
@@ -23,6 +24,7 @@ using storage::CommitContext;
 using storage::KeyBuilder;
 using vigil::v1::Mutation;
 using vigil::v1::MutationResult;
+using vigil::internal::StoredMutation;
 using vigil::v1::Record;
 
 constexpr unsigned char kCursorVersion = 1;
@@ -170,6 +172,37 @@ absl::Status RecordStore::ForEachInScope(const std::string& scope,
   return absl::OkStatus();
 }
 
+absl::Status RecordStore::ResolveChainBase(CommitContext& ctx, const Mutation& m,
+                                           const std::optional<Record>& head,
+                                           Mutation* effective, std::optional<Record>* base) {
+  const std::string key = MutationKey(m.base_mutation_id());
+  ASSIGN_OR_RETURN(auto raw, ctx.Get(ColumnFamily::kMutations, key));
+  if (!raw.has_value()) {
+    return WithReason(absl::FailedPreconditionError(absl::StrCat(
+                          "base mutation ", m.base_mutation_id(),
+                          " has not been applied: push it first (or earlier in this batch)")),
+                      "BASE_MUTATION_UNKNOWN");
+  }
+  ASSIGN_OR_RETURN(StoredMutation stored, Decode<StoredMutation>(*raw, key, *keys_));
+  const MutationResult& prior = stored.result();
+  if (prior.record_id() != m.record_id() || prior.revision() == 0 || !head.has_value()) {
+    return WithReason(absl::InvalidArgumentError(absl::StrCat(
+                          "base mutation ", m.base_mutation_id(),
+                          " did not produce a revision of record ", m.record_id())),
+                      "BASE_MUTATION_INVALID");
+  }
+  effective->set_base_revision(prior.revision());
+  ASSIGN_OR_RETURN(*base, ReadRecord(ctx, ColumnFamily::kHistory,
+                                     HistoryKey(m.record_id(), prior.revision()), *keys_));
+  if (!base->has_value()) {
+    return absl::DataLossError(absl::StrCat("history of ", m.record_id(), " lacks revision ",
+                                            prior.revision()));
+  }
+  // The device edited what it pushed, not what the server made of it.
+  if (stored.has_pushed_body()) *(*base)->mutable_body() = stored.pushed_body();
+  return absl::OkStatus();
+}
+
 absl::Status RecordStore::ValidateBatch(const vigil::v1::PushRequest& request) const {
   if (request.mutations_size() == 0) {
     return WithReason(absl::InvalidArgumentError("a push holds at least one mutation"),
@@ -198,7 +231,11 @@ absl::Status RecordStore::ValidateBatch(const vigil::v1::PushRequest& request) c
     if (!m.delete_() && m.body().kind_case() == vigil::v1::RecordBody::KIND_NOT_SET) {
       return AtMutation(absl::InvalidArgumentError("body has no kind"), i, m, "BODY_KIND_MISSING");
     }
-    if (m.base_revision() == 0 && !m.delete_()) {
+    if (!m.base_mutation_id().empty()) {
+      if (absl::Status s = sync::ValidateRecordId(m.base_mutation_id()); !s.ok()) {
+        return AtMutation(s, i, m, "BASE_MUTATION_INVALID");
+      }
+    } else if (m.base_revision() == 0 && !m.delete_()) {
       if (absl::Status s = ValidateScope(m.scope()); !s.ok()) {
         return AtMutation(s, i, m, "SCOPE_INVALID");
       }
@@ -221,11 +258,12 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
         for (int i = 0; i < request.mutations_size(); ++i) {
           const Mutation& m = request.mutations(i);
           MutationResult* result = response->add_results();
-          ASSIGN_OR_RETURN(auto seen, ctx.Get(ColumnFamily::kMutations, MutationKey(m.mutation_id())));
+          const std::string mutation_key = MutationKey(m.mutation_id());
+          ASSIGN_OR_RETURN(auto seen, ctx.Get(ColumnFamily::kMutations, mutation_key));
           if (seen.has_value()) {
-            if (!result->ParseFromString(*seen)) {
-              return absl::DataLossError("stored mutation result is corrupt");
-            }
+            ASSIGN_OR_RETURN(StoredMutation stored,
+                             Decode<StoredMutation>(*seen, mutation_key, *keys_));
+            *result = stored.result();
             result->set_duplicate(true);
             continue;
           }
@@ -252,14 +290,24 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
             const std::string late_key = LateKey(scope, m.mutation_id());
             ctx.Put(ColumnFamily::kIndexes, late_key, Encode(m, true, late_key, *keys_));
             result->set_late_submission(true);
-            ctx.Put(ColumnFamily::kMutations, MutationKey(m.mutation_id()),
-                    result->SerializeAsString());
+            StoredMutation stored;
+            *stored.mutable_result() = *result;
+            ctx.Put(ColumnFamily::kMutations, mutation_key,
+                    Encode(stored, false, mutation_key, *keys_));
             RETURN_IF_ERROR(storage::AppendAudit(
                 ctx, AuditOf(caller, "record.late_submission", "records/" + m.record_id())));
             continue;
           }
+          Mutation effective = m;
           std::optional<Record> base;
-          if (head.has_value() && m.base_revision() > 0 && m.base_revision() < head->revision()) {
+          if (!m.base_mutation_id().empty()) {
+            absl::Status chained = ResolveChainBase(ctx, m, head, &effective, &base);
+            if (!chained.ok()) {
+              return AtMutation(chained, i, m,
+                                ReasonOf(chained).value_or(std::string(ReasonFor(chained.code()))));
+            }
+          } else if (head.has_value() && m.base_revision() > 0 &&
+                     m.base_revision() < head->revision()) {
             ASSIGN_OR_RETURN(base, ReadRecord(ctx, ColumnFamily::kHistory,
                                               HistoryKey(m.record_id(), m.base_revision()),
                                               *keys_));
@@ -268,8 +316,8 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
                                                       " lacks revision ", m.base_revision()));
             }
           }
-          absl::StatusOr<sync::ApplyOutcome> outcome =
-              sync::ApplyMutation(head ? &*head : nullptr, base ? &*base : nullptr, m, now);
+          absl::StatusOr<sync::ApplyOutcome> outcome = sync::ApplyMutation(
+              head ? &*head : nullptr, base ? &*base : nullptr, effective, now);
           if (!outcome.ok()) {
             return AtMutation(outcome.status(), i, m, ReasonFor(outcome.status().code()));
           }
@@ -297,8 +345,17 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
                 ctx, AuditOf(caller, record.deleted() ? "record.delete" : "record.write",
                              "records/" + record.id())));
           }
-          ctx.Put(ColumnFamily::kMutations, MutationKey(m.mutation_id()),
-                  result->SerializeAsString());
+          StoredMutation stored;
+          *stored.mutable_result() = *result;
+          // Keep what was pushed when the revision differs from it (merged):
+          // a later mutation chained on this one is merged against it.
+          if (!m.delete_() && outcome->changed &&
+              sync::SerializeDeterministic(outcome->record.body()) !=
+                  sync::SerializeDeterministic(m.body())) {
+            *stored.mutable_pushed_body() = m.body();
+          }
+          ctx.Put(ColumnFamily::kMutations, mutation_key,
+                  Encode(stored, IsSensitive(m.body()), mutation_key, *keys_));
         }
         return absl::OkStatus();
       },

@@ -8,7 +8,9 @@
 //   history   (record_id, revision)      -> Record as of that revision
 //   changes   (scope, seq)               -> record_id; one entry per record,
 //                                           moved on each change
-//   mutations (mutation_id)              -> MutationResult (idempotency)
+//   mutations (mutation_id)              -> StoredMutation: first result
+//                                           (idempotency) and, if it was
+//                                           merged, the body pushed
 //   indexes   ("late", scope, mutation)  -> Mutation held for review
 // Records of sensitive kinds (interviews, identities, allegations, medical
 // findings) and held mutations are sealed with the data key.
@@ -17,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -84,6 +87,12 @@ class RecordStore {
       : storage_(storage), keys_(keys), options_(options), cursor_key_(std::move(cursor_key)) {}
 
   absl::Status ValidateBatch(const vigil::v1::PushRequest& request) const;
+  // For a mutation naming base_mutation_id: the base revision and body to
+  // merge against (the body that mutation carried).
+  absl::Status ResolveChainBase(storage::CommitContext& ctx, const vigil::v1::Mutation& m,
+                                const std::optional<vigil::v1::Record>& head,
+                                vigil::v1::Mutation* effective,
+                                std::optional<vigil::v1::Record>* base);
   std::string EncodeCursor(absl::string_view scope, std::uint64_t seq) const;
   absl::StatusOr<std::uint64_t> DecodeCursor(absl::string_view scope,
                                              absl::string_view cursor) const;

@@ -170,6 +170,33 @@ TEST_F(SyncTest, OfflineChainAppliesInOrder) {
   EXPECT_EQ(PullAll(scope_).at(0).body().finding().title(), "v3");
 }
 
+TEST_F(SyncTest, ChainedOfflineEditKeepsWhatWasMergedIntoItsBase) {
+  const std::string id = NewId();
+  PushOk({Edit(id, 0, FindingBody("A", "one\ntwo\nthree\n"), "t1", scope_)});
+  // Tablet 2 changes line 3 and syncs first.
+  PushOk({Edit(id, 1, FindingBody("A", "one\ntwo\nTHREE by t2\n"), "t2")});
+  // Tablet 1, offline on revision 1: edits the title, then line 1 on top of
+  // its own unacknowledged edit.
+  Mutation m1 = Edit(id, 1, FindingBody("B", "one\ntwo\nthree\n"), "t1");
+  Mutation m2 = Edit(id, 0, FindingBody("B", "ONE by t1\ntwo\nthree\n"), "t1");
+  m2.set_base_mutation_id(m1.mutation_id());
+  PushResponse r = PushOk({m1});
+  EXPECT_EQ(r.results(0).revision(), 3u);
+  r = PushOk({m2});
+  EXPECT_TRUE(r.results(0).clean());
+  Record head = PullAll(scope_).at(0);
+  EXPECT_EQ(head.body().finding().title(), "B");
+  EXPECT_EQ(head.body().finding().narrative(), "ONE by t1\ntwo\nTHREE by t2\n")
+      << "tablet 2's line, merged into m1's revision, must not be reverted by m2";
+
+  Mutation orphan = Edit(id, 0, FindingBody("C"), "t1");
+  orphan.set_base_mutation_id(NewId());
+  PushResponse refused;
+  grpc::Status s = Push({orphan}, &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Reason(s), "BASE_MUTATION_UNKNOWN");
+}
+
 TEST_F(SyncTest, ConcurrentEditsMergeOrConflictWithoutLoss) {
   const std::string id = NewId();
   PushOk({Edit(id, 0, FindingBody("Title", "line 1\nline 2\nline 3\n"), "t1", scope_)});
