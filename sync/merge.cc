@@ -143,10 +143,14 @@ class Merger {
           "message nested deeper than ", kMaxDepth, " at ", *path));
     }
     const Descriptor* type = ours.GetDescriptor();
+    const Reflection* base_reflection = base.GetReflection();
+    const Reflection* our_reflection = ours.GetReflection();
     for (int i = 0; i < type->field_count(); ++i) {
       const FieldDescriptor* f = type->field(i);
       if (f->real_containing_oneof() != nullptr) continue;
-      if (FieldEqual(base, ours, f)) continue;  // ours did not touch it
+      if (FieldEqual(base, base_reflection, ours, our_reflection, f)) {
+        continue;  // ours did not touch it
+      }
       PathPart part(path, f->name());
       RETURN_IF_ERROR(
           MergeChangedField(base, theirs, ours, out, f, path, depth));

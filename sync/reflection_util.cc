@@ -20,10 +20,8 @@ uint64_t Bits(T value) {
   return bits;
 }
 
-bool ElementEqual(const Message& a, const Message& b, const FieldDescriptor* f,
-                  int i) {
-  const Reflection* ra = a.GetReflection();
-  const Reflection* rb = b.GetReflection();
+bool ElementEqual(const Message& a, const Reflection* ra, const Message& b,
+                  const Reflection* rb, const FieldDescriptor* f, int i) {
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT32:
       return ra->GetRepeatedInt32(a, f, i) == rb->GetRepeatedInt32(b, f, i);
@@ -56,10 +54,8 @@ bool ElementEqual(const Message& a, const Message& b, const FieldDescriptor* f,
   return false;
 }
 
-bool SingularEqual(const Message& a, const Message& b,
-                   const FieldDescriptor* f) {
-  const Reflection* ra = a.GetReflection();
-  const Reflection* rb = b.GetReflection();
+bool SingularEqual(const Message& a, const Reflection* ra, const Message& b,
+                   const Reflection* rb, const FieldDescriptor* f) {
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT32:
       return ra->GetInt32(a, f) == rb->GetInt32(b, f);
@@ -105,29 +101,36 @@ int FieldSize(const Message& m, const FieldDescriptor* f) {
   return m.GetReflection()->FieldSize(m, f);
 }
 
-bool FieldEqual(const Message& a, const Message& b, const FieldDescriptor* f) {
+bool FieldEqual(const Message& a, const Reflection* ra, const Message& b,
+                const Reflection* rb, const FieldDescriptor* f) {
   if (f->is_repeated()) {
-    const int n = FieldSize(a, f);
-    if (n != FieldSize(b, f)) return false;
+    const int n = ra->FieldSize(a, f);
+    if (n != rb->FieldSize(b, f)) return false;
     for (int i = 0; i < n; ++i) {
-      if (!ElementEqual(a, b, f, i)) return false;
+      if (!ElementEqual(a, ra, b, rb, f, i)) return false;
     }
     return true;
   }
-  const bool has_a = a.GetReflection()->HasField(a, f);
-  if (has_a != b.GetReflection()->HasField(b, f)) return false;
-  return !has_a || SingularEqual(a, b, f);
+  const bool has_a = ra->HasField(a, f);
+  if (has_a != rb->HasField(b, f)) return false;
+  return !has_a || SingularEqual(a, ra, b, rb, f);
+}
+
+bool FieldEqual(const Message& a, const Message& b, const FieldDescriptor* f) {
+  return FieldEqual(a, a.GetReflection(), b, b.GetReflection(), f);
 }
 
 bool MessagesEqual(const Message& a, const Message& b) {
   if (&a == &b) return true;
   const google::protobuf::Descriptor* type = a.GetDescriptor();
   if (b.GetDescriptor() != type) return false;
+  const Reflection* ra = a.GetReflection();
+  const Reflection* rb = b.GetReflection();
   for (int i = 0; i < type->field_count(); ++i) {
-    if (!FieldEqual(a, b, type->field(i))) return false;
+    if (!FieldEqual(a, ra, b, rb, type->field(i))) return false;
   }
-  const auto& ua = a.GetReflection()->GetUnknownFields(a);
-  const auto& ub = b.GetReflection()->GetUnknownFields(b);
+  const auto& ua = ra->GetUnknownFields(a);
+  const auto& ub = rb->GetUnknownFields(b);
   if (ua.empty() && ub.empty()) return true;
   std::string sa, sb;
   ua.SerializeToString(&sa);

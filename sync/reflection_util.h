@@ -16,6 +16,14 @@ bool FieldEqual(const google::protobuf::Message& a,
                 const google::protobuf::Message& b,
                 const google::protobuf::FieldDescriptor* f);
 
+// The same, with the reflections of `a` and `b` already at hand (saves two
+// virtual lookups per field in the merge's inner loop).
+bool FieldEqual(const google::protobuf::Message& a,
+                const google::protobuf::Reflection* ra,
+                const google::protobuf::Message& b,
+                const google::protobuf::Reflection* rb,
+                const google::protobuf::FieldDescriptor* f);
+
 // Every field and the unknown fields are equal.
 bool MessagesEqual(const google::protobuf::Message& a,
                    const google::protobuf::Message& b);
