@@ -390,7 +390,28 @@ void CheckConvergence(bool with_element_removal) {
         RC_ASSERT(r.Conflicts() == replicas[0].Conflicts());
       }
     }
-    conflicts_seen += replicas[0].history.back().open_conflicts_size();
+    // No loss across the round: every register value an edit wrote is in
+    // the head or in an open conflict (all edits of a round are concurrent).
+    const Record& head = replicas[0].history.back();
+    for (const Mutation& m : edits) {
+      const Finding& written = m.body().finding();
+      for (const char* name :
+           {"title", "severity", "location", "good_practice"}) {
+        const FieldDescriptor* f = Finding::descriptor()->FindFieldByName(name);
+        if (FieldEqual(seen, written, f)) continue;
+        bool kept = FieldEqual(head.body().finding(), written, f);
+        for (const Conflict& c : head.open_conflicts()) {
+          if (c.field_path() != name) continue;
+          for (const auto& v : c.versions()) {
+            Finding carrier;
+            RC_ASSERT(carrier.ParseFromString(v.value().carrier()));
+            kept = kept || FieldEqual(carrier, written, f);
+          }
+        }
+        RC_ASSERT(kept);
+      }
+    }
+    conflicts_seen += head.open_conflicts_size();
   }
   RC_CLASSIFY(conflicts_seen == 0, "no conflict");
   RC_CLASSIFY(conflicts_seen > 0, "with conflicts");
