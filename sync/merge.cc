@@ -258,12 +258,15 @@ class Merger {
       vigil::v1::TextHunk* hunk = c.add_hunks();
       hunk->set_base_first_line(static_cast<uint32_t>(h.base_first_line));
       hunk->set_base_text(std::move(h.base));
-      vigil::v1::HunkVersion* tv = hunk->add_versions();
-      tv->set_mutation_id(their_edit.mutation_id());
-      tv->set_text(std::move(h.theirs));
-      vigil::v1::HunkVersion* ov = hunk->add_versions();
-      ov->set_mutation_id(in_.ours_edit.mutation_id());
-      ov->set_text(std::move(h.ours));
+      // In the order of Conflict.versions (earlier edit first).
+      std::pair<const EditStamp*, std::string*> sides[2] = {
+          {&their_edit, &h.theirs}, {&in_.ours_edit, &h.ours}};
+      if (!ours_later) std::swap(sides[0], sides[1]);
+      for (auto& [edit, text] : sides) {
+        vigil::v1::HunkVersion* v = hunk->add_versions();
+        v->set_mutation_id(edit->mutation_id());
+        v->set_text(std::move(*text));
+      }
     }
     out->GetReflection()->SetString(out, f, std::move(merged.merged));
     SetStamp(path, ours_later ? in_.ours_edit : their_edit);
