@@ -88,6 +88,16 @@ absl::StatusOr<std::optional<Record>> ReadRecord(CommitContext& ctx, ColumnFamil
   return Decode<Record>(*raw, key, keys);
 }
 
+// Revision `revision` of a record: the head itself, or from history, which
+// holds every revision but the head's.
+absl::StatusOr<std::optional<Record>> ReadRevision(CommitContext& ctx,
+                                                   const std::optional<Record>& head,
+                                                   const std::string& id, std::uint64_t revision,
+                                                   const storage::KeyRing& keys) {
+  if (head.has_value() && head->revision() == revision) return head;
+  return ReadRecord(ctx, ColumnFamily::kHistory, HistoryKey(id, revision), keys);
+}
+
 absl::Status AtMutation(absl::Status status, int index, const Mutation& m,
                         absl::string_view reason) {
   return WithReason(
@@ -192,8 +202,7 @@ absl::Status RecordStore::ResolveChainBase(CommitContext& ctx, const Mutation& m
                       "BASE_MUTATION_INVALID");
   }
   effective->set_base_revision(prior.revision());
-  ASSIGN_OR_RETURN(*base, ReadRecord(ctx, ColumnFamily::kHistory,
-                                     HistoryKey(m.record_id(), prior.revision()), *keys_));
+  ASSIGN_OR_RETURN(*base, ReadRevision(ctx, head, m.record_id(), prior.revision(), *keys_));
   if (!base->has_value()) {
     return absl::DataLossError(absl::StrCat("history of ", m.record_id(), " lacks revision ",
                                             prior.revision()));
@@ -255,6 +264,7 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
       [this, caller, request = std::move(request), response,
        touched](CommitContext& ctx) -> absl::Status {
         const absl::Time now = absl::Now();
+        std::map<std::string, bool> lock_cache;  // scope -> locked, within this batch
         for (int i = 0; i < request.mutations_size(); ++i) {
           const Mutation& m = request.mutations(i);
           MutationResult* result = response->add_results();
@@ -285,7 +295,20 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
           const std::string scope = head.has_value() ? head->scope() : m.scope();
           result->set_mutation_id(m.mutation_id());
           result->set_record_id(m.record_id());
-          ASSIGN_OR_RETURN(bool locked, VisitLocked(ctx, scope, m.record_id(), *keys_));
+          auto cached = lock_cache.find(scope);
+          bool locked = false;
+          if (cached != lock_cache.end()) {
+            locked = cached->second;
+          } else {
+            ASSIGN_OR_RETURN(locked, VisitLocked(ctx, scope, m.record_id(), *keys_));
+            if (!absl::StartsWith(scope, "visits/") || scope.substr(7) != m.record_id()) {
+              lock_cache[scope] = locked;
+            }
+          }
+          // A change of the visit record itself may lock or unlock its scope.
+          if (absl::StartsWith(scope, "visits/") && scope.substr(7) == m.record_id()) {
+            lock_cache.erase(scope);
+          }
           if (locked) {
             const std::string late_key = LateKey(scope, m.mutation_id());
             ctx.Put(ColumnFamily::kIndexes, late_key, Encode(m, true, late_key, *keys_));
@@ -308,9 +331,8 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
             }
           } else if (head.has_value() && m.base_revision() > 0 &&
                      m.base_revision() < head->revision()) {
-            ASSIGN_OR_RETURN(base, ReadRecord(ctx, ColumnFamily::kHistory,
-                                              HistoryKey(m.record_id(), m.base_revision()),
-                                              *keys_));
+            ASSIGN_OR_RETURN(base,
+                             ReadRevision(ctx, head, m.record_id(), m.base_revision(), *keys_));
             if (!base.has_value()) {
               return absl::DataLossError(absl::StrCat("history of ", m.record_id(),
                                                       " lacks revision ", m.base_revision()));
@@ -329,16 +351,18 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
             Record& record = outcome->record;
             record.set_seq(ctx.NextSeq());
             const bool sensitive = IsSensitive(record.body());
+            const std::string record_key = RecordKey(record.id());
             if (head.has_value()) {
               ctx.Delete(ColumnFamily::kChanges, ChangeKey(head->scope(), head->seq()));
+              // The superseded head joins the history; the new head is the
+              // newest revision, so history never stores it twice.
+              const std::string old_key = HistoryKey(head->id(), head->revision());
+              ctx.Put(ColumnFamily::kHistory, old_key,
+                      Encode(*head, IsSensitive(head->body()), old_key, *keys_));
             }
             ctx.Put(ColumnFamily::kChanges, ChangeKey(record.scope(), record.seq()), record.id());
-            const std::string record_key = RecordKey(record.id());
-            const std::string history_key = HistoryKey(record.id(), record.revision());
             ctx.Put(ColumnFamily::kRecords, record_key,
                     Encode(record, sensitive, record_key, *keys_));
-            ctx.Put(ColumnFamily::kHistory, history_key,
-                    Encode(record, sensitive, history_key, *keys_));
             result->set_revision(record.revision());
             (*touched)[record.scope()] = record.seq();
             RETURN_IF_ERROR(storage::AppendAudit(
@@ -349,7 +373,9 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
           *stored.mutable_result() = *result;
           // Keep what was pushed when the revision differs from it (merged):
           // a later mutation chained on this one is merged against it.
-          if (!m.delete_() && outcome->changed &&
+          const bool taken_as_is =
+              !head.has_value() || (effective.base_revision() == head->revision() && !base);
+          if (!m.delete_() && outcome->changed && !taken_as_is &&
               sync::SerializeDeterministic(outcome->record.body()) !=
                   sync::SerializeDeterministic(m.body())) {
             *stored.mutable_pushed_body() = m.body();
@@ -471,18 +497,22 @@ absl::StatusOr<vigil::v1::GetHistoryResponse> RecordStore::History(
   const std::uint32_t page =
       request.page_size() == 0 ? 100 : std::min<std::uint32_t>(request.page_size(), 1000);
   storage::Snapshot snapshot = storage_->GetSnapshot();
+  const std::string head_key = RecordKey(request.record_id());
+  ASSIGN_OR_RETURN(auto raw_head, storage_->Get(ColumnFamily::kRecords, head_key, &snapshot));
+  if (!raw_head.has_value()) {
+    return WithReason(absl::NotFoundError("no such record"), "RECORD_NOT_FOUND",
+                      {{"record_id", request.record_id()}});
+  }
+  ASSIGN_OR_RETURN(Record head, Decode<Record>(*raw_head, head_key, *keys_));
+  // History holds revisions 1..head-1; the head is the last one.
   vigil::v1::GetHistoryResponse response;
   absl::Status decoded;
-  bool more = false;
   RETURN_IF_ERROR(storage_->Scan(
       ColumnFamily::kHistory,
       storage::KeyRange{HistoryKey(request.record_id(), from),
-                        storage::PrefixSuccessor(RecordKey(request.record_id()))},
+                        HistoryKey(request.record_id(), head.revision())},
       &snapshot, [&](std::string_view key, std::string_view value) {
-        if (static_cast<std::uint32_t>(response.revisions_size()) == page) {
-          more = true;
-          return false;
-        }
+        if (static_cast<std::uint32_t>(response.revisions_size()) == page) return false;
         absl::StatusOr<Record> record = Decode<Record>(value, key, *keys_);
         if (!record.ok()) {
           decoded = record.status();
@@ -492,11 +522,10 @@ absl::StatusOr<vigil::v1::GetHistoryResponse> RecordStore::History(
         return true;
       }));
   RETURN_IF_ERROR(decoded);
-  if (response.revisions_size() == 0 && from == 1) {
-    return WithReason(absl::NotFoundError("no such record"), "RECORD_NOT_FOUND",
-                      {{"record_id", request.record_id()}});
-  }
-  if (more) {
+  if (static_cast<std::uint32_t>(response.revisions_size()) < page && from <= head.revision()) {
+    *response.add_revisions() = std::move(head);
+  } else if (static_cast<std::uint32_t>(response.revisions_size()) == page &&
+             response.revisions(response.revisions_size() - 1).revision() < head.revision()) {
     response.set_next_page_token(
         std::to_string(response.revisions(response.revisions_size() - 1).revision() + 1));
   }

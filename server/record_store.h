@@ -5,7 +5,8 @@
 //
 // Layout:
 //   records   (record_id)                -> head Record
-//   history   (record_id, revision)      -> Record as of that revision
+//   history   (record_id, revision)      -> Record as of that revision, for
+//                                           every revision but the head's
 //   changes   (scope, seq)               -> record_id; one entry per record,
 //                                           moved on each change
 //   mutations (mutation_id)              -> StoredMutation: first result

@@ -146,6 +146,33 @@ TEST_F(SyncTest, CreateEditPullAndHistory) {
   EXPECT_EQ(history.revisions(1).revision(), 2u);
 }
 
+TEST_F(SyncTest, HistoryPagesThroughEveryRevision) {
+  const std::string id = NewId();
+  PushOk({Edit(id, 0, FindingBody("r1"), "t1", scope_), Edit(id, 1, FindingBody("r2")),
+          Edit(id, 2, FindingBody("r3"))});
+  for (std::uint32_t page_size : {1u, 2u, 3u, 10u}) {
+    std::vector<std::string> titles;
+    std::string token;
+    do {
+      grpc::ClientContext context;
+      v1::GetHistoryRequest request;
+      request.set_record_id(id);
+      request.set_page_size(page_size);
+      request.set_page_token(token);
+      v1::GetHistoryResponse page;
+      ASSERT_TRUE(stub_->GetHistory(&context, request, &page).ok());
+      for (const auto& r : page.revisions()) titles.push_back(r.body().finding().title());
+      token = page.next_page_token();
+    } while (!token.empty());
+    EXPECT_EQ(titles, (std::vector<std::string>{"r1", "r2", "r3"})) << "page size " << page_size;
+  }
+  grpc::ClientContext context;
+  v1::GetHistoryRequest unknown;
+  unknown.set_record_id(NewId());
+  v1::GetHistoryResponse none;
+  EXPECT_EQ(stub_->GetHistory(&context, unknown, &none).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
 TEST_F(SyncTest, ResentBatchReturnsFirstResultsAndWritesNothing) {
   const std::string id = NewId();
   std::vector<Mutation> batch = {Edit(id, 0, FindingBody("a"), "t1", scope_),
