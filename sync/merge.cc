@@ -105,11 +105,19 @@ class Merger {
   }
 
   absl::Status Run(const Message& base, MergeResult* result) {
-    result->merged.reset(in_.theirs->New());
-    result->merged->CopyFrom(*in_.theirs);
     std::string path;
-    RETURN_IF_ERROR(MergeMessage(base, *in_.theirs, *in_.ours,
-                                 result->merged.get(), &path, 0));
+    if (conflicts_.empty() && MessagesEqual(base, *in_.theirs)) {
+      // Fast forward (the edit was made on the head): the result is ours;
+      // only the field stamps need the paths it changed.
+      RETURN_IF_ERROR(StampChanges(base, *in_.ours, &path, 0));
+      result->merged.reset(in_.ours->New());
+      result->merged->CopyFrom(*in_.ours);
+    } else {
+      result->merged.reset(in_.theirs->New());
+      result->merged->CopyFrom(*in_.theirs);
+      RETURN_IF_ERROR(MergeMessage(base, *in_.theirs, *in_.ours,
+                                   result->merged.get(), &path, 0));
+    }
     for (Conflict& c : conflicts_) {
       if (touched_.contains(c.field_path())) {
         c.set_id(ConflictId(c));
@@ -309,12 +317,18 @@ class Merger {
                               const FieldDescriptor* f, std::string* path,
                               int depth) {
     const FieldDescriptor* key = KeyFieldOf(f);
+    const bool theirs_unchanged = FieldEqual(base, theirs, f);
+    if (theirs_unchanged && !HasOpenConflictUnder(*path)) {
+      // Only ours changed the list: take it whole, stamp what it changed.
+      RETURN_IF_ERROR(StampChanges(base, ours, f, path, depth));
+      CopyField(ours, out, f);
+      return absl::OkStatus();
+    }
     absl::flat_hash_map<std::string, const Message*> b, t, o;
     std::vector<std::string> our_order;
     RETURN_IF_ERROR(IndexList(base, f, key, *path, &b, nullptr));
     RETURN_IF_ERROR(IndexList(theirs, f, key, *path, &t, nullptr));
     RETURN_IF_ERROR(IndexList(ours, f, key, *path, &o, &our_order));
-    const bool theirs_unchanged = FieldEqual(base, theirs, f);
 
     // Ours' order when only ours changed the list (then every id missing
     // from ours was removed by ours), else canonical order by id.
@@ -387,6 +401,99 @@ class Merger {
     r->ClearField(out, f);
     for (auto& elem : result) r->AddAllocatedMessage(out, f, elem.release());
     return absl::OkStatus();
+  }
+
+  // Records ours as the writer of every path where `ours` differs from
+  // `base` (the paths a merge would stamp), and checks ours' keyed lists.
+  absl::Status StampChanges(const Message& base, const Message& ours,
+                            std::string* path, int depth) {
+    if (depth > kMaxDepth) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "message nested deeper than ", kMaxDepth, " at ", *path));
+    }
+    const Descriptor* type = ours.GetDescriptor();
+    const Reflection* rb = base.GetReflection();
+    const Reflection* ro = ours.GetReflection();
+    for (int i = 0; i < type->field_count(); ++i) {
+      const FieldDescriptor* f = type->field(i);
+      if (f->real_containing_oneof() != nullptr) continue;
+      if (FieldEqual(base, rb, ours, ro, f)) continue;
+      PathPart part(path, f->name());
+      RETURN_IF_ERROR(StampChanges(base, ours, f, path, depth));
+    }
+    for (int i = 0; i < type->real_oneof_decl_count(); ++i) {
+      const OneofDescriptor* oneof = type->oneof_decl(i);
+      const FieldDescriptor* fb = rb->GetOneofFieldDescriptor(base, oneof);
+      const FieldDescriptor* fo = ro->GetOneofFieldDescriptor(ours, oneof);
+      if (fb == fo && (fo == nullptr || FieldEqual(base, rb, ours, ro, fo))) {
+        continue;
+      }
+      if (fo != nullptr && fo == fb) {
+        PathPart part(path, fo->name());
+        RETURN_IF_ERROR(StampChanges(base, ours, fo, path, depth));
+      } else {
+        PathPart part(path, oneof->name());
+        SetStampSubtree(*path, in_.ours_edit);
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // The same for one field `f` that differs between base and ours.
+  absl::Status StampChanges(const Message& base, const Message& ours,
+                            const FieldDescriptor* f, std::string* path,
+                            int depth) {
+    switch (PolicyOf(f)) {
+      case FieldPolicy::kSet:
+        return absl::OkStatus();  // sets never conflict: no stamps
+      case FieldPolicy::kRegister:
+      case FieldPolicy::kText:
+        SetStamp(*path, in_.ours_edit);
+        return absl::OkStatus();
+      case FieldPolicy::kRecurse:
+        if (!ours.GetReflection()->HasField(ours, f)) {
+          SetStampSubtree(*path, in_.ours_edit);
+          return absl::OkStatus();
+        }
+        return StampChanges(base.GetReflection()->GetMessage(base, f),
+                            ours.GetReflection()->GetMessage(ours, f), path,
+                            depth + 1);
+      case FieldPolicy::kKeyedList: {
+        const FieldDescriptor* key = KeyFieldOf(f);
+        absl::flat_hash_map<std::string, const Message*> b, o;
+        std::vector<std::string> our_order;
+        RETURN_IF_ERROR(IndexList(base, f, key, *path, &b, nullptr));
+        RETURN_IF_ERROR(IndexList(ours, f, key, *path, &o, &our_order));
+        for (const std::string& id : our_order) {
+          const Message* eo = o.at(id);
+          auto it = b.find(id);
+          PathPart part(path, PathPart::Element{}, id);
+          if (it == b.end()) {
+            SetStampSubtree(*path, in_.ours_edit);
+          } else if (!MessagesEqual(*it->second, *eo)) {
+            RETURN_IF_ERROR(StampChanges(*it->second, *eo, path, depth + 1));
+          }
+        }
+        for (const auto& [id, eb] : b) {
+          if (o.contains(id)) continue;
+          PathPart part(path, PathPart::Element{}, id);
+          SetStampSubtree(*path, in_.ours_edit);  // removed by ours
+        }
+        return absl::OkStatus();
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  bool HasOpenConflictUnder(const std::string& path) const {
+    for (const auto& [open_path, index] : by_path_) {
+      if (open_path.size() > path.size() &&
+          open_path.compare(0, path.size(), path) == 0 &&
+          (open_path[path.size()] == '.' || open_path[path.size()] == '[')) {
+        return true;
+      }
+    }
+    return false;
   }
 
   absl::Status MergeOneof(const Message& base, const Message& theirs,
