@@ -308,6 +308,29 @@ RC_GTEST_PROP(MergeProperty, Identity, ()) {
   r = Merge(base, base, other, t, o);
   RC_ASSERT(SerializeDeterministic(*r.merged) == SerializeDeterministic(other));
   RC_ASSERT(r.clean());
+
+  // The fast-forward shortcut gives what the field-by-field merge gives
+  // (body and field stamps); an unrelated whole-record conflict on the head
+  // turns the shortcut off.
+  google::protobuf::RepeatedPtrField<Conflict> unrelated;
+  unrelated.Add()->set_kind(vigil::v1::CONFLICT_KIND_DELETE_EDIT);
+  MergeInput in;
+  in.record_id = "rec-1";
+  in.base = &base;
+  in.theirs = &base;
+  in.ours = &other;
+  in.ours_edit = o;
+  in.theirs_default_edit = t;
+  in.open_conflicts = &unrelated;
+  auto slow = ThreeWayMerge(in);
+  RC_ASSERT(slow.ok());
+  RC_ASSERT(SerializeDeterministic(*slow->merged) ==
+            SerializeDeterministic(*r.merged));
+  RC_ASSERT(slow->stamps.size() == r.stamps.size());
+  for (size_t i = 0; i < r.stamps.size(); ++i) {
+    RC_ASSERT(SerializeDeterministic(slow->stamps[i]) ==
+              SerializeDeterministic(r.stamps[i]));
+  }
 }
 
 // Replicas apply the create, then rounds of concurrent edits in different
