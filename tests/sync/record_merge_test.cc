@@ -39,7 +39,7 @@ Mutation Delete(const std::string& id, uint64_t base_revision, int64_t hlc) {
   m.set_mutation_id(id);
   m.set_record_id("rec-1");
   m.set_base_revision(base_revision);
-  m.set_delete_(true);
+  m.set_deleted(true);
   m.set_device_id("dev-d");
   m.mutable_hlc()->set_wall_time_micros(hlc);
   return m;
