@@ -26,17 +26,24 @@ struct ApplyOutcome {
   std::vector<std::string> conflict_ids;
 };
 
-// Applies `mutation` to `head` (nullptr: no such record yet). `base` is the
-// record at mutation.base_revision from history; it is required when
-// 0 < base_revision < head->revision. It may also be given with
-// base_revision == head->revision, holding the body the client edited when
-// that differs from the head's (an offline chain whose earlier mutation the
-// server merged): the mutation is then merged against it instead of taken as
-// is. Otherwise it is ignored. `now` becomes updated_at.
+// Applies `mutation` to `head` (nullptr: no such record yet). The caller
+// validates ids and sizes first, and passes the mutation's HLC through its
+// HybridClock (sync/hlc.h), replacing it by the accepted (possibly clamped)
+// time, so that a device with a wrong clock cannot win every conflict. `base`
+// is the record at mutation.base_revision from history; it is required when 0 <
+// base_revision < head->revision. It may also be given with base_revision ==
+// head->revision, holding the body the client edited when that differs from the
+// head's (an offline chain whose earlier mutation the server merged): the
+// mutation is then merged against it instead of taken as is. Otherwise it is
+// ignored. `now` becomes updated_at.
 //
 // Rules (DESIGN.md section 3):
 //  - no head: a create (base_revision 0) makes revision 1;
-//  - base_revision == head revision: the body is taken as is;
+//  - base_revision == head revision: the body is taken as is, except that a
+//    changed field with an open conflict joins that conflict as one more
+//    version (the head shows the conflict's winner, latest HLC; a device
+//    that pulled the conflict has received its times, so its HLC is later
+//    and its value shows). Only naming the conflict settles it;
 //  - older base: three-way merge (sync/merge.h); base_revision 0 against an
 //    existing record (create vs create of one id) merges against an empty
 //    body;
