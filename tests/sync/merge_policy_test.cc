@@ -1,8 +1,10 @@
 #include "sync/merge_policy.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "gtest/gtest.h"
@@ -18,6 +20,42 @@ using ::vigil::testing::StatusIs;
 
 TEST(MergePolicyTest, EveryRecordKindHasAValidSchema) {
   EXPECT_OK(ValidateMergeSchema(vigil::v1::RecordBody::descriptor()));
+}
+
+// Every enum of the record model has an _UNSPECIFIED zero value.
+TEST(RecordModelTest, EnumsStartUnspecified) {
+  std::vector<const google::protobuf::FileDescriptor*> files = {
+      vigil::v1::Record::descriptor()->file()};
+  int enums = 0;
+  for (size_t i = 0; i < files.size(); ++i) {
+    const google::protobuf::FileDescriptor* file = files[i];
+    for (int d = 0; d < file->dependency_count(); ++d) {
+      const auto* dep = file->dependency(d);
+      if (dep->package() == "vigil.v1" &&
+          std::find(files.begin(), files.end(), dep) == files.end()) {
+        files.push_back(dep);
+      }
+    }
+    std::vector<const google::protobuf::EnumDescriptor*> all;
+    for (int e = 0; e < file->enum_type_count(); ++e) {
+      all.push_back(file->enum_type(e));
+    }
+    for (int m = 0; m < file->message_type_count(); ++m) {
+      const auto* type = file->message_type(m);
+      for (int e = 0; e < type->enum_type_count(); ++e) {
+        all.push_back(type->enum_type(e));
+      }
+    }
+    for (const auto* e : all) {
+      ++enums;
+      ASSERT_GT(e->value_count(), 0);
+      const auto* zero = e->FindValueByNumber(0);
+      ASSERT_NE(zero, nullptr) << e->full_name();
+      EXPECT_TRUE(absl::EndsWith(zero->name(), "_UNSPECIFIED"))
+          << e->full_name();
+    }
+  }
+  EXPECT_GE(enums, 15);
 }
 
 TEST(MergePolicyTest, EffectivePolicies) {
