@@ -130,7 +130,7 @@ std::string RecordMutations(const Parts& p) {
     m.mutable_hlc()->set_wall_time_micros((p.mode >> (step % 4)) & 7);
     const int pick = (p.mode + step) % 3;
     *m.mutable_body() = bodies[pick];
-    m.set_deleted((p.mode >> step & 1) && step > 0 && pick == 2);
+    m.set_delete_((p.mode >> step & 1) && step > 0 && pick == 2);
     m.set_base_revision(
         history.empty() ? 0 : (step * 7 + p.mode) % (history.size() + 1));
     if (step == 5 && !history.empty() &&

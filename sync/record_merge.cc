@@ -103,7 +103,7 @@ absl::StatusOr<ApplyOutcome> ApplyMutation(const Record* head,
         "mutation needs mutation_id and record_id");
   }
   const FieldDescriptor* kind = KindField(mutation.body());
-  if (!mutation.deleted() && kind == nullptr) {
+  if (!mutation.delete_() && kind == nullptr) {
     return absl::InvalidArgumentError(
         absl::StrCat("mutation ", mutation.mutation_id(), " has no body kind"));
   }
@@ -111,7 +111,7 @@ absl::StatusOr<ApplyOutcome> ApplyMutation(const Record* head,
   ApplyOutcome outcome;
 
   if (head == nullptr) {
-    if (mutation.deleted() || mutation.base_revision() != 0) {
+    if (mutation.delete_() || mutation.base_revision() != 0) {
       return absl::NotFoundError(
           absl::StrCat("record ", mutation.record_id(), " does not exist"));
     }
@@ -139,7 +139,7 @@ absl::StatusOr<ApplyOutcome> ApplyMutation(const Record* head,
         " is newer than its head revision ", head->revision()));
   }
   const FieldDescriptor* head_kind = KindField(head->body());
-  if (!mutation.deleted() && head_kind != nullptr && kind != head_kind) {
+  if (!mutation.delete_() && head_kind != nullptr && kind != head_kind) {
     return absl::InvalidArgumentError(absl::StrCat("record ", head->id(),
                                                    " is a ", head_kind->name(),
                                                    ", not a ", kind->name()));
@@ -190,7 +190,7 @@ absl::StatusOr<ApplyOutcome> ApplyMutation(const Record* head,
                 open->end());
   }
 
-  if (mutation.deleted()) {
+  if (mutation.delete_()) {
     if (head->deleted()) {
       outcome.changed = false;
       return outcome;

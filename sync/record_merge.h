@@ -44,6 +44,10 @@ struct ApplyOutcome {
 //    version (the head shows the conflict's winner, latest HLC; a device
 //    that pulled the conflict has received its times, so its HLC is later
 //    and its value shows). Only naming the conflict settles it;
+//  - base_revision == head revision with a `base` whose body differs from
+//    the head's (an offline chain: the device edited the body it pushed
+//    before, which the server merged into something else): three-way merge
+//    against that body, so the merged-in changes are kept;
 //  - older base: three-way merge (sync/merge.h); base_revision 0 against an
 //    existing record (create vs create of one id) merges against an empty
 //    body;

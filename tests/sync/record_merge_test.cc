@@ -39,7 +39,7 @@ Mutation Delete(const std::string& id, uint64_t base_revision, int64_t hlc) {
   m.set_mutation_id(id);
   m.set_record_id("rec-1");
   m.set_base_revision(base_revision);
-  m.set_deleted(true);
+  m.set_delete_(true);
   m.set_device_id("dev-d");
   m.mutable_hlc()->set_wall_time_micros(hlc);
   return m;
@@ -232,6 +232,32 @@ TEST(RecordMergeTest, ADeleteCanResolveTheConflictItSettles) {
   ASSERT_OK(out);
   EXPECT_TRUE(h.head().deleted());
   EXPECT_THAT(h.head().open_conflicts(), SizeIs(0));
+}
+
+TEST(RecordMergeTest, OfflineChainMergesAgainstTheBodyItEdited) {
+  History h;
+  ASSERT_OK(h.Apply(Edit("m1", 0, "finding { title: \"t\" }", 10)));
+  ASSERT_OK(h.Apply(Edit("m2", 1, "finding { title: \"A\" }", 20, "dev-a")));
+  // Device B's first edit, on revision 1, is merged into revision 3.
+  const Mutation first =
+      Edit("m3", 1, "finding { title: \"t\" location: \"L\" }", 30, "dev-b");
+  ASSERT_OK(h.Apply(first));
+  ASSERT_EQ(h.head().body().finding().title(), "A");
+  // B edits on top of what it pushed, before seeing revision 3: the server
+  // passes revision 3 with the body B pushed as the base.
+  Record base = h.head();
+  *base.mutable_body() = first.body();
+  const Record head = h.head();
+  auto out = ApplyMutation(
+      &head, &base,
+      Edit("m4", 3,
+           "finding { title: \"t\" location: \"L\" severity: SEVERITY_HIGH }",
+           40, "dev-b"),
+      kNow);
+  ASSERT_OK(out);
+  EXPECT_TRUE(out->clean);
+  EXPECT_EQ(out->record.body().finding().title(), "A");  // not reverted
+  EXPECT_EQ(out->record.body().finding().severity(), vigil::v1::SEVERITY_HIGH);
 }
 
 TEST(RecordMergeTest, RejectsInvalidMutations) {
