@@ -4,6 +4,9 @@
 
 #include <map>
 
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -210,6 +213,40 @@ absl::Status RecordStore::ResolveChainBase(CommitContext& ctx, const Mutation& m
   // The device edited what it pushed, not what the server made of it.
   if (stored.has_pushed_body()) *(*base)->mutable_body() = stored.pushed_body();
   return absl::OkStatus();
+}
+
+absl::StatusOr<vigil::v1::PushRequest> RecordStore::ParsePush(std::string_view wire) const {
+  if (wire.size() > options_.max_batch_bytes) {
+    return WithReason(absl::InvalidArgumentError(absl::StrCat(
+                          "a push holds at most ", options_.max_batch_bytes, " bytes")),
+                      "BATCH_TOO_LARGE");
+  }
+  vigil::v1::PushRequest request;
+  if (request.ParseFromArray(wire.data(), static_cast<int>(wire.size()))) return request;
+  // Find the mutation at fault: field 1 (mutations) is length-delimited.
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const std::uint8_t*>(wire.data()),
+                                            static_cast<int>(wire.size()));
+  int index = 0;
+  while (std::uint32_t tag = in.ReadTag()) {
+    if (tag != ((1u << 3) | 2u)) {
+      if (!google::protobuf::internal::WireFormatLite::SkipField(&in, tag)) break;
+      continue;
+    }
+    std::string bytes;
+    std::uint32_t length = 0;
+    Mutation m;
+    if (!in.ReadVarint32(&length) || !in.ReadString(&bytes, static_cast<int>(length)) ||
+        !m.ParseFromString(bytes)) {
+      return WithReason(absl::InvalidArgumentError(absl::StrCat(
+                            "mutation ", index,
+                            " cannot be parsed: a text field holds invalid UTF-8, or the "
+                            "bytes are not a Mutation")),
+                        "MUTATION_MALFORMED", {{"index", std::to_string(index)}});
+    }
+    ++index;
+  }
+  return WithReason(absl::InvalidArgumentError("the push request cannot be parsed"),
+                    "REQUEST_MALFORMED");
 }
 
 absl::Status RecordStore::ValidateBatch(const vigil::v1::PushRequest& request) const {

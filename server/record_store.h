@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -62,6 +63,13 @@ class RecordStore {
   // Called on the commit thread after every push that changed something;
   // must be quick. Set before serving.
   void SetChangeListener(ChangeListener listener) { listener_ = std::move(listener); }
+
+  // Parses a push request from its wire bytes. Beyond what the generated
+  // parser does, a failure names the first mutation that does not parse
+  // (e.g. invalid UTF-8 in a text field): InvalidArgument, reason
+  // MUTATION_MALFORMED with metadata "index", or REQUEST_MALFORMED /
+  // BATCH_TOO_LARGE.
+  absl::StatusOr<vigil::v1::PushRequest> ParsePush(std::string_view wire) const;
 
   using PushDoneFn = absl::AnyInvocable<void(absl::StatusOr<vigil::v1::PushResponse>)>;
   // Applies the batch in one atomic commit; `done` runs once it is durable.

@@ -173,12 +173,28 @@ void FinishUnary(grpc::ServerUnaryReactor* reactor, absl::StatusOr<T> result, T*
 }  // namespace
 
 grpc::ServerUnaryReactor* SyncService::Push(grpc::CallbackServerContext* context,
-                                            const vigil::v1::PushRequest* request,
-                                            vigil::v1::PushResponse* response) {
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  records_->Push(CallerOf(*context), *request,
+  std::vector<grpc::Slice> slices;
+  std::string wire;
+  if (request->Dump(&slices).ok()) {
+    for (const auto& slice : slices) {
+      wire.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+  }
+  absl::StatusOr<vigil::v1::PushRequest> parsed = records_->ParsePush(wire);
+  if (!parsed.ok()) {
+    reactor->Finish(ToGrpcStatus(parsed.status()));
+    return reactor;
+  }
+  records_->Push(CallerOf(*context), std::move(*parsed),
                  [reactor, response](absl::StatusOr<vigil::v1::PushResponse> result) {
-                   FinishUnary(reactor, std::move(result), response);
+                   if (result.ok()) {
+                     grpc::Slice slice(result->SerializeAsString());
+                     *response = grpc::ByteBuffer(&slice, 1);
+                   }
+                   reactor->Finish(ToGrpcStatus(result.status()));
                  });
   return reactor;
 }

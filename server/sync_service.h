@@ -11,7 +11,11 @@
 
 namespace vigil::server {
 
-class SyncService final : public vigil::v1::SyncService::CallbackService {
+// Push takes its request as raw bytes, so that a batch the generated parser
+// refuses (invalid UTF-8 in a text field) still gets a clear error naming the
+// mutation rather than gRPC's bare failure.
+class SyncService final : public vigil::v1::SyncService::WithRawCallbackMethod_Push<
+                              vigil::v1::SyncService::CallbackService> {
  public:
   // Everything is borrowed and must outlive the service.
   SyncService(RecordStore* records, AttachmentStore* attachments, ChangeHub* hub,
@@ -27,8 +31,8 @@ class SyncService final : public vigil::v1::SyncService::CallbackService {
                                        vigil::v1::Receipt* response) override;
 
   grpc::ServerUnaryReactor* Push(grpc::CallbackServerContext* context,
-                                 const vigil::v1::PushRequest* request,
-                                 vigil::v1::PushResponse* response) override;
+                                 const grpc::ByteBuffer* request,
+                                 grpc::ByteBuffer* response) override;
 
   grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
                                  const vigil::v1::PullRequest* request,

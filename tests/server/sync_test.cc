@@ -304,6 +304,16 @@ TEST_F(SyncTest, BadInputRejectsTheWholeBatchNamingTheMutation) {
   }
   PushResponse empty;
   EXPECT_EQ(Reason(Push({}, &empty)), "BATCH_EMPTY");
+
+  // Invalid UTF-8 in a text field cannot even be parsed: named by index.
+  PushResponse utf8;
+  grpc::Status s = Push({Edit(NewId(), 0, FindingBody("good"), "t1", scope_),
+                         Edit(NewId(), 0, FindingBody("bad \xff\xfe text"), "t1", scope_)},
+                        &utf8);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_EQ(Reason(s), "MUTATION_MALFORMED");
+  EXPECT_EQ(server::ErrorInfoOf(s)->metadata().at("index"), "1");
+  EXPECT_TRUE(PullAll(scope_, &cursor).empty());
 }
 
 TEST_F(SyncTest, PullPagesResumeAndCursorsAreAuthenticated) {
