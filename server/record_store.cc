@@ -120,6 +120,17 @@ absl::string_view ReasonFor(absl::StatusCode code) {
   }
 }
 
+// Appends protobuf field `field` (wire type 2) holding `bytes` to `out`.
+void AppendLengthDelimited(std::string& out, std::uint32_t field, std::string_view bytes) {
+  std::uint8_t header[10];
+  std::uint8_t* end =
+      google::protobuf::io::CodedOutputStream::WriteVarint32ToArray((field << 3) | 2, header);
+  end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+      static_cast<std::uint32_t>(bytes.size()), end);
+  out.append(reinterpret_cast<const char*>(header), end - header);
+  out.append(bytes);
+}
+
 // A visit's records are locked once the visit is approved or published. The
 // visit record itself stays writable: that is how review moves it on.
 absl::StatusOr<bool> VisitLocked(CommitContext& ctx, const std::string& scope,
@@ -482,7 +493,7 @@ absl::StatusOr<std::uint64_t> RecordStore::DecodeCursor(absl::string_view scope,
   return seq;
 }
 
-absl::StatusOr<vigil::v1::PullResponse> RecordStore::Pull(const vigil::v1::PullRequest& request) {
+absl::StatusOr<std::string> RecordStore::Pull(const vigil::v1::PullRequest& request) {
   RETURN_IF_ERROR(ValidateScope(request.scope()));
   ASSIGN_OR_RETURN(std::uint64_t after, DecodeCursor(request.scope(), request.cursor()));
   std::uint32_t limit = request.limit() == 0 ? options_.default_pull_limit : request.limit();
@@ -506,19 +517,31 @@ absl::StatusOr<vigil::v1::PullResponse> RecordStore::Pull(const vigil::v1::PullR
         return changed.size() <= limit;
       }));
   RETURN_IF_ERROR(malformed);
-  vigil::v1::PullResponse response;
-  response.set_has_more(changed.size() > limit);
-  if (changed.size() > limit) changed.resize(limit);
+  const bool has_more = changed.size() > limit;
+  if (has_more) changed.resize(limit);
+  // The response is assembled from the stored record bytes: a Record is
+  // stored as its deterministic serialization, so it goes out as it is,
+  // without a parse and a second serialization (field 1, length-delimited).
+  std::string out;
   std::uint64_t last = after;
   for (const auto& [seq, id] : changed) {
     const std::string key = RecordKey(id);
     ASSIGN_OR_RETURN(auto raw, storage_->Get(ColumnFamily::kRecords, key, &snapshot));
-    if (!raw.has_value()) return absl::DataLossError(absl::StrCat("change of missing record ", id));
-    ASSIGN_OR_RETURN(*response.add_records(), Decode<Record>(*raw, key, *keys_));
+    if (!raw.has_value() || raw->empty()) {
+      return absl::DataLossError(absl::StrCat("change of missing record ", id));
+    }
+    std::string opened;
+    std::string_view bytes = std::string_view(*raw).substr(1);
+    if ((*raw)[0] != '\0') {
+      ASSIGN_OR_RETURN(opened, keys_->Open(*raw, key));
+      bytes = opened;
+    }
+    AppendLengthDelimited(out, 1, bytes);
     last = seq;
   }
-  response.set_next_cursor(EncodeCursor(request.scope(), last));
-  return response;
+  AppendLengthDelimited(out, 2, EncodeCursor(request.scope(), last));
+  if (has_more) out += std::string("\x18\x01", 2);  // field 3 (has_more) = true
+  return out;
 }
 
 absl::StatusOr<vigil::v1::GetHistoryResponse> RecordStore::History(

@@ -75,7 +75,8 @@ class RecordStore {
   // Applies the batch in one atomic commit; `done` runs once it is durable.
   void Push(const Caller& caller, vigil::v1::PushRequest request, PushDoneFn done);
 
-  absl::StatusOr<vigil::v1::PullResponse> Pull(const vigil::v1::PullRequest& request);
+  // A serialized vigil.v1.PullResponse.
+  absl::StatusOr<std::string> Pull(const vigil::v1::PullRequest& request);
   absl::StatusOr<vigil::v1::GetHistoryResponse> History(
       const vigil::v1::GetHistoryRequest& request);
 

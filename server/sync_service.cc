@@ -154,6 +154,17 @@ class DownloadReactor final : public grpc::ServerWriteReactor<AttachmentChunk> {
   AttachmentChunk current_;
 };
 
+std::string BytesOf(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (buffer.Dump(&slices).ok()) {
+    for (const auto& slice : slices) {
+      out.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+  }
+  return out;
+}
+
 // A server stream that ends at once with an error (bad request).
 template <typename T>
 class RefusedWriteReactor final : public grpc::ServerWriteReactor<T> {
@@ -176,14 +187,7 @@ grpc::ServerUnaryReactor* SyncService::Push(grpc::CallbackServerContext* context
                                             const grpc::ByteBuffer* request,
                                             grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::vector<grpc::Slice> slices;
-  std::string wire;
-  if (request->Dump(&slices).ok()) {
-    for (const auto& slice : slices) {
-      wire.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-    }
-  }
-  absl::StatusOr<vigil::v1::PushRequest> parsed = records_->ParsePush(wire);
+  absl::StatusOr<vigil::v1::PushRequest> parsed = records_->ParsePush(BytesOf(*request));
   if (!parsed.ok()) {
     reactor->Finish(ToGrpcStatus(parsed.status()));
     return reactor;
@@ -200,10 +204,23 @@ grpc::ServerUnaryReactor* SyncService::Push(grpc::CallbackServerContext* context
 }
 
 grpc::ServerUnaryReactor* SyncService::Pull(grpc::CallbackServerContext* context,
-                                            const vigil::v1::PullRequest* request,
-                                            vigil::v1::PullResponse* response) {
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  FinishUnary(reactor, records_->Pull(*request), response);
+  vigil::v1::PullRequest parsed;
+  const std::string wire = BytesOf(*request);
+  if (!parsed.ParseFromString(wire)) {
+    reactor->Finish(ToGrpcStatus(WithReason(
+        absl::InvalidArgumentError("the pull request cannot be parsed (invalid UTF-8?)"),
+        "REQUEST_MALFORMED")));
+    return reactor;
+  }
+  absl::StatusOr<std::string> result = records_->Pull(parsed);
+  if (result.ok()) {
+    grpc::Slice slice(std::move(*result));
+    *response = grpc::ByteBuffer(&slice, 1);
+  }
+  reactor->Finish(ToGrpcStatus(result.status()));
   return reactor;
 }
 

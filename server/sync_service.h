@@ -14,8 +14,12 @@ namespace vigil::server {
 // Push takes its request as raw bytes, so that a batch the generated parser
 // refuses (invalid UTF-8 in a text field) still gets a clear error naming the
 // mutation rather than gRPC's bare failure.
-class SyncService final : public vigil::v1::SyncService::WithRawCallbackMethod_Push<
-                              vigil::v1::SyncService::CallbackService> {
+// Pull answers with bytes assembled from the stored records (no parse and
+// re-serialization of every record on the hot path).
+class SyncService final
+    : public vigil::v1::SyncService::WithRawCallbackMethod_Pull<
+          vigil::v1::SyncService::WithRawCallbackMethod_Push<
+              vigil::v1::SyncService::CallbackService>> {
  public:
   // Everything is borrowed and must outlive the service.
   SyncService(RecordStore* records, AttachmentStore* attachments, ChangeHub* hub,
@@ -35,8 +39,8 @@ class SyncService final : public vigil::v1::SyncService::WithRawCallbackMethod_P
                                  grpc::ByteBuffer* response) override;
 
   grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
-                                 const vigil::v1::PullRequest* request,
-                                 vigil::v1::PullResponse* response) override;
+                                 const grpc::ByteBuffer* request,
+                                 grpc::ByteBuffer* response) override;
 
   grpc::ServerWriteReactor<vigil::v1::ChangeNotice>* Subscribe(
       grpc::CallbackServerContext* context, const vigil::v1::SubscribeRequest* request) override;
