@@ -517,7 +517,7 @@ absl::StatusOr<std::string> RecordStore::Pull(const vigil::v1::PullRequest& requ
         return changed.size() <= limit;
       }));
   RETURN_IF_ERROR(malformed);
-  const bool has_more = changed.size() > limit;
+  bool has_more = changed.size() > limit;
   if (has_more) changed.resize(limit);
   // The response is assembled from the stored record bytes: a Record is
   // stored as its deterministic serialization, so it goes out as it is,
@@ -525,6 +525,12 @@ absl::StatusOr<std::string> RecordStore::Pull(const vigil::v1::PullRequest& requ
   std::string out;
   std::uint64_t last = after;
   for (const auto& [seq, id] : changed) {
+    // Pages also stop at a byte budget (after at least one record), so that
+    // a page always fits a client's default 4 MiB message limit.
+    if (out.size() >= options_.max_pull_bytes) {
+      has_more = true;
+      break;
+    }
     const std::string key = RecordKey(id);
     ASSIGN_OR_RETURN(auto raw, storage_->Get(ColumnFamily::kRecords, key, &snapshot));
     if (!raw.has_value() || raw->empty()) {

@@ -45,6 +45,9 @@ struct RecordStoreOptions {
   // Default page of a pull, and the most a client may ask for.
   std::uint32_t default_pull_limit = 500;
   std::uint32_t max_pull_limit = 1000;
+  // A page stops once it holds this many bytes (at least one record), so it
+  // fits a client's default 4 MiB receive limit.
+  std::size_t max_pull_bytes = 2 << 20;
 };
 
 // (scope, newest seq) pairs touched by one committed push.

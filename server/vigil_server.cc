@@ -105,6 +105,8 @@ class ServerImpl final : public VigilServer {
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
     grpc::ServerBuilder builder;
+    // A push batch may hold up to 16 MiB; attachment chunks are 1 MiB.
+    builder.SetMaxReceiveMessageSize(RecordStoreOptions().max_batch_bytes + (1 << 20));
     builder.AddListeningPort(config_.listen, credentials, &port_);
     builder.RegisterService(sync_service_.get());
     public_server_ = builder.BuildAndStart();

@@ -359,6 +359,31 @@ TEST_F(SyncTest, PullPagesResumeAndCursorsAreAuthenticated) {
   EXPECT_EQ(Reason(s), "SCOPE_INVALID");
 }
 
+TEST_F(SyncTest, LargeBatchesAndPagesFitTheTransport) {
+  // 10 findings of ~900 KiB: one push of ~9 MiB (over gRPC's default 4 MiB
+  // receive limit), pulled in pages that each fit a client's 4 MiB limit.
+  std::vector<Mutation> batch;
+  for (int i = 0; i < 10; ++i) {
+    batch.push_back(Edit(NewId(), 0, FindingBody("big", std::string(900 << 10, 'a' + i)), "t1",
+                         scope_));
+  }
+  PushOk(batch);
+  std::string cursor;
+  int pages = 0;
+  std::size_t records = 0;
+  while (true) {
+    v1::PullResponse page;
+    grpc::Status s = Pull(scope_, cursor, 1000, &page);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ++pages;
+    records += page.records_size();
+    cursor = page.next_cursor();
+    if (!page.has_more()) break;
+  }
+  EXPECT_EQ(records, 10u);
+  EXPECT_GT(pages, 2);
+}
+
 TEST_F(SyncTest, DeletesAreTombstonesInThePull) {
   const std::string id = NewId();
   PushOk({Edit(id, 0, FindingBody("to delete"), "t1", scope_)});
