@@ -14,6 +14,7 @@
 #include "base/status_macros.h"
 #include "storage/audit_log.h"
 #include "storage/key_codec.h"
+#include "sync/hlc.h"
 #include "sync/ids.h"
 #include "sync/merge.h"
 #include "sync/record_merge.h"
@@ -370,6 +371,11 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
             continue;
           }
           Mutation effective = m;
+          // A device clock far ahead is clamped, so one wrong tablet cannot
+          // win every later conflict; the accepted time is what is stored.
+          absl::StatusOr<sync::HlcReceipt> received = clock_.Receive(m.hlc(), now);
+          if (!received.ok()) return AtMutation(received.status(), i, m, "HLC_INVALID");
+          *effective.mutable_hlc() = received->accepted_remote;
           std::optional<Record> base;
           if (!m.base_mutation_id().empty()) {
             absl::Status chained = ResolveChainBase(ctx, m, head, &effective, &base);

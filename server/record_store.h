@@ -33,6 +33,7 @@
 #include "server/caller.h"
 #include "storage/storage.h"
 #include "storage/value_cipher.h"
+#include "sync/hlc.h"
 #include "vigil/v1/sync.pb.h"
 
 namespace vigil::server {
@@ -115,6 +116,9 @@ class RecordStore {
   const RecordStoreOptions options_;
   const std::string cursor_key_;
   ChangeListener listener_;
+  // Used only inside push PrepareFns, which the commit pipeline runs one at
+  // a time on its writer thread.
+  sync::HybridClock clock_;
 };
 
 }  // namespace vigil::server

@@ -173,6 +173,18 @@ TEST_F(SyncTest, HistoryPagesThroughEveryRevision) {
   EXPECT_EQ(stub_->GetHistory(&context, unknown, &none).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
+TEST_F(SyncTest, DeviceClockFarAheadIsClampedAndCannotWinForever) {
+  const std::string id = NewId();
+  PushOk({Edit(id, 0, FindingBody("start"), "t1", scope_)});
+  Mutation future = Edit(id, 1, FindingBody("from a tablet whose clock is a year fast"), "tF");
+  future.mutable_hlc()->set_wall_time_micros(absl::ToUnixMicros(absl::Now() + absl::Hours(24 * 365)));
+  PushOk({future});
+  Record head = PullAll(scope_).at(0);
+  EXPECT_LE(head.updated().hlc().wall_time_micros(),
+            absl::ToUnixMicros(absl::Now() + absl::Minutes(6)))
+      << "stored time must be clamped to within the allowed skew";
+}
+
 TEST_F(SyncTest, ResentBatchReturnsFirstResultsAndWritesNothing) {
   const std::string id = NewId();
   std::vector<Mutation> batch = {Edit(id, 0, FindingBody("a"), "t1", scope_),
