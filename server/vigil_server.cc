@@ -214,7 +214,7 @@ absl::StatusOr<std::unique_ptr<VigilServer>> VigilServer::Start(const ServerConf
   if (admin_file.has_value()) {
     LogInfo("admin.initial_credential_created",
             {{"path", *admin_file},
-             {"hint", "readable only by this user; keep it secret and rotate it"}});
+             {"hint", "readable only by this user; keep it secret: it is stored nowhere else"}});
   }
   ASSIGN_OR_RETURN(std::unique_ptr<storage::KeyRing> keys, LoadDataKeys(config, layout, *storage));
   ASSIGN_OR_RETURN(auto credentials, MakeCredentials(config, layout));
