@@ -144,7 +144,7 @@ void AttachmentStore::Begin(const Caller& caller, std::string sha256, std::uint6
             ctx, AuditOf(caller, "attachment.upload_started", "attachments/" + sha256)));
         return StateOf(sha256, fresh);
       },
-      std::move(done));
+      VerifyWhenFull(caller, std::move(done)));
 }
 
 void AttachmentStore::Append(const Caller& caller, std::string sha256, std::uint64_t offset,
@@ -196,16 +196,20 @@ void AttachmentStore::Append(const Caller& caller, std::string sha256, std::uint
         ctx.Put(ColumnFamily::kAttachments, MetaKey(sha256), meta->SerializeAsString());
         return StateOf(sha256, *meta);
       },
-      [this, caller, done = std::move(done)](absl::StatusOr<AttachmentState> state) mutable {
-        if (state.ok() && !state->complete && state->received == state->size) {
-          std::string sha = state->sha256;
-          verifier_.Post([this, caller, sha = std::move(sha), done = std::move(done)]() mutable {
-            Verify(std::move(caller), std::move(sha), std::move(done));
-          });
-          return;
-        }
-        done(std::move(state));
+      VerifyWhenFull(caller, std::move(done)));
+}
+
+AttachmentDoneFn AttachmentStore::VerifyWhenFull(const Caller& caller, AttachmentDoneFn done) {
+  return [this, caller, done = std::move(done)](absl::StatusOr<AttachmentState> state) mutable {
+    if (state.ok() && !state->complete && state->received == state->size) {
+      std::string sha = state->sha256;
+      verifier_.Post([this, caller, sha = std::move(sha), done = std::move(done)]() mutable {
+        Verify(std::move(caller), std::move(sha), std::move(done));
       });
+      return;
+    }
+    done(std::move(state));
+  };
 }
 
 void AttachmentStore::Verify(Caller caller, std::string sha256, AttachmentDoneFn done) {

@@ -71,7 +71,8 @@ class AttachmentStore {
   // durable, on a storage or worker thread; `done` must not block.
 
   // Starts an upload, or resumes the one stored for this hash; content
-  // already stored comes back complete. InvalidArgument for a bad hash or a
+  // already stored comes back complete, and content fully received but not
+  // yet verified is verified first. InvalidArgument for a bad hash or a
   // size of 0 or over the limit; FailedPrecondition when the stored content
   // of this hash has another size. An unfinished upload that declared
   // another size is restarted.
@@ -96,6 +97,10 @@ class AttachmentStore {
 
  private:
   void Verify(Caller caller, std::string sha256, AttachmentDoneFn done);
+  // Wraps `done` so that a state holding every byte but not yet verified
+  // (the last append just landed, or a crash or error interrupted an earlier
+  // verification) is verified before `done` sees it.
+  AttachmentDoneFn VerifyWhenFull(const Caller& caller, AttachmentDoneFn done);
 
   storage::Storage* storage_;
   const storage::KeyRing* keys_;

@@ -16,7 +16,7 @@ SubscribeReactor::SubscribeReactor(ChangeHub* hub, std::set<std::string> scopes,
 void SubscribeReactor::Offer(const std::string& scope, std::uint64_t seq) {
   {
     absl::MutexLock lock(&mu_);
-    if (finished_) return;
+    if (finishing_) return;
     auto& pending = pending_[scope];
     pending = std::max(pending, seq);
   }
@@ -24,25 +24,41 @@ void SubscribeReactor::Offer(const std::string& scope, std::uint64_t seq) {
 }
 
 void SubscribeReactor::Pump() {
+  bool finish_now = false;
+  grpc::Status status;
   {
     absl::MutexLock lock(&mu_);
-    if (finished_ || writing_ || pending_.empty()) return;
-    auto first = pending_.begin();
-    current_.set_scope(first->first);
-    current_.set_seq(first->second);
-    pending_.erase(first);
-    writing_ = true;
+    if (writing_ || finished_) return;
+    if (finishing_) {
+      finished_ = true;
+      finish_now = true;
+      status = final_status_;
+    } else {
+      if (pending_.empty()) return;
+      auto first = pending_.begin();
+      current_.set_scope(first->first);
+      current_.set_seq(first->second);
+      pending_.erase(first);
+      writing_ = true;
+    }
   }
-  StartWrite(&current_);
+  // Outside the lock: gRPC may run a reaction inline. Exactly one of the two
+  // happens per call, and Finish never overlaps a write.
+  if (finish_now) {
+    Finish(std::move(status));
+  } else {
+    StartWrite(&current_);
+  }
 }
 
 void SubscribeReactor::FinishOnce(grpc::Status status) {
   {
     absl::MutexLock lock(&mu_);
-    if (finished_) return;
-    finished_ = true;
+    if (finishing_) return;
+    finishing_ = true;
+    final_status_ = std::move(status);
   }
-  Finish(std::move(status));
+  Pump();  // finishes now, or OnWriteDone does once the write in flight ends
 }
 
 void SubscribeReactor::Close() { FinishOnce(grpc::Status::OK); }
@@ -52,10 +68,7 @@ void SubscribeReactor::OnWriteDone(bool ok) {
     absl::MutexLock lock(&mu_);
     writing_ = false;
   }
-  if (!ok) {
-    FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "subscriber went away"));
-    return;
-  }
+  if (!ok) FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "subscriber went away"));
   Pump();
 }
 

@@ -56,7 +56,11 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<vigil::v1::Change
   absl::Mutex mu_;
   std::map<std::string, std::uint64_t> pending_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  // Finish was decided; it is called once no write is in flight (never while
+  // one is, and no write starts after).
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
   vigil::v1::ChangeNotice current_;
 };
 

@@ -7,7 +7,11 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "absl/synchronization/notification.h"
 #include "server/attachment_store.h"
+#include "storage/key_codec.h"
+#include "tests/testing/temp_dir.h"
+#include "vigil/internal/storage_values.pb.h"
 #include "server/grpc_status.h"
 #include "server/operator_commands.h"
 #include "tests/testing/files.h"
@@ -274,6 +278,59 @@ TEST_F(AttachmentTest, BadInputGetsSpecificErrors) {
   Download(partial_sha, 0, 0, &d);
   EXPECT_EQ(d.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(Reason(d), "ATTACHMENT_INCOMPLETE");
+}
+
+}  // namespace
+}  // namespace vigil
+
+namespace vigil {
+namespace {
+
+// The last chunk landed but its verification never completed (a crash, or
+// an error): the next Begin verifies instead of leaving the upload stuck.
+TEST(AttachmentStoreTest, InterruptedVerificationIsResumedByBegin) {
+  testing::TempDir dir;
+  ASSERT_OK(storage::KeyRing::Generate(dir.Sub("data.key")));
+  auto keys = storage::KeyRing::Load(dir.Sub("data.key"));
+  ASSERT_OK(keys);
+  auto db = storage::Storage::Open(dir.Sub("db"), storage::StorageOptions());
+  ASSERT_OK(db);
+  server::AttachmentStore store(db->get(), keys->get(), server::AttachmentOptions{});
+  auto run = [](auto call) {
+    absl::Notification done;
+    absl::StatusOr<server::AttachmentState> result;
+    call([&](absl::StatusOr<server::AttachmentState> r) {
+      result = std::move(r);
+      done.Notify();
+    });
+    done.WaitForNotification();
+    return result;
+  };
+  const std::string content = "register page scan";
+  const std::string sha = AttachmentStore::Sha256Hex(content);
+  const server::Caller caller{"tester", "dev"};
+  ASSERT_OK(run([&](auto cb) { store.Begin(caller, sha, content.size(), cb); }));
+  auto appended = run([&](auto cb) {
+    store.Append(caller, sha, 0, content, AttachmentStore::Sha256Hex(content), cb);
+  });
+  ASSERT_OK(appended);
+  ASSERT_TRUE(appended->complete);
+  // Put the metadata back to "every byte received, not verified".
+  const std::string meta_key = storage::KeyBuilder().AddString("m").AddString(sha).key();
+  vigil::internal::AttachmentMeta meta;
+  ASSERT_TRUE(meta.ParseFromString(**(*db)->Get(storage::ColumnFamily::kAttachments, meta_key)));
+  meta.set_complete(false);
+  ASSERT_OK((*db)->Commit([&](storage::CommitContext& ctx) {
+                   ctx.Put(storage::ColumnFamily::kAttachments, meta_key,
+                           meta.SerializeAsString());
+                   return absl::OkStatus();
+                 })
+                .status());
+  EXPECT_FALSE(store.GetState(sha)->complete);
+  auto resumed = run([&](auto cb) { store.Begin(caller, sha, content.size(), cb); });
+  ASSERT_OK(resumed);
+  EXPECT_TRUE(resumed->complete);
+  EXPECT_TRUE(store.GetState(sha)->complete);
 }
 
 }  // namespace
