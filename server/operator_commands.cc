@@ -10,6 +10,8 @@
 #include "grpcpp/grpcpp.h"
 #include "server/caller.h"
 #include "server/data_dir.h"
+#include "server/record_store.h"
+#include "storage/value_cipher.h"
 #include "storage/audit_log.h"
 #include "vigil/internal/operations.grpc.pb.h"
 
@@ -146,6 +148,15 @@ absl::Status RunRestore(const std::string& backup_dir, const std::string& data_d
   const bool existed = fs::exists(layout.root, ec);
   ASSIGN_OR_RETURN(layout, PrepareDataDir(data_dir));
   absl::Status restored = storage::Storage::RestoreBackup(backup_dir, layout.db(), backup_id);
+  if (restored.ok()) {
+    // Sequence numbers after the backup point will be handed out again:
+    // invalidate every cursor issued before, so no device skips a change.
+    storage::StorageOptions options;
+    options.create_if_missing = false;
+    absl::StatusOr<std::unique_ptr<storage::Storage>> db =
+        storage::Storage::Open(layout.db(), options);
+    restored = db.ok() ? storage::ForgetSecret(**db, RecordStore::kCursorSecret) : db.status();
+  }
   if (restored.ok()) restored = CopyTls(LayoutOf(backup_dir).root + "/tls", layout.tls());
   if (restored.ok() && !key_file.empty()) restored = CopyKeyFile(key_file, layout.default_key_file());
   if (!restored.ok()) {

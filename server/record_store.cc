@@ -165,7 +165,7 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Create(storage::Storag
                                                                  const storage::KeyRing* keys,
                                                                  RecordStoreOptions options) {
   ASSIGN_OR_RETURN(std::string key,
-                   storage::LoadOrCreateSecret(*storage, *keys, "cursor_hmac", [] {
+                   storage::LoadOrCreateSecret(*storage, *keys, kCursorSecret, [] {
                      std::string k(crypto_auth_hmacsha256_KEYBYTES, '\0');
                      crypto_auth_hmacsha256_keygen(reinterpret_cast<unsigned char*>(k.data()));
                      return k;
@@ -341,7 +341,33 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
                                 i, m, "BODY_WRONG_KIND");
             }
           }
+          if (!head.has_value() && (m.base_revision() != 0 || m.delete_())) {
+            return AtMutation(absl::NotFoundError(absl::StrCat("record ", m.record_id(),
+                                                               " does not exist")),
+                              i, m, "MUTATION_TARGET_NOT_FOUND");
+          }
           const std::string scope = head.has_value() ? head->scope() : m.scope();
+          if (!head.has_value() && !m.base_mutation_id().empty()) {
+            // A chain on a create that is not applied: legitimate only when
+            // that create was held as a late submission (same scope).
+            ASSIGN_OR_RETURN(auto raw_base, ctx.Get(ColumnFamily::kMutations,
+                                                    MutationKey(m.base_mutation_id())));
+            std::optional<StoredMutation> prior;
+            if (raw_base.has_value()) {
+              ASSIGN_OR_RETURN(prior, Decode<StoredMutation>(
+                                          *raw_base, MutationKey(m.base_mutation_id()), *keys_));
+            }
+            if (!prior.has_value() || !prior->result().late_submission() ||
+                prior->result().record_id() != m.record_id()) {
+              return AtMutation(absl::NotFoundError(absl::StrCat(
+                                    "record ", m.record_id(), " does not exist")),
+                                i, m, "MUTATION_TARGET_NOT_FOUND");
+            }
+            // The device names the scope of the record it created.
+            if (absl::Status s = ValidateScope(m.scope()); !s.ok()) {
+              return AtMutation(s, i, m, "SCOPE_INVALID");
+            }
+          }
           result->set_mutation_id(m.mutation_id());
           result->set_record_id(m.record_id());
           auto cached = lock_cache.find(scope);
@@ -505,6 +531,15 @@ absl::StatusOr<std::string> RecordStore::Pull(const vigil::v1::PullRequest& requ
   std::uint32_t limit = request.limit() == 0 ? options_.default_pull_limit : request.limit();
   limit = std::min(limit, options_.max_pull_limit);
   storage::Snapshot snapshot = storage_->GetSnapshot();
+  if (after > snapshot.seq()) {
+    // Only a database restored to an earlier point (with its cursor key)
+    // can be behind a cursor it issued; restore also replaces that key, so
+    // this is a second line of defence against silently skipping changes.
+    return WithReason(absl::InvalidArgumentError(
+                          "cursor is ahead of this server's data: pull this scope from the "
+                          "beginning"),
+                      "CURSOR_INVALID", {{"scope", request.scope()}});
+  }
   std::vector<std::pair<std::uint64_t, std::string>> changed;
   absl::Status malformed;
   RETURN_IF_ERROR(storage_->Scan(
@@ -579,12 +614,19 @@ absl::StatusOr<vigil::v1::GetHistoryResponse> RecordStore::History(
   // History holds revisions 1..head-1; the head is the last one.
   vigil::v1::GetHistoryResponse response;
   absl::Status decoded;
+  std::size_t bytes = 0;
+  bool full = false;  // the byte budget ended the page
   RETURN_IF_ERROR(storage_->Scan(
       ColumnFamily::kHistory,
       storage::KeyRange{HistoryKey(request.record_id(), from),
                         HistoryKey(request.record_id(), head.revision())},
       &snapshot, [&](std::string_view key, std::string_view value) {
         if (static_cast<std::uint32_t>(response.revisions_size()) == page) return false;
+        if (bytes >= options_.max_pull_bytes) {
+          full = true;
+          return false;
+        }
+        bytes += value.size();
         absl::StatusOr<Record> record = Decode<Record>(value, key, *keys_);
         if (!record.ok()) {
           decoded = record.status();
@@ -594,9 +636,10 @@ absl::StatusOr<vigil::v1::GetHistoryResponse> RecordStore::History(
         return true;
       }));
   RETURN_IF_ERROR(decoded);
-  if (static_cast<std::uint32_t>(response.revisions_size()) < page && from <= head.revision()) {
+  if (!full && static_cast<std::uint32_t>(response.revisions_size()) < page &&
+      from <= head.revision()) {
     *response.add_revisions() = std::move(head);
-  } else if (static_cast<std::uint32_t>(response.revisions_size()) == page &&
+  } else if (response.revisions_size() > 0 &&
              response.revisions(response.revisions_size() - 1).revision() < head.revision()) {
     response.set_next_page_token(
         std::to_string(response.revisions(response.revisions_size() - 1).revision() + 1));

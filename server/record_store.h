@@ -92,6 +92,12 @@ class RecordStore {
   absl::Status ForEachInScope(const std::string& scope, const storage::Snapshot& snapshot,
                               absl::FunctionRef<void(const vigil::v1::Record&)> visit);
 
+  // Name of the server secret that authenticates cursors. A restored
+  // database forgets it (storage::ForgetSecret) so every cursor issued
+  // before is refused and devices pull from the beginning: after going back
+  // in time, sequence numbers are reused and old cursors would skip changes.
+  static constexpr std::string_view kCursorSecret = "cursor_hmac";
+
   // "registry", "visits/{id}" or "facilities/{id}" with a valid record id.
   static absl::Status ValidateScope(absl::string_view scope);
 

@@ -168,10 +168,23 @@ absl::StatusOr<std::string> KeyRing::Open(std::string_view sealed,
   return out;
 }
 
+std::string SecretKey(std::string_view name) {
+  return KeyBuilder().AddString("secret").AddString(name).key();
+}
+
+absl::Status ForgetSecret(Storage& storage, std::string_view name) {
+  return storage
+      .Commit([&](CommitContext& ctx) {
+        ctx.Delete(ColumnFamily::kMeta, SecretKey(name));
+        return absl::OkStatus();
+      })
+      .status();
+}
+
 absl::StatusOr<std::string> LoadOrCreateSecret(Storage& storage, const KeyRing& keys,
                                                std::string_view name,
                                                absl::FunctionRef<std::string()> make) {
-  const std::string key = KeyBuilder().AddString("secret").AddString(name).key();
+  const std::string key = SecretKey(name);
   std::string secret;
   RETURN_IF_ERROR(storage
                       .Commit([&](CommitContext& ctx) -> absl::Status {

@@ -72,6 +72,10 @@ absl::StatusOr<std::string> LoadOrCreateSecret(Storage& storage, const KeyRing& 
                                                std::string_view name,
                                                absl::FunctionRef<std::string()> make);
 
+// Removes a server secret, so that the next LoadOrCreateSecret makes a new
+// one (e.g. the cursor key after a restore, invalidating every old cursor).
+absl::Status ForgetSecret(Storage& storage, std::string_view name);
+
 // True when the database has recorded any key check, that is, when it may
 // hold values sealed with a key that must not be replaced by a new one.
 absl::StatusOr<bool> HasKeyChecks(Storage& storage);

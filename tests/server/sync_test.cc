@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "server/attachment_store.h"
 #include "server/grpc_status.h"
+#include "server/operator_commands.h"
 #include "server/receipts.h"
 #include "sync/ids.h"
 #include "tests/testing/files.h"
@@ -166,6 +167,32 @@ TEST_F(SyncTest, HistoryPagesThroughEveryRevision) {
     } while (!token.empty());
     EXPECT_EQ(titles, (std::vector<std::string>{"r1", "r2", "r3"})) << "page size " << page_size;
   }
+  // Large revisions: pages end at the byte budget, nothing skipped.
+  const std::string big = NewId();
+  std::vector<Mutation> edits = {Edit(big, 0, FindingBody("b1", std::string(900 << 10, 'x')),
+                                      "t1", scope_)};
+  for (int r = 2; r <= 5; ++r) {
+    edits.push_back(Edit(big, r - 1, FindingBody("b" + std::to_string(r), std::string(900 << 10, 'a' + r))));
+  }
+  PushOk(edits);
+  std::vector<std::string> titles;
+  std::string token;
+  int pages = 0;
+  do {
+    grpc::ClientContext context;
+    v1::GetHistoryRequest request;
+    request.set_record_id(big);
+    request.set_page_token(token);
+    v1::GetHistoryResponse page;
+    grpc::Status s = stub_->GetHistory(&context, request, &page);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ++pages;
+    for (const auto& r : page.revisions()) titles.push_back(r.body().finding().title());
+    token = page.next_page_token();
+  } while (!token.empty());
+  EXPECT_EQ(titles, (std::vector<std::string>{"b1", "b2", "b3", "b4", "b5"}));
+  EXPECT_GT(pages, 1);
+
   grpc::ClientContext context;
   v1::GetHistoryRequest unknown;
   unknown.set_record_id(NewId());
@@ -417,6 +444,19 @@ TEST_F(SyncTest, LockedVisitQueuesLateSubmissions) {
   PushResponse r = PushOk({Edit(NewId(), 0, FindingBody("late finding"), "t1", scope)});
   EXPECT_TRUE(r.results(0).late_submission());
   EXPECT_EQ(r.results(0).revision(), 0u);
+  // An offline chain on a record created after the lock: held too.
+  Mutation create = Edit(NewId(), 0, FindingBody("late create"), "t2", scope);
+  Mutation chained = Edit(create.record_id(), 0, FindingBody("late edit"), "t2", scope);
+  chained.set_base_mutation_id(create.mutation_id());
+  PushResponse held = PushOk({create, chained});
+  EXPECT_TRUE(held.results(0).late_submission());
+  EXPECT_TRUE(held.results(1).late_submission());
+  // Nonsense aimed at a locked visit is refused, not queued.
+  PushResponse refused;
+  grpc::Status s = Push({Edit(NewId(), 5, FindingBody("x"), "t1", scope)}, &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Reason(s), "MUTATION_TARGET_NOT_FOUND");
+
   std::vector<Record> records = PullAll(scope);
   ASSERT_EQ(records.size(), 1u) << "only the visit record";
   EXPECT_TRUE(records[0].body().has_visit());
@@ -498,6 +538,51 @@ TEST_F(SyncTest, SignedReceiptCoversWhatTheServerHolds) {
   v1::Receipt again;
   ASSERT_TRUE(stub_->GetReceipt(&again_context, request, &again).ok());
   EXPECT_EQ(again.public_key(), receipt.public_key());
+}
+
+TEST_F(SyncTest, CursorsIssuedBeforeARestoreAreRefusedAfterIt) {
+  PushOk({Edit(NewId(), 0, FindingBody("before backup"), "t1", scope_)});
+  const std::string data = server_->dir().Sub("data");
+  const std::string backups = server_->dir().Sub("backups");
+  ASSERT_OK(server::RunBackup(data, backups).status());
+  PushOk({Edit(NewId(), 0, FindingBody("after backup"), "t1", scope_)});
+  std::string cursor;
+  ASSERT_EQ(PullAll(scope_, &cursor).size(), 2u);
+  server_->server().Shutdown();
+
+  const std::string restored = server_->dir().Sub("restored");
+  ASSERT_OK(server::RunRestore(backups, restored, std::nullopt, data + "/keys/data.key"));
+  server::ServerConfig config;
+  config.data_dir = restored;
+  config.listen = "127.0.0.1:0";
+  config.plaintext_loopback = true;
+  config.log_level = "warn";
+  auto again = server::VigilServer::Start(config);
+  ASSERT_OK(again);
+  auto stub = v1::SyncService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string((*again)->port()), grpc::InsecureChannelCredentials()));
+  // New commits reuse the sequence numbers after the backup point: an old
+  // cursor would now skip them, so it must be refused.
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext push_context;
+    PushRequest push;
+    *push.add_mutations() = Edit(NewId(), 0, FindingBody("after restore"), "t1", scope_);
+    PushResponse pushed;
+    ASSERT_TRUE(stub->Push(&push_context, push, &pushed).ok());
+  }
+  grpc::ClientContext context;
+  v1::PullRequest request;
+  request.set_scope(scope_);
+  request.set_cursor(cursor);
+  v1::PullResponse page;
+  grpc::Status s = stub->Pull(&context, request, &page);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Reason(s), "CURSOR_INVALID");
+  grpc::ClientContext fresh_context;
+  request.clear_cursor();
+  ASSERT_TRUE(stub->Pull(&fresh_context, request, &page).ok());
+  ASSERT_EQ(page.records_size(), 4);
+  EXPECT_EQ(page.records(0).body().finding().title(), "before backup");
 }
 
 TEST_F(SyncTest, SensitiveBodiesAreEncryptedAtRest) {
