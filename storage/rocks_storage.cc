@@ -171,9 +171,11 @@ bool DatabaseExists(const std::string& db_path) {
 }
 
 // Checks an existing database without writing to it: the column families are
-// exactly ours and the stored format version is ours.
-absl::Status ProbeReadOnly(const std::string& db_path,
-                           const StorageOptions& options) {
+// exactly ours and the stored format version is ours. Returns false for a
+// database that holds nothing at all (a first start that crashed between
+// creating it and writing its format version), which may be initialised.
+absl::StatusOr<bool> ProbeReadOnly(const std::string& db_path,
+                                   const StorageOptions& options) {
   rocksdb::DBOptions db_options = MakeDBOptions(options);
   std::vector<std::string> names;
   RETURN_IF_ERROR(FromRocks(
@@ -205,8 +207,17 @@ absl::Status ProbeReadOnly(const std::string& db_path,
   std::string version;
   rocksdb::Status s =
       db->Get(rocksdb::ReadOptions(), handles[0], FormatVersionKey(), &version);
+  bool empty = true;
+  if (s.IsNotFound()) {
+    for (auto* h : handles) {
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), h));
+      it->SeekToFirst();
+      empty = empty && !it->Valid() && it->status().ok();
+    }
+  }
   for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
   if (s.IsNotFound()) {
+    if (empty) return false;
     return absl::FailedPreconditionError(absl::StrCat(
         "database ", db_path, " has no Vigil format version: not a Vigil database"));
   }
@@ -218,7 +229,7 @@ absl::Status ProbeReadOnly(const std::string& db_path,
         "; this vigild reads version ", kStorageFormatVersion,
         ". Use a matching vigild (or its migration) for this data"));
   }
-  return absl::OkStatus();
+  return true;
 }
 
 class RocksStorage;
@@ -493,7 +504,10 @@ absl::StatusOr<std::unique_ptr<Storage>> Storage::Open(
     }
   }
   ASSIGN_OR_RETURN(auto lock, FileLock::Acquire(db_path + "/VIGIL.LOCK"));
-  if (exists) RETURN_IF_ERROR(ProbeReadOnly(db_path, options));
+  bool initialized = false;
+  if (exists) {
+    ASSIGN_OR_RETURN(initialized, ProbeReadOnly(db_path, options));
+  }
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
@@ -515,7 +529,7 @@ absl::StatusOr<std::unique_ptr<Storage>> Storage::Open(
       return parsed.status();
     }
     last_seq = *parsed;
-  } else if (s.IsNotFound() && !exists) {
+  } else if (s.IsNotFound() && !initialized) {
     rocksdb::WriteBatch init;
     init.Put(handles[0], FormatVersionKey(), std::to_string(kStorageFormatVersion));
     init.Put(handles[0], LastSeqKey(), "0");

@@ -145,6 +145,44 @@ TEST(StorageTest, CorruptDatabaseIsRefusedAndChangesNothing) {
   EXPECT_EQ(DirectoryContents(dir.path()), before);
 }
 
+TEST(StorageTest, EmptyDatabaseLeftByACrashedFirstStartIsInitialised) {
+  TempDir dir;
+  // What a crash between RocksDB creating the database and Vigil writing
+  // its format version leaves: our families, no keys at all.
+  {
+    auto storage = Storage::Open(dir.path(), StorageOptions());
+    ASSERT_OK(storage);
+    ASSERT_OK((*storage)
+                  ->Commit([](CommitContext& ctx) {
+                    ctx.Delete(ColumnFamily::kMeta, KeyBuilder().AddString("format_version").key());
+                    ctx.Delete(ColumnFamily::kMeta, KeyBuilder().AddString("last_seq").key());
+                    return absl::OkStatus();
+                  })
+                  .status());
+  }
+  auto reopened = Storage::Open(dir.path(), StorageOptions());
+  ASSERT_OK(reopened);
+  EXPECT_EQ((*reopened)->LastCommittedSeq(), 0u);
+  ASSERT_OK(PutAll(**reopened, ColumnFamily::kRecords, {{"k", "v"}}));
+}
+
+TEST(StorageTest, DatabaseWithDataButNoFormatVersionIsRefused) {
+  TempDir dir;
+  {
+    auto storage = Storage::Open(dir.path(), StorageOptions());
+    ASSERT_OK(storage);
+    ASSERT_OK(PutAll(**storage, ColumnFamily::kRecords, {{"k", "v"}}));
+    ASSERT_OK((*storage)
+                  ->Commit([](CommitContext& ctx) {
+                    ctx.Delete(ColumnFamily::kMeta, KeyBuilder().AddString("format_version").key());
+                    return absl::OkStatus();
+                  })
+                  .status());
+  }
+  EXPECT_THAT(Storage::Open(dir.path(), StorageOptions()),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
 TEST(StorageTest, MissingDatabaseWithoutCreateIsRefused) {
   TempDir dir;
   StorageOptions options;
