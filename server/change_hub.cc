@@ -9,7 +9,10 @@ SubscribeReactor::SubscribeReactor(ChangeHub* hub, std::set<std::string> scopes,
     absl::MutexLock lock(&mu_);
     for (const auto& scope : scopes_) pending_[scope] = current_seq;
   }
-  hub_->Add(this);
+  if (!hub_->Add(this)) {
+    FinishOnce(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is shutting down"));
+    return;
+  }
   Pump();
 }
 
@@ -81,9 +84,11 @@ void SubscribeReactor::OnDone() {
   Unref();
 }
 
-void ChangeHub::Add(SubscribeReactor* reactor) {
+bool ChangeHub::Add(SubscribeReactor* reactor) {
   absl::MutexLock lock(&mu_);
+  if (closed_) return false;
   reactors_.insert(reactor);
+  return true;
 }
 
 void ChangeHub::Remove(SubscribeReactor* reactor) {
@@ -108,6 +113,10 @@ void ChangeHub::Notify(const std::vector<std::pair<std::string, std::uint64_t>>&
 }
 
 void ChangeHub::CloseAll() {
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+  }
   for (SubscribeReactor* r : Snapshot()) {
     r->Close();
     r->Unref();

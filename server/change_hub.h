@@ -68,10 +68,12 @@ class ChangeHub {
  public:
   // Never calls into a stream while holding its own lock, since gRPC may run
   // a stream's reactions (including OnDone, which calls Remove) inline.
-  void Add(SubscribeReactor* reactor);
+  // False once CloseAll ran: the stream must end at once.
+  bool Add(SubscribeReactor* reactor);
   void Remove(SubscribeReactor* reactor);
   void Notify(const std::vector<std::pair<std::string, std::uint64_t>>& changes);
-  // Ends every stream, so that server shutdown does not wait for clients.
+  // Ends every stream, and every later one at once, so that server shutdown
+  // does not wait for clients.
   void CloseAll();
 
  private:
@@ -80,6 +82,7 @@ class ChangeHub {
   std::vector<SubscribeReactor*> Snapshot();
 
   std::set<SubscribeReactor*> reactors_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace vigil::server
