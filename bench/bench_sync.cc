@@ -102,11 +102,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string target = "127.0.0.1:" + match[1].str();
-  pid_t server_pid = -1;
-  {
-    std::ifstream pidfile(dir + "/data/db/VIGIL.LOCK");
-    pidfile >> server_pid;
-  }
+  const pid_t server_pid = server.pid();
 
   std::atomic<bool> sampling{true};
   std::atomic<long> peak_rss_kib{0};

@@ -38,15 +38,13 @@ ReceiptSigner::~ReceiptSigner() { sodium_memzero(secret_key_.data(), secret_key_
 absl::StatusOr<vigil::v1::Receipt> ReceiptSigner::Issue(RecordStore& records,
                                                         AttachmentStore& attachments,
                                                         const std::string& scope) const {
-  storage::Snapshot snapshot = records.snapshot_source().GetSnapshot();
   vigil::v1::ReceiptManifest manifest;
   manifest.set_scope(scope);
-  manifest.set_seq(snapshot.seq());
   const absl::Time now = absl::Now();
   manifest.mutable_issued_at()->set_seconds(absl::ToUnixSeconds(now));
   std::vector<vigil::v1::ReceiptEntry> entries;
   std::set<std::string> named_attachments;
-  RETURN_IF_ERROR(records.ForEachInScope(scope, snapshot, [&](const vigil::v1::Record& r) {
+  ASSIGN_OR_RETURN(std::uint64_t seq, records.ForEachInScope(scope, [&](const vigil::v1::Record& r) {
     vigil::v1::ReceiptEntry e;
     e.set_record_id(r.id());
     e.set_revision(r.revision());
@@ -56,6 +54,7 @@ absl::StatusOr<vigil::v1::Receipt> ReceiptSigner::Issue(RecordStore& records,
       named_attachments.insert(r.body().attachment().sha256());
     }
   }));
+  manifest.set_seq(seq);
   std::sort(entries.begin(), entries.end(),
             [](const auto& a, const auto& b) { return a.record_id() < b.record_id(); });
   for (auto& e : entries) *manifest.add_records() = std::move(e);

@@ -176,10 +176,10 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Create(storage::Storag
   return std::unique_ptr<RecordStore>(new RecordStore(storage, keys, options, std::move(key)));
 }
 
-absl::Status RecordStore::ForEachInScope(const std::string& scope,
-                                         const storage::Snapshot& snapshot,
-                                         absl::FunctionRef<void(const Record&)> visit) {
+absl::StatusOr<std::uint64_t> RecordStore::ForEachInScope(
+    const std::string& scope, absl::FunctionRef<void(const Record&)> visit) {
   RETURN_IF_ERROR(ValidateScope(scope));
+  const storage::Snapshot snapshot = storage_->GetSnapshot();
   std::vector<std::string> ids;
   RETURN_IF_ERROR(storage_->Scan(ColumnFamily::kChanges,
                                  storage::KeyRange::Prefix(ChangePrefix(scope)), &snapshot,
@@ -194,7 +194,7 @@ absl::Status RecordStore::ForEachInScope(const std::string& scope,
     ASSIGN_OR_RETURN(Record record, Decode<Record>(*raw, key, *keys_));
     visit(record);
   }
-  return absl::OkStatus();
+  return snapshot.seq();
 }
 
 absl::Status RecordStore::ResolveChainBase(CommitContext& ctx, const Mutation& m,
@@ -370,19 +370,21 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
           }
           result->set_mutation_id(m.mutation_id());
           result->set_record_id(m.record_id());
+          // A change of the visit record itself may lock or unlock its scope,
+          // so it is never answered from (and clears) the batch's cache.
+          const bool is_visit_record =
+              absl::StartsWith(scope, "visits/") && scope.substr(7) == m.record_id();
           auto cached = lock_cache.find(scope);
           bool locked = false;
-          if (cached != lock_cache.end()) {
+          if (cached != lock_cache.end() && !is_visit_record) {
             locked = cached->second;
           } else {
             ASSIGN_OR_RETURN(locked, VisitLocked(ctx, scope, m.record_id(), *keys_));
-            if (!absl::StartsWith(scope, "visits/") || scope.substr(7) != m.record_id()) {
+            if (is_visit_record) {
+              lock_cache.erase(scope);
+            } else {
               lock_cache[scope] = locked;
             }
-          }
-          // A change of the visit record itself may lock or unlock its scope.
-          if (absl::StartsWith(scope, "visits/") && scope.substr(7) == m.record_id()) {
-            lock_cache.erase(scope);
           }
           if (locked) {
             const std::string late_key = LateKey(scope, m.mutation_id());

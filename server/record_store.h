@@ -57,8 +57,7 @@ using ChangeListener =
 
 class RecordStore {
  public:
-  // Loads (creating on first use) the cursor authentication key.
-  // Storage: storage_ is also read by receipts (ForEachInScope). `storage`
+  // Loads (creating on first use) the cursor authentication key. `storage`
   // and `keys` are borrowed and must outlive the store.
   static absl::StatusOr<std::unique_ptr<RecordStore>> Create(storage::Storage* storage,
                                                              const storage::KeyRing* keys,
@@ -84,13 +83,10 @@ class RecordStore {
   absl::StatusOr<vigil::v1::GetHistoryResponse> History(
       const vigil::v1::GetHistoryRequest& request);
 
-  // The storage the store reads, for callers that need a snapshot to pass to
-  // ForEachInScope.
-  storage::Storage& snapshot_source() { return *storage_; }
-
-  // Visits every record of `scope` at `snapshot`, in commit order.
-  absl::Status ForEachInScope(const std::string& scope, const storage::Snapshot& snapshot,
-                              absl::FunctionRef<void(const vigil::v1::Record&)> visit);
+  // Visits every record of `scope` at one snapshot, in commit order, and
+  // returns that snapshot's commit sequence number.
+  absl::StatusOr<std::uint64_t> ForEachInScope(
+      const std::string& scope, absl::FunctionRef<void(const vigil::v1::Record&)> visit);
 
   // Name of the server secret that authenticates cursors. A restored
   // database forgets it (storage::ForgetSecret) so every cursor issued

@@ -43,7 +43,6 @@ class KeyRing {
   KeyRing& operator=(const KeyRing&) = delete;
 
   std::uint32_t active_key_id() const { return active_; }
-  bool HasKey(std::uint32_t id) const { return keys_.count(id) > 0; }
 
   // Thread-safe.
   std::string Seal(std::string_view plaintext, std::string_view associated_data) const;

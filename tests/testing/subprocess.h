@@ -50,6 +50,7 @@ class Subprocess {
   Subprocess& operator=(const Subprocess&) = delete;
 
   bool started() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   void Signal(int sig) { kill(pid_, sig); }
 
   // Waits for exit; returns the exit code, or 128+signal when killed.

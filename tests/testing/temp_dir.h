@@ -1,4 +1,5 @@
-// A fresh temporary directory per test, removed with everything in it.
+// A fresh temporary directory per test, removed with everything in it
+// (kept when VIGIL_KEEP_TEMP is set, to inspect what a failing test wrote).
 #ifndef VIGIL_TESTS_TESTING_TEMP_DIR_H_
 #define VIGIL_TESTS_TESTING_TEMP_DIR_H_
 
