@@ -26,6 +26,11 @@ std::string MetaKey(std::string_view sha) {
 std::string PiecePrefix(std::string_view sha) {
   return KeyBuilder().AddString("p").AddString(sha).key();
 }
+// ("s", sha256, scope) -> "": the content was uploaded into that scope.
+std::string ScopeKey(std::string_view sha, std::string_view scope) {
+  return KeyBuilder().AddString("s").AddString(sha).AddString(scope).key();
+}
+
 std::string PieceKey(std::string_view sha, std::uint64_t end) {
   return KeyBuilder().AddString("p").AddString(sha).AddUint64(end).key();
 }
@@ -106,8 +111,13 @@ absl::StatusOr<AttachmentState> AttachmentStore::GetState(std::string_view sha25
   return StateOf(sha256, *meta);
 }
 
-void AttachmentStore::Begin(const Caller& caller, std::string sha256, std::uint64_t size,
-                            AttachmentDoneFn done) {
+absl::StatusOr<bool> AttachmentStore::InScope(std::string_view sha256, std::string_view scope) {
+  ASSIGN_OR_RETURN(auto link, storage_->Get(ColumnFamily::kAttachments, ScopeKey(sha256, scope)));
+  return link.has_value();
+}
+
+void AttachmentStore::Begin(const Caller& caller, std::string scope, std::string sha256,
+                            std::uint64_t size, AttachmentDoneFn done) {
   absl::Status valid = ValidateSha256(sha256);
   if (valid.ok() && (size == 0 || size > options_.max_attachment_bytes)) {
     valid = WithReason(absl::InvalidArgumentError(absl::StrCat(
@@ -121,9 +131,10 @@ void AttachmentStore::Begin(const Caller& caller, std::string sha256, std::uint6
   }
   CommitState(
       storage_,
-      [caller, sha256, size](CommitContext& ctx) -> absl::StatusOr<AttachmentState> {
+      [caller, scope, sha256, size](CommitContext& ctx) -> absl::StatusOr<AttachmentState> {
         ASSIGN_OR_RETURN(auto meta,
                          ParseMeta(ctx.Get(ColumnFamily::kAttachments, MetaKey(sha256))));
+        ctx.Put(ColumnFamily::kAttachments, ScopeKey(sha256, scope), "");
         if (meta.has_value() && meta->size() == size) return StateOf(sha256, *meta);
         if (meta.has_value() && meta->complete()) {
           return WithReason(

@@ -76,8 +76,12 @@ class AttachmentStore {
   // size of 0 or over the limit; FailedPrecondition when the stored content
   // of this hash has another size. An unfinished upload that declared
   // another size is restarted.
-  void Begin(const Caller& caller, std::string sha256, std::uint64_t size,
+  // The content is linked to `scope` (a validated scope the caller may
+  // write), so that readers of that scope may see it.
+  void Begin(const Caller& caller, std::string scope, std::string sha256, std::uint64_t size,
              AttachmentDoneFn done);
+  // True once content of this hash was uploaded into `scope`.
+  absl::StatusOr<bool> InScope(std::string_view sha256, std::string_view scope);
 
   // Appends `data` at `offset` after checking it against `chunk_sha256`
   // (DataLoss when it does not match; nothing is written). The offset must be

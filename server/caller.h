@@ -7,19 +7,17 @@
 #include "absl/time/clock.h"
 #include "grpcpp/server_context.h"
 #include "storage/audit_log.h"
+#include "vigil/v1/admin.pb.h"
 
 namespace vigil::server {
 
+// An authenticated caller (server/auth.h), or vigild itself.
 struct Caller {
+  // User id ("system" and "operator" for vigild and its host's operator).
   std::string principal;
   std::string device;
+  vigil::v1::Role role = vigil::v1::ROLE_UNSPECIFIED;
 };
-
-// Until accounts and device tokens exist (the security work), every remote
-// caller is anonymous and named by its peer address.
-inline Caller CallerOf(const grpc::CallbackServerContext& context) {
-  return Caller{"anonymous@" + context.peer(), ""};
-}
 
 // vigild itself, and the operator on the server's host.
 inline Caller SystemCaller() { return Caller{"system", ""}; }

@@ -62,6 +62,18 @@ absl::Status ApplyFile(const std::string& path, ServerConfig& config) {
       auto v = node.value<std::int64_t>();
       if (!v || *v <= 0) return TypeError(key, "positive integer");
       config.max_attachment_bytes = static_cast<std::uint64_t>(*v);
+    } else if (key == "tls_client_ca") {
+      RETURN_IF_ERROR(string_into(config.tls_client_ca));
+    } else if (key == "auth_failures_per_minute" || key == "device_requests_per_minute") {
+      auto v = node.value<std::int64_t>();
+      if (!v || *v <= 0 || *v > 1000000) return TypeError(key, "integer within 1..1000000");
+      (key == "auth_failures_per_minute" ? config.auth_failures_per_minute
+                                         : config.device_requests_per_minute) =
+          static_cast<std::uint32_t>(*v);
+    } else if (key == "device_bytes_per_minute") {
+      auto v = node.value<std::int64_t>();
+      if (!v || *v <= 0) return TypeError(key, "positive integer");
+      config.device_bytes_per_minute = static_cast<std::uint64_t>(*v);
     } else if (key == "tls_extra_hosts") {
       const toml::array* arr = node.as_array();
       if (arr == nullptr) return TypeError(key, "list of strings");
@@ -93,6 +105,10 @@ absl::Status Validate(const ServerConfig& config) {
     return absl::InvalidArgumentError(
         "tls_cert and tls_key must be given together (or neither, to use the "
         "generated certificate)");
+  }
+  if (config.plaintext_loopback && !config.tls_client_ca.empty()) {
+    return absl::InvalidArgumentError(
+        "tls_client_ca (client certificates) needs TLS; it contradicts plaintext_loopback");
   }
   if (config.plaintext_loopback && !config.tls_cert.empty()) {
     return absl::InvalidArgumentError(

@@ -57,6 +57,23 @@ struct ServerConfig {
   // Default: 2 GiB.
   std::uint64_t max_attachment_bytes = 2ull << 30;
 
+  // Failed authentications per source address per minute; past it the
+  // address is refused for a while.
+  // Default: 20.
+  std::uint32_t auth_failures_per_minute = 20;
+  // Calls per device per minute.
+  // Default: 1200.
+  std::uint32_t device_requests_per_minute = 1200;
+  // Bytes sent per device per minute (pushes and attachment uploads).
+  // Default: 1 GiB.
+  std::uint64_t device_bytes_per_minute = 1ull << 30;
+
+  // PEM file of the CA that signs device client certificates. When set,
+  // TLS clients must present a certificate it signed (mutual TLS), on top
+  // of their bearer token. Needs TLS.
+  // Default: "" (no client certificates).
+  std::string tls_client_ca;
+
   // On SIGTERM/SIGINT, how long in-flight calls may take to finish before
   // they are cancelled. Commits already submitted always complete.
   // Default: 10.

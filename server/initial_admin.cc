@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "server/caller.h"
+#include "server/identity_store.h"
 #include "storage/audit_log.h"
 #include "storage/key_codec.h"
 
@@ -24,24 +25,6 @@ const std::string& AdminHashKey() {
   static const std::string* key = new std::string(
       storage::KeyBuilder().AddString("admin").AddString("initial_token_sha256").key());
   return *key;
-}
-
-std::string Sha256(std::string_view data) {
-  std::string out(crypto_hash_sha256_BYTES, '\0');
-  crypto_hash_sha256(reinterpret_cast<unsigned char*>(out.data()),
-                     reinterpret_cast<const unsigned char*>(data.data()), data.size());
-  return out;
-}
-
-absl::StatusOr<std::string> NewToken() {
-  if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
-  unsigned char secret[32];
-  randombytes_buf(secret, sizeof(secret));
-  char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-  sodium_bin2base64(b64, sizeof(b64), secret, sizeof(secret),
-                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  sodium_memzero(secret, sizeof(secret));
-  return absl::StrCat("vgl_", b64);
 }
 
 absl::Status WriteSecretFile(const std::string& path, std::string_view content) {
@@ -88,7 +71,7 @@ absl::StatusOr<std::optional<std::string>> EnsureInitialAdmin(
   if (stored.has_value()) {
     // Finish a creation interrupted between the commit and the rename.
     std::optional<std::string> pending = ReadToken(temp_path);
-    if (pending && Sha256(*pending) == *stored) {
+    if (pending && IdentityStore::TokenHash(*pending) == *stored) {
       if (std::rename(temp_path.c_str(), final_path.c_str()) != 0) {
         return absl::InternalError(absl::StrCat("cannot rename ", temp_path));
       }
@@ -97,9 +80,10 @@ absl::StatusOr<std::optional<std::string>> EnsureInitialAdmin(
     }
     return std::nullopt;
   }
-  ASSIGN_OR_RETURN(std::string token, NewToken());
+  if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
+  const std::string token = IdentityStore::NewToken();
   RETURN_IF_ERROR(WriteSecretFile(temp_path, token));
-  const std::string hash = Sha256(token);
+  const std::string hash = IdentityStore::TokenHash(token);
   RETURN_IF_ERROR(storage
                       .Commit([&](storage::CommitContext& ctx) -> absl::Status {
                         ASSIGN_OR_RETURN(auto existing,
@@ -108,6 +92,7 @@ absl::StatusOr<std::optional<std::string>> EnsureInitialAdmin(
                           return absl::AlreadyExistsError("admin credential already exists");
                         }
                         ctx.Put(storage::ColumnFamily::kMeta, AdminHashKey(), hash);
+                        RETURN_IF_ERROR(IdentityStore::BootstrapAdmin(ctx, hash, absl::Now()));
                         return storage::AppendAudit(
                             ctx, AuditOf(SystemCaller(), "admin.initial_credential_created",
                                          "principals/admin"));
@@ -118,13 +103,6 @@ absl::StatusOr<std::optional<std::string>> EnsureInitialAdmin(
   }
   RETURN_IF_ERROR(SyncDirectory(data_dir));
   return final_path;
-}
-
-absl::StatusOr<bool> IsInitialAdminToken(storage::Storage& storage, std::string_view token) {
-  ASSIGN_OR_RETURN(auto stored, storage.Get(storage::ColumnFamily::kMeta, AdminHashKey()));
-  if (!stored.has_value() || stored->size() != crypto_hash_sha256_BYTES) return false;
-  const std::string presented = Sha256(token);
-  return sodium_memcmp(presented.data(), stored->data(), presented.size()) == 0;
 }
 
 }  // namespace vigil::server

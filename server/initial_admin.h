@@ -1,4 +1,5 @@
-// The first admin credential, created on the first start of an empty data
+// The first admin credential (user "admin", role ADMIN, one device whose
+// token is written to a file), created on the first start of an empty data
 // directory so the operator can administer a fresh server.
 #ifndef VIGIL_SERVER_INITIAL_ADMIN_H_
 #define VIGIL_SERVER_INITIAL_ADMIN_H_
@@ -24,11 +25,6 @@ inline constexpr std::string_view kInitialAdminTokenFile = "initial-admin-token"
 // credential already existed. Never logs or returns the token itself.
 absl::StatusOr<std::optional<std::string>> EnsureInitialAdmin(
     storage::Storage& storage, const std::string& data_dir);
-
-// True when `token` is the initial admin token (constant-time comparison of
-// hashes).
-absl::StatusOr<bool> IsInitialAdminToken(storage::Storage& storage,
-                                         std::string_view token);
 
 }  // namespace vigil::server
 

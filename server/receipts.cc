@@ -35,7 +35,8 @@ absl::StatusOr<std::unique_ptr<ReceiptSigner>> ReceiptSigner::Create(
 
 ReceiptSigner::~ReceiptSigner() { sodium_memzero(secret_key_.data(), secret_key_.size()); }
 
-absl::StatusOr<vigil::v1::Receipt> ReceiptSigner::Issue(RecordStore& records,
+absl::StatusOr<vigil::v1::Receipt> ReceiptSigner::Issue(const Caller& caller,
+                                                        RecordStore& records,
                                                         AttachmentStore& attachments,
                                                         const std::string& scope) const {
   vigil::v1::ReceiptManifest manifest;
@@ -44,7 +45,7 @@ absl::StatusOr<vigil::v1::Receipt> ReceiptSigner::Issue(RecordStore& records,
   manifest.mutable_issued_at()->set_seconds(absl::ToUnixSeconds(now));
   std::vector<vigil::v1::ReceiptEntry> entries;
   std::set<std::string> named_attachments;
-  ASSIGN_OR_RETURN(std::uint64_t seq, records.ForEachInScope(scope, [&](const vigil::v1::Record& r) {
+  ASSIGN_OR_RETURN(std::uint64_t seq, records.ForEachInScope(caller, scope, [&](const vigil::v1::Record& r) {
     vigil::v1::ReceiptEntry e;
     e.set_record_id(r.id());
     e.set_revision(r.revision());

@@ -25,8 +25,10 @@ class ReceiptSigner {
   ~ReceiptSigner();
   const std::string& public_key() const { return public_key_; }
 
-  // The receipt for `scope` at one snapshot.
-  absl::StatusOr<vigil::v1::Receipt> Issue(RecordStore& records, AttachmentStore& attachments,
+  // The receipt for `scope` at one snapshot, listing what the caller may see
+  // of it (PERMISSION_DENIED when it may not read the scope).
+  absl::StatusOr<vigil::v1::Receipt> Issue(const Caller& caller, RecordStore& records,
+                                           AttachmentStore& attachments,
                                            const std::string& scope) const;
 
   // Checks a receipt against a public key (what a tablet does). DataLoss when

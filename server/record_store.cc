@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "base/error_reason.h"
 #include "base/status_macros.h"
+#include "server/access_policy.h"
 #include "storage/audit_log.h"
 #include "storage/key_codec.h"
 #include "sync/hlc.h"
@@ -45,18 +46,6 @@ std::string ChangeKey(std::string_view scope, std::uint64_t seq) {
 std::string MutationKey(std::string_view id) { return KeyBuilder().AddString(id).key(); }
 std::string LateKey(std::string_view scope, std::string_view mutation_id) {
   return KeyBuilder().AddString("late").AddString(scope).AddString(mutation_id).key();
-}
-
-bool IsSensitive(const vigil::v1::RecordBody& body) {
-  switch (body.kind_case()) {
-    case vigil::v1::RecordBody::kInterview:
-    case vigil::v1::RecordBody::kIdentity:
-    case vigil::v1::RecordBody::kAllegation:
-    case vigil::v1::RecordBody::kMedicalFinding:
-      return true;
-    default:
-      return false;
-  }
 }
 
 // Plain values start with 0x00; sealed ones with the cipher's format byte.
@@ -163,6 +152,7 @@ absl::Status RecordStore::ValidateScope(absl::string_view scope) {
 
 absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Create(storage::Storage* storage,
                                                                  const storage::KeyRing* keys,
+                                                                 const AccessPolicy* policy,
                                                                  RecordStoreOptions options) {
   ASSIGN_OR_RETURN(std::string key,
                    storage::LoadOrCreateSecret(*storage, *keys, kCursorSecret, [] {
@@ -173,13 +163,18 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Create(storage::Storag
   if (key.size() != crypto_auth_hmacsha256_KEYBYTES) {
     return absl::DataLossError("stored cursor key has the wrong size");
   }
-  return std::unique_ptr<RecordStore>(new RecordStore(storage, keys, options, std::move(key)));
+  return std::unique_ptr<RecordStore>(new RecordStore(storage, keys, policy, options, std::move(key)));
 }
 
 absl::StatusOr<std::uint64_t> RecordStore::ForEachInScope(
-    const std::string& scope, absl::FunctionRef<void(const Record&)> visit) {
+    const Caller& caller, const std::string& scope,
+    absl::FunctionRef<void(const Record&)> visit) {
   RETURN_IF_ERROR(ValidateScope(scope));
+  ASSIGN_OR_RETURN(ScopeGrant grant, policy_->RequireRead(caller, scope));
   const storage::Snapshot snapshot = storage_->GetSnapshot();
+  auto same_scope = [&](std::string_view id) -> absl::StatusOr<std::optional<Record>> {
+    return ReadInScope(id, scope, snapshot);
+  };
   std::vector<std::string> ids;
   RETURN_IF_ERROR(storage_->Scan(ColumnFamily::kChanges,
                                  storage::KeyRange::Prefix(ChangePrefix(scope)), &snapshot,
@@ -192,7 +187,8 @@ absl::StatusOr<std::uint64_t> RecordStore::ForEachInScope(
     ASSIGN_OR_RETURN(auto raw, storage_->Get(ColumnFamily::kRecords, key, &snapshot));
     if (!raw.has_value()) return absl::DataLossError(absl::StrCat("change of missing record ", id));
     ASSIGN_OR_RETURN(Record record, Decode<Record>(*raw, key, *keys_));
-    visit(record);
+    ASSIGN_OR_RETURN(Visibility visibility, Redact(grant, record, same_scope));
+    if (visibility != Visibility::kWithheld) visit(record);
   }
   return snapshot.seq();
 }
@@ -307,6 +303,12 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
     done(s);
     return;
   }
+  // Who wrote a value is who the server authenticated, whatever the device
+  // claims.
+  for (Mutation& m : *request.mutable_mutations()) {
+    m.set_author(caller.principal);
+    m.set_device_id(caller.device);
+  }
   auto response = std::make_shared<vigil::v1::PushResponse>();
   auto touched = std::make_shared<std::map<std::string, std::uint64_t>>();
   storage_->Submit(
@@ -314,20 +316,61 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
        touched](CommitContext& ctx) -> absl::Status {
         const absl::Time now = absl::Now();
         std::map<std::string, bool> lock_cache;  // scope -> locked, within this batch
+        std::map<std::string, ScopeGrant> grants;  // scope -> the caller's rights
+        // The caller's rights in `scope`; PERMISSION_DENIED unless it may write.
+        auto writable = [&](const std::string& scope) -> absl::StatusOr<const ScopeGrant*> {
+          auto it = grants.find(scope);
+          if (it == grants.end()) {
+            ASSIGN_OR_RETURN(ScopeGrant grant, policy_->Grant(caller, scope));
+            it = grants.emplace(scope, std::move(grant)).first;
+          }
+          if (!it->second.write) return AccessPolicy::Denied();
+          return &it->second;
+        };
         for (int i = 0; i < request.mutations_size(); ++i) {
           const Mutation& m = request.mutations(i);
           MutationResult* result = response->add_results();
           const std::string mutation_key = MutationKey(m.mutation_id());
+          auto denied = [&] {
+            return AtMutation(AccessPolicy::Denied(), i, m, "SCOPE_NOT_PERMITTED");
+          };
           ASSIGN_OR_RETURN(auto seen, ctx.Get(ColumnFamily::kMutations, mutation_key));
           if (seen.has_value()) {
             ASSIGN_OR_RETURN(StoredMutation stored,
                              Decode<StoredMutation>(*seen, mutation_key, *keys_));
+            // The first result is only for a caller who may write its record.
+            ASSIGN_OR_RETURN(auto target,
+                             ReadRecord(ctx, ColumnFamily::kRecords,
+                                        RecordKey(stored.result().record_id()), *keys_));
+            if (!writable(target.has_value() ? target->scope() : m.scope()).ok()) {
+              return denied();
+            }
             *result = stored.result();
             result->set_duplicate(true);
             continue;
           }
           ASSIGN_OR_RETURN(auto head, ReadRecord(ctx, ColumnFamily::kRecords,
                                                  RecordKey(m.record_id()), *keys_));
+          // Rights first, so that a caller without them learns nothing about
+          // the record (not even whether it exists).
+          const std::string& target_scope = head.has_value() ? head->scope() : m.scope();
+          absl::StatusOr<const ScopeGrant*> grant = writable(target_scope);
+          if (!grant.ok()) {
+            if (grant.status().code() != absl::StatusCode::kPermissionDenied) {
+              return grant.status();
+            }
+            return denied();
+          }
+          auto same_scope = [&](std::string_view id) -> absl::StatusOr<std::optional<Record>> {
+            ASSIGN_OR_RETURN(auto found, ReadRecord(ctx, ColumnFamily::kRecords,
+                                                    RecordKey(id), *keys_));
+            if (found.has_value() && found->scope() != target_scope) found.reset();
+            return found;
+          };
+          if (head.has_value()) {
+            ASSIGN_OR_RETURN(Visibility seen_as, VisibilityOf(**grant, *head, same_scope));
+            if (seen_as != Visibility::kFull) return denied();
+          }
           if (head.has_value()) {
             if (m.base_revision() > head->revision()) {
               return AtMutation(absl::InvalidArgumentError(absl::StrCat(
@@ -424,6 +467,14 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
               head ? &*head : nullptr, base ? &*base : nullptr, effective, now);
           if (!outcome.ok()) {
             return AtMutation(outcome.status(), i, m, ReasonFor(outcome.status().code()));
+          }
+          // Nobody writes what they could not read back in full (an
+          // interview without themselves as interviewer, an identity of
+          // someone else's interview).
+          {
+            ASSIGN_OR_RETURN(Visibility after,
+                             VisibilityOf(**grant, outcome->record, same_scope));
+            if (after != Visibility::kFull) return denied();
           }
           result->set_clean(outcome->clean);
           for (const auto& id : outcome->conflict_ids) result->add_conflict_ids(id);
@@ -527,8 +578,41 @@ absl::StatusOr<std::uint64_t> RecordStore::DecodeCursor(absl::string_view scope,
   return seq;
 }
 
-absl::StatusOr<std::string> RecordStore::Pull(const vigil::v1::PullRequest& request) {
+void RecordStore::AuditReads(const Caller& caller, std::vector<std::string> sensitive_ids,
+                             absl::AnyInvocable<void(absl::Status)> done) {
+  if (sensitive_ids.empty()) return done(absl::OkStatus());
+  storage_->Submit(
+      [caller, ids = std::move(sensitive_ids)](CommitContext& ctx) -> absl::Status {
+        for (const std::string& id : ids) {
+          RETURN_IF_ERROR(storage::AppendAudit(ctx, AuditOf(caller, "record.read", "records/" + id)));
+        }
+        return absl::OkStatus();
+      },
+      [done = std::move(done)](absl::StatusOr<storage::CommitResult> committed) mutable {
+        done(committed.status());
+      });
+}
+
+void RecordStore::Pull(const Caller& caller, const vigil::v1::PullRequest& request,
+                       PullDoneFn done) {
+  std::vector<std::string> sensitive_ids;
+  absl::StatusOr<std::string> page = ReadPage(caller, request, sensitive_ids);
+  if (!page.ok()) return done(page.status());
+  // Sensitive content leaves the server only once its read is in the audit log.
+  AuditReads(caller, std::move(sensitive_ids),
+             [page = std::move(*page), done = std::move(done)](absl::Status audited) mutable {
+               if (!audited.ok()) return done(audited);
+               done(std::move(page));
+             });
+}
+
+absl::StatusOr<std::string> RecordStore::ReadPage(const Caller& caller,
+                                                  const vigil::v1::PullRequest& request,
+                                                  std::vector<std::string>& sensitive_ids) {
   RETURN_IF_ERROR(ValidateScope(request.scope()));
+  ASSIGN_OR_RETURN(ScopeGrant grant, policy_->Grant(caller, request.scope()));
+  if (grant.purge) return std::string("\x20\x01", 2);  // field 4 (purge) = true
+  if (!grant.read) return AccessPolicy::Denied();
   ASSIGN_OR_RETURN(std::uint64_t after, DecodeCursor(request.scope(), request.cursor()));
   std::uint32_t limit = request.limit() == 0 ? options_.default_pull_limit : request.limit();
   limit = std::min(limit, options_.max_pull_limit);
@@ -562,9 +646,13 @@ absl::StatusOr<std::string> RecordStore::Pull(const vigil::v1::PullRequest& requ
   RETURN_IF_ERROR(malformed);
   bool has_more = changed.size() > limit;
   if (has_more) changed.resize(limit);
+  auto same_scope = [&](std::string_view id) -> absl::StatusOr<std::optional<Record>> {
+    return ReadInScope(id, request.scope(), snapshot);
+  };
   // The response is assembled from the stored record bytes: a Record is
   // stored as its deterministic serialization, so it goes out as it is,
   // without a parse and a second serialization (field 1, length-delimited).
+  // Only records that some callers see in part are parsed and redacted.
   std::string out;
   std::uint64_t last = after;
   for (const auto& [seq, id] : changed) {
@@ -579,22 +667,50 @@ absl::StatusOr<std::string> RecordStore::Pull(const vigil::v1::PullRequest& requ
     if (!raw.has_value() || raw->empty()) {
       return absl::DataLossError(absl::StrCat("change of missing record ", id));
     }
-    std::string opened;
-    std::string_view bytes = std::string_view(*raw).substr(1);
-    if ((*raw)[0] != '\0') {
-      ASSIGN_OR_RETURN(opened, keys_->Open(*raw, key));
-      bytes = opened;
-    }
-    AppendLengthDelimited(out, 1, bytes);
     last = seq;
+    const bool sealed = (*raw)[0] != '\0';
+    if (!sealed && !grant.service) {  // no redaction applies to plain kinds
+      AppendLengthDelimited(out, 1, std::string_view(*raw).substr(1));
+      continue;
+    }
+    ASSIGN_OR_RETURN(Record record, Decode<Record>(*raw, key, *keys_));
+    ASSIGN_OR_RETURN(Visibility visibility, Redact(grant, record, same_scope));
+    if (visibility == Visibility::kWithheld) continue;
+    if (IsSensitive(record.body())) sensitive_ids.push_back(record.id());
+    AppendLengthDelimited(out, 1, sync::SerializeDeterministic(record));
   }
   AppendLengthDelimited(out, 2, EncodeCursor(request.scope(), last));
   if (has_more) out += std::string("\x18\x01", 2);  // field 3 (has_more) = true
   return out;
 }
 
-absl::StatusOr<vigil::v1::GetHistoryResponse> RecordStore::History(
-    const vigil::v1::GetHistoryRequest& request) {
+absl::StatusOr<std::optional<Record>> RecordStore::ReadInScope(std::string_view id,
+                                                               std::string_view scope,
+                                                               const storage::Snapshot& snapshot) {
+  const std::string key = RecordKey(id);
+  ASSIGN_OR_RETURN(auto raw, storage_->Get(ColumnFamily::kRecords, key, &snapshot));
+  if (!raw.has_value()) return std::nullopt;
+  ASSIGN_OR_RETURN(Record record, Decode<Record>(*raw, key, *keys_));
+  if (record.scope() != scope) return std::nullopt;
+  return record;
+}
+
+void RecordStore::History(const Caller& caller, const vigil::v1::GetHistoryRequest& request,
+                          HistoryDoneFn done) {
+  std::vector<std::string> sensitive_ids;
+  absl::StatusOr<vigil::v1::GetHistoryResponse> page =
+      ReadHistory(caller, request, sensitive_ids);
+  if (!page.ok()) return done(page.status());
+  AuditReads(caller, std::move(sensitive_ids),
+             [page = std::move(*page), done = std::move(done)](absl::Status audited) mutable {
+               if (!audited.ok()) return done(audited);
+               done(std::move(page));
+             });
+}
+
+absl::StatusOr<vigil::v1::GetHistoryResponse> RecordStore::ReadHistory(
+    const Caller& caller, const vigil::v1::GetHistoryRequest& request,
+    std::vector<std::string>& sensitive_ids) {
   if (absl::Status s = sync::ValidateRecordId(request.record_id()); !s.ok()) {
     return WithReason(s, "RECORD_ID_INVALID", {{"record_id", request.record_id()}});
   }
@@ -609,10 +725,20 @@ absl::StatusOr<vigil::v1::GetHistoryResponse> RecordStore::History(
   const std::string head_key = RecordKey(request.record_id());
   ASSIGN_OR_RETURN(auto raw_head, storage_->Get(ColumnFamily::kRecords, head_key, &snapshot));
   if (!raw_head.has_value()) {
+    // Only a caller who could read it anywhere learns that it does not exist.
+    if (caller.role != vigil::v1::ROLE_NPM_REVIEWER) return AccessPolicy::Denied();
     return WithReason(absl::NotFoundError("no such record"), "RECORD_NOT_FOUND",
                       {{"record_id", request.record_id()}});
   }
   ASSIGN_OR_RETURN(Record head, Decode<Record>(*raw_head, head_key, *keys_));
+  ASSIGN_OR_RETURN(ScopeGrant grant, policy_->RequireRead(caller, head.scope()));
+  auto same_scope = [&](std::string_view id) -> absl::StatusOr<std::optional<Record>> {
+    return ReadInScope(id, head.scope(), snapshot);
+  };
+  // Every revision is shown as the head decides: a withheld record is
+  // withheld with all its history.
+  ASSIGN_OR_RETURN(Visibility visibility, VisibilityOf(grant, head, same_scope));
+  if (visibility == Visibility::kWithheld) return AccessPolicy::Denied();
   // History holds revisions 1..head-1; the head is the last one.
   vigil::v1::GetHistoryResponse response;
   absl::Status decoded;
@@ -638,6 +764,12 @@ absl::StatusOr<vigil::v1::GetHistoryResponse> RecordStore::History(
         return true;
       }));
   RETURN_IF_ERROR(decoded);
+  if (visibility == Visibility::kRedacted) {
+    for (Record& revision : *response.mutable_revisions()) {
+      RETURN_IF_ERROR(Redact(grant, revision, same_scope).status());
+    }
+    RETURN_IF_ERROR(Redact(grant, head, same_scope).status());
+  }
   if (!full && static_cast<std::uint32_t>(response.revisions_size()) < page &&
       from <= head.revision()) {
     *response.add_revisions() = std::move(head);
@@ -646,6 +778,7 @@ absl::StatusOr<vigil::v1::GetHistoryResponse> RecordStore::History(
     response.set_next_page_token(
         std::to_string(response.revisions(response.revisions_size() - 1).revision() + 1));
   }
+  if (IsSensitive(head.body())) sensitive_ids.push_back(head.id());
   return response;
 }
 

@@ -30,6 +30,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/access_policy.h"
 #include "server/caller.h"
 #include "storage/storage.h"
 #include "storage/value_cipher.h"
@@ -59,8 +60,10 @@ class RecordStore {
  public:
   // Loads (creating on first use) the cursor authentication key. `storage`
   // and `keys` are borrowed and must outlive the store.
+  // `policy` decides what each caller may read and write.
   static absl::StatusOr<std::unique_ptr<RecordStore>> Create(storage::Storage* storage,
                                                              const storage::KeyRing* keys,
+                                                             const AccessPolicy* policy,
                                                              RecordStoreOptions options);
 
   // Called on the commit thread after every push that changed something;
@@ -76,17 +79,27 @@ class RecordStore {
 
   using PushDoneFn = absl::AnyInvocable<void(absl::StatusOr<vigil::v1::PushResponse>)>;
   // Applies the batch in one atomic commit; `done` runs once it is durable.
+  // Each mutation's author and device are set to the caller's. A mutation
+  // into a scope the caller may not write, or of a record it does not see
+  // in full, fails the batch with PERMISSION_DENIED (SCOPE_NOT_PERMITTED).
   void Push(const Caller& caller, vigil::v1::PushRequest request, PushDoneFn done);
 
-  // A serialized vigil.v1.PullResponse.
-  absl::StatusOr<std::string> Pull(const vigil::v1::PullRequest& request);
-  absl::StatusOr<vigil::v1::GetHistoryResponse> History(
-      const vigil::v1::GetHistoryRequest& request);
+  // A serialized vigil.v1.PullResponse holding what the caller may see
+  // (access_policy.h), or only `purge` for a scope it was taken off.
+  // Sensitive records are audited as read before `done` runs.
+  using PullDoneFn = absl::AnyInvocable<void(absl::StatusOr<std::string>)>;
+  void Pull(const Caller& caller, const vigil::v1::PullRequest& request, PullDoneFn done);
+  using HistoryDoneFn =
+      absl::AnyInvocable<void(absl::StatusOr<vigil::v1::GetHistoryResponse>)>;
+  void History(const Caller& caller, const vigil::v1::GetHistoryRequest& request,
+               HistoryDoneFn done);
 
-  // Visits every record of `scope` at one snapshot, in commit order, and
-  // returns that snapshot's commit sequence number.
+  // Visits every record of `scope` the caller may see (redacted as for a
+  // pull) at one snapshot, in commit order, and returns that snapshot's
+  // commit sequence number.
   absl::StatusOr<std::uint64_t> ForEachInScope(
-      const std::string& scope, absl::FunctionRef<void(const vigil::v1::Record&)> visit);
+      const Caller& caller, const std::string& scope,
+      absl::FunctionRef<void(const vigil::v1::Record&)> visit);
 
   // Name of the server secret that authenticates cursors. A restored
   // database forgets it (storage::ForgetSecret) so every cursor issued
@@ -99,8 +112,26 @@ class RecordStore {
 
  private:
   RecordStore(storage::Storage* storage, const storage::KeyRing* keys,
-              RecordStoreOptions options, std::string cursor_key)
-      : storage_(storage), keys_(keys), options_(options), cursor_key_(std::move(cursor_key)) {}
+              const AccessPolicy* policy, RecordStoreOptions options, std::string cursor_key)
+      : storage_(storage),
+        keys_(keys),
+        policy_(policy),
+        options_(options),
+        cursor_key_(std::move(cursor_key)) {}
+
+  absl::StatusOr<std::string> ReadPage(const Caller& caller,
+                                       const vigil::v1::PullRequest& request,
+                                       std::vector<std::string>& sensitive_ids);
+  absl::StatusOr<vigil::v1::GetHistoryResponse> ReadHistory(
+      const Caller& caller, const vigil::v1::GetHistoryRequest& request,
+      std::vector<std::string>& sensitive_ids);
+  // Commits a "record.read" audit entry per id, then runs `done`.
+  void AuditReads(const Caller& caller, std::vector<std::string> sensitive_ids,
+                  absl::AnyInvocable<void(absl::Status)> done);
+  // The record `id` at `snapshot` if it exists in `scope`.
+  absl::StatusOr<std::optional<vigil::v1::Record>> ReadInScope(std::string_view id,
+                                                               std::string_view scope,
+                                                               const storage::Snapshot& snapshot);
 
   absl::Status ValidateBatch(const vigil::v1::PushRequest& request) const;
   // For a mutation naming base_mutation_id: the base revision and body to
@@ -115,6 +146,7 @@ class RecordStore {
 
   storage::Storage* storage_;
   const storage::KeyRing* keys_;
+  const AccessPolicy* policy_;
   const RecordStoreOptions options_;
   const std::string cursor_key_;
   ChangeListener listener_;

@@ -6,7 +6,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/error_reason.h"
+#include "base/status_macros.h"
 #include "server/grpc_status.h"
+#include "server/reactors.h"
+#include "storage/audit_log.h"
 
 namespace vigil::server {
 namespace {
@@ -25,8 +28,13 @@ void FillStatus(const AttachmentState& state, AttachmentStatus* out) {
 // Reads a header, then chunks; each is durable before the next is read.
 class UploadReactor final : public grpc::ServerReadReactor<UploadAttachmentRequest> {
  public:
-  UploadReactor(AttachmentStore* store, Caller caller, AttachmentStatus* response)
-      : store_(store), caller_(std::move(caller)), response_(response) {
+  UploadReactor(AttachmentStore* store, Authenticator* auth, const AccessPolicy* policy,
+                Caller caller, AttachmentStatus* response)
+      : store_(store),
+        auth_(auth),
+        policy_(policy),
+        caller_(std::move(caller)),
+        response_(response) {
     StartRead(&request_);
   }
 
@@ -51,7 +59,14 @@ class UploadReactor final : public grpc::ServerReadReactor<UploadAttachmentReque
             "UPLOAD_HEADER_MISSING")));
         return;
       }
-      store_->Begin(caller_, request_.header().sha256(), request_.header().size(), stored);
+      const std::string& scope = request_.header().scope();
+      absl::Status allowed = RecordStore::ValidateScope(scope);
+      if (allowed.ok()) allowed = policy_->RequireWrite(caller_, scope).status();
+      if (!allowed.ok()) {
+        Finish(ToGrpcStatus(allowed));
+        return;
+      }
+      store_->Begin(caller_, scope, request_.header().sha256(), request_.header().size(), stored);
       return;
     }
     if (!request_.has_chunk()) {
@@ -60,6 +75,10 @@ class UploadReactor final : public grpc::ServerReadReactor<UploadAttachmentReque
       return;
     }
     AttachmentChunk* chunk = request_.mutable_chunk();
+    if (absl::Status charged = auth_->ChargeBytes(caller_, chunk->data().size()); !charged.ok()) {
+      Finish(ToGrpcStatus(charged));
+      return;
+    }
     store_->Append(caller_, state_->sha256, chunk->offset(), std::move(*chunk->mutable_data()),
                    chunk->sha256(), stored);
   }
@@ -82,6 +101,8 @@ class UploadReactor final : public grpc::ServerReadReactor<UploadAttachmentReque
   }
 
   AttachmentStore* store_;
+  Authenticator* auth_;
+  const AccessPolicy* policy_;
   const Caller caller_;
   AttachmentStatus* response_;
   UploadAttachmentRequest request_;
@@ -91,8 +112,10 @@ class UploadReactor final : public grpc::ServerReadReactor<UploadAttachmentReque
 // Streams pieces of at most ~1 MiB a batch, one write in flight at a time.
 class DownloadReactor final : public grpc::ServerWriteReactor<AttachmentChunk> {
  public:
-  DownloadReactor(AttachmentStore* store, const vigil::v1::DownloadAttachmentRequest& request)
-      : store_(store), sha256_(request.sha256()), offset_(request.offset()) {
+  // Call Start() once constructed.
+  DownloadReactor(AttachmentStore* store, storage::Storage* storage,
+                  const vigil::v1::DownloadAttachmentRequest& request)
+      : store_(store), storage_(storage), sha256_(request.sha256()), offset_(request.offset()) {
     absl::StatusOr<AttachmentState> state = store_->GetState(sha256_);
     if (!state.ok()) {
       Finish(ToGrpcStatus(state.status()));
@@ -100,7 +123,24 @@ class DownloadReactor final : public grpc::ServerWriteReactor<AttachmentChunk> {
     }
     end_ = request.length() == 0 ? state->size : request.offset() + request.length();
     if (request.length() != 0 && end_ < request.offset()) end_ = ~0ull;  // overflow
-    WriteNext();
+    ready_ = true;
+  }
+
+  // Attachment bytes (photos, scans) leave the server only once the read is
+  // in the audit log.
+  void Start(const Caller& caller) {
+    if (!ready_) return;
+    storage_->Submit(
+        [caller, target = "attachments/" + sha256_](storage::CommitContext& ctx) {
+          return storage::AppendAudit(ctx, AuditOf(caller, "attachment.read", target));
+        },
+        [this](absl::StatusOr<storage::CommitResult> audited) {
+          if (!audited.ok()) {
+            Finish(ToGrpcStatus(audited.status()));
+            return;
+          }
+          WriteNext();
+        });
   }
 
   void OnWriteDone(bool ok) override {
@@ -146,6 +186,8 @@ class DownloadReactor final : public grpc::ServerWriteReactor<AttachmentChunk> {
   }
 
   AttachmentStore* store_;
+  storage::Storage* storage_;
+  bool ready_ = false;
   const std::string sha256_;
   std::uint64_t offset_;
   std::uint64_t end_ = 0;
@@ -165,34 +207,20 @@ std::string BytesOf(const grpc::ByteBuffer& buffer) {
   return out;
 }
 
-// A server stream that ends at once with an error (bad request).
-template <typename T>
-class RefusedWriteReactor final : public grpc::ServerWriteReactor<T> {
- public:
-  explicit RefusedWriteReactor(const absl::Status& status) { this->Finish(ToGrpcStatus(status)); }
-  void OnDone() override { delete this; }
-};
-
-// Finishes a unary call with `result`'s status, moving its value into
-// `response` on success.
-template <typename T>
-void FinishUnary(grpc::ServerUnaryReactor* reactor, absl::StatusOr<T> result, T* response) {
-  if (result.ok()) *response = std::move(*result);
-  reactor->Finish(ToGrpcStatus(result.status()));
-}
-
 }  // namespace
 
 grpc::ServerUnaryReactor* SyncService::Push(grpc::CallbackServerContext* context,
                                             const grpc::ByteBuffer* request,
                                             grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<Caller> caller = Admit(*auth_, *context, reactor, request->Length());
+  if (!caller) return reactor;
   absl::StatusOr<vigil::v1::PushRequest> parsed = records_->ParsePush(BytesOf(*request));
   if (!parsed.ok()) {
     reactor->Finish(ToGrpcStatus(parsed.status()));
     return reactor;
   }
-  records_->Push(CallerOf(*context), std::move(*parsed),
+  records_->Push(*caller, std::move(*parsed),
                  [reactor, response](absl::StatusOr<vigil::v1::PushResponse> result) {
                    if (result.ok()) {
                      grpc::Slice slice(result->SerializeAsString());
@@ -207,6 +235,8 @@ grpc::ServerUnaryReactor* SyncService::Pull(grpc::CallbackServerContext* context
                                             const grpc::ByteBuffer* request,
                                             grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
+  if (!caller) return reactor;
   vigil::v1::PullRequest parsed;
   const std::string wire = BytesOf(*request);
   if (!parsed.ParseFromString(wire)) {
@@ -215,12 +245,13 @@ grpc::ServerUnaryReactor* SyncService::Pull(grpc::CallbackServerContext* context
         "REQUEST_MALFORMED")));
     return reactor;
   }
-  absl::StatusOr<std::string> result = records_->Pull(parsed);
-  if (result.ok()) {
-    grpc::Slice slice(std::move(*result));
-    *response = grpc::ByteBuffer(&slice, 1);
-  }
-  reactor->Finish(ToGrpcStatus(result.status()));
+  records_->Pull(*caller, parsed, [reactor, response](absl::StatusOr<std::string> result) {
+    if (result.ok()) {
+      grpc::Slice slice(std::move(*result));
+      *response = grpc::ByteBuffer(&slice, 1);
+    }
+    reactor->Finish(ToGrpcStatus(result.status()));
+  });
   return reactor;
 }
 
@@ -228,7 +259,12 @@ grpc::ServerUnaryReactor* SyncService::GetHistory(grpc::CallbackServerContext* c
                                                   const vigil::v1::GetHistoryRequest* request,
                                                   vigil::v1::GetHistoryResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  FinishUnary(reactor, records_->History(*request), response);
+  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
+  if (!caller) return reactor;
+  records_->History(*caller, *request,
+                    [reactor, response](absl::StatusOr<vigil::v1::GetHistoryResponse> result) {
+                      FinishUnary(reactor, std::move(result), response);
+                    });
   return reactor;
 }
 
@@ -236,22 +272,28 @@ grpc::ServerUnaryReactor* SyncService::GetReceipt(grpc::CallbackServerContext* c
                                                   const vigil::v1::GetReceiptRequest* request,
                                                   vigil::v1::Receipt* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  FinishUnary(reactor, signer_->Issue(*records_, *attachments_, request->scope()), response);
+  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
+  if (!caller) return reactor;
+  FinishUnary(reactor, signer_->Issue(*caller, *records_, *attachments_, request->scope()),
+              response);
   return reactor;
 }
 
 grpc::ServerWriteReactor<vigil::v1::ChangeNotice>* SyncService::Subscribe(
-    grpc::CallbackServerContext* /*context*/, const vigil::v1::SubscribeRequest* request) {
+    grpc::CallbackServerContext* context, const vigil::v1::SubscribeRequest* request) {
+  using Refused = RefusedWriteReactor<vigil::v1::ChangeNotice>;
+  absl::StatusOr<Caller> caller = auth_->Authenticate(*context);
+  if (!caller.ok()) return new Refused(caller.status());
   constexpr int kMaxScopes = 1000;
   if (request->scopes_size() == 0 || request->scopes_size() > kMaxScopes) {
-    return new RefusedWriteReactor<vigil::v1::ChangeNotice>(WithReason(
-        absl::InvalidArgumentError("subscribe to 1..1000 scopes"), "SCOPES_INVALID"));
+    return new Refused(
+        WithReason(absl::InvalidArgumentError("subscribe to 1..1000 scopes"), "SCOPES_INVALID"));
   }
   std::set<std::string> scopes;
   for (const auto& scope : request->scopes()) {
-    if (absl::Status s = RecordStore::ValidateScope(scope); !s.ok()) {
-      return new RefusedWriteReactor<vigil::v1::ChangeNotice>(s);
-    }
+    absl::Status allowed = RecordStore::ValidateScope(scope);
+    if (allowed.ok()) allowed = policy_->RequireRead(*caller, scope).status();
+    if (!allowed.ok()) return new Refused(allowed);
     scopes.insert(scope);
   }
   return new SubscribeReactor(hub_, std::move(scopes), storage_->LastCommittedSeq());
@@ -259,13 +301,35 @@ grpc::ServerWriteReactor<vigil::v1::ChangeNotice>* SyncService::Subscribe(
 
 grpc::ServerReadReactor<UploadAttachmentRequest>* SyncService::UploadAttachment(
     grpc::CallbackServerContext* context, AttachmentStatus* response) {
-  return new UploadReactor(attachments_, CallerOf(*context), response);
+  absl::StatusOr<Caller> caller = auth_->Authenticate(*context);
+  if (!caller.ok()) return new RefusedReadReactor<UploadAttachmentRequest>(caller.status());
+  return new UploadReactor(attachments_, auth_, policy_, std::move(*caller), response);
+}
+
+absl::Status SyncService::CheckAttachmentRead(const Caller& caller, const std::string& scope,
+                                              const std::string& sha256) {
+  RETURN_IF_ERROR(RecordStore::ValidateScope(scope));
+  RETURN_IF_ERROR(AttachmentStore::ValidateSha256(sha256));
+  RETURN_IF_ERROR(policy_->RequireRead(caller, scope).status());
+  ASSIGN_OR_RETURN(bool linked, attachments_->InScope(sha256, scope));
+  if (!linked) {
+    return WithReason(absl::NotFoundError("no attachment with this hash in this scope"),
+                      "ATTACHMENT_NOT_FOUND", {{"sha256", sha256}});
+  }
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* SyncService::GetAttachmentStatus(
     grpc::CallbackServerContext* context, const vigil::v1::GetAttachmentStatusRequest* request,
     AttachmentStatus* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
+  if (!caller) return reactor;
+  if (absl::Status s = CheckAttachmentRead(*caller, request->scope(), request->sha256());
+      !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
   absl::StatusOr<AttachmentState> state = attachments_->GetState(request->sha256());
   if (state.ok()) FillStatus(*state, response);
   reactor->Finish(ToGrpcStatus(state.status()));
@@ -273,9 +337,16 @@ grpc::ServerUnaryReactor* SyncService::GetAttachmentStatus(
 }
 
 grpc::ServerWriteReactor<AttachmentChunk>* SyncService::DownloadAttachment(
-    grpc::CallbackServerContext* /*context*/,
-    const vigil::v1::DownloadAttachmentRequest* request) {
-  return new DownloadReactor(attachments_, *request);
+    grpc::CallbackServerContext* context, const vigil::v1::DownloadAttachmentRequest* request) {
+  absl::StatusOr<Caller> caller = auth_->Authenticate(*context);
+  if (!caller.ok()) return new RefusedWriteReactor<AttachmentChunk>(caller.status());
+  if (absl::Status s = CheckAttachmentRead(*caller, request->scope(), request->sha256());
+      !s.ok()) {
+    return new RefusedWriteReactor<AttachmentChunk>(s);
+  }
+  auto* reactor = new DownloadReactor(attachments_, storage_, *request);
+  reactor->Start(*caller);
+  return reactor;
 }
 
 }  // namespace vigil::server

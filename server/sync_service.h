@@ -1,9 +1,13 @@
-// vigil.v1.SyncService on the gRPC callback API. Handlers validate, convert,
-// call the layer below and finish; they never block a reactor.
+// vigil.v1.SyncService on the gRPC callback API. Every handler first
+// authenticates its caller (auth.h); the layers below check its rights
+// (access_policy.h). Handlers validate, convert, call the layer below and
+// finish; they never block a reactor.
 #ifndef VIGIL_SERVER_SYNC_SERVICE_H_
 #define VIGIL_SERVER_SYNC_SERVICE_H_
 
+#include "server/access_policy.h"
 #include "server/attachment_store.h"
+#include "server/auth.h"
 #include "server/change_hub.h"
 #include "server/receipts.h"
 #include "server/record_store.h"
@@ -22,9 +26,12 @@ class SyncService final
               vigil::v1::SyncService::CallbackService>> {
  public:
   // Everything is borrowed and must outlive the service.
-  SyncService(RecordStore* records, AttachmentStore* attachments, ChangeHub* hub,
-              const ReceiptSigner* signer, storage::Storage* storage)
-      : records_(records),
+  SyncService(Authenticator* auth, const AccessPolicy* policy, RecordStore* records,
+              AttachmentStore* attachments, ChangeHub* hub, const ReceiptSigner* signer,
+              storage::Storage* storage)
+      : auth_(auth),
+        policy_(policy),
+        records_(records),
         attachments_(attachments),
         hub_(hub),
         signer_(signer),
@@ -62,6 +69,12 @@ class SyncService final
       const vigil::v1::DownloadAttachmentRequest* request) override;
 
  private:
+  // OK when the caller may read `scope` and the content was uploaded into it.
+  absl::Status CheckAttachmentRead(const Caller& caller, const std::string& scope,
+                                   const std::string& sha256);
+
+  Authenticator* auth_;
+  const AccessPolicy* policy_;
   RecordStore* records_;
   AttachmentStore* attachments_;
   ChangeHub* hub_;

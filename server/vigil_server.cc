@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -11,6 +13,8 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "server/admin_service.h"
+#include "server/auth.h"
 #include "server/initial_admin.h"
 #include "server/logging.h"
 #include "server/operations_service.h"
@@ -44,6 +48,19 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
   }
   grpc::SslServerCredentialsOptions options;
   options.pem_key_cert_pairs.push_back({material.server_key_pem, material.server_cert_pem});
+  if (!config.tls_client_ca.empty()) {
+    std::ifstream in(config.tls_client_ca);
+    std::stringstream pem;
+    pem << in.rdbuf();
+    if (!in || pem.str().find("BEGIN CERTIFICATE") == std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tls_client_ca ", config.tls_client_ca, " is not a readable PEM certificate file"));
+    }
+    options.pem_root_certs = pem.str();
+    options.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    LogInfo("tls.client_certificates_required", {{"ca", config.tls_client_ca}});
+  }
   return grpc::SslServerCredentials(options);
 }
 
@@ -79,18 +96,29 @@ class ServerImpl final : public VigilServer {
  public:
   ServerImpl(DataDirLayout layout, const ServerConfig& config,
              std::unique_ptr<storage::Storage> storage, std::unique_ptr<storage::KeyRing> keys,
+             std::unique_ptr<IdentityStore> identities, std::unique_ptr<AccessPolicy> policy,
              std::unique_ptr<RecordStore> records, std::unique_ptr<ReceiptSigner> signer)
       : layout_(std::move(layout)),
         config_(config),
         storage_(std::move(storage)),
         keys_(std::move(keys)),
+        identities_(std::move(identities)),
+        policy_(std::move(policy)),
+        auth_(std::make_unique<Authenticator>(
+            identities_.get(), storage_.get(),
+            AuthOptions{.failures_per_minute = config.auth_failures_per_minute,
+                        .requests_per_minute = config.device_requests_per_minute,
+                        .bytes_per_minute = config.device_bytes_per_minute})),
         records_(std::move(records)),
         signer_(std::move(signer)),
         attachments_(std::make_unique<AttachmentStore>(
             storage_.get(), keys_.get(),
             AttachmentOptions{.max_attachment_bytes = config.max_attachment_bytes})),
-        sync_service_(std::make_unique<SyncService>(records_.get(), attachments_.get(), &hub_,
-                                                    signer_.get(), storage_.get())) {
+        sync_service_(std::make_unique<SyncService>(auth_.get(), policy_.get(), records_.get(),
+                                                    attachments_.get(), &hub_, signer_.get(),
+                                                    storage_.get())),
+        admin_service_(
+            std::make_unique<AdminService>(auth_.get(), identities_.get(), storage_.get())) {
     records_->SetChangeListener(
         [this](const std::vector<std::pair<std::string, std::uint64_t>>& changes) {
           hub_.Notify(changes);
@@ -109,6 +137,7 @@ class ServerImpl final : public VigilServer {
     builder.SetMaxReceiveMessageSize(RecordStoreOptions().max_batch_bytes + (1 << 20));
     builder.AddListeningPort(config_.listen, credentials, &port_);
     builder.RegisterService(sync_service_.get());
+    builder.RegisterService(admin_service_.get());
     public_server_ = builder.BuildAndStart();
     if (public_server_ == nullptr || port_ == 0) {
       return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.listen,
@@ -148,6 +177,7 @@ class ServerImpl final : public VigilServer {
     ops_server_.reset();
     ops_service_.reset();
     public_server_.reset();
+    admin_service_.reset();  // finishes audit log walks
     sync_service_.reset();
     attachments_.reset();  // finishes pending verifications
     records_.reset();
@@ -188,11 +218,15 @@ class ServerImpl final : public VigilServer {
   ServerConfig config_;
   std::unique_ptr<storage::Storage> storage_;
   std::unique_ptr<storage::KeyRing> keys_;
+  std::unique_ptr<IdentityStore> identities_;
+  std::unique_ptr<AccessPolicy> policy_;
+  std::unique_ptr<Authenticator> auth_;
   ChangeHub hub_;
   std::unique_ptr<RecordStore> records_;
   std::unique_ptr<ReceiptSigner> signer_;
   std::unique_ptr<AttachmentStore> attachments_;
   std::unique_ptr<SyncService> sync_service_;
+  std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<OperationsService> ops_service_;
   std::unique_ptr<grpc::Server> public_server_;
   std::unique_ptr<grpc::Server> ops_server_;
@@ -218,11 +252,15 @@ absl::StatusOr<std::unique_ptr<VigilServer>> VigilServer::Start(const ServerConf
   }
   ASSIGN_OR_RETURN(std::unique_ptr<storage::KeyRing> keys, LoadDataKeys(config, layout, *storage));
   ASSIGN_OR_RETURN(auto credentials, MakeCredentials(config, layout));
+  auto identities = std::make_unique<IdentityStore>(storage.get());
+  auto policy = std::make_unique<AccessPolicy>(identities.get());
   ASSIGN_OR_RETURN(std::unique_ptr<RecordStore> records,
-                   RecordStore::Create(storage.get(), keys.get(), RecordStoreOptions()));
+                   RecordStore::Create(storage.get(), keys.get(), policy.get(),
+                                       RecordStoreOptions()));
   ASSIGN_OR_RETURN(std::unique_ptr<ReceiptSigner> signer,
                    ReceiptSigner::Create(storage.get(), keys.get()));
   auto server = std::make_unique<ServerImpl>(layout, config, std::move(storage), std::move(keys),
+                                             std::move(identities), std::move(policy),
                                              std::move(records), std::move(signer));
   RETURN_IF_ERROR(server->Serve(std::move(credentials)));
   return server;

@@ -33,6 +33,8 @@ std::string RandomBytes(std::size_t n, unsigned seed) {
   return s;
 }
 
+constexpr char kScope[] = "visits/01900000-0000-7000-8000-0000000000a1";
+
 class AttachmentTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -53,6 +55,7 @@ class AttachmentTest : public ::testing::Test {
     UploadAttachmentRequest header;
     header.mutable_header()->set_sha256(sha);
     header.mutable_header()->set_size(size);
+    header.mutable_header()->set_scope(kScope);
     writer->Write(header);
     for (std::size_t off = from; off < to; off += chunk) {
       UploadAttachmentRequest request;
@@ -72,6 +75,7 @@ class AttachmentTest : public ::testing::Test {
     grpc::ClientContext context;
     v1::DownloadAttachmentRequest request;
     request.set_sha256(sha);
+    request.set_scope(kScope);
     request.set_offset(offset);
     request.set_length(length);
     auto reader = stub_->DownloadAttachment(&context, request);
@@ -90,6 +94,7 @@ class AttachmentTest : public ::testing::Test {
     grpc::ClientContext context;
     v1::GetAttachmentStatusRequest request;
     request.set_sha256(sha);
+    request.set_scope(kScope);
     return stub_->GetAttachmentStatus(&context, request, out);
   }
 
@@ -200,7 +205,8 @@ TEST_F(AttachmentTest, UploadsAreAudited) {
             std::string::npos)
       << log.str();
   EXPECT_NE(log.str().find("\"action\":\"attachment.stored\""), std::string::npos);
-  EXPECT_NE(log.str().find("\"principal\":\"anonymous@ipv4:127.0.0.1:"), std::string::npos);
+  // By the authenticated user, not by whoever the client says it is.
+  EXPECT_NE(log.str().find("\"principal\":\"reviewer\""), std::string::npos);
   auto verified = server::RunAuditVerify(server_->dir().Sub("data"));
   ASSERT_OK(verified);
   EXPECT_TRUE(verified->intact());
@@ -309,7 +315,7 @@ TEST(AttachmentStoreTest, InterruptedVerificationIsResumedByBegin) {
   const std::string content = "register page scan";
   const std::string sha = AttachmentStore::Sha256Hex(content);
   const server::Caller caller{"tester", "dev"};
-  ASSERT_OK(run([&](auto cb) { store.Begin(caller, sha, content.size(), cb); }));
+  ASSERT_OK(run([&](auto cb) { store.Begin(caller, kScope, sha, content.size(), cb); }));
   auto appended = run([&](auto cb) {
     store.Append(caller, sha, 0, content, AttachmentStore::Sha256Hex(content), cb);
   });
@@ -327,7 +333,7 @@ TEST(AttachmentStoreTest, InterruptedVerificationIsResumedByBegin) {
                  })
                 .status());
   EXPECT_FALSE(store.GetState(sha)->complete);
-  auto resumed = run([&](auto cb) { store.Begin(caller, sha, content.size(), cb); });
+  auto resumed = run([&](auto cb) { store.Begin(caller, kScope, sha, content.size(), cb); });
   ASSERT_OK(resumed);
   EXPECT_TRUE(resumed->complete);
   EXPECT_TRUE(store.GetState(sha)->complete);

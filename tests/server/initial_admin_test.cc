@@ -1,10 +1,12 @@
 #include "server/initial_admin.h"
+#include "server/identity_store.h"
 
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -12,6 +14,7 @@
 namespace vigil::server {
 namespace {
 
+using ::vigil::testing::StatusIs;
 using ::vigil::testing::TempDir;
 
 std::string ReadToken(const std::string& path) {
@@ -37,9 +40,13 @@ TEST(InitialAdminTest, CreatedOnceStoredOnlyAsHash) {
   EXPECT_EQ(token.rfind("vgl_", 0), 0u);
   EXPECT_EQ(token.size(), 4u + 43u);  // 256 bits, base64url
 
-  EXPECT_TRUE(IsInitialAdminToken(**storage, token).value_or(false));
-  EXPECT_FALSE(IsInitialAdminToken(**storage, token + "x").value_or(true));
-  EXPECT_FALSE(IsInitialAdminToken(**storage, "").value_or(true));
+  IdentityStore identities(storage->get());
+  auto admin = identities.Authenticate(token);
+  ASSERT_OK(admin);
+  EXPECT_EQ(admin->principal, "admin");
+  EXPECT_EQ(admin->role, vigil::v1::ROLE_ADMIN);
+  EXPECT_THAT(identities.Authenticate(token + "x"), StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(identities.Authenticate(""), StatusIs(absl::StatusCode::kUnauthenticated));
 
   auto again = EnsureInitialAdmin(**storage, dir.path());
   ASSERT_OK(again);
@@ -61,7 +68,7 @@ TEST(InitialAdminTest, InterruptedCreationIsCompletedOnNextStart) {
   ASSERT_OK(completed);
   ASSERT_TRUE(completed->has_value());
   EXPECT_EQ(ReadToken(path), token);
-  EXPECT_TRUE(IsInitialAdminToken(**storage, token).value_or(false));
+  EXPECT_OK(IdentityStore(storage->get()).Authenticate(token).status());
 }
 
 }  // namespace

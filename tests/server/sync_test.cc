@@ -143,7 +143,10 @@ TEST_F(SyncTest, CreateEditPullAndHistory) {
   ASSERT_TRUE(stub_->GetHistory(&context, request, &history).ok());
   ASSERT_EQ(history.revisions_size(), 2);
   EXPECT_EQ(history.revisions(0).body().finding().title(), "Cells overcrowded");
-  EXPECT_EQ(history.revisions(0).updated().device_id(), "t1");
+  // The server records the authenticated user and device, not the claimed ones.
+  EXPECT_EQ(history.revisions(0).updated().author(), "reviewer");
+  EXPECT_NE(history.revisions(0).updated().device_id(), "t1");
+  EXPECT_EQ(history.revisions(0).updated().device_id().size(), 36u);
   EXPECT_EQ(history.revisions(1).revision(), 2u);
 }
 
@@ -495,6 +498,7 @@ TEST_F(SyncTest, SignedReceiptCoversWhatTheServerHolds) {
     v1::UploadAttachmentRequest header;
     header.mutable_header()->set_sha256(photo_sha);
     header.mutable_header()->set_size(photo.size());
+    header.mutable_header()->set_scope(scope_);
     writer->Write(header);
     v1::UploadAttachmentRequest chunk;
     chunk.mutable_chunk()->set_data(photo);
@@ -559,8 +563,8 @@ TEST_F(SyncTest, CursorsIssuedBeforeARestoreAreRefusedAfterIt) {
   config.log_level = "warn";
   auto again = server::VigilServer::Start(config);
   ASSERT_OK(again);
-  auto stub = v1::SyncService::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string((*again)->port()), grpc::InsecureChannelCredentials()));
+  auto stub = v1::SyncService::NewStub(testing::BearerChannel(
+      "127.0.0.1:" + std::to_string((*again)->port()), server_->ReviewerToken()));
   // New commits reuse the sequence numbers after the backup point: an old
   // cursor would now skip them, so it must be refused.
   for (int i = 0; i < 3; ++i) {

@@ -1,16 +1,27 @@
 // An in-process vigild on 127.0.0.1:0 (plaintext, loopback only) over a
-// fresh data directory, for service tests.
+// fresh data directory, for service tests, with helpers to enroll users'
+// devices through the AdminService as the initial admin.
 #ifndef VIGIL_TESTS_TESTING_TEST_SERVER_H_
 #define VIGIL_TESTS_TESTING_TEST_SERVER_H_
 
+#include <fstream>
 #include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
+#include "server/grpc_status.h"
 #include "server/vigil_server.h"
+#include "tests/testing/bearer_channel.h"
 #include "tests/testing/temp_dir.h"
+#include "vigil/v1/admin.grpc.pb.h"
 
 namespace vigil::testing {
+
+// grpc::Status -> absl::Status (code and message), for test helpers.
+inline absl::Status FromGrpc(const grpc::Status& status) {
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
 
 class TestServer {
  public:
@@ -27,18 +38,90 @@ class TestServer {
   const absl::Status& status() const { return status_; }
   server::VigilServer& server() { return *server_; }
   const TempDir& dir() const { return dir_; }
+  std::string target() const { return "127.0.0.1:" + std::to_string(server_->port()); }
 
-  std::shared_ptr<grpc::Channel> NewChannel() const {
+  // A channel whose calls carry `token` (none when empty). A fresh
+  // connection each.
+  std::shared_ptr<grpc::Channel> ChannelWithToken(const std::string& token) const {
     grpc::ChannelArguments args;
-    args.SetInt("grpc.use_local_subchannel_pool", 1);  // a fresh connection each
-    return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(server_->port()),
-                                     grpc::InsecureChannelCredentials(), args);
+    args.SetInt("grpc.use_local_subchannel_pool", 1);
+    return BearerChannel(target(), token, args);
+  }
+
+  // A channel of an NPM reviewer's device (every scope, nothing redacted),
+  // enrolled on first use: for tests about sync rather than access.
+  std::shared_ptr<grpc::Channel> NewChannel() { return ChannelWithToken(ReviewerToken()); }
+
+  // The token of that reviewer device (user "reviewer").
+  const std::string& ReviewerToken() {
+    if (reviewer_token_.empty()) {
+      absl::StatusOr<std::string> token = EnrollUser("reviewer", vigil::v1::ROLE_NPM_REVIEWER);
+      if (token.ok()) reviewer_token_ = *token;
+    }
+    return reviewer_token_;
+  }
+
+  std::string AdminToken() const {
+    std::ifstream in(dir_.Sub("data") + "/initial-admin-token");
+    std::string token;
+    in >> token;
+    return token;
+  }
+
+  std::unique_ptr<vigil::v1::AdminService::Stub> Admin() const {
+    return vigil::v1::AdminService::NewStub(ChannelWithToken(AdminToken()));
+  }
+
+  // Creates the user (unless it exists) and enrolls a new device of theirs;
+  // returns the device token.
+  absl::StatusOr<std::string> EnrollUser(const std::string& user_id, vigil::v1::Role role,
+                                         const std::string& device_name = "test device") {
+    auto admin = Admin();
+    {
+      grpc::ClientContext ctx;
+      vigil::v1::CreateUserRequest request;
+      request.mutable_user()->set_user_id(user_id);
+      request.mutable_user()->set_display_name(user_id);
+      request.mutable_user()->set_role(role);
+      vigil::v1::User user;
+      grpc::Status s = admin->CreateUser(&ctx, request, &user);
+      if (!s.ok() && s.error_code() != grpc::StatusCode::ALREADY_EXISTS) return FromGrpc(s);
+    }
+    vigil::v1::EnrollmentCode code;
+    {
+      grpc::ClientContext ctx;
+      vigil::v1::CreateEnrollmentCodeRequest request;
+      request.set_user_id(user_id);
+      grpc::Status s = admin->CreateEnrollmentCode(&ctx, request, &code);
+      if (!s.ok()) return FromGrpc(s);
+    }
+    grpc::ClientContext ctx;
+    vigil::v1::EnrollDeviceRequest request;
+    request.set_enrollment_code(code.code());
+    request.set_device_name(device_name);
+    vigil::v1::EnrollDeviceResponse enrolled;
+    grpc::Status s = vigil::v1::AdminService::NewStub(ChannelWithToken(""))
+                         ->EnrollDevice(&ctx, request, &enrolled);
+    if (!s.ok()) return FromGrpc(s);
+    return enrolled.token();
+  }
+
+  absl::Status AddToTeam(const std::string& visit_id, const std::string& user_id,
+                         vigil::v1::TeamRole role) {
+    grpc::ClientContext ctx;
+    vigil::v1::SetTeamMemberRequest request;
+    request.mutable_membership()->set_visit_id(visit_id);
+    request.mutable_membership()->set_user_id(user_id);
+    request.mutable_membership()->set_team_role(role);
+    vigil::v1::TeamMembership membership;
+    return FromGrpc(Admin()->SetTeamMember(&ctx, request, &membership));
   }
 
  private:
   TempDir dir_;
   absl::Status status_;
   std::unique_ptr<server::VigilServer> server_;
+  std::string reviewer_token_;
 };
 
 }  // namespace vigil::testing
