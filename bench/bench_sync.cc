@@ -30,6 +30,7 @@
 #include "grpcpp/grpcpp.h"
 #include "storage/write_ceiling.h"
 #include "sync/ids.h"
+#include "tests/testing/enroll.h"
 #include "tests/testing/subprocess.h"
 #include "vigil/v1/sync.grpc.pb.h"
 
@@ -103,6 +104,36 @@ int main(int argc, char** argv) {
   }
   const std::string target = "127.0.0.1:" + match[1].str();
   const pid_t server_pid = server.pid();
+  std::string admin_token;
+  std::ifstream(dir + "/data/initial-admin-token") >> admin_token;
+  // Each tablet is a field monitor's enrolled device on its own visit's team,
+  // so every call pays for authentication and authorization as in the field.
+  std::vector<std::string> scopes(tablets);
+  std::vector<std::string> tokens(tablets);
+  {
+    std::mt19937_64 rng(12345);
+    for (int t = 0; t < tablets; ++t) {
+      const std::string visit = NewId(rng);
+      const std::string user = "monitor-" + std::to_string(t);
+      scopes[t] = "visits/" + visit;
+      auto token = vigil::testing::EnrollUser(target, admin_token, user,
+                                              vigil::v1::ROLE_FIELD_MONITOR);
+      absl::Status team = token.ok() ? vigil::testing::AddToTeam(target, admin_token, visit, user,
+                                                                vigil::v1::TEAM_ROLE_MONITOR)
+                                     : token.status();
+      if (!team.ok()) {
+        std::fprintf(stderr, "enrollment failed: %s\n", team.ToString().c_str());
+        return 1;
+      }
+      tokens[t] = *token;
+    }
+  }
+  auto reviewer = vigil::testing::EnrollUser(target, admin_token, "reviewer",
+                                             vigil::v1::ROLE_NPM_REVIEWER);
+  if (!reviewer.ok()) {
+    std::fprintf(stderr, "enrollment failed: %s\n", reviewer.status().ToString().c_str());
+    return 1;
+  }
 
   std::atomic<bool> sampling{true};
   std::atomic<long> peak_rss_kib{0};
@@ -115,7 +146,6 @@ int main(int argc, char** argv) {
 
   // Push: every tablet its own visit, batches of 100 creates of ~1 KiB.
   const long batches_per_tablet = records / tablets / kBatch;
-  std::vector<std::string> scopes(tablets);
   std::vector<std::vector<double>> latencies(tablets);
   std::atomic<long> pushed{0};
   std::atomic<bool> failed{false};
@@ -131,9 +161,7 @@ int main(int argc, char** argv) {
   for (int t = 0; t < tablets; ++t) {
     threads.emplace_back([&, t] {
       std::mt19937_64 rng(t + 1);
-      scopes[t] = "visits/" + NewId(rng);
-      auto stub = vigil::v1::SyncService::NewStub(
-          grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+      auto stub = vigil::v1::SyncService::NewStub(vigil::testing::BearerChannel(target, tokens[t]));
       for (long b = 0; b < batches_per_tablet && !failed; ++b) {
         vigil::v1::PushRequest request;
         for (int r = 0; r < kBatch; ++r) {
@@ -168,10 +196,9 @@ int main(int argc, char** argv) {
   const double push_seconds = std::chrono::duration<double>(Clock::now() - push_start).count();
   if (failed) return 1;
 
-  // Pull: one fresh replica takes everything.
+  // Pull: one fresh replica (a reviewer's device) takes everything.
   long pulled = 0;
-  auto stub = vigil::v1::SyncService::NewStub(
-      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  auto stub = vigil::v1::SyncService::NewStub(vigil::testing::BearerChannel(target, *reviewer));
   const auto pull_start = Clock::now();
   for (const std::string& scope : scopes) {
     std::string cursor;

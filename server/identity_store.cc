@@ -336,10 +336,6 @@ void IdentityStore::CreateEnrollmentCode(const Caller& by, std::string user_id,
 
 void IdentityStore::EnrollDevice(std::string code, std::string device_name,
                                  DoneFn<vigil::v1::EnrollDeviceResponse> done) {
-  if (device_name.empty() || device_name.size() > 100) {
-    return done(WithReason(absl::InvalidArgumentError("device_name must be 1..100 bytes"),
-                           "DEVICE_NAME_INVALID"));
-  }
   absl::StatusOr<std::string> device_id = NewDeviceId();
   if (!device_id.ok()) return done(device_id.status());
   const std::string token = NewToken();
@@ -360,6 +356,12 @@ void IdentityStore::EnrollDevice(std::string code, std::string device_name,
               absl::UnauthenticatedError(
                   "the enrollment code is not valid (unknown, already used or expired)"),
               "ENROLLMENT_CODE_INVALID");
+        }
+        // Checked after the code, so that nothing is told to a caller without
+        // one; the code stays unused.
+        if (device_name.empty() || device_name.size() > 100) {
+          return WithReason(absl::InvalidArgumentError("device_name must be 1..100 bytes"),
+                            "DEVICE_NAME_INVALID");
         }
         stored->set_used_by_device(*device_id);
         ctx.Put(ColumnFamily::kMeta, code_key, stored->SerializeAsString());
@@ -431,8 +433,9 @@ void IdentityStore::RevokeDevice(const Caller& by, std::string device_id, DoneFn
                             {{"device_id", device_id}});
         }
         if (!device->device().revoked()) {
+          // The token stays mapped to the device, so that it is refused as
+          // revoked (the device's owner learns why) rather than unknown.
           device->mutable_device()->set_revoked(true);
-          ctx.Delete(ColumnFamily::kMeta, TokenKey(device->token_sha256()));
           ctx.Put(ColumnFamily::kMeta, DeviceKey(device_id), device->SerializeAsString());
           RETURN_IF_ERROR(
               storage::AppendAudit(ctx, AuditOf(by, "device.revoked", "devices/" + device_id)));

@@ -13,15 +13,11 @@
 #include "server/grpc_status.h"
 #include "server/vigil_server.h"
 #include "tests/testing/bearer_channel.h"
+#include "tests/testing/enroll.h"
 #include "tests/testing/temp_dir.h"
 #include "vigil/v1/admin.grpc.pb.h"
 
 namespace vigil::testing {
-
-// grpc::Status -> absl::Status (code and message), for test helpers.
-inline absl::Status FromGrpc(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-}
 
 class TestServer {
  public:
@@ -76,45 +72,12 @@ class TestServer {
   // returns the device token.
   absl::StatusOr<std::string> EnrollUser(const std::string& user_id, vigil::v1::Role role,
                                          const std::string& device_name = "test device") {
-    auto admin = Admin();
-    {
-      grpc::ClientContext ctx;
-      vigil::v1::CreateUserRequest request;
-      request.mutable_user()->set_user_id(user_id);
-      request.mutable_user()->set_display_name(user_id);
-      request.mutable_user()->set_role(role);
-      vigil::v1::User user;
-      grpc::Status s = admin->CreateUser(&ctx, request, &user);
-      if (!s.ok() && s.error_code() != grpc::StatusCode::ALREADY_EXISTS) return FromGrpc(s);
-    }
-    vigil::v1::EnrollmentCode code;
-    {
-      grpc::ClientContext ctx;
-      vigil::v1::CreateEnrollmentCodeRequest request;
-      request.set_user_id(user_id);
-      grpc::Status s = admin->CreateEnrollmentCode(&ctx, request, &code);
-      if (!s.ok()) return FromGrpc(s);
-    }
-    grpc::ClientContext ctx;
-    vigil::v1::EnrollDeviceRequest request;
-    request.set_enrollment_code(code.code());
-    request.set_device_name(device_name);
-    vigil::v1::EnrollDeviceResponse enrolled;
-    grpc::Status s = vigil::v1::AdminService::NewStub(ChannelWithToken(""))
-                         ->EnrollDevice(&ctx, request, &enrolled);
-    if (!s.ok()) return FromGrpc(s);
-    return enrolled.token();
+    return testing::EnrollUser(target(), AdminToken(), user_id, role, device_name);
   }
 
   absl::Status AddToTeam(const std::string& visit_id, const std::string& user_id,
                          vigil::v1::TeamRole role) {
-    grpc::ClientContext ctx;
-    vigil::v1::SetTeamMemberRequest request;
-    request.mutable_membership()->set_visit_id(visit_id);
-    request.mutable_membership()->set_user_id(user_id);
-    request.mutable_membership()->set_team_role(role);
-    vigil::v1::TeamMembership membership;
-    return FromGrpc(Admin()->SetTeamMember(&ctx, request, &membership));
+    return testing::AddToTeam(target(), AdminToken(), visit_id, user_id, role);
   }
 
  private:

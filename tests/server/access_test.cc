@@ -1,0 +1,625 @@
+// Authentication and authorization over real gRPC: every vigil.v1 method
+// needs a token; the role x RPC x scope matrix; field redaction checked on
+// the bytes that leave the server; token theft; purge on leaving a team;
+// rate limits; audit entries for reads, failures, enrollment, revocation.
+#include <cctype>
+#include <future>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/descriptor.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "gtest/gtest.h"
+#include "server/attachment_store.h"
+#include "server/grpc_status.h"
+#include "server/operator_commands.h"
+#include "sync/ids.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/test_server.h"
+#include "vigil/v1/admin.grpc.pb.h"
+#include "vigil/v1/sync.grpc.pb.h"
+
+namespace vigil {
+namespace {
+
+using grpc::StatusCode;
+using v1::Mutation;
+using v1::PullResponse;
+using v1::PushRequest;
+using v1::PushResponse;
+
+std::string NewId() {
+  static std::mt19937_64 rng(11);
+  static int counter = 0;
+  sync::UuidRandomBytes random;
+  for (auto& b : random) b = static_cast<uint8_t>(rng());
+  return *sync::NewUuidV7(absl::Now() + absl::Milliseconds(++counter), random);
+}
+
+Mutation Create(const std::string& scope, const v1::RecordBody& body,
+                const std::string& id = NewId()) {
+  static std::int64_t hlc = 1'700'000'000'000'000;
+  Mutation m;
+  m.set_mutation_id(NewId());
+  m.set_record_id(id);
+  *m.mutable_body() = body;
+  m.mutable_hlc()->set_wall_time_micros(++hlc);
+  m.set_scope(scope);
+  return m;
+}
+
+v1::RecordBody Finding(const std::string& title) {
+  v1::RecordBody body;
+  body.mutable_finding()->set_title(title);
+  return body;
+}
+
+v1::RecordBody Facility(const std::string& name) {
+  v1::RecordBody body;
+  body.mutable_facility()->set_name(name);
+  return body;
+}
+
+std::string Reason(const grpc::Status& s) {
+  auto info = server::ErrorInfoOf(s);
+  return info.ok() ? info->reason() : "<none>";
+}
+
+// One user's view of the server.
+class Client {
+ public:
+  Client(testing::TestServer& server, const std::string& token)
+      : token_(token),
+        channel_(server.ChannelWithToken(token)),
+        sync_(v1::SyncService::NewStub(channel_)),
+        admin_(v1::AdminService::NewStub(channel_)) {}
+
+  grpc::Status Push(const std::vector<Mutation>& mutations, PushResponse* out = nullptr) {
+    grpc::ClientContext ctx;
+    PushRequest request;
+    for (const auto& m : mutations) *request.add_mutations() = m;
+    PushResponse ignored;
+    return sync_->Push(&ctx, request, out ? out : &ignored);
+  }
+
+  grpc::Status Pull(const std::string& scope, PullResponse* out, std::string* bytes = nullptr) {
+    // Through the generic stub too, to see the exact bytes that left the
+    // server.
+    grpc::ClientContext ctx;
+    v1::PullRequest request;
+    request.set_scope(scope);
+    grpc::Status s = sync_->Pull(&ctx, request, out);
+    if (bytes != nullptr) *bytes = out->SerializeAsString();
+    return s;
+  }
+
+  grpc::Status History(const std::string& record_id, v1::GetHistoryResponse* out) {
+    grpc::ClientContext ctx;
+    v1::GetHistoryRequest request;
+    request.set_record_id(record_id);
+    return sync_->GetHistory(&ctx, request, out);
+  }
+
+  grpc::Status Receipt(const std::string& scope, v1::Receipt* out) {
+    grpc::ClientContext ctx;
+    v1::GetReceiptRequest request;
+    request.set_scope(scope);
+    return sync_->GetReceipt(&ctx, request, out);
+  }
+
+  // An allowed subscription stays open: it ends at the short deadline.
+  grpc::Status Subscribe(const std::string& scope) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+    v1::SubscribeRequest request;
+    request.add_scopes(scope);
+    auto reader = sync_->Subscribe(&ctx, request);
+    v1::ChangeNotice notice;
+    while (reader->Read(&notice)) {
+    }
+    return reader->Finish();
+  }
+
+  grpc::Status Upload(const std::string& scope, const std::string& content,
+                      v1::AttachmentStatus* out = nullptr) {
+    grpc::ClientContext ctx;
+    v1::AttachmentStatus ignored;
+    auto writer = sync_->UploadAttachment(&ctx, out ? out : &ignored);
+    v1::UploadAttachmentRequest header;
+    header.mutable_header()->set_sha256(server::AttachmentStore::Sha256Hex(content));
+    header.mutable_header()->set_size(content.size());
+    header.mutable_header()->set_scope(scope);
+    v1::UploadAttachmentRequest chunk;
+    chunk.mutable_chunk()->set_data(content);
+    chunk.mutable_chunk()->set_sha256(server::AttachmentStore::Sha256Hex(content));
+    if (writer->Write(header)) writer->Write(chunk);
+    writer->WritesDone();
+    return writer->Finish();
+  }
+
+  grpc::Status AttachmentStatus(const std::string& scope, const std::string& sha) {
+    grpc::ClientContext ctx;
+    v1::GetAttachmentStatusRequest request;
+    request.set_scope(scope);
+    request.set_sha256(sha);
+    v1::AttachmentStatus out;
+    return sync_->GetAttachmentStatus(&ctx, request, &out);
+  }
+
+  grpc::Status Download(const std::string& scope, const std::string& sha,
+                        std::string* bytes = nullptr) {
+    grpc::ClientContext ctx;
+    v1::DownloadAttachmentRequest request;
+    request.set_scope(scope);
+    request.set_sha256(sha);
+    auto reader = sync_->DownloadAttachment(&ctx, request);
+    v1::AttachmentChunk chunk;
+    while (reader->Read(&chunk)) {
+      if (bytes != nullptr) *bytes += chunk.data();
+    }
+    return reader->Finish();
+  }
+
+  v1::SyncService::Stub& sync() { return *sync_; }
+  v1::AdminService::Stub& admin() { return *admin_; }
+
+ private:
+  std::string token_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::SyncService::Stub> sync_;
+  std::unique_ptr<v1::AdminService::Stub> admin_;
+};
+
+class AccessTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Start({}); }
+
+  void Start(server::ServerConfig config) {
+    server_ = std::make_unique<testing::TestServer>(config);
+    ASSERT_OK(server_->status());
+    visit_a_ = NewId();
+    visit_b_ = NewId();
+    own_ = "visits/" + visit_a_;
+    other_ = "visits/" + visit_b_;
+    Enroll("reviewer", v1::ROLE_NPM_REVIEWER);
+    Enroll("service", v1::ROLE_SERVICE_ACCOUNT);
+    Enroll("lead", v1::ROLE_TEAM_LEAD, v1::TEAM_ROLE_TEAM_LEAD);
+    Enroll("monitor", v1::ROLE_FIELD_MONITOR, v1::TEAM_ROLE_MONITOR);
+    Enroll("medic", v1::ROLE_MEDICAL_EXPERT, v1::TEAM_ROLE_MEDICAL_EXPERT);
+    tokens_["admin"] = server_->AdminToken();
+  }
+
+  void Enroll(const std::string& user, v1::Role role,
+              v1::TeamRole team_role = v1::TEAM_ROLE_UNSPECIFIED) {
+    auto token = server_->EnrollUser(user, role);
+    ASSERT_OK(token);
+    tokens_[user] = *token;
+    if (team_role != v1::TEAM_ROLE_UNSPECIFIED) {
+      ASSERT_OK(server_->AddToTeam(visit_a_, user, team_role));
+    }
+  }
+
+  Client As(const std::string& user) { return Client(*server_, tokens_.at(user)); }
+
+  std::unique_ptr<testing::TestServer> server_;
+  std::map<std::string, std::string> tokens_;
+  std::string visit_a_, visit_b_, own_, other_;
+};
+
+TEST_F(AccessTest, EveryVigilMethodRefusesCallsWithoutAToken) {
+  server::ServerConfig config;
+  config.auth_failures_per_minute = 1000;  // every method fails once here
+  Start(config);
+  auto channel = server_->ChannelWithToken("");
+  grpc::GenericStub generic(channel);
+  std::set<std::string> covered;
+  for (const char* service_name : {"vigil.v1.SyncService", "vigil.v1.AdminService"}) {
+    const auto* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service_name);
+    ASSERT_NE(service, nullptr);
+    for (int i = 0; i < service->method_count(); ++i) {
+      const auto* method = service->method(i);
+      if (method->client_streaming() || method->server_streaming()) continue;
+      const std::string path = "/" + std::string(service_name) + "/" + method->name();
+      grpc::ClientContext ctx;
+      grpc::ByteBuffer request, response;
+      grpc::Slice empty("");
+      request = grpc::ByteBuffer(&empty, 1);
+      std::promise<grpc::Status> done;
+      generic.UnaryCall(&ctx, path, grpc::StubOptions(), &request, &response,
+                        [&](grpc::Status s) { done.set_value(s); });
+      grpc::Status s = done.get_future().get();
+      EXPECT_EQ(s.error_code(), StatusCode::UNAUTHENTICATED) << path << ": " << s.error_message();
+      covered.insert(path);
+    }
+  }
+  // The streaming methods, through their stubs.
+  Client anonymous(*server_, "");
+  EXPECT_EQ(anonymous.Subscribe(own_).error_code(), StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(anonymous.Upload(own_, "x").error_code(), StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(anonymous.Download(own_, std::string(64, 'a')).error_code(),
+            StatusCode::UNAUTHENTICATED);
+  covered.insert({"/vigil.v1.SyncService/Subscribe", "/vigil.v1.SyncService/UploadAttachment",
+                  "/vigil.v1.SyncService/DownloadAttachment"});
+  int total = 0;
+  for (const char* name : {"vigil.v1.SyncService", "vigil.v1.AdminService"}) {
+    total += google::protobuf::DescriptorPool::generated_pool()
+                 ->FindServiceByName(name)
+                 ->method_count();
+  }
+  EXPECT_EQ(static_cast<int>(covered.size()), total) << "a method is not covered by this test";
+}
+
+TEST_F(AccessTest, MalformedAndForeignTokensAreRefused) {
+  Client garbage(*server_, "not-a-token");
+  PullResponse page;
+  grpc::Status s = garbage.Pull("registry", &page);
+  EXPECT_EQ(s.error_code(), StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Reason(s), "TOKEN_UNKNOWN");
+  // A real token of another server means nothing here.
+  testing::TestServer elsewhere;
+  ASSERT_OK(elsewhere.status());
+  Client foreign(*server_, elsewhere.ReviewerToken());
+  s = foreign.Pull("registry", &page);
+  EXPECT_EQ(s.error_code(), StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Reason(s), "TOKEN_UNKNOWN");
+  // No "Bearer " prefix.
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", tokens_["reviewer"]);
+  v1::PullRequest request;
+  request.set_scope("registry");
+  s = v1::SyncService::NewStub(server_->ChannelWithToken(""))->Pull(&ctx, request, &page);
+  EXPECT_EQ(s.error_code(), StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Reason(s), "CREDENTIALS_MALFORMED");
+}
+
+// role x RPC x scope: every cell with its exact status.
+TEST_F(AccessTest, RoleRpcScopeMatrix) {
+  // Seed each scope with a record and an attachment, as a reviewer.
+  Client reviewer = As("reviewer");
+  std::map<std::string, std::string> record_of, sha_of;
+  for (const std::string& scope : {own_, other_, std::string("registry")}) {
+    Mutation m = Create(scope, scope == "registry" ? Facility("Prison X") : Finding("seed"));
+    ASSERT_TRUE(reviewer.Push({m}).ok());
+    record_of[scope] = m.record_id();
+    const std::string content = "photo of " + scope;
+    ASSERT_TRUE(reviewer.Upload(scope, content).ok());
+    sha_of[scope] = server::AttachmentStore::Sha256Hex(content);
+  }
+  struct Rights {
+    std::set<std::string> read, write;
+  };
+  const std::string registry = "registry";
+  const std::map<std::string, Rights> expected = {
+      {"admin", {{}, {}}},
+      {"reviewer", {{own_, other_, registry}, {own_, other_, registry}}},
+      {"service", {{own_, other_, registry}, {}}},
+      {"lead", {{own_, registry}, {own_}}},
+      {"monitor", {{own_, registry}, {own_}}},
+      {"medic", {{own_, registry}, {own_}}},
+  };
+  int n = 0;
+  for (const auto& [user, rights] : expected) {
+    Client client = As(user);
+    for (const std::string& scope : {own_, other_, registry}) {
+      const StatusCode read =
+          rights.read.count(scope) ? StatusCode::OK : StatusCode::PERMISSION_DENIED;
+      const StatusCode write =
+          rights.write.count(scope) ? StatusCode::OK : StatusCode::PERMISSION_DENIED;
+      const std::string cell = user + " @ " + scope;
+      PullResponse page;
+      EXPECT_EQ(client.Pull(scope, &page).error_code(), read) << "Pull " << cell;
+      v1::GetHistoryResponse history;
+      EXPECT_EQ(client.History(record_of[scope], &history).error_code(), read)
+          << "GetHistory " << cell;
+      v1::Receipt receipt;
+      EXPECT_EQ(client.Receipt(scope, &receipt).error_code(), read) << "GetReceipt " << cell;
+      EXPECT_EQ(client.Subscribe(scope).error_code(),
+                read == StatusCode::OK ? StatusCode::DEADLINE_EXCEEDED : read)
+          << "Subscribe " << cell;
+      EXPECT_EQ(client.AttachmentStatus(scope, sha_of[scope]).error_code(), read)
+          << "GetAttachmentStatus " << cell;
+      EXPECT_EQ(client.Download(scope, sha_of[scope]).error_code(), read)
+          << "DownloadAttachment " << cell;
+      Mutation m = Create(scope, scope == registry ? Facility("New") : Finding("new"));
+      EXPECT_EQ(client.Push({m}).error_code(), write) << "Push " << cell;
+      EXPECT_EQ(client.Upload(scope, "new content by " + user).error_code(), write)
+          << "UploadAttachment " << cell;
+      n += 8;
+    }
+  }
+  EXPECT_EQ(n, 6 * 3 * 8);
+}
+
+TEST_F(AccessTest, DeniedCallersLearnNothingAboutExistence) {
+  Client reviewer = As("reviewer");
+  Mutation secret = Create(other_, Finding("in visit B"));
+  ASSERT_TRUE(reviewer.Push({secret}).ok());
+  Client monitor = As("monitor");
+  v1::GetHistoryResponse history;
+  grpc::Status existing = monitor.History(secret.record_id(), &history);
+  grpc::Status missing = monitor.History(NewId(), &history);
+  EXPECT_EQ(existing.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(missing.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(existing.error_message(), missing.error_message());
+  // An edit of B's record, claiming to be in A, is refused like any other.
+  Mutation edit = Create(own_, Finding("overwrite"), secret.record_id());
+  edit.set_base_revision(1);
+  grpc::Status pushed = monitor.Push({edit});
+  EXPECT_EQ(pushed.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Reason(pushed), "SCOPE_NOT_PERMITTED");
+  Mutation edit_missing = Create(other_, Finding("x"));
+  edit_missing.set_base_revision(1);
+  EXPECT_EQ(monitor.Push({edit_missing}).error_code(), StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(AccessTest, FieldsAreRedactedInTheBytesThatLeave) {
+  const std::string kNotes = "He said the guard named Petrov beat him on 3 May";
+  const std::string kName = "Ivan Detainee-Realname";
+  const std::string kInjury = "bruising consistent with baton blows";
+  Client monitor = As("monitor");
+  Client medic = As("medic");
+
+  v1::RecordBody interview;
+  interview.mutable_interview()->set_visit_id(visit_a_);
+  interview.mutable_interview()->set_pseudonym("Detainee 7");
+  interview.mutable_interview()->set_notes(kNotes);
+  interview.mutable_interview()->add_interviewer_user_ids("monitor");
+  Mutation interview_m = Create(own_, interview);
+  v1::RecordBody identity;
+  identity.mutable_identity()->set_interview_id(interview_m.record_id());
+  identity.mutable_identity()->set_full_name(kName);
+  Mutation identity_m = Create(own_, identity);
+  ASSERT_TRUE(monitor.Push({interview_m, identity_m}).ok());
+  v1::RecordBody medical;
+  medical.mutable_medical_finding()->set_visit_id(visit_a_);
+  medical.mutable_medical_finding()->set_injuries_observed(kInjury);
+  medical.mutable_medical_finding()->set_consent_to_examination(true);
+  Mutation medical_m = Create(own_, medical);
+  ASSERT_TRUE(medic.Push({medical_m}).ok());
+
+  auto pull = [&](const std::string& user) {
+    PullResponse page;
+    std::string bytes;
+    EXPECT_TRUE(As(user).Pull(own_, &page, &bytes).ok()) << user;
+    std::map<std::string, v1::Record> by_id;
+    for (const auto& r : page.records()) by_id[r.id()] = r;
+    return std::make_pair(bytes, by_id);
+  };
+  auto contains = [](const std::string& bytes, const std::string& what) {
+    return bytes.find(what) != std::string::npos;
+  };
+  // The interviewer sees the notes and the identity, not the clinical detail.
+  {
+    auto [bytes, records] = pull("monitor");
+    EXPECT_TRUE(contains(bytes, kNotes));
+    EXPECT_TRUE(contains(bytes, kName));
+    EXPECT_FALSE(contains(bytes, kInjury));
+    ASSERT_TRUE(records.count(medical_m.record_id()));
+    EXPECT_TRUE(records[medical_m.record_id()].body().medical_finding().consent_to_examination());
+  }
+  // The medical expert sees clinical detail, not notes or identities.
+  {
+    auto [bytes, records] = pull("medic");
+    EXPECT_FALSE(contains(bytes, kNotes));
+    EXPECT_FALSE(contains(bytes, kName));
+    EXPECT_TRUE(contains(bytes, kInjury));
+    EXPECT_TRUE(records.count(interview_m.record_id()));  // without its notes
+    EXPECT_EQ(records[interview_m.record_id()].body().interview().pseudonym(), "Detainee 7");
+    EXPECT_FALSE(records.count(identity_m.record_id()));
+  }
+  // Team lead and reviewers see everything.
+  for (const char* user : {"lead", "reviewer"}) {
+    auto [bytes, records] = pull(user);
+    EXPECT_TRUE(contains(bytes, kNotes)) << user;
+    EXPECT_TRUE(contains(bytes, kName)) << user;
+    EXPECT_TRUE(contains(bytes, kInjury)) << user;
+  }
+  // Service accounts: no notes, no identities, no clinical detail.
+  {
+    auto [bytes, records] = pull("service");
+    EXPECT_FALSE(contains(bytes, kNotes));
+    EXPECT_FALSE(contains(bytes, kName));
+    EXPECT_FALSE(contains(bytes, kInjury));
+  }
+  // History and receipts are redacted the same way.
+  v1::GetHistoryResponse history;
+  ASSERT_TRUE(medic.History(interview_m.record_id(), &history).ok());
+  EXPECT_FALSE(contains(history.SerializeAsString(), kNotes));
+  EXPECT_EQ(medic.History(identity_m.record_id(), &history).error_code(),
+            StatusCode::PERMISSION_DENIED);
+  v1::Receipt receipt;
+  ASSERT_TRUE(medic.Receipt(own_, &receipt).ok());
+  EXPECT_FALSE(contains(receipt.manifest(), identity_m.record_id()));
+  ASSERT_TRUE(monitor.Receipt(own_, &receipt).ok());
+  EXPECT_TRUE(contains(receipt.manifest(), identity_m.record_id()));
+
+  // Nobody changes what they do not see in full.
+  Mutation overwrite = Create(own_, interview, interview_m.record_id());
+  overwrite.set_base_revision(1);
+  overwrite.mutable_body()->mutable_interview()->clear_notes();
+  EXPECT_EQ(medic.Push({overwrite}).error_code(), StatusCode::PERMISSION_DENIED);
+  // ... nor create an identity for someone else's interview.
+  Mutation foreign_identity = Create(own_, identity);
+  EXPECT_EQ(medic.Push({foreign_identity}).error_code(), StatusCode::PERMISSION_DENIED);
+
+  // Sensitive reads are in the audit log, by user and record.
+  std::ostringstream log;
+  ASSERT_OK(server::RunAuditExport(server_->dir().Sub("data"), log));
+  EXPECT_NE(log.str().find("\"principal\":\"medic\"") , std::string::npos);
+  EXPECT_NE(log.str().find("\"action\":\"record.read\",\"target\":\"records/" +
+                           interview_m.record_id()),
+            std::string::npos);
+}
+
+TEST_F(AccessTest, UnannouncedVisitPlansAreWithheldFromServices) {
+  v1::RecordBody visit;
+  visit.mutable_visit()->set_announced(false);
+  visit.mutable_visit()->set_state(v1::VISIT_STATE_PLANNED);
+  visit.mutable_visit()->set_objectives("Unannounced night visit to block C");
+  Mutation plan = Create(own_, visit, visit_a_);
+  Client reviewer = As("reviewer");
+  PushResponse pushed;
+  ASSERT_TRUE(reviewer.Push({plan}, &pushed).ok());
+  PullResponse page;
+  ASSERT_TRUE(As("service").Pull(own_, &page).ok());
+  EXPECT_EQ(page.records_size(), 0);
+  EXPECT_EQ(page.SerializeAsString().find("night visit"), std::string::npos);
+  // Once under way it is no longer a secret plan.
+  Mutation started = Create(own_, visit, visit_a_);
+  started.set_base_revision(pushed.results(0).revision());
+  started.mutable_body()->mutable_visit()->set_state(v1::VISIT_STATE_IN_PROGRESS);
+  ASSERT_TRUE(reviewer.Push({started}).ok());
+  ASSERT_TRUE(As("service").Pull(own_, &page).ok());
+  EXPECT_EQ(page.records_size(), 1);
+}
+
+TEST_F(AccessTest, LeavingTheTeamPurgesTheScope) {
+  Client monitor = As("monitor");
+  ASSERT_TRUE(monitor.Push({Create(own_, Finding("mine"))}).ok());
+  grpc::ClientContext ctx;
+  v1::RemoveTeamMemberRequest request;
+  request.set_visit_id(visit_a_);
+  request.set_user_id("monitor");
+  v1::RemoveTeamMemberResponse removed;
+  ASSERT_TRUE(server_->Admin()->RemoveTeamMember(&ctx, request, &removed).ok());
+  PullResponse page;
+  ASSERT_TRUE(monitor.Pull(own_, &page).ok());
+  EXPECT_TRUE(page.purge());
+  EXPECT_EQ(page.records_size(), 0);
+  EXPECT_EQ(monitor.Push({Create(own_, Finding("late"))}).error_code(),
+            StatusCode::PERMISSION_DENIED);
+  // Back on the team: syncing again.
+  ASSERT_OK(server_->AddToTeam(visit_a_, "monitor", v1::TEAM_ROLE_MONITOR));
+  ASSERT_TRUE(monitor.Pull(own_, &page).ok());
+  EXPECT_FALSE(page.purge());
+  EXPECT_EQ(page.records_size(), 1);
+}
+
+TEST_F(AccessTest, RevokedDevicesDisabledUsersUsedCodesAndRotatedTokens) {
+  Client monitor = As("monitor");
+  v1::WhoAmIResponse me;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(monitor.admin().WhoAmI(&ctx, v1::WhoAmIRequest(), &me).ok());
+    EXPECT_EQ(me.user().user_id(), "monitor");
+    EXPECT_EQ(me.user().role(), v1::ROLE_FIELD_MONITOR);
+  }
+  PullResponse page;
+  // Revocation takes effect on the very next call.
+  {
+    grpc::ClientContext ctx;
+    v1::RevokeDeviceRequest request;
+    request.set_device_id(me.device().device_id());
+    v1::Device revoked;
+    ASSERT_TRUE(server_->Admin()->RevokeDevice(&ctx, request, &revoked).ok());
+    EXPECT_TRUE(revoked.revoked());
+  }
+  grpc::Status s = monitor.Pull(own_, &page);
+  EXPECT_EQ(s.error_code(), StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Reason(s), "DEVICE_REVOKED");
+
+  // Disabling the user refuses every device of theirs.
+  Client medic = As("medic");
+  ASSERT_TRUE(medic.Pull(own_, &page).ok());
+  {
+    grpc::ClientContext ctx;
+    v1::SetUserDisabledRequest request;
+    request.set_user_id("medic");
+    request.set_disabled(true);
+    v1::User user;
+    ASSERT_TRUE(server_->Admin()->SetUserDisabled(&ctx, request, &user).ok());
+  }
+  s = medic.Pull(own_, &page);
+  EXPECT_EQ(s.error_code(), StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Reason(s), "USER_DISABLED");
+
+  // An enrollment code works once.
+  v1::EnrollmentCode code;
+  {
+    grpc::ClientContext ctx;
+    v1::CreateEnrollmentCodeRequest request;
+    request.set_user_id("lead");
+    ASSERT_TRUE(server_->Admin()->CreateEnrollmentCode(&ctx, request, &code).ok());
+  }
+  auto enroll = [&](const std::string& typed) {
+    grpc::ClientContext ctx;
+    v1::EnrollDeviceRequest request;
+    request.set_enrollment_code(typed);
+    request.set_device_name("Tablet 9");
+    v1::EnrollDeviceResponse out;
+    return v1::AdminService::NewStub(server_->ChannelWithToken(""))
+        ->EnrollDevice(&ctx, request, &out);
+  };
+  std::string lowercase = code.code();
+  for (char& c : lowercase) c = static_cast<char>(std::tolower(c));
+  EXPECT_TRUE(enroll(lowercase).ok());  // typed by a person: case does not matter
+  s = enroll(code.code());
+  EXPECT_EQ(s.error_code(), StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Reason(s), "ENROLLMENT_CODE_INVALID");
+
+  // Rotation: the old token stops working at once, the new one works.
+  Client lead = As("lead");
+  v1::RotateTokenResponse rotated;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(lead.admin().RotateToken(&ctx, v1::RotateTokenRequest(), &rotated).ok());
+  }
+  EXPECT_EQ(lead.Pull(own_, &page).error_code(), StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(Client(*server_, rotated.token()).Pull(own_, &page).ok());
+
+  // Only admins administer.
+  {
+    grpc::ClientContext ctx;
+    v1::ListUsersResponse users;
+    s = As("reviewer").admin().ListUsers(&ctx, v1::ListUsersRequest(), &users);
+    EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(Reason(s), "ADMIN_ONLY");
+  }
+
+  std::ostringstream log;
+  ASSERT_OK(server::RunAuditExport(server_->dir().Sub("data"), log));
+  for (const char* action : {"device.enrolled", "device.revoked", "user.disabled",
+                             "device.token_rotated", "auth.failed", "team.member_set"}) {
+    EXPECT_NE(log.str().find(std::string("\"action\":\"") + action), std::string::npos)
+        << action;
+  }
+  auto verified = server::RunAuditVerify(server_->dir().Sub("data"));
+  ASSERT_OK(verified);
+  EXPECT_TRUE(verified->intact());
+}
+
+TEST_F(AccessTest, FailedAuthenticationsAreRateLimitedPerSource) {
+  server::ServerConfig config;
+  config.auth_failures_per_minute = 3;
+  Start(config);
+  Client garbage(*server_, "vgl_wrong");
+  PullResponse page;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(garbage.Pull("registry", &page).error_code(), StatusCode::UNAUTHENTICATED);
+  }
+  grpc::Status s = garbage.Pull("registry", &page);
+  EXPECT_EQ(s.error_code(), StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(Reason(s), "AUTH_RATE_LIMITED");
+}
+
+TEST_F(AccessTest, DevicesAreHeldToARequestRate) {
+  server::ServerConfig config;
+  config.device_requests_per_minute = 20;  // the admin enrolls 5 users in Start()
+  Start(config);
+  Client monitor = As("monitor");
+  PullResponse page;
+  for (int i = 0; i < 20; ++i) EXPECT_TRUE(monitor.Pull(own_, &page).ok()) << i;
+  grpc::Status s = monitor.Pull(own_, &page);
+  EXPECT_EQ(s.error_code(), StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(Reason(s), "RATE_LIMITED");
+  // Another device is not affected.
+  EXPECT_TRUE(As("lead").Pull(own_, &page).ok());
+}
+
+}  // namespace
+}  // namespace vigil
