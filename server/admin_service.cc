@@ -189,6 +189,20 @@ AdminService::Reactor* AdminService::ListTeam(Context* context,
   return reactor;
 }
 
+AdminService::Reactor* AdminService::RotateDataKey(Context* context,
+                                                   const vigil::v1::RotateDataKeyRequest*,
+                                                   vigil::v1::RotateDataKeyResponse* response) {
+  Reactor* reactor = context->DefaultReactor();
+  std::optional<Caller> admin = AdminOf(context, reactor);
+  if (!admin) return reactor;
+  worker_.Post([this, reactor, response, admin = *admin] {
+    absl::StatusOr<std::uint32_t> id = rotator_->Rotate(admin);
+    if (id.ok()) response->set_key_id(*id);
+    reactor->Finish(ToGrpcStatus(id.status()));
+  });
+  return reactor;
+}
+
 AdminService::Reactor* AdminService::VerifyAuditLog(Context* context,
                                                     const vigil::v1::VerifyAuditLogRequest*,
                                                     vigil::v1::VerifyAuditLogResponse* response) {

@@ -7,6 +7,7 @@
 #include "server/auth.h"
 #include "server/background_worker.h"
 #include "server/identity_store.h"
+#include "server/key_rotation.h"
 #include "storage/storage.h"
 #include "vigil/v1/admin.grpc.pb.h"
 
@@ -15,8 +16,9 @@ namespace vigil::server {
 class AdminService final : public vigil::v1::AdminService::CallbackService {
  public:
   // Everything is borrowed and must outlive the service.
-  AdminService(Authenticator* auth, IdentityStore* identities, storage::Storage* storage)
-      : auth_(auth), identities_(identities), storage_(storage) {}
+  AdminService(Authenticator* auth, IdentityStore* identities, KeyRotator* rotator,
+               storage::Storage* storage)
+      : auth_(auth), identities_(identities), rotator_(rotator), storage_(storage) {}
 
   using Context = grpc::CallbackServerContext;
   using Reactor = grpc::ServerUnaryReactor;
@@ -48,6 +50,8 @@ class AdminService final : public vigil::v1::AdminService::CallbackService {
                             vigil::v1::RemoveTeamMemberResponse* response) override;
   Reactor* ListTeam(Context* context, const vigil::v1::ListTeamRequest* request,
                     vigil::v1::ListTeamResponse* response) override;
+  Reactor* RotateDataKey(Context* context, const vigil::v1::RotateDataKeyRequest* request,
+                         vigil::v1::RotateDataKeyResponse* response) override;
   Reactor* VerifyAuditLog(Context* context, const vigil::v1::VerifyAuditLogRequest* request,
                           vigil::v1::VerifyAuditLogResponse* response) override;
   Reactor* ExportAuditLog(Context* context, const vigil::v1::ExportAuditLogRequest* request,
@@ -60,8 +64,9 @@ class AdminService final : public vigil::v1::AdminService::CallbackService {
 
   Authenticator* auth_;
   IdentityStore* identities_;
+  KeyRotator* rotator_;
   storage::Storage* storage_;
-  BackgroundWorker worker_;  // walks the audit log off the gRPC threads
+  BackgroundWorker worker_;  // audit log walks and rotations, off the gRPC threads
 };
 
 }  // namespace vigil::server

@@ -120,6 +120,29 @@ absl::StatusOr<storage::AuditVerification> RunAuditVerify(const std::string& dat
   return storage::VerifyAuditLog(*storage);
 }
 
+absl::StatusOr<std::pair<std::uint32_t, storage::ReencryptStats>> RunRotateKey(
+    const std::string& data_dir, const std::string& key_file) {
+  DataDirLayout layout = LayoutOf(data_dir);
+  if (ConnectToRunningServer(layout)) {
+    return absl::FailedPreconditionError(
+        "vigild is running on this data directory: rotate through it (vigilctl admin "
+        "rotate-key), or stop it first");
+  }
+  ASSIGN_OR_RETURN(auto storage, OpenOffline(layout));
+  ASSIGN_OR_RETURN(auto keys,
+                   storage::KeyRing::Load(key_file.empty() ? layout.default_key_file() : key_file));
+  RETURN_IF_ERROR(storage::VerifyAndRecordKeyChecks(*storage, *keys));
+  ASSIGN_OR_RETURN(std::uint32_t id, storage::RotateDataKey(*storage, *keys));
+  RETURN_IF_ERROR(storage
+                      ->Commit([&](storage::CommitContext& ctx) {
+                        return storage::AppendAudit(
+                            ctx, AuditOf(OperatorCaller(), "keys.rotated", absl::StrCat("keys/", id)));
+                      })
+                      .status());
+  ASSIGN_OR_RETURN(storage::ReencryptStats stats, storage::ReencryptOldValues(*storage, *keys));
+  return std::make_pair(id, stats);
+}
+
 absl::Status RunAuditExport(const std::string& data_dir, std::ostream& out) {
   DataDirLayout layout = LayoutOf(data_dir);
   if (auto stub = ConnectToRunningServer(layout)) {

@@ -1,5 +1,5 @@
 // The operator's commands run on the server's host: backup, restore and
-// list-backups, audit-verify and audit-export. Each works online, through the
+// list-backups, audit-verify and audit-export, rotate-key. Each works online, through the
 // operations socket of a vigild running on the data directory, or offline by
 // opening the database itself.
 #ifndef VIGIL_SERVER_OPERATOR_COMMANDS_H_
@@ -9,10 +9,12 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "storage/audit_log.h"
 #include "storage/storage.h"
+#include "storage/value_cipher.h"
 
 namespace vigil::server {
 
@@ -33,6 +35,13 @@ absl::Status RunRestore(const std::string& backup_dir, const std::string& data_d
 
 // Verifies the audit log's hash chain.
 absl::StatusOr<storage::AuditVerification> RunAuditVerify(const std::string& data_dir);
+
+// Rotates the data key of a stopped server: appends a new key to the key
+// file (`key_file`, or DATA_DIR/keys/data.key) and re-encrypts every value
+// sealed with an older key. FailedPrecondition while a vigild runs on the
+// directory: rotate through its AdminService (vigilctl) instead.
+absl::StatusOr<std::pair<std::uint32_t, storage::ReencryptStats>> RunRotateKey(
+    const std::string& data_dir, const std::string& key_file);
 
 // Writes the audit log to `out` as JSON lines, oldest first.
 absl::Status RunAuditExport(const std::string& data_dir, std::ostream& out);

@@ -117,8 +117,9 @@ class ServerImpl final : public VigilServer {
         sync_service_(std::make_unique<SyncService>(auth_.get(), policy_.get(), records_.get(),
                                                     attachments_.get(), &hub_, signer_.get(),
                                                     storage_.get())),
-        admin_service_(
-            std::make_unique<AdminService>(auth_.get(), identities_.get(), storage_.get())) {
+        rotator_(std::make_unique<KeyRotator>(storage_.get(), keys_.get())),
+        admin_service_(std::make_unique<AdminService>(auth_.get(), identities_.get(),
+                                                      rotator_.get(), storage_.get())) {
     records_->SetChangeListener(
         [this](const std::vector<std::pair<std::string, std::uint64_t>>& changes) {
           hub_.Notify(changes);
@@ -151,6 +152,7 @@ class ServerImpl final : public VigilServer {
         storage_.get(), ServerIdentity{kVigilVersion, bound, absl::ToUnixSeconds(absl::Now()),
                                        !config_.plaintext_loopback});
     StartOpsSocket();
+    RETURN_IF_ERROR(rotator_->ResumeIfPending());
     public_server_->GetHealthCheckService()->SetServingStatus(true);
     LogInfo("server.listening", {{"address", bound},
                                  {"tls", !config_.plaintext_loopback},
@@ -178,6 +180,7 @@ class ServerImpl final : public VigilServer {
     ops_service_.reset();
     public_server_.reset();
     admin_service_.reset();  // finishes audit log walks
+    rotator_.reset();        // pauses a re-encryption (resumed at the next start)
     sync_service_.reset();
     attachments_.reset();  // finishes pending verifications
     records_.reset();
@@ -226,6 +229,7 @@ class ServerImpl final : public VigilServer {
   std::unique_ptr<ReceiptSigner> signer_;
   std::unique_ptr<AttachmentStore> attachments_;
   std::unique_ptr<SyncService> sync_service_;
+  std::unique_ptr<KeyRotator> rotator_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<OperationsService> ops_service_;
   std::unique_ptr<grpc::Server> public_server_;

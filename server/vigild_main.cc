@@ -6,6 +6,7 @@
 //   vigild restore --from BACKUP_DIR --data-dir DIR [--backup-id N] [--key-file F]
 //   vigild list-backups --from BACKUP_DIR
 //   vigild audit-verify --data-dir DIR     (exit 3 when the chain is broken)
+//   vigild rotate-key --data-dir DIR [--key-file F]   (server stopped)
 //   vigild audit-export --data-dir DIR     (JSON lines on stdout)
 //
 // Exit codes: 0 success (including a graceful stop on SIGTERM/SIGINT),
@@ -92,6 +93,13 @@ int main(int argc, char** argv) {
   auto* audit_export = app.add_subcommand("audit-export", "print the audit log as JSON lines");
   audit_export->add_option("--data-dir", audit_data_dir, "data directory")->required();
 
+  std::string rotate_data_dir, rotate_key_file;
+  auto* rotate = app.add_subcommand(
+      "rotate-key", "add a new data key and re-encrypt everything sealed with older ones "
+                    "(server stopped)");
+  rotate->add_option("--data-dir", rotate_data_dir, "data directory")->required();
+  rotate->add_option("--key-file", rotate_key_file, "data key file (default DIR/keys/data.key)");
+
   std::string list_from;
   auto* list = app.add_subcommand("list-backups", "list the backups in a backup directory");
   list->add_option("--from", list_from, "backup directory")->required();
@@ -146,6 +154,17 @@ int main(int argc, char** argv) {
       std::cerr << "audit-export failed: " << s.message() << "\n";
       return 1;
     }
+    return 0;
+  }
+  if (*rotate) {
+    auto rotated = RunRotateKey(rotate_data_dir, rotate_key_file);
+    if (!rotated.ok()) {
+      std::cerr << "rotate-key failed: " << rotated.status().message() << "\n";
+      return 1;
+    }
+    std::cout << "data key " << rotated->first << " is now current; " << rotated->second.resealed
+              << " values re-encrypted\n"
+              << "keep the older keys in the key file: backups taken before need them\n";
     return 0;
   }
   if (*list) {

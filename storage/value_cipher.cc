@@ -35,13 +35,36 @@ const std::string& KeyCheckPrefix() {
   return *prefix;
 }
 
+const std::string& ReencryptPendingKey() {
+  static const std::string* key = new std::string(KeyBuilder().AddString("reencrypt").key());
+  return *key;
+}
+
 std::string KeyCheckKey(std::uint32_t id) {
   return KeyBuilder().AddString("key_check").AddUint64(id).key();
+}
+
+// Writes `text` to `path` with mode 0600 and fsyncs it. With `exclusive`,
+// AlreadyExists when the file exists.
+absl::Status WriteKeyFile(const std::string& path, std::string_view text, bool exclusive) {
+  int fd = ::open(path.c_str(),
+                  O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC), 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return absl::AlreadyExistsError(absl::StrCat(path, " exists"));
+    return absl::PermissionDeniedError(absl::StrCat("create ", path, ": ", std::strerror(errno)));
+  }
+  bool ok = ::fchmod(fd, 0600) == 0 &&
+            ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return absl::InternalError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
 }
 
 }  // namespace
 
 KeyRing::~KeyRing() {
+  absl::MutexLock lock(&mu_);
   for (auto& [id, key] : keys_) sodium_memzero(key.data(), key.size());
 }
 
@@ -59,6 +82,8 @@ absl::StatusOr<std::unique_ptr<KeyRing>> KeyRing::Load(const std::string& path) 
   std::ifstream in(path);
   if (!in) return absl::PermissionDeniedError(absl::StrCat("cannot read key file ", path));
   auto ring = std::unique_ptr<KeyRing>(new KeyRing());
+  ring->path_ = path;
+  absl::MutexLock lock(&ring->mu_);
   std::string line;
   int number = 0;
   while (std::getline(in, line)) {
@@ -100,11 +125,6 @@ absl::Status KeyRing::Generate(const std::string& path) {
     std::filesystem::create_directories(dir, ec);
     ::chmod(dir.c_str(), 0700);
   }
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    if (errno == EEXIST) return absl::AlreadyExistsError(absl::StrCat(path, " exists"));
-    return absl::PermissionDeniedError(absl::StrCat("create ", path, ": ", std::strerror(errno)));
-  }
   Key key;
   crypto_aead_xchacha20poly1305_ietf_keygen(key.data());
   char encoded[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
@@ -114,18 +134,17 @@ absl::Status KeyRing::Generate(const std::string& path) {
   std::string text = absl::StrCat(
       "# Vigil data keys: they decrypt interviews, identities, medical findings and\n"
       "# attachments. Keep a copy apart from the database backups, readable only\n"
-      "# by the vigild user. The last key encrypts new data.\n",
+      "# by the vigild user. The last key encrypts new data; keep the older ones\n"
+      "# while backups sealed with them may be restored.\n",
       "key 1 ", encoded, "\n");
   sodium_memzero(encoded, sizeof(encoded));
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
+  absl::Status written = WriteKeyFile(path, text, /*exclusive=*/true);
   sodium_memzero(text.data(), text.size());
-  ::close(fd);
-  if (!ok) return absl::InternalError(absl::StrCat("cannot write ", path));
-  return absl::OkStatus();
+  return written;
 }
 
 std::string KeyRing::Seal(std::string_view plaintext, std::string_view associated_data) const {
+  absl::ReaderMutexLock lock(&mu_);
   const Key& key = keys_.at(active_);
   std::string out(kHeader + plaintext.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
   auto* bytes = reinterpret_cast<unsigned char*>(out.data());
@@ -149,8 +168,8 @@ absl::StatusOr<std::string> KeyRing::Open(std::string_view sealed,
     return absl::DataLossError("sealed value is malformed");
   }
   const auto* bytes = reinterpret_cast<const unsigned char*>(sealed.data());
-  std::uint32_t id = 0;
-  for (int i = 0; i < 4; ++i) id = (id << 8) | bytes[1 + i];
+  const std::uint32_t id = *SealedKeyId(sealed);
+  absl::ReaderMutexLock lock(&mu_);
   auto key = keys_.find(id);
   if (key == keys_.end()) {
     return absl::FailedPreconditionError(
@@ -166,6 +185,57 @@ absl::StatusOr<std::string> KeyRing::Open(std::string_view sealed,
   }
   out.resize(written);
   return out;
+}
+
+// Not inlined: GCC 12 then misreads a checked std::optional as uninitialised.
+[[gnu::noinline]] std::optional<std::uint32_t> KeyRing::SealedKeyId(std::string_view value) {
+  if (value.size() < kHeader + crypto_aead_xchacha20poly1305_ietf_ABYTES ||
+      static_cast<unsigned char>(value[0]) != kSealedFormat) {
+    return std::nullopt;
+  }
+  unsigned char id_bytes[4];
+  std::memcpy(id_bytes, value.data() + 1, sizeof(id_bytes));
+  return (std::uint32_t{id_bytes[0]} << 24) | (std::uint32_t{id_bytes[1]} << 16) |
+         (std::uint32_t{id_bytes[2]} << 8) | id_bytes[3];
+}
+
+absl::StatusOr<std::uint32_t> KeyRing::AddKey() {
+  absl::MutexLock lock(&mu_);
+  std::ifstream in(path_);
+  std::stringstream current;
+  current << in.rdbuf();
+  if (!in) return absl::PermissionDeniedError(absl::StrCat("cannot read key file ", path_));
+  std::string text = current.str();
+  if (!text.empty() && text.back() != '\n') text += '\n';
+  Key key;
+  crypto_aead_xchacha20poly1305_ietf_keygen(key.data());
+  char encoded[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
+  sodium_bin2base64(encoded, sizeof(encoded), key.data(), key.size(),
+                    sodium_base64_VARIANT_ORIGINAL);
+  const std::uint32_t id = active_ + 1;
+  text += absl::StrCat("key ", id, " ", encoded, "\n");
+  sodium_memzero(encoded, sizeof(encoded));
+  const std::string temp = path_ + ".tmp";
+  absl::Status written = WriteKeyFile(temp, text, /*exclusive=*/false);
+  sodium_memzero(text.data(), text.size());
+  if (!written.ok()) {
+    sodium_memzero(key.data(), key.size());
+    return written;
+  }
+  if (std::rename(temp.c_str(), path_.c_str()) != 0) {
+    sodium_memzero(key.data(), key.size());
+    return absl::InternalError(absl::StrCat("cannot replace ", path_, ": ", std::strerror(errno)));
+  }
+  const auto dir = std::filesystem::path(path_).parent_path();
+  int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+  keys_[id] = key;
+  active_ = id;
+  sodium_memzero(key.data(), key.size());
+  return id;
 }
 
 std::string SecretKey(std::string_view name) {
@@ -238,6 +308,94 @@ absl::Status VerifyAndRecordKeyChecks(Storage& storage, const KeyRing& keys) {
         return absl::OkStatus();
       })
       .status();
+}
+
+absl::StatusOr<std::uint32_t> RotateDataKey(Storage& storage, KeyRing& keys) {
+  ASSIGN_OR_RETURN(std::uint32_t id, keys.AddKey());
+  RETURN_IF_ERROR(VerifyAndRecordKeyChecks(storage, keys));
+  // The pipeline applies requests in order: once this commit is durable, so
+  // is every request that sealed a value before the key changed, and the
+  // re-encryption scan will see it.
+  RETURN_IF_ERROR(storage
+                      .Commit([&](CommitContext& ctx) {
+                        ctx.Put(ColumnFamily::kMeta, ReencryptPendingKey(), std::to_string(id));
+                        return absl::OkStatus();
+                      })
+                      .status());
+  return id;
+}
+
+absl::StatusOr<bool> ReencryptionPending(Storage& storage) {
+  ASSIGN_OR_RETURN(auto mark, storage.Get(ColumnFamily::kMeta, ReencryptPendingKey()));
+  return mark.has_value();
+}
+
+absl::StatusOr<ReencryptStats> ReencryptOldValues(Storage& storage, const KeyRing& keys,
+                                                  const std::atomic<bool>* stop) {
+  constexpr std::size_t kBatchValues = 256;
+  constexpr std::size_t kBatchBytes = 8 << 20;
+  const std::uint32_t active = keys.active_key_id();
+  ReencryptStats stats;
+  for (ColumnFamily cf : {ColumnFamily::kRecords, ColumnFamily::kHistory,
+                          ColumnFamily::kMutations, ColumnFamily::kIndexes,
+                          ColumnFamily::kAttachments, ColumnFamily::kMeta}) {
+    std::string begin;
+    bool done = false;
+    while (!done) {
+      if (stop != nullptr && stop->load()) {
+        return absl::CancelledError("re-encryption stopped; it continues on the next start");
+      }
+      std::vector<std::string> stale;
+      std::size_t bytes = 0;
+      std::string last;
+      done = true;
+      RETURN_IF_ERROR(storage.Scan(
+          cf, KeyRange{begin, ""}, nullptr, [&](std::string_view key, std::string_view value) {
+            if (stale.size() == kBatchValues || bytes >= kBatchBytes) {
+              done = false;
+              return false;
+            }
+            last = std::string(key);
+            ++stats.scanned;
+            const bool check = cf == ColumnFamily::kMeta && key.substr(0, KeyCheckPrefix().size()) ==
+                                                                KeyCheckPrefix();
+            std::optional<std::uint32_t> id = KeyRing::SealedKeyId(value);
+            if (!check && id.has_value() && *id != active) {
+              stale.emplace_back(key);
+              bytes += value.size();
+            }
+            return true;
+          }));
+      begin = last + std::string(1, '\0');  // the key right after the last one seen
+      if (stale.empty()) continue;
+      std::uint64_t resealed = 0;
+      RETURN_IF_ERROR(storage
+                          .Commit([&](CommitContext& ctx) -> absl::Status {
+                            resealed = 0;
+                            for (const std::string& key : stale) {
+                              // Written again since the scan: sealed anew already.
+                              ASSIGN_OR_RETURN(auto value, ctx.Get(cf, key));
+                              if (!value.has_value()) continue;
+                              std::optional<std::uint32_t> id = KeyRing::SealedKeyId(*value);
+                              if (!id.has_value() || *id == active) continue;
+                              ASSIGN_OR_RETURN(std::string plain, keys.Open(*value, key));
+                              ctx.Put(cf, key, keys.Seal(plain, key));
+                              sodium_memzero(plain.data(), plain.size());
+                              ++resealed;
+                            }
+                            return absl::OkStatus();
+                          })
+                          .status());
+      stats.resealed += resealed;
+    }
+  }
+  RETURN_IF_ERROR(storage
+                      .Commit([&](CommitContext& ctx) {
+                        ctx.Delete(ColumnFamily::kMeta, ReencryptPendingKey());
+                        return absl::OkStatus();
+                      })
+                      .status());
+  return stats;
 }
 
 }  // namespace vigil::storage

@@ -15,14 +15,17 @@
 #define VIGIL_STORAGE_VALUE_CIPHER_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "storage/storage.h"
 
 namespace vigil::storage {
@@ -42,20 +45,34 @@ class KeyRing {
   KeyRing(const KeyRing&) = delete;
   KeyRing& operator=(const KeyRing&) = delete;
 
-  std::uint32_t active_key_id() const { return active_; }
+  std::uint32_t active_key_id() const {
+    absl::ReaderMutexLock lock(&mu_);
+    return active_;
+  }
 
-  // Thread-safe.
+  // Thread-safe, also against AddKey.
   std::string Seal(std::string_view plaintext, std::string_view associated_data) const;
   // DataLoss when the value is malformed or fails authentication;
   // FailedPrecondition when its key is not in the ring.
   absl::StatusOr<std::string> Open(std::string_view sealed,
                                    std::string_view associated_data) const;
 
+  // Appends a new random key to the key file (rewritten atomically, mode
+  // 0600) and makes it the one that seals new values; returns its id. Older
+  // keys stay: values and backups sealed with them still need them.
+  absl::StatusOr<std::uint32_t> AddKey();
+
+  // The key id of a sealed value; nullopt for anything else (plain values
+  // start with 0x00, protobuf messages never with 0x01).
+  static std::optional<std::uint32_t> SealedKeyId(std::string_view value);
+
  private:
   using Key = std::array<unsigned char, 32>;
   KeyRing() = default;
-  std::map<std::uint32_t, Key> keys_;
-  std::uint32_t active_ = 0;
+  std::string path_;
+  mutable absl::Mutex mu_;
+  std::map<std::uint32_t, Key> keys_ ABSL_GUARDED_BY(mu_);
+  std::uint32_t active_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Ties a database to its keys. For every key check stored in the database
@@ -78,6 +95,28 @@ absl::Status ForgetSecret(Storage& storage, std::string_view name);
 // True when the database has recorded any key check, that is, when it may
 // hold values sealed with a key that must not be replaced by a new one.
 absl::StatusOr<bool> HasKeyChecks(Storage& storage);
+
+// Makes a new data key current (KeyRing::AddKey), records its key check,
+// waits until every commit that may have sealed a value with the old key is
+// durable, and marks the database as needing re-encryption.
+absl::StatusOr<std::uint32_t> RotateDataKey(Storage& storage, KeyRing& keys);
+
+// True from a rotation until ReencryptOldValues has finished.
+absl::StatusOr<bool> ReencryptionPending(Storage& storage);
+
+struct ReencryptStats {
+  std::uint64_t scanned = 0;   // values looked at
+  std::uint64_t resealed = 0;  // values sealed anew under the active key
+};
+
+// Reseals, under the active key, every stored value sealed with an older
+// one (records, history, pushed mutations, queues, attachment bytes, server
+// secrets), in small batches through the commit pipeline so that writes go
+// on meanwhile, then clears the pending mark. Cancelled when `stop` turns
+// true; running it again continues. Key checks of old keys are kept: they
+// still tell whether a key file matches the database.
+absl::StatusOr<ReencryptStats> ReencryptOldValues(Storage& storage, const KeyRing& keys,
+                                                  const std::atomic<bool>* stop = nullptr);
 
 }  // namespace vigil::storage
 

@@ -17,6 +17,8 @@
 #include "server/attachment_store.h"
 #include "server/grpc_status.h"
 #include "server/operator_commands.h"
+#include "storage/storage.h"
+#include "storage/value_cipher.h"
 #include "sync/ids.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_server.h"
@@ -619,6 +621,63 @@ TEST_F(AccessTest, DevicesAreHeldToARequestRate) {
   EXPECT_EQ(Reason(s), "RATE_LIMITED");
   // Another device is not affected.
   EXPECT_TRUE(As("lead").Pull(own_, &page).ok());
+}
+
+}  // namespace
+}  // namespace vigil
+
+namespace vigil {
+namespace {
+
+TEST_F(AccessTest, DataKeyRotationKeepsEverythingReadable) {
+  v1::RecordBody interview;
+  interview.mutable_interview()->set_notes("sealed under key 1");
+  interview.mutable_interview()->add_interviewer_user_ids("monitor");
+  ASSERT_TRUE(As("monitor").Push({Create(own_, interview)}).ok());
+  // Only an admin rotates.
+  {
+    grpc::ClientContext ctx;
+    v1::RotateDataKeyResponse rotated;
+    EXPECT_EQ(As("reviewer").admin().RotateDataKey(&ctx, {}, &rotated).error_code(),
+              StatusCode::PERMISSION_DENIED);
+  }
+  grpc::ClientContext ctx;
+  v1::RotateDataKeyResponse rotated;
+  ASSERT_TRUE(server_->Admin()->RotateDataKey(&ctx, {}, &rotated).ok());
+  EXPECT_EQ(rotated.key_id(), 2u);
+  interview.mutable_interview()->set_notes("sealed under key 2");
+  ASSERT_TRUE(As("monitor").Push({Create(own_, interview)}).ok());
+  PullResponse page;
+  ASSERT_TRUE(As("monitor").Pull(own_, &page).ok());
+  ASSERT_EQ(page.records_size(), 2);
+  EXPECT_EQ(page.records(0).body().interview().notes(), "sealed under key 1");
+  EXPECT_EQ(page.records(1).body().interview().notes(), "sealed under key 2");
+  server_->server().Shutdown();
+
+  // Whatever the background job had not reached, the offline run finishes;
+  // then nothing is sealed under key 1 any more.
+  const std::string data = server_->dir().Sub("data");
+  auto storage = storage::Storage::Open(data + "/db", storage::StorageOptions());
+  ASSERT_OK(storage);
+  auto keys = storage::KeyRing::Load(data + "/keys/data.key");
+  ASSERT_OK(keys);
+  EXPECT_EQ((*keys)->active_key_id(), 2u);
+  ASSERT_OK(storage::ReencryptOldValues(**storage, **keys).status());
+  int sealed = 0;
+  ASSERT_OK((*storage)->Scan(storage::ColumnFamily::kRecords, storage::KeyRange{}, nullptr,
+                             [&](std::string_view, std::string_view value) {
+                               if (auto id = storage::KeyRing::SealedKeyId(value)) {
+                                 EXPECT_EQ(*id, 2u);
+                                 ++sealed;
+                               }
+                               return true;
+                             }));
+  EXPECT_EQ(sealed, 2);
+  std::ostringstream log;
+  storage->reset();
+  ASSERT_OK(server::RunAuditExport(data, log));
+  EXPECT_NE(log.str().find("\"action\":\"keys.rotated\",\"target\":\"keys/2\""),
+            std::string::npos);
 }
 
 }  // namespace

@@ -313,3 +313,31 @@ TEST(VigildTest, OnlineBackupThenRestoreKeepsIdentity) {
 
 }  // namespace
 }  // namespace vigil
+
+namespace vigil {
+namespace {
+
+TEST(VigildTest, RotateKeyOfflineOnlyAndServerStartsWithTheNewKey) {
+  TempDir tmp;
+  const std::string data = tmp.Sub("data");
+  {
+    Vigild server(tmp, data);
+    ASSERT_GT(server.port(), 0) << server.process().Output();
+    CommandResult refused = RunCommand({VIGIL_VIGILD, "rotate-key", "--data-dir", data},
+                                       tmp.Sub("rotate-online.log"));
+    EXPECT_EQ(refused.exit_code, 1);
+    EXPECT_NE(refused.output.find("vigild is running"), std::string::npos) << refused.output;
+    EXPECT_EQ(server.Stop(), 0);
+  }
+  CommandResult rotated =
+      RunCommand({VIGIL_VIGILD, "rotate-key", "--data-dir", data}, tmp.Sub("rotate.log"));
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.output;
+  EXPECT_NE(rotated.output.find("data key 2 is now current"), std::string::npos)
+      << rotated.output;
+  Vigild again(tmp, data);
+  EXPECT_GT(again.port(), 0) << again.process().Output();
+  EXPECT_EQ(again.Stop(), 0);
+}
+
+}  // namespace
+}  // namespace vigil

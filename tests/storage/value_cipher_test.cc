@@ -99,5 +99,70 @@ TEST(ValueCipherTest, DatabaseRefusesAKeyFileThatIsNotItsOwn) {
               StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
+TEST(ValueCipherTest, RotationReEncryptsEverySealedValueAndKeepsPlainOnes) {
+  TempDir dir;
+  auto ring = NewRing(dir);
+  auto storage = Storage::Open(dir.Sub("db"), StorageOptions());
+  ASSERT_OK(storage);
+  ASSERT_OK(VerifyAndRecordKeyChecks(**storage, *ring));
+  // Sealed values in every family that holds them, plain ones beside them.
+  const std::vector<ColumnFamily> families = {ColumnFamily::kRecords, ColumnFamily::kHistory,
+                                              ColumnFamily::kMutations, ColumnFamily::kIndexes,
+                                              ColumnFamily::kAttachments};
+  constexpr int kPerFamily = 700;  // more than one batch
+  ASSERT_OK((*storage)
+                ->Commit([&](CommitContext& ctx) {
+                  for (ColumnFamily cf : families) {
+                    for (int i = 0; i < kPerFamily; ++i) {
+                      const std::string key = "sealed/" + std::to_string(i);
+                      ctx.Put(cf, key, ring->Seal("secret " + std::to_string(i), key));
+                      ctx.Put(cf, "plain/" + std::to_string(i), std::string("\0plain", 6));
+                    }
+                  }
+                  return absl::OkStatus();
+                })
+                .status());
+  ASSERT_OK(LoadOrCreateSecret(**storage, *ring, "s", [] { return std::string("server secret"); })
+                .status());
+
+  auto rotated = RotateDataKey(**storage, *ring);
+  ASSERT_OK(rotated);
+  EXPECT_EQ(*rotated, 2u);
+  EXPECT_EQ(ring->active_key_id(), 2u);
+  EXPECT_TRUE(ReencryptionPending(**storage).value_or(false));
+  // The key file now holds both keys, still private.
+  auto reloaded = KeyRing::Load(dir.Sub("data.key"));
+  ASSERT_OK(reloaded);
+  EXPECT_EQ((*reloaded)->active_key_id(), 2u);
+
+  auto stats = ReencryptOldValues(**storage, *ring);
+  ASSERT_OK(stats);
+  EXPECT_EQ(stats->resealed, families.size() * kPerFamily + 1);  // + the server secret
+  EXPECT_FALSE(ReencryptionPending(**storage).value_or(true));
+  for (ColumnFamily cf : families) {
+    int sealed = 0;
+    ASSERT_OK((*storage)->Scan(cf, KeyRange{}, nullptr,
+                               [&](std::string_view key, std::string_view value) {
+                                 if (key.substr(0, 6) == "plain/") {
+                                   EXPECT_EQ(value, std::string_view("\0plain", 6));
+                                   return true;
+                                 }
+                                 ++sealed;
+                                 EXPECT_EQ(KeyRing::SealedKeyId(value), 2u);
+                                 auto opened = (*reloaded)->Open(value, key);
+                                 EXPECT_OK(opened);
+                                 return true;
+                               }));
+    EXPECT_EQ(sealed, kPerFamily);
+  }
+  EXPECT_EQ(*LoadOrCreateSecret(**storage, **reloaded, "s", [] { return std::string("new"); }),
+            "server secret");
+  // Both keys' checks stay: the key file must hold key 1 too.
+  ASSERT_OK(VerifyAndRecordKeyChecks(**storage, **reloaded));
+  auto again = ReencryptOldValues(**storage, *ring);
+  ASSERT_OK(again);
+  EXPECT_EQ(again->resealed, 0u);
+}
+
 }  // namespace
 }  // namespace vigil::storage
