@@ -1,5 +1,6 @@
 #include "server/data_dir.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,6 +60,23 @@ absl::StatusOr<DataDirLayout> PrepareDataDir(const std::string& dir) {
   }
   ::chmod(root.c_str(), 0700);
   return layout;
+}
+
+absl::Status WritePrivateFile(const std::string& path, std::string_view content) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot create ", path, ": ", std::strerror(errno)));
+  }
+  bool ok = ::fchmod(fd, 0600) == 0 &&
+            ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
+            ::fsync(fd) == 0;
+  int saved = errno;
+  ::close(fd);
+  if (!ok) {
+    return absl::InternalError(absl::StrCat("cannot write ", path, ": ", std::strerror(saved)));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace vigil::server

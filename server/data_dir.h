@@ -5,6 +5,7 @@
 #define VIGIL_SERVER_DATA_DIR_H_
 
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 
@@ -28,6 +29,10 @@ absl::StatusOr<DataDirLayout> PrepareDataDir(const std::string& dir);
 
 // Resolves the layout of `dir` without creating or checking anything.
 DataDirLayout LayoutOf(const std::string& dir);
+
+// Writes a secret (token, private key) to `path`, readable only by this
+// user (0600), and fsyncs it. Replaces an existing file.
+absl::Status WritePrivateFile(const std::string& path, std::string_view content);
 
 }  // namespace vigil::server
 

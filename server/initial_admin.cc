@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "server/caller.h"
+#include "server/data_dir.h"
 #include "server/identity_store.h"
 #include "storage/audit_log.h"
 #include "storage/key_codec.h"
@@ -25,24 +26,6 @@ const std::string& AdminHashKey() {
   static const std::string* key = new std::string(
       storage::KeyBuilder().AddString("admin").AddString("initial_token_sha256").key());
   return *key;
-}
-
-absl::Status WriteSecretFile(const std::string& path, std::string_view content) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot create ", path, ": ", std::strerror(errno)));
-  }
-  std::string line = std::string(content) + "\n";
-  bool ok = ::fchmod(fd, 0600) == 0 &&
-            ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
-            ::fsync(fd) == 0;
-  int saved = errno;
-  ::close(fd);
-  if (!ok) {
-    return absl::InternalError(absl::StrCat("cannot write ", path, ": ", std::strerror(saved)));
-  }
-  return absl::OkStatus();
 }
 
 absl::Status SyncDirectory(const std::string& dir) {
@@ -82,7 +65,7 @@ absl::StatusOr<std::optional<std::string>> EnsureInitialAdmin(
   }
   if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
   const std::string token = IdentityStore::NewToken();
-  RETURN_IF_ERROR(WriteSecretFile(temp_path, token));
+  RETURN_IF_ERROR(WritePrivateFile(temp_path, token + "\n"));
   const std::string hash = IdentityStore::TokenHash(token);
   RETURN_IF_ERROR(storage
                       .Commit([&](storage::CommitContext& ctx) -> absl::Status {

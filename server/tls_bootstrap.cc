@@ -434,4 +434,49 @@ absl::StatusOr<TlsMaterial> LoadTlsFiles(const std::string& cert_file,
   return LoadAndCheck(cert_file, key_file, absl::StatusCode::kInvalidArgument);
 }
 
+absl::StatusOr<ClientCertificate> IssueClientCertificate(const std::string& tls_dir,
+                                                         const std::string& device_name) {
+  if (device_name.empty() || device_name.size() > 64) {
+    return absl::InvalidArgumentError("a device certificate needs a name of 1..64 bytes");
+  }
+  ERR_clear_error();
+  const std::string ca_cert_file = JoinPath(tls_dir, kCaCert);
+  const std::string ca_key_file = JoinPath(tls_dir, kCaKey);
+  struct stat st;
+  if (stat(ca_key_file.c_str(), &st) != 0) {
+    return absl::NotFoundError(absl::StrCat(
+        tls_dir, " holds no generated CA (", kCaKey,
+        "): device certificates come from the CA vigild generates on its first start"));
+  }
+  ASSIGN_OR_RETURN(std::string ca_cert_pem, ReadSmallFile(ca_cert_file, absl::StatusCode::kDataLoss));
+  ASSIGN_OR_RETURN(std::string ca_key_pem, ReadSmallFile(ca_key_file, absl::StatusCode::kDataLoss));
+  BioPtr cert_bio(BIO_new_mem_buf(ca_cert_pem.data(), ca_cert_pem.size()));
+  BioPtr key_bio(BIO_new_mem_buf(ca_key_pem.data(), ca_key_pem.size()));
+  if (!cert_bio || !key_bio) {
+    return OpenSslError(absl::StatusCode::kResourceExhausted, "allocate BIO");
+  }
+  X509Ptr ca_cert(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
+  PkeyPtr ca_key(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, NoPassphrase, nullptr));
+  if (!ca_cert || !ca_key) {
+    return OpenSslError(absl::StatusCode::kDataLoss, absl::StrCat(tls_dir, " holds a garbled CA"));
+  }
+  ASSIGN_OR_RETURN(PkeyPtr key, GenerateP256Key());
+  ASSIGN_OR_RETURN(X509Ptr cert,
+                   IssueCertificate(key.get(), "Vigil device " + device_name, ca_cert.get(),
+                                    ca_key.get(), kServerValidDays,
+                                    {{NID_basic_constraints, "critical,CA:FALSE"},
+                                     {NID_key_usage, "critical,digitalSignature"},
+                                     {NID_ext_key_usage, "clientAuth"},
+                                     {NID_subject_key_identifier, "hash"},
+                                     {NID_authority_key_identifier, "keyid:always"}}));
+  ClientCertificate out;
+  ASSIGN_OR_RETURN(out.cert_pem,
+                   ToPem([&](BIO* bio) { return PEM_write_bio_X509(bio, cert.get()); }));
+  ASSIGN_OR_RETURN(out.key_pem, ToPem([&](BIO* bio) {
+                     return PEM_write_bio_PrivateKey(bio, key.get(), nullptr, nullptr, 0, nullptr,
+                                                     nullptr);
+                   }));
+  return out;
+}
+
 }  // namespace vigil::server

@@ -72,6 +72,20 @@ absl::StatusOr<TlsMaterial> EnsureGeneratedTls(
 absl::StatusOr<TlsMaterial> LoadTlsFiles(const std::string& cert_file,
                                          const std::string& key_file);
 
+struct ClientCertificate {
+  std::string cert_pem;
+  std::string key_pem;
+};
+
+// Issues a client certificate (ECDSA P-256, clientAuth, valid 825 days) for a
+// device, signed by the private CA that EnsureGeneratedTls keeps in
+// `tls_dir`. With `tls_client_ca` set to TLS_DIR/ca.crt, vigild then accepts
+// only TLS clients holding such a certificate: a second factor beside the
+// device token. NotFound when `tls_dir` holds no generated CA;
+// InvalidArgument for an empty or over-long name.
+absl::StatusOr<ClientCertificate> IssueClientCertificate(const std::string& tls_dir,
+                                                         const std::string& device_name);
+
 }  // namespace vigil::server
 
 #endif  // VIGIL_SERVER_TLS_BOOTSTRAP_H_

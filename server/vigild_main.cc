@@ -20,6 +20,8 @@
 #include "CLI/CLI.hpp"
 #include "server/operator_commands.h"
 #include "server/config.h"
+#include "server/data_dir.h"
+#include "server/tls_bootstrap.h"
 #include "server/logging.h"
 #include "server/vigil_server.h"
 
@@ -100,6 +102,16 @@ int main(int argc, char** argv) {
   rotate->add_option("--data-dir", rotate_data_dir, "data directory")->required();
   rotate->add_option("--key-file", rotate_key_file, "data key file (default DIR/keys/data.key)");
 
+  std::string cert_data_dir, cert_name, cert_out;
+  auto* issue_cert = app.add_subcommand(
+      "issue-device-cert",
+      "issue a TLS client certificate for a device from the server's generated CA "
+      "(for tls_client_ca = DIR/tls/ca.crt)");
+  issue_cert->add_option("--data-dir", cert_data_dir, "data directory")->required();
+  issue_cert->add_option("--name", cert_name, "device name")->required();
+  issue_cert->add_option("--out", cert_out, "writes OUT.crt and OUT.key (mode 0600)")
+      ->required();
+
   std::string list_from;
   auto* list = app.add_subcommand("list-backups", "list the backups in a backup directory");
   list->add_option("--from", list_from, "backup directory")->required();
@@ -165,6 +177,20 @@ int main(int argc, char** argv) {
     std::cout << "data key " << rotated->first << " is now current; " << rotated->second.resealed
               << " values re-encrypted\n"
               << "keep the older keys in the key file: backups taken before need them\n";
+    return 0;
+  }
+  if (*issue_cert) {
+    auto issued = IssueClientCertificate(LayoutOf(cert_data_dir).tls(), cert_name);
+    absl::Status written = issued.status();
+    if (written.ok()) written = WritePrivateFile(cert_out + ".key", issued->key_pem);
+    if (written.ok()) written = WritePrivateFile(cert_out + ".crt", issued->cert_pem);
+    if (!written.ok()) {
+      std::cerr << "issue-device-cert failed: " << written.message() << "\n";
+      return 1;
+    }
+    std::cout << "wrote " << cert_out << ".crt and " << cert_out
+              << ".key; install both on the device, and set tls_client_ca to "
+              << LayoutOf(cert_data_dir).tls() << "/ca.crt\n";
     return 0;
   }
   if (*list) {

@@ -3,6 +3,8 @@
 // the bytes that leave the server; token theft; purge on leaving a team;
 // rate limits; audit entries for reads, failures, enrollment, revocation.
 #include <cctype>
+#include <fstream>
+#include <iterator>
 #include <future>
 #include <map>
 #include <random>
@@ -17,6 +19,7 @@
 #include "server/attachment_store.h"
 #include "server/grpc_status.h"
 #include "server/operator_commands.h"
+#include "server/tls_bootstrap.h"
 #include "storage/storage.h"
 #include "storage/value_cipher.h"
 #include "sync/ids.h"
@@ -678,6 +681,56 @@ TEST_F(AccessTest, DataKeyRotationKeepsEverythingReadable) {
   ASSERT_OK(server::RunAuditExport(data, log));
   EXPECT_NE(log.str().find("\"action\":\"keys.rotated\",\"target\":\"keys/2\""),
             std::string::npos);
+}
+
+}  // namespace
+}  // namespace vigil
+
+namespace vigil {
+namespace {
+
+// Client certificates from the server's own CA as a second factor.
+TEST(MutualTlsTest, DevicesWithoutAClientCertificateCannotConnect) {
+  testing::TempDir dir;
+  server::ServerConfig config;
+  config.data_dir = dir.Sub("data");
+  config.listen = "127.0.0.1:0";
+  config.log_level = "warn";
+  {
+    auto first = server::VigilServer::Start(config);  // generates the CA
+    ASSERT_OK(first);
+  }
+  auto device_cert = server::IssueClientCertificate(dir.Sub("data") + "/tls", "tablet-1");
+  ASSERT_OK(device_cert);
+  config.tls_client_ca = dir.Sub("data") + "/tls/ca.crt";
+  auto started = server::VigilServer::Start(config);
+  ASSERT_OK(started);
+  std::string ca, token;
+  {
+    std::ifstream in(dir.Sub("data") + "/tls/ca.crt");
+    ca.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::ifstream(dir.Sub("data") + "/initial-admin-token") >> token;
+  const std::string target = "127.0.0.1:" + std::to_string((*started)->port());
+  auto call = [&](const grpc::SslCredentialsOptions& tls) {
+    std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> bearer;
+    bearer.push_back(std::make_unique<testing::BearerInterceptorFactory>(token));
+    auto channel = grpc::experimental::CreateCustomChannelWithInterceptors(
+        target, grpc::SslCredentials(tls), grpc::ChannelArguments(), std::move(bearer));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::WhoAmIResponse me;
+    return v1::AdminService::NewStub(channel)->WhoAmI(&ctx, v1::WhoAmIRequest(), &me);
+  };
+  grpc::SslCredentialsOptions with_cert;
+  with_cert.pem_root_certs = ca;
+  with_cert.pem_cert_chain = device_cert->cert_pem;
+  with_cert.pem_private_key = device_cert->key_pem;
+  grpc::Status s = call(with_cert);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  grpc::SslCredentialsOptions without_cert;
+  without_cert.pem_root_certs = ca;
+  EXPECT_EQ(call(without_cert).error_code(), StatusCode::UNAVAILABLE);
 }
 
 }  // namespace
