@@ -100,3 +100,30 @@ TEST(ConfigTest, ParseHostPort) {
 
 }  // namespace
 }  // namespace vigil::server
+
+namespace vigil::server {
+namespace {
+
+// The reference configuration in deploy/ stays loadable and says the defaults.
+TEST(ConfigTest, ReferenceFileLoadsWithTheDefaults) {
+  auto config = LoadServerConfig(VIGIL_SOURCE_DIR "/deploy/vigil.toml", ConfigOverrides());
+  ASSERT_TRUE(config.ok()) << config.status();
+  const ServerConfig defaults;
+  EXPECT_EQ(config->auth_failures_per_minute, defaults.auth_failures_per_minute);
+  EXPECT_EQ(config->device_requests_per_minute, defaults.device_requests_per_minute);
+  EXPECT_EQ(config->device_bytes_per_minute, defaults.device_bytes_per_minute);
+  EXPECT_EQ(config->tls_client_ca, defaults.tls_client_ca);
+  EXPECT_EQ(config->max_attachment_bytes, defaults.max_attachment_bytes);
+}
+
+TEST(ConfigTest, ClientCertificatesNeedTls) {
+  ConfigOverrides overrides;
+  overrides.plaintext_loopback = true;
+  ::vigil::testing::TempDir dir;
+  std::ofstream(dir.Sub("c.toml")) << "tls_client_ca = \"/etc/vigil/devices.crt\"\n";
+  auto config = LoadServerConfig(dir.Sub("c.toml"), overrides);
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace vigil::server
