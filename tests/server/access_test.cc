@@ -735,3 +735,58 @@ TEST(MutualTlsTest, DevicesWithoutAClientCertificateCannotConnect) {
 
 }  // namespace
 }  // namespace vigil
+
+namespace vigil {
+namespace {
+
+// The AdminService column of the matrix: only the admin administers; every
+// other role is refused every admin method, and any device may ask WhoAmI
+// and rotate its own token.
+TEST_F(AccessTest, OnlyTheAdminAdministers) {
+  const std::set<std::string> self_service = {"WhoAmI", "RotateToken", "EnrollDevice"};
+  const auto* service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName("vigil.v1.AdminService");
+  ASSERT_NE(service, nullptr);
+  for (const char* user : {"reviewer", "service", "lead", "monitor", "medic"}) {
+    grpc::GenericStub generic(server_->ChannelWithToken(tokens_.at(user)));
+    for (int i = 0; i < service->method_count(); ++i) {
+      const std::string name = service->method(i)->name();
+      if (self_service.count(name)) continue;
+      grpc::ClientContext ctx;
+      grpc::Slice empty("");
+      grpc::ByteBuffer request(&empty, 1), response;
+      std::promise<grpc::Status> done;
+      generic.UnaryCall(&ctx, "/vigil.v1.AdminService/" + name, grpc::StubOptions(), &request,
+                        &response, [&](grpc::Status s) { done.set_value(s); });
+      grpc::Status s = done.get_future().get();
+      EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED) << user << " " << name;
+      EXPECT_EQ(Reason(s), "ADMIN_ONLY") << user << " " << name;
+    }
+    grpc::ClientContext ctx;
+    v1::WhoAmIResponse me;
+    EXPECT_TRUE(As(user).admin().WhoAmI(&ctx, v1::WhoAmIRequest(), &me).ok()) << user;
+    EXPECT_EQ(me.user().user_id(), user);
+  }
+  // The admin: listing works (and reading content does not, see the matrix).
+  grpc::ClientContext ctx;
+  v1::ListUsersResponse users;
+  ASSERT_TRUE(server_->Admin()->ListUsers(&ctx, v1::ListUsersRequest(), &users).ok());
+  EXPECT_EQ(users.users_size(), 6);  // admin, reviewer, service, lead, monitor, medic
+}
+
+TEST_F(AccessTest, DevicesAreHeldToAByteRate) {
+  server::ServerConfig config;
+  config.device_bytes_per_minute = 64 << 10;
+  Start(config);
+  Client monitor = As("monitor");
+  v1::RecordBody big = Finding("big");
+  big.mutable_finding()->set_narrative(std::string(40 << 10, 'x'));
+  EXPECT_TRUE(monitor.Push({Create(own_, big)}).ok());
+  grpc::Status s = monitor.Push({Create(own_, big)});
+  EXPECT_EQ(s.error_code(), StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(Reason(s), "RATE_LIMITED");
+  EXPECT_FALSE(server::ErrorInfoOf(s)->metadata().at("retry_after_ms").empty());
+}
+
+}  // namespace
+}  // namespace vigil
