@@ -655,15 +655,27 @@ absl::StatusOr<std::string> RecordStore::ReadPage(const Caller& caller,
   // Only records that some callers see in part are parsed and redacted.
   std::string out;
   std::uint64_t last = after;
-  for (const auto& [seq, id] : changed) {
+  // Records are read in batched lookups of a few hundred keys.
+  constexpr std::size_t kLookupBatch = 256;
+  std::vector<std::string> keys;
+  std::vector<std::optional<std::string>> values;
+  for (std::size_t i = 0; i < changed.size(); ++i) {
+    const auto& [seq, id] = changed[i];
     // Pages also stop at a byte budget (after at least one record), so that
     // a page always fits a client's default 4 MiB message limit.
     if (out.size() >= options_.max_pull_bytes) {
       has_more = true;
       break;
     }
-    const std::string key = RecordKey(id);
-    ASSIGN_OR_RETURN(auto raw, storage_->Get(ColumnFamily::kRecords, key, &snapshot));
+    if (i % kLookupBatch == 0) {
+      keys.clear();
+      for (std::size_t j = i; j < std::min(changed.size(), i + kLookupBatch); ++j) {
+        keys.push_back(RecordKey(changed[j].second));
+      }
+      ASSIGN_OR_RETURN(values, storage_->MultiGet(ColumnFamily::kRecords, keys, &snapshot));
+    }
+    const std::string& key = keys[i % kLookupBatch];
+    const std::optional<std::string>& raw = values[i % kLookupBatch];
     if (!raw.has_value() || raw->empty()) {
       return absl::DataLossError(absl::StrCat("change of missing record ", id));
     }

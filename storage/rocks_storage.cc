@@ -341,6 +341,24 @@ class RocksStorage final : public Storage {
     return value;
   }
 
+  absl::StatusOr<std::vector<std::optional<std::string>>> MultiGet(
+      ColumnFamily cf, const std::vector<std::string>& keys,
+      const Snapshot* snapshot) override {
+    rocksdb::ReadOptions ro;
+    if (snapshot != nullptr) ro.snapshot = snapshot->rep().snapshot;
+    std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+    std::vector<rocksdb::PinnableSlice> values(keys.size());
+    std::vector<rocksdb::Status> statuses(keys.size());
+    db_->MultiGet(ro, handle(cf), keys.size(), slices.data(), values.data(), statuses.data());
+    std::vector<std::optional<std::string>> out(keys.size());
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (statuses[i].IsNotFound()) continue;
+      RETURN_IF_ERROR(FromRocks(statuses[i], "read"));
+      out[i] = values[i].ToString();
+    }
+    return out;
+  }
+
   absl::Status Scan(ColumnFamily cf, const KeyRange& range,
                     const Snapshot* snapshot, ScanVisitor visit) override {
     rocksdb::ReadOptions ro;

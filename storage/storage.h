@@ -156,6 +156,11 @@ class Storage {
   virtual absl::StatusOr<std::optional<std::string>> Get(
       ColumnFamily cf, std::string_view key,
       const Snapshot* snapshot = nullptr) = 0;
+  // Reads `keys` of one family at `snapshot` (latest when null) in one
+  // batched lookup: one result per key, in order.
+  virtual absl::StatusOr<std::vector<std::optional<std::string>>> MultiGet(
+      ColumnFamily cf, const std::vector<std::string>& keys,
+      const Snapshot* snapshot = nullptr) = 0;
   // Visits the keys of `range` in order. Ends with the iterator's status.
   virtual absl::Status Scan(ColumnFamily cf, const KeyRange& range,
                             const Snapshot* snapshot, ScanVisitor visit) = 0;
