@@ -31,13 +31,21 @@
 
 namespace vigil::storage {
 
-struct Snapshot::Rep {
+// The database as it stood when a group of commits became durable: a
+// RocksDB snapshot and the last commit sequence number it holds. Released
+// when its last holder lets go.
+struct DurableView {
   rocksdb::DB* db = nullptr;
   const rocksdb::Snapshot* snapshot = nullptr;
   std::uint64_t seq = 0;
-  ~Rep() {
-    if (snapshot != nullptr) db->ReleaseSnapshot(snapshot);
-  }
+  DurableView(rocksdb::DB* d, std::uint64_t s) : db(d), snapshot(d->GetSnapshot()), seq(s) {}
+  ~DurableView() { db->ReleaseSnapshot(snapshot); }
+};
+
+struct Snapshot::Rep {
+  std::shared_ptr<const DurableView> view;
+  const rocksdb::Snapshot* snapshot = nullptr;  // view->snapshot
+  std::uint64_t seq = 0;                        // view->seq
 };
 
 Snapshot::Snapshot(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
@@ -308,12 +316,18 @@ class RocksStorage final : public Storage {
         handles_(std::move(handles)),
         options_(options),
         next_seq_(last_seq + 1),
-        last_committed_seq_(last_seq) {
+        last_committed_seq_(last_seq),
+        current_view_(std::make_shared<const DurableView>(db_.get(), last_seq)) {
+    syncer_ = std::thread([this] { SyncerLoop(); });
     writer_ = std::thread([this] { WriterLoop(); });
   }
 
   ~RocksStorage() override {
     Shutdown();
+    {
+      absl::MutexLock lock(&view_mu_);
+      current_view_.reset();
+    }
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
     rocksdb::Status s = db_->Close();
     (void)s;  // Close only reports unreleased snapshots; data is already synced.
@@ -322,21 +336,16 @@ class RocksStorage final : public Storage {
 
   Snapshot GetSnapshot() override {
     auto rep = std::make_unique<Snapshot::Rep>();
-    rep->db = db_.get();
-    rep->snapshot = db_->GetSnapshot();
-    rocksdb::ReadOptions ro;
-    ro.snapshot = rep->snapshot;
-    std::string value;
-    if (db_->Get(ro, handle(ColumnFamily::kMeta), LastSeqKey(), &value).ok()) {
-      absl::SimpleAtoi(value, &rep->seq);
-    }
+    rep->view = CurrentView();
+    rep->snapshot = rep->view->snapshot;
+    rep->seq = rep->view->seq;
     return Snapshot(std::move(rep));
   }
 
   absl::StatusOr<std::optional<std::string>> Get(
       ColumnFamily cf, std::string_view key, const Snapshot* snapshot) override {
-    rocksdb::ReadOptions ro;
-    if (snapshot != nullptr) ro.snapshot = snapshot->rep().snapshot;
+    std::shared_ptr<const DurableView> latest;
+    const rocksdb::ReadOptions ro = ReadAt(snapshot, latest);
     std::string value;
     rocksdb::Status s =
         db_->Get(ro, handle(cf), rocksdb::Slice(key.data(), key.size()), &value);
@@ -348,8 +357,8 @@ class RocksStorage final : public Storage {
   absl::StatusOr<std::vector<std::optional<std::string>>> MultiGet(
       ColumnFamily cf, const std::vector<std::string>& keys,
       const Snapshot* snapshot) override {
-    rocksdb::ReadOptions ro;
-    if (snapshot != nullptr) ro.snapshot = snapshot->rep().snapshot;
+    std::shared_ptr<const DurableView> latest;
+    const rocksdb::ReadOptions ro = ReadAt(snapshot, latest);
     std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
     std::vector<rocksdb::PinnableSlice> values(keys.size());
     std::vector<rocksdb::Status> statuses(keys.size());
@@ -365,8 +374,8 @@ class RocksStorage final : public Storage {
 
   absl::Status Scan(ColumnFamily cf, const KeyRange& range,
                     const Snapshot* snapshot, ScanVisitor visit) override {
-    rocksdb::ReadOptions ro;
-    if (snapshot != nullptr) ro.snapshot = snapshot->rep().snapshot;
+    std::shared_ptr<const DurableView> latest;
+    rocksdb::ReadOptions ro = ReadAt(snapshot, latest);
     rocksdb::Slice upper(range.end);
     if (!range.end.empty()) ro.iterate_upper_bound = &upper;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handle(cf)));
@@ -397,6 +406,11 @@ class RocksStorage final : public Storage {
       stopping_ = true;
     }
     if (writer_.joinable()) writer_.join();
+    {
+      absl::MutexLock lock(&sync_mu_);
+      syncer_stopping_ = true;
+    }
+    if (syncer_.joinable()) syncer_.join();
   }
 
   absl::StatusOr<BackupInfo> CreateBackup(const std::string& backup_dir) override {
@@ -472,22 +486,101 @@ class RocksStorage final : public Storage {
     if (next_seq_ != group_first_seq) {
       context.Put(ColumnFamily::kMeta, LastSeqKey(), std::to_string(next_seq_ - 1));
     }
-    absl::Status written = absl::OkStatus();
-    if (batch.GetWriteBatch()->Count() > 0) {
-      rocksdb::WriteOptions wo;
-      wo.sync = options_.sync_writes;
-      written = FromRocks(db_->Write(wo, batch.GetWriteBatch()), "commit");
-    }
-    if (written.ok()) {
-      last_committed_seq_.store(next_seq_ - 1, std::memory_order_release);
-    } else {
+    WrittenGroup written{std::move(group), absl::OkStatus(), nullptr, next_seq_ - 1};
+    if (absl::Status failed = SyncFailure(); !failed.ok()) {
+      written.status = failed;  // nothing more is written after a failed sync
       next_seq_ = group_first_seq;
+    } else if (batch.GetWriteBatch()->Count() > 0) {
+      // Written without waiting for the disk: the syncer makes it durable
+      // while the next group is prepared against it. Nothing outside this
+      // thread sees it (reads use durable views) before it is synced.
+      written.status = FromRocks(db_->Write(rocksdb::WriteOptions(), batch.GetWriteBatch()),
+                                 "commit");
+      if (written.status.ok()) {
+        written.view = std::make_shared<const DurableView>(db_.get(), next_seq_ - 1);
+      } else {
+        next_seq_ = group_first_seq;
+      }
     }
-    for (auto& [request, result] : group) {
-      if (!written.ok() && result.ok()) result = written;
-      request.done(std::move(result));
+    absl::MutexLock lock(&sync_mu_);
+    to_sync_.push_back(std::move(written));
+  }
+
+  // Syncs the WAL once for every group written since the last sync, then
+  // publishes their views and completes their requests, in order.
+  void SyncerLoop() {
+    std::deque<WrittenGroup> groups;
+    while (true) {
+      {
+        absl::MutexLock lock(&sync_mu_);
+        sync_mu_.Await(absl::Condition(
+            +[](RocksStorage* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->sync_mu_) {
+              return !s->to_sync_.empty() || s->syncer_stopping_;
+            },
+            this));
+        if (to_sync_.empty()) return;  // the writer has stopped and all is done
+        groups.swap(to_sync_);
+      }
+      bool wrote = false;
+      for (const WrittenGroup& g : groups) wrote |= g.view != nullptr;
+      absl::Status synced = absl::OkStatus();
+      if (wrote && options_.sync_writes) {
+        synced = FromRocks(db_->SyncWAL(), "sync the write-ahead log");
+        if (!synced.ok()) {
+          absl::MutexLock lock(&sync_mu_);
+          sync_failure_ = absl::UnavailableError(absl::StrCat(
+              "storage could not make commits durable (", synced.message(),
+              "); restart vigild once the disk is healthy"));
+        }
+      }
+      for (WrittenGroup& g : groups) {
+        absl::Status status = g.status.ok() ? synced : g.status;
+        if (status.ok() && g.view != nullptr) {
+          {
+            absl::MutexLock lock(&view_mu_);
+            current_view_ = g.view;
+          }
+          last_committed_seq_.store(g.last_seq, std::memory_order_release);
+        }
+        for (auto& [request, result] : g.requests) {
+          if (!status.ok() && result.ok()) result = status;
+          request.done(std::move(result));
+        }
+      }
+      groups.clear();
     }
   }
+
+  absl::Status SyncFailure() {
+    absl::MutexLock lock(&sync_mu_);
+    return sync_failure_;
+  }
+
+  std::shared_ptr<const DurableView> CurrentView() {
+    absl::MutexLock lock(&view_mu_);
+    return current_view_;
+  }
+
+  // Reads at `snapshot`, or at the latest durable view (held in `hold`).
+  rocksdb::ReadOptions ReadAt(const Snapshot* snapshot,
+                              std::shared_ptr<const DurableView>& hold) {
+    rocksdb::ReadOptions ro;
+    if (snapshot != nullptr) {
+      ro.snapshot = snapshot->rep().snapshot;
+    } else {
+      hold = CurrentView();
+      ro.snapshot = hold->snapshot;
+    }
+    return ro;
+  }
+
+  // A group written to the database, waiting for the WAL sync.
+  struct WrittenGroup {
+    std::vector<std::pair<WriteRequest, absl::StatusOr<CommitResult>>> requests;
+    absl::Status status;                      // of the write
+    std::shared_ptr<const DurableView> view;  // null when nothing was written
+    std::uint64_t last_seq = 0;
+  };
 
   std::unique_ptr<FileLock> lock_;
   std::unique_ptr<rocksdb::DB> db_;
@@ -500,6 +593,16 @@ class RocksStorage final : public Storage {
 
   std::uint64_t next_seq_;  // owned by the writer thread
   std::atomic<std::uint64_t> last_committed_seq_;
+
+  absl::Mutex sync_mu_;
+  std::deque<WrittenGroup> to_sync_ ABSL_GUARDED_BY(sync_mu_);
+  bool syncer_stopping_ ABSL_GUARDED_BY(sync_mu_) = false;
+  absl::Status sync_failure_ ABSL_GUARDED_BY(sync_mu_);
+
+  absl::Mutex view_mu_;
+  std::shared_ptr<const DurableView> current_view_ ABSL_GUARDED_BY(view_mu_);
+
+  std::thread syncer_;
   std::thread writer_;
 };
 
