@@ -654,6 +654,8 @@ absl::StatusOr<std::string> RecordStore::ReadPage(const Caller& caller,
   // without a parse and a second serialization (field 1, length-delimited).
   // Only records that some callers see in part are parsed and redacted.
   std::string out;
+  // One allocation for the page (growing a megabyte string copies it).
+  out.reserve(options_.max_pull_bytes + (256 << 10));
   std::uint64_t last = after;
   // Records are read in batched lookups of a few hundred keys.
   constexpr std::size_t kLookupBatch = 256;

@@ -196,6 +196,15 @@ class DownloadReactor final : public grpc::ServerWriteReactor<AttachmentChunk> {
   AttachmentChunk current_;
 };
 
+// A ByteBuffer that takes `bytes` over without copying them (pull pages are
+// megabytes).
+grpc::ByteBuffer BufferOf(std::string bytes) {
+  auto* owned = new std::string(std::move(bytes));
+  grpc::Slice slice(owned->data(), owned->size(),
+                    [](void* p) { delete static_cast<std::string*>(p); }, owned);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
 std::string BytesOf(const grpc::ByteBuffer& buffer) {
   std::vector<grpc::Slice> slices;
   std::string out;
@@ -222,10 +231,7 @@ grpc::ServerUnaryReactor* SyncService::Push(grpc::CallbackServerContext* context
   }
   records_->Push(*caller, std::move(*parsed),
                  [reactor, response](absl::StatusOr<vigil::v1::PushResponse> result) {
-                   if (result.ok()) {
-                     grpc::Slice slice(result->SerializeAsString());
-                     *response = grpc::ByteBuffer(&slice, 1);
-                   }
+                   if (result.ok()) *response = BufferOf(result->SerializeAsString());
                    reactor->Finish(ToGrpcStatus(result.status()));
                  });
   return reactor;
@@ -246,10 +252,7 @@ grpc::ServerUnaryReactor* SyncService::Pull(grpc::CallbackServerContext* context
     return reactor;
   }
   records_->Pull(*caller, parsed, [reactor, response](absl::StatusOr<std::string> result) {
-    if (result.ok()) {
-      grpc::Slice slice(std::move(*result));
-      *response = grpc::ByteBuffer(&slice, 1);
-    }
+    if (result.ok()) *response = BufferOf(std::move(*result));
     reactor->Finish(ToGrpcStatus(result.status()));
   });
   return reactor;
