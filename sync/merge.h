@@ -60,9 +60,11 @@ struct MergeResult {
 //  - changed differently on both: register -> Conflict, head = winner (later
 //    HLC, then device id, then mutation id); text -> diff3, only overlapping
 //    hunks conflict; set -> set merge; keyed list -> element by element (an
-//    element removed on one side and edited on the other is kept, with a
-//    Conflict); sub-message -> recurse; oneof whose case differs -> Conflict
-//    on the oneof;
+//    element removed on one side and edited on the other, or removed while
+//    a conflict is open inside it, is kept, with a Conflict that holds the
+//    element as the head does, under the latest edit that changed it);
+//    sub-message -> recurse; oneof whose case differs -> Conflict on the
+//    oneof;
 //  - unknown fields are kept: if both sides changed them, the head holds the
 //    union and a Conflict records both sets.
 // Keyed lists and sets changed on both sides come out in canonical order (by
