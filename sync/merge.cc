@@ -245,40 +245,65 @@ class Merger {
       return;
     }
     const EditStamp their_edit = TheirStamp(path);
-    const bool ours_later = EditBefore(their_edit, in_.ours_edit);
-    std::string scratch_b, scratch_t, scratch_o;
-    const std::string& b =
-        base.GetReflection()->GetStringReference(base, f, &scratch_b);
-    const std::string& t =
-        theirs.GetReflection()->GetStringReference(theirs, f, &scratch_t);
-    const std::string& o =
-        ours.GetReflection()->GetStringReference(ours, f, &scratch_o);
-    TextMergeResult merged =
-        MergeText(b, t, o, ours_later ? TextSide::kOurs : TextSide::kTheirs);
-    if (merged.clean() && !open) {
-      out->GetReflection()->SetString(out, f, std::move(merged.merged));
-      SetStamp(path, ours_later ? in_.ours_edit : their_edit);
-      return;
+    if (!open) {
+      const bool ours_later = EditBefore(their_edit, in_.ours_edit);
+      std::string scratch_b, scratch_t, scratch_o;
+      TextMergeResult merged = MergeText(
+          base.GetReflection()->GetStringReference(base, f, &scratch_b),
+          theirs.GetReflection()->GetStringReference(theirs, f, &scratch_t),
+          ours.GetReflection()->GetStringReference(ours, f, &scratch_o),
+          ours_later ? TextSide::kOurs : TextSide::kTheirs);
+      if (merged.clean()) {
+        out->GetReflection()->SetString(out, f, std::move(merged.merged));
+        SetStamp(path, ours_later ? in_.ours_edit : their_edit);
+        return;
+      }
     }
     Compete(path, vigil::v1::CONFLICT_KIND_TEXT, ValueOf(base, f),
             ValueOf(theirs, f), their_edit, ValueOf(ours, f));
-    Conflict& c = conflicts_[by_path_.at(path)];
-    for (TextConflictHunk& h : merged.conflicts) {
-      vigil::v1::TextHunk* hunk = c.add_hunks();
-      hunk->set_base_first_line(static_cast<uint32_t>(h.base_first_line));
-      hunk->set_base_text(std::move(h.base));
+    RemergeText(&conflicts_[by_path_.at(path)], ours, out, f, path);
+  }
+
+  // Sets the head's text at `path` and the hunks of text conflict `c` from
+  // the n-way merge of its versions against its base, so that they depend
+  // on the set of versions only, not on the order in which the versions
+  // arrived. The versions are each edit's own text (an edit that joins
+  // later is added with its own text, and the head's text is never added
+  // under an edit that is a version already). `prototype` has the type of
+  // the message holding the field.
+  void RemergeText(Conflict* c, const Message& prototype, Message* out,
+                   const FieldDescriptor* f, const std::string& path) {
+    std::unique_ptr<Message> carrier(prototype.New());
+    auto text_of = [&carrier, f](const FieldValue& v) {
+      carrier->Clear();
+      if (!v.present() || !carrier->ParseFromString(v.carrier())) {
+        return std::string();
+      }
+      return carrier->GetReflection()->GetString(*carrier, f);
+    };
+    const std::string base_text = text_of(c->base());
+    std::vector<std::string> texts;
+    texts.reserve(c->versions_size());
+    for (const ConflictVersion& v : c->versions()) {
+      texts.push_back(text_of(v.value()));
+    }
+    TextMergeAllResult merged = MergeTexts(
+        base_text, std::vector<std::string_view>(texts.begin(), texts.end()));
+    c->clear_hunks();
+    for (TextRegionConflict& region : merged.conflicts) {
+      vigil::v1::TextHunk* hunk = c->add_hunks();
+      hunk->set_base_first_line(static_cast<uint32_t>(region.base_first_line));
+      hunk->set_base_text(std::move(region.base));
       // In the order of Conflict.versions (earlier edit first).
-      std::pair<const EditStamp*, std::string*> sides[2] = {
-          {&their_edit, &h.theirs}, {&in_.ours_edit, &h.ours}};
-      if (!ours_later) std::swap(sides[0], sides[1]);
-      for (auto& [edit, text] : sides) {
+      for (auto& [index, text] : region.texts) {
         vigil::v1::HunkVersion* v = hunk->add_versions();
-        v->set_mutation_id(edit->mutation_id());
-        v->set_text(std::move(*text));
+        v->set_mutation_id(
+            c->versions(static_cast<int>(index)).edit().mutation_id());
+        v->set_text(std::move(text));
       }
     }
     out->GetReflection()->SetString(out, f, std::move(merged.merged));
-    SetStamp(path, ours_later ? in_.ours_edit : their_edit);
+    SetStamp(path, c->versions(c->versions_size() - 1).edit());
   }
 
   void MergeSet(const Message& base, const Message& theirs, const Message& ours,
@@ -901,17 +926,18 @@ void AddConflictVersion(Conflict* c, FieldValue value, const EditStamp& edit) {
                        return EditBefore(a.edit(), b.edit());
                      });
   };
+  for (const ConflictVersion& v : c->versions()) {
+    // The edit is already a version (the head shows a value derived from it,
+    // e.g. a merged narrative): its own value stays the record of it, and
+    // no other version is moved under it.
+    if (v.edit().mutation_id() == edit.mutation_id()) return;
+  }
   for (ConflictVersion& v : *c->mutable_versions()) {
     if (SameValue(v.value(), value)) {
       if (EditBefore(v.edit(), edit)) *v.mutable_edit() = edit;
       sort_versions();
       return;
     }
-  }
-  for (const ConflictVersion& v : c->versions()) {
-    // The edit is already a version (the head shows a value derived from it,
-    // e.g. a merged narrative): its own value stays the record of it.
-    if (v.edit().mutation_id() == edit.mutation_id()) return;
   }
   ConflictVersion* v = c->add_versions();
   *v->mutable_value() = std::move(value);

@@ -318,6 +318,65 @@ TEST(RecordMergeTest, ElementRemovalConvergesInEveryOrder) {
   }
 }
 
+// Three edits that all overlap in the narrative: one text conflict holding
+// each edit's own text, with hunks and head text from their n-way merge,
+// whatever the order of arrival.
+TEST(RecordMergeTest, OverlappingTextEditsConvergeInEveryOrder) {
+  const Mutation create =
+      Edit("m0", 0, R"(finding { narrative: "1\n2\n3\n4\n5\n" })", 10);
+  const std::vector<Mutation> edits = {
+      Edit("m-a", 1, R"(finding { narrative: "1\nA\n3\n4\nA5\n" })", 30, "a"),
+      Edit("m-b", 1, R"(finding { narrative: "1\nB\nB\n4\n5\n" })", 20, "b"),
+      Edit("m-c", 1, R"(finding { narrative: "C\nC\nC\n4\n5\n" })", 40, "c"),
+  };
+  std::vector<size_t> order = {0, 1, 2};
+  std::string first_body;
+  const std::string first = ConflictsAfter(create, edits, order, &first_body);
+  RecordBody body;
+  ASSERT_TRUE(body.ParseFromString(first_body));
+  // Region lines 1-3: every edit changed it differently, m-c (latest) wins;
+  // line 5: m-a only.
+  EXPECT_EQ(body.finding().narrative(), "C\nC\nC\n4\nA5\n");
+  // One hunk over base lines 1-3 (first line 0), naming all three edits.
+  EXPECT_NE(first.find(R"(hunks { base_text: "1\n2\n3\n" versions { )"
+                       R"(mutation_id: "m-b" text: "1\nB\nB\n" } versions { )"
+                       R"(mutation_id: "m-a" text: "1\nA\n3\n" } versions { )"
+                       R"(mutation_id: "m-c" text: "C\nC\nC\n" } })"),
+            std::string::npos)
+      << first;
+  while (std::next_permutation(order.begin(), order.end())) {
+    std::string body_bytes;
+    EXPECT_EQ(ConflictsAfter(create, edits, order, &body_bytes), first)
+        << order[0] << order[1] << order[2];
+    EXPECT_EQ(body_bytes, first_body);
+  }
+}
+
+// Why the law cannot hold for every set of narrative edits: two edits that
+// merge cleanly leave a record (body, field stamps, conflicts) that is
+// byte-identical to the one a single other edit leaves, so a third edit
+// arriving next cannot tell which happened. In the set {a, c, b} the head
+// after a, c must not name c's own text; in {a2, c, b} (a2 making a's and
+// c's change together), arriving b, c, a2 names a2's text, which a, c, b
+// cannot: one of the two sets gives different conflicts in different orders.
+TEST(RecordMergeTest, CleanTextMergeHidesItsWriters) {
+  const Mutation create =
+      Edit("m0", 0, R"(finding { narrative: "1\n2\n3\n" })", 10);
+  const Mutation a =
+      Edit("m-a", 1, R"(finding { narrative: "a\n2\n3\n" })", 30, "a");
+  const Mutation a2 =
+      Edit("m-a", 1, R"(finding { narrative: "a\n2\nc\n" })", 30, "a");
+  const Mutation c =
+      Edit("m-c", 1, R"(finding { narrative: "1\n2\nc\n" })", 20, "c");
+  History one, two;
+  for (History* h : {&one, &two}) ASSERT_OK(h->Apply(create));
+  ASSERT_OK(one.Apply(a));
+  ASSERT_OK(one.Apply(c));
+  ASSERT_OK(two.Apply(a2));
+  ASSERT_OK(two.Apply(c));
+  EXPECT_EQ(one.head().SerializeAsString(), two.head().SerializeAsString());
+}
+
 // Removing an element that has a conflict open inside it does not settle
 // that conflict: the element is kept and the removal is a delete-vs-edit
 // conflict, as when the removal arrives before the edits it competes with.
