@@ -269,8 +269,11 @@ class Merger {
   // on the set of versions only, not on the order in which the versions
   // arrived. The versions are each edit's own text (an edit that joins
   // later is added with its own text, and the head's text is never added
-  // under an edit that is a version already). `prototype` has the type of
-  // the message holding the field.
+  // under an edit that is a version already). Every version is compared with
+  // the conflict's base, whatever revision its edit was made on: a later
+  // edit that puts a region back to its base text does not compete for it
+  // (its text stays in its version; naming the conflict settles it).
+  // `prototype` has the type of the message holding the field.
   void RemergeText(Conflict* c, const Message& prototype, Message* out,
                    const FieldDescriptor* f, const std::string& path) {
     std::unique_ptr<Message> carrier(prototype.New());
