@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 
 namespace vigil::sync {
@@ -99,11 +100,6 @@ std::vector<Hunk> Diff(const std::vector<int>& a, const std::vector<int>& b) {
   return hunks;
 }
 
-struct TaggedHunk {
-  Hunk hunk;
-  bool ours;
-};
-
 // Whether `h` touches the region [begin, end): overlapping ranges, or an
 // insertion inside or at the boundary of the other (its place is ambiguous).
 bool Touches(int begin, int end, const Hunk& h) {
@@ -135,6 +131,101 @@ std::vector<std::string_view> SplitLines(std::string_view text) {
   return lines;
 }
 
+namespace {
+
+// The n-way merge of `versions` against `base`; in a conflicting region the
+// text of the changer with the highest `rank` wins.
+TextMergeAllResult MergeAll(std::string_view base,
+                            const std::vector<std::string_view>& versions,
+                            const std::vector<int>& rank) {
+  const std::vector<std::string_view> base_lines = SplitLines(base);
+  std::vector<std::vector<std::string_view>> lines;
+  lines.reserve(versions.size());
+  for (std::string_view v : versions) lines.push_back(SplitLines(v));
+
+  absl::flat_hash_map<std::string_view, int> ids;
+  auto intern = [&ids](const std::vector<std::string_view>& text) {
+    std::vector<int> out;
+    out.reserve(text.size());
+    for (std::string_view line : text) {
+      out.push_back(
+          ids.try_emplace(line, static_cast<int>(ids.size())).first->second);
+    }
+    return out;
+  };
+  const std::vector<int> b = intern(base_lines);
+
+  struct VersionHunk {
+    Hunk hunk;
+    size_t version;
+  };
+  std::vector<VersionHunk> hunks;
+  for (size_t i = 0; i < versions.size(); ++i) {
+    if (versions[i] == base) continue;
+    for (const Hunk& h : Diff(b, intern(lines[i]))) hunks.push_back({h, i});
+  }
+  std::stable_sort(hunks.begin(), hunks.end(),
+                   [](const VersionHunk& x, const VersionHunk& y) {
+                     return std::pair(x.hunk.base_begin, x.hunk.base_end) <
+                            std::pair(y.hunk.base_begin, y.hunk.base_end);
+                   });
+
+  // A version's text for base region [begin, end), given its hunks inside.
+  auto version_text = [&](int begin, int end, const std::vector<Hunk>& own,
+                          const std::vector<std::string_view>& own_lines) {
+    std::string text;
+    int i = begin;
+    for (const Hunk& h : own) {
+      AppendLines(base_lines, i, h.base_begin, &text);
+      AppendLines(own_lines, h.side_begin, h.side_end, &text);
+      i = h.base_end;
+    }
+    AppendLines(base_lines, i, end, &text);
+    return text;
+  };
+
+  TextMergeAllResult result;
+  std::string& out = result.merged;
+  int emitted = 0;  // base lines before this are accounted for
+  size_t next = 0;
+  while (next < hunks.size()) {
+    int begin = hunks[next].hunk.base_begin;
+    int end = hunks[next].hunk.base_end;
+    // Per version, its hunks inside the region (in base order).
+    absl::btree_map<size_t, std::vector<Hunk>> changers;
+    while (next < hunks.size() &&
+           (changers.empty() || Touches(begin, end, hunks[next].hunk))) {
+      const VersionHunk& h = hunks[next++];
+      end = std::max(end, h.hunk.base_end);
+      changers[h.version].push_back(h.hunk);
+    }
+    AppendLines(base_lines, emitted, begin, &out);
+    emitted = end;
+    TextRegionConflict region;
+    size_t winner = changers.begin()->first;
+    bool agree = true;
+    for (const auto& [version, own] : changers) {
+      std::string text = version_text(begin, end, own, lines[version]);
+      if (!region.texts.empty() && text != region.texts.front().second) {
+        agree = false;
+      }
+      if (rank[version] > rank[winner]) winner = version;
+      region.texts.emplace_back(version, std::move(text));
+    }
+    for (const auto& [version, text] : region.texts) {
+      if (version == winner) out += text;
+    }
+    if (agree) continue;
+    region.base_first_line = static_cast<size_t>(begin);
+    AppendLines(base_lines, begin, end, &region.base);
+    result.conflicts.push_back(std::move(region));
+  }
+  AppendLines(base_lines, emitted, static_cast<int>(base_lines.size()), &out);
+  return result;
+}
+
+}  // namespace
+
 TextMergeResult MergeText(std::string_view base, std::string_view theirs,
                           std::string_view ours, TextSide winner) {
   TextMergeResult result;
@@ -146,89 +237,26 @@ TextMergeResult MergeText(std::string_view base, std::string_view theirs,
     result.merged = std::string(ours);
     return result;
   }
-  const std::vector<std::string_view> base_lines = SplitLines(base);
-  const std::vector<std::string_view> their_lines = SplitLines(theirs);
-  const std::vector<std::string_view> our_lines = SplitLines(ours);
-
-  absl::flat_hash_map<std::string_view, int> ids;
-  auto intern = [&ids](const std::vector<std::string_view>& lines) {
-    std::vector<int> out;
-    out.reserve(lines.size());
-    for (std::string_view line : lines) {
-      out.push_back(
-          ids.try_emplace(line, static_cast<int>(ids.size())).first->second);
-    }
-    return out;
-  };
-  const std::vector<int> b = intern(base_lines);
-  const std::vector<int> t = intern(their_lines);
-  const std::vector<int> o = intern(our_lines);
-
-  std::vector<TaggedHunk> hunks;
-  for (const Hunk& h : Diff(b, t)) hunks.push_back({h, false});
-  for (const Hunk& h : Diff(b, o)) hunks.push_back({h, true});
-  std::stable_sort(hunks.begin(), hunks.end(),
-                   [](const TaggedHunk& x, const TaggedHunk& y) {
-                     return std::pair(x.hunk.base_begin, x.hunk.base_end) <
-                            std::pair(y.hunk.base_begin, y.hunk.base_end);
-                   });
-
-  // A side's text for base region [begin, end), given its hunks inside it.
-  auto side_text = [&](int begin, int end, const std::vector<Hunk>& side_hunks,
-                       const std::vector<std::string_view>& side_lines) {
-    std::string text;
-    int i = begin;
-    for (const Hunk& h : side_hunks) {
-      AppendLines(base_lines, i, h.base_begin, &text);
-      AppendLines(side_lines, h.side_begin, h.side_end, &text);
-      i = h.base_end;
-    }
-    AppendLines(base_lines, i, end, &text);
-    return text;
-  };
-
-  std::string& out = result.merged;
-  out.reserve(std::max(theirs.size(), ours.size()));
-  int emitted = 0;  // base lines before this are accounted for
-  size_t next = 0;
-  while (next < hunks.size()) {
-    int begin = hunks[next].hunk.base_begin;
-    int end = hunks[next].hunk.base_end;
-    std::vector<Hunk> their_hunks, our_hunks;
-    while (next < hunks.size() &&
-           (their_hunks.empty() && our_hunks.empty()
-                ? true
-                : Touches(begin, end, hunks[next].hunk))) {
-      const TaggedHunk& h = hunks[next++];
-      end = std::max(end, h.hunk.base_end);
-      (h.ours ? our_hunks : their_hunks).push_back(h.hunk);
-    }
-    AppendLines(base_lines, emitted, begin, &out);
-    emitted = end;
-    if (our_hunks.empty()) {
-      out += side_text(begin, end, their_hunks, their_lines);
-      continue;
-    }
-    if (their_hunks.empty()) {
-      out += side_text(begin, end, our_hunks, our_lines);
-      continue;
-    }
-    std::string their_text = side_text(begin, end, their_hunks, their_lines);
-    std::string our_text = side_text(begin, end, our_hunks, our_lines);
-    if (their_text == our_text) {
-      out += their_text;
-      continue;
-    }
-    TextConflictHunk conflict;
-    conflict.base_first_line = static_cast<size_t>(begin);
-    AppendLines(base_lines, begin, end, &conflict.base);
-    out += winner == TextSide::kOurs ? our_text : their_text;
-    conflict.theirs = std::move(their_text);
-    conflict.ours = std::move(our_text);
-    result.conflicts.push_back(std::move(conflict));
+  const bool ours_wins = winner == TextSide::kOurs;
+  TextMergeAllResult all =
+      MergeAll(base, {theirs, ours}, {ours_wins ? 0 : 1, ours_wins ? 1 : 0});
+  result.merged = std::move(all.merged);
+  for (TextRegionConflict& region : all.conflicts) {
+    // Both sides changed a conflicting region: theirs is version 0.
+    TextConflictHunk& h = result.conflicts.emplace_back();
+    h.base_first_line = region.base_first_line;
+    h.base = std::move(region.base);
+    h.theirs = std::move(region.texts[0].second);
+    h.ours = std::move(region.texts[1].second);
   }
-  AppendLines(base_lines, emitted, static_cast<int>(base_lines.size()), &out);
   return result;
+}
+
+TextMergeAllResult MergeTexts(std::string_view base,
+                              const std::vector<std::string_view>& versions) {
+  std::vector<int> rank(versions.size());
+  for (size_t i = 0; i < versions.size(); ++i) rank[i] = static_cast<int>(i);
+  return MergeAll(base, versions, rank);
 }
 
 }  // namespace vigil::sync

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace vigil::sync {
@@ -40,6 +41,33 @@ enum class TextSide { kTheirs, kOurs };
 // only coarser), so hostile input cannot make it slow.
 TextMergeResult MergeText(std::string_view base, std::string_view theirs,
                           std::string_view ours, TextSide winner);
+
+// One overlapping region of an n-way merge: the versions that changed it
+// (indexes into the `versions` argument, ascending) and their text for it.
+struct TextRegionConflict {
+  size_t base_first_line = 0;  // 0-based
+  std::string base;            // whole lines, line ends included
+  std::vector<std::pair<size_t, std::string>> texts;
+};
+
+struct TextMergeAllResult {
+  // The merged text. Inside a conflicting region it holds the text of the
+  // last version (highest index) that changed the region.
+  std::string merged;
+  std::vector<TextRegionConflict> conflicts;
+  bool clean() const { return conflicts.empty(); }
+};
+
+// Merges any number of edits of `base` at once, the way MergeText merges
+// two: each version's hunks against the base; hunks of all versions that
+// overlap (or insert at the same place or inside another) form one region,
+// taken from its only changer, or as is when all its changers agree, else a
+// conflict. The result depends on the versions and their order only, never
+// on the order in which they were merged: with `versions` in a canonical
+// order it is canonical. For two versions it equals MergeText with the
+// second as the winner.
+TextMergeAllResult MergeTexts(std::string_view base,
+                              const std::vector<std::string_view>& versions);
 
 // Splits `text` into lines, each keeping its trailing '\n'.
 std::vector<std::string_view> SplitLines(std::string_view text);

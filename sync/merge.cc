@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <tuple>
 #include <utility>
 
@@ -244,40 +245,68 @@ class Merger {
       return;
     }
     const EditStamp their_edit = TheirStamp(path);
-    const bool ours_later = EditBefore(their_edit, in_.ours_edit);
-    std::string scratch_b, scratch_t, scratch_o;
-    const std::string& b =
-        base.GetReflection()->GetStringReference(base, f, &scratch_b);
-    const std::string& t =
-        theirs.GetReflection()->GetStringReference(theirs, f, &scratch_t);
-    const std::string& o =
-        ours.GetReflection()->GetStringReference(ours, f, &scratch_o);
-    TextMergeResult merged =
-        MergeText(b, t, o, ours_later ? TextSide::kOurs : TextSide::kTheirs);
-    if (merged.clean() && !open) {
-      out->GetReflection()->SetString(out, f, std::move(merged.merged));
-      SetStamp(path, ours_later ? in_.ours_edit : their_edit);
-      return;
+    if (!open) {
+      const bool ours_later = EditBefore(their_edit, in_.ours_edit);
+      std::string scratch_b, scratch_t, scratch_o;
+      TextMergeResult merged = MergeText(
+          base.GetReflection()->GetStringReference(base, f, &scratch_b),
+          theirs.GetReflection()->GetStringReference(theirs, f, &scratch_t),
+          ours.GetReflection()->GetStringReference(ours, f, &scratch_o),
+          ours_later ? TextSide::kOurs : TextSide::kTheirs);
+      if (merged.clean()) {
+        out->GetReflection()->SetString(out, f, std::move(merged.merged));
+        SetStamp(path, ours_later ? in_.ours_edit : their_edit);
+        return;
+      }
     }
     Compete(path, vigil::v1::CONFLICT_KIND_TEXT, ValueOf(base, f),
             ValueOf(theirs, f), their_edit, ValueOf(ours, f));
-    Conflict& c = conflicts_[by_path_.at(path)];
-    for (TextConflictHunk& h : merged.conflicts) {
-      vigil::v1::TextHunk* hunk = c.add_hunks();
-      hunk->set_base_first_line(static_cast<uint32_t>(h.base_first_line));
-      hunk->set_base_text(std::move(h.base));
+    RemergeText(&conflicts_[by_path_.at(path)], ours, out, f, path);
+  }
+
+  // Sets the head's text at `path` and the hunks of text conflict `c` from
+  // the n-way merge of its versions against its base, so that they depend
+  // on the set of versions only, not on the order in which the versions
+  // arrived. The versions are each edit's own text (an edit that joins
+  // later is added with its own text, and the head's text is never added
+  // under an edit that is a version already). Every version is compared with
+  // the conflict's base, whatever revision its edit was made on: a later
+  // edit that puts a region back to its base text does not compete for it
+  // (its text stays in its version; naming the conflict settles it).
+  // `prototype` has the type of the message holding the field.
+  void RemergeText(Conflict* c, const Message& prototype, Message* out,
+                   const FieldDescriptor* f, const std::string& path) {
+    std::unique_ptr<Message> carrier(prototype.New());
+    auto text_of = [&carrier, f](const FieldValue& v) {
+      carrier->Clear();
+      if (!v.present() || !carrier->ParseFromString(v.carrier())) {
+        return std::string();
+      }
+      return carrier->GetReflection()->GetString(*carrier, f);
+    };
+    const std::string base_text = text_of(c->base());
+    std::vector<std::string> texts;
+    texts.reserve(c->versions_size());
+    for (const ConflictVersion& v : c->versions()) {
+      texts.push_back(text_of(v.value()));
+    }
+    TextMergeAllResult merged = MergeTexts(
+        base_text, std::vector<std::string_view>(texts.begin(), texts.end()));
+    c->clear_hunks();
+    for (TextRegionConflict& region : merged.conflicts) {
+      vigil::v1::TextHunk* hunk = c->add_hunks();
+      hunk->set_base_first_line(static_cast<uint32_t>(region.base_first_line));
+      hunk->set_base_text(std::move(region.base));
       // In the order of Conflict.versions (earlier edit first).
-      std::pair<const EditStamp*, std::string*> sides[2] = {
-          {&their_edit, &h.theirs}, {&in_.ours_edit, &h.ours}};
-      if (!ours_later) std::swap(sides[0], sides[1]);
-      for (auto& [edit, text] : sides) {
+      for (auto& [index, text] : region.texts) {
         vigil::v1::HunkVersion* v = hunk->add_versions();
-        v->set_mutation_id(edit->mutation_id());
-        v->set_text(std::move(*text));
+        v->set_mutation_id(
+            c->versions(static_cast<int>(index)).edit().mutation_id());
+        v->set_text(std::move(text));
       }
     }
     out->GetReflection()->SetString(out, f, std::move(merged.merged));
-    SetStamp(path, ours_later ? in_.ours_edit : their_edit);
+    SetStamp(path, c->versions(c->versions_size() - 1).edit());
   }
 
   void MergeSet(const Message& base, const Message& theirs, const Message& ours,
@@ -330,18 +359,25 @@ class Merger {
     RETURN_IF_ERROR(IndexList(theirs, f, key, *path, &t, nullptr));
     RETURN_IF_ERROR(IndexList(ours, f, key, *path, &o, &our_order));
 
-    // Ours' order when only ours changed the list (then every id missing
-    // from ours was removed by ours), else canonical order by id.
+    // Ours' order when only ours changed the list and every id missing from
+    // ours is removed, else canonical order by id (an element ours removed
+    // but an open conflict keeps has no place in ours' order).
     std::vector<std::string> ids = our_order;
+    bool canonical_order = !theirs_unchanged;
     {
       absl::flat_hash_set<std::string> seen(ids.begin(), ids.end());
       for (const auto* m : {&t, &b}) {
         for (const auto& [id, elem] : *m) {
-          if (seen.insert(id).second) ids.push_back(id);
+          if (!seen.insert(id).second) continue;
+          ids.push_back(id);
+          if (!canonical_order && t.contains(id)) {
+            PathPart part(path, PathPart::Element{}, id);
+            canonical_order = HasOpenConflictAt(*path);
+          }
         }
       }
     }
-    if (!theirs_unchanged) std::sort(ids.begin(), ids.end());
+    if (canonical_order) std::sort(ids.begin(), ids.end());
 
     std::vector<std::unique_ptr<Message>> result;
     const Message& empty =
@@ -363,23 +399,24 @@ class Merger {
         const Message& eb_or_empty = eb != nullptr ? *eb : empty;
         if (MessagesEqual(eb_or_empty, *eo)) {
           keep(*et);
-          continue;
+        } else {
+          std::unique_ptr<Message> merged(et->New());
+          merged->CopyFrom(*et);
+          RETURN_IF_ERROR(MergeMessage(eb_or_empty, *et, *eo, merged.get(),
+                                       path, depth + 1));
+          result.push_back(std::move(merged));
         }
-        std::unique_ptr<Message> merged(et->New());
-        merged->CopyFrom(*et);
-        RETURN_IF_ERROR(
-            MergeMessage(eb_or_empty, *et, *eo, merged.get(), path, depth + 1));
-        result.push_back(std::move(merged));
       } else if (et != nullptr) {  // ours removed it, or never had it
         if (eb == nullptr) {
           keep(*et);
-        } else if (MessagesEqual(*eb, *et)) {
+        } else if (MessagesEqual(*eb, *et) && !HasOpenConflictAt(*path)) {
           SetStampSubtree(*path, in_.ours_edit);  // removed
+          continue;
         } else {
-          // Removed by ours, edited by theirs: the edit is kept.
-          CompeteDeleteEdit(
-              *path, ElementValue(base, f, *eb), ElementValue(theirs, f, *et),
-              LatestStampUnder(*path), AbsentValue(base), in_.ours_edit);
+          // Removed by ours, edited by theirs, or with conflicts open on it
+          // (which only naming them settles): the element is kept.
+          CompeteDeleteEdit(*path, ElementValue(base, f, *eb),
+                            AbsentValue(base), in_.ours_edit);
           keep(*et);
         }
       } else if (eo != nullptr) {  // theirs removed it, or never had it
@@ -387,15 +424,21 @@ class Merger {
           SetStampSubtree(*path, in_.ours_edit);
           keep(*eo);
         } else if (MessagesEqual(*eb, *eo)) {
-          // Removed by theirs, untouched by ours: stays removed.
+          continue;  // removed by theirs, untouched by ours: stays removed
         } else {
           CompeteDeleteEdit(*path, ElementValue(base, f, *eb),
-                            ElementValue(ours, f, *eo), in_.ours_edit,
                             AbsentValue(base), TheirStamp(*path));
           SetStampSubtree(*path, in_.ours_edit);
           keep(*eo);
         }
+      } else {
+        // Removed by both: the removal is stamped by the later of the two,
+        // whichever arrived first.
+        SetStampSubtree(*path, Later(TheirStamp(*path), in_.ours_edit));
+        continue;
       }
+      RETURN_IF_ERROR(
+          RefreshKeptElement(*path, base, f, *result.back(), depth));
     }
     const Reflection* r = out->GetReflection();
     r->ClearField(out, f);
@@ -407,77 +450,107 @@ class Merger {
   // `base` (the paths a merge would stamp), and checks ours' keyed lists.
   absl::Status StampChanges(const Message& base, const Message& ours,
                             std::string* path, int depth) {
+    return ForEachChange(base, ours, path, depth, StampVisitor{this});
+  }
+  absl::Status StampChanges(const Message& base, const Message& ours,
+                            const FieldDescriptor* f, std::string* path,
+                            int depth) {
+    return ForEachChange(base, ours, f, path, depth, StampVisitor{this});
+  }
+
+  // Stamps each changed path with ours.
+  struct StampVisitor {
+    Merger* merger;
+    void operator()(const std::string& changed, bool subtree) const {
+      if (subtree) {
+        merger->SetStampSubtree(changed, merger->in_.ours_edit);
+      } else {
+        merger->SetStamp(changed, merger->in_.ours_edit);
+      }
+    }
+  };
+
+  // Calls visit(path, subtree) for every path where `b` differs from `a` at
+  // the granularity of field stamps: a register or text field (subtree
+  // false), or a value written whole (sub-message cleared, oneof case
+  // changed, keyed-list element added or removed: subtree true). Sets have
+  // no stamps and are skipped. Checks `b`'s keyed lists.
+  template <typename Visit>
+  absl::Status ForEachChange(const Message& a, const Message& b,
+                             std::string* path, int depth, Visit&& visit) {
     if (depth > kMaxDepth) {
       return absl::InvalidArgumentError(absl::StrCat(
           "message nested deeper than ", kMaxDepth, " at ", *path));
     }
-    const Descriptor* type = ours.GetDescriptor();
-    const Reflection* rb = base.GetReflection();
-    const Reflection* ro = ours.GetReflection();
+    const Descriptor* type = b.GetDescriptor();
+    const Reflection* ra = a.GetReflection();
+    const Reflection* rb = b.GetReflection();
     for (int i = 0; i < type->field_count(); ++i) {
       const FieldDescriptor* f = type->field(i);
       if (f->real_containing_oneof() != nullptr) continue;
-      if (FieldEqual(base, rb, ours, ro, f)) continue;
+      if (FieldEqual(a, ra, b, rb, f)) continue;
       PathPart part(path, f->name());
-      RETURN_IF_ERROR(StampChanges(base, ours, f, path, depth));
+      RETURN_IF_ERROR(ForEachChange(a, b, f, path, depth, visit));
     }
     for (int i = 0; i < type->real_oneof_decl_count(); ++i) {
       const OneofDescriptor* oneof = type->oneof_decl(i);
-      const FieldDescriptor* fb = rb->GetOneofFieldDescriptor(base, oneof);
-      const FieldDescriptor* fo = ro->GetOneofFieldDescriptor(ours, oneof);
-      if (fb == fo && (fo == nullptr || FieldEqual(base, rb, ours, ro, fo))) {
+      const FieldDescriptor* fa = ra->GetOneofFieldDescriptor(a, oneof);
+      const FieldDescriptor* fb = rb->GetOneofFieldDescriptor(b, oneof);
+      if (fa == fb && (fb == nullptr || FieldEqual(a, ra, b, rb, fb))) {
         continue;
       }
-      if (fo != nullptr && fo == fb) {
-        PathPart part(path, fo->name());
-        RETURN_IF_ERROR(StampChanges(base, ours, fo, path, depth));
+      if (fb != nullptr && fb == fa) {
+        PathPart part(path, fb->name());
+        RETURN_IF_ERROR(ForEachChange(a, b, fb, path, depth, visit));
       } else {
         PathPart part(path, oneof->name());
-        SetStampSubtree(*path, in_.ours_edit);
+        visit(*path, true);
       }
     }
     return absl::OkStatus();
   }
 
-  // The same for one field `f` that differs between base and ours.
-  absl::Status StampChanges(const Message& base, const Message& ours,
-                            const FieldDescriptor* f, std::string* path,
-                            int depth) {
+  // The same for one field `f` that differs between `a` and `b`.
+  template <typename Visit>
+  absl::Status ForEachChange(const Message& a, const Message& b,
+                             const FieldDescriptor* f, std::string* path,
+                             int depth, Visit&& visit) {
     switch (PolicyOf(f)) {
       case FieldPolicy::kSet:
         return absl::OkStatus();  // sets never conflict: no stamps
       case FieldPolicy::kRegister:
       case FieldPolicy::kText:
-        SetStamp(*path, in_.ours_edit);
+        visit(*path, false);
         return absl::OkStatus();
       case FieldPolicy::kRecurse:
-        if (!ours.GetReflection()->HasField(ours, f)) {
-          SetStampSubtree(*path, in_.ours_edit);
+        if (!b.GetReflection()->HasField(b, f)) {
+          visit(*path, true);
           return absl::OkStatus();
         }
-        return StampChanges(base.GetReflection()->GetMessage(base, f),
-                            ours.GetReflection()->GetMessage(ours, f), path,
-                            depth + 1);
+        return ForEachChange(a.GetReflection()->GetMessage(a, f),
+                             b.GetReflection()->GetMessage(b, f), path,
+                             depth + 1, visit);
       case FieldPolicy::kKeyedList: {
         const FieldDescriptor* key = KeyFieldOf(f);
-        absl::flat_hash_map<std::string, const Message*> b, o;
-        std::vector<std::string> our_order;
-        RETURN_IF_ERROR(IndexList(base, f, key, *path, &b, nullptr));
-        RETURN_IF_ERROR(IndexList(ours, f, key, *path, &o, &our_order));
-        for (const std::string& id : our_order) {
-          const Message* eo = o.at(id);
-          auto it = b.find(id);
+        absl::flat_hash_map<std::string, const Message*> ea, eb;
+        std::vector<std::string> b_order;
+        RETURN_IF_ERROR(IndexList(a, f, key, *path, &ea, nullptr));
+        RETURN_IF_ERROR(IndexList(b, f, key, *path, &eb, &b_order));
+        for (const std::string& id : b_order) {
+          const Message* elem = eb.at(id);
+          auto it = ea.find(id);
           PathPart part(path, PathPart::Element{}, id);
-          if (it == b.end()) {
-            SetStampSubtree(*path, in_.ours_edit);
-          } else if (!MessagesEqual(*it->second, *eo)) {
-            RETURN_IF_ERROR(StampChanges(*it->second, *eo, path, depth + 1));
+          if (it == ea.end()) {
+            visit(*path, true);  // added
+          } else if (!MessagesEqual(*it->second, *elem)) {
+            RETURN_IF_ERROR(
+                ForEachChange(*it->second, *elem, path, depth + 1, visit));
           }
         }
-        for (const auto& [id, eb] : b) {
-          if (o.contains(id)) continue;
+        for (const auto& [id, elem] : ea) {
+          if (eb.contains(id)) continue;
           PathPart part(path, PathPart::Element{}, id);
-          SetStampSubtree(*path, in_.ours_edit);  // removed by ours
+          visit(*path, true);  // removed
         }
         return absl::OkStatus();
       }
@@ -485,15 +558,23 @@ class Merger {
     return absl::OkStatus();
   }
 
+  // A conflict is open at `path` or below it.
+  bool HasOpenConflictAt(const std::string& path) const {
+    return by_path_.contains(path) || HasOpenConflictUnder(path);
+  }
+
   bool HasOpenConflictUnder(const std::string& path) const {
     for (const auto& [open_path, index] : by_path_) {
-      if (open_path.size() > path.size() &&
-          open_path.compare(0, path.size(), path) == 0 &&
-          (open_path[path.size()] == '.' || open_path[path.size()] == '[')) {
-        return true;
-      }
+      if (IsUnder(open_path, path)) return true;
     }
     return false;
+  }
+
+  // `path` names a field or element inside `outer`.
+  static bool IsUnder(std::string_view path, std::string_view outer) {
+    return path.size() > outer.size() &&
+           path.substr(0, outer.size()) == outer &&
+           (path[outer.size()] == '.' || path[outer.size()] == '[');
   }
 
   absl::Status MergeOneof(const Message& base, const Message& theirs,
@@ -591,21 +672,101 @@ class Merger {
   }
 
   // A keyed-list element deleted by one edit and changed by another: the
-  // changed element is kept whatever the clocks say.
+  // changed element is kept whatever the clocks say. Records the removal;
+  // RefreshKeptElement records the kept element.
   void CompeteDeleteEdit(const std::string& path, FieldValue base_value,
-                         FieldValue edited, const EditStamp& editor,
                          FieldValue deleted, const EditStamp& deleter) {
     Conflict& c =
         OpenConflict(path, vigil::v1::CONFLICT_KIND_ELEMENT_DELETE_EDIT,
                      std::move(base_value));
     AddVersion(&c, std::move(deleted), deleter);
-    AddVersion(&c, std::move(edited), editor);
-    for (int i = c.versions_size() - 1; i >= 0; --i) {
-      if (c.versions(i).value().present()) {
-        c.set_winner_mutation_id(c.versions(i).edit().mutation_id());
-        break;
+  }
+
+  bool HasDeleteEdit(const std::string& path) const {
+    auto it = by_path_.find(path);
+    return it != by_path_.end() &&
+           conflicts_[it->second].kind() ==
+               vigil::v1::CONFLICT_KIND_ELEMENT_DELETE_EDIT;
+  }
+
+  // While a delete-vs-edit conflict is open on a keyed-list element, its
+  // kept version is the element as the head holds it, under the latest edit
+  // that changed it: the latest writer (by the field stamps) of what
+  // differs in it from the conflict's base, or a version of a conflict open
+  // inside it; if none (the element is back to its base), the previous
+  // one. Edits that reached the element before the removal arrived and
+  // those that reach it after are so recorded alike, and the conflict does
+  // not depend on the order in which concurrent edits arrive. (Edits merged
+  // into the element cleanly cannot be told apart afterwards, so one version
+  // holds them all; what they disagree on is open as conflicts at the
+  // element's own fields.)
+  absl::Status RefreshKeptElement(const std::string& path,
+                                  const Message& parent,
+                                  const FieldDescriptor* f, const Message& kept,
+                                  int depth) {
+    if (!HasDeleteEdit(path)) return absl::OkStatus();
+    const size_t index = by_path_.at(path);
+    std::optional<EditStamp> editor;
+    RETURN_IF_ERROR(LatestChangeSinceBase(conflicts_[index], parent, f, kept,
+                                          depth, &editor));
+    Conflict& c = conflicts_[index];
+    const ConflictVersion* previous = nullptr;
+    int present = 0;
+    for (const ConflictVersion& v : c.versions()) {
+      if (v.value().present()) {
+        previous = &v;
+        ++present;
       }
     }
+    if (!editor.has_value()) {
+      editor = previous != nullptr ? previous->edit() : LatestStampUnder(path);
+    }
+    FieldValue value = ElementValue(parent, f, kept);
+    if (present == 1 && SameValue(previous->value(), value) &&
+        previous->edit().mutation_id() == editor->mutation_id()) {
+      return absl::OkStatus();
+    }
+    auto* versions = c.mutable_versions();
+    versions->erase(std::remove_if(versions->begin(), versions->end(),
+                                   [](const ConflictVersion& v) {
+                                     return v.value().present();
+                                   }),
+                    versions->end());
+    AddVersion(&c, std::move(value), *editor);
+    c.set_winner_mutation_id(editor->mutation_id());
+    touched_.insert(path);
+    return absl::OkStatus();
+  }
+
+  // The latest of: the writers (by the field stamps) of what differs in
+  // `kept` from the element at the base of delete-vs-edit conflict `c`, and
+  // the versions of the conflicts open inside the element. Unset if none.
+  absl::Status LatestChangeSinceBase(const Conflict& c, const Message& parent,
+                                     const FieldDescriptor* f,
+                                     const Message& kept, int depth,
+                                     std::optional<EditStamp>* latest) {
+    auto consider = [latest](const EditStamp& e) {
+      if (!latest->has_value() || EditBefore(**latest, e)) *latest = e;
+    };
+    for (const Conflict& inner : conflicts_) {
+      if (IsUnder(inner.field_path(), c.field_path())) {
+        for (const ConflictVersion& v : inner.versions()) consider(v.edit());
+      }
+    }
+    std::unique_ptr<Message> carrier(parent.New());
+    const Message* base_elem =
+        kept.GetReflection()->GetMessageFactory()->GetPrototype(
+            kept.GetDescriptor());
+    if (c.base().present() && carrier->ParseFromString(c.base().carrier()) &&
+        FieldSize(*carrier, f) == 1) {
+      base_elem = &carrier->GetReflection()->GetRepeatedMessage(*carrier, f, 0);
+    }
+    std::string walk_path = c.field_path();
+    return ForEachChange(
+        *base_elem, kept, &walk_path, depth + 1,
+        [&](const std::string& changed, bool subtree) {
+          consider(subtree ? LatestStampUnder(changed) : TheirStamp(changed));
+        });
   }
 
   Conflict& OpenConflict(const std::string& path, ConflictKind kind,
@@ -768,17 +929,18 @@ void AddConflictVersion(Conflict* c, FieldValue value, const EditStamp& edit) {
                        return EditBefore(a.edit(), b.edit());
                      });
   };
+  for (const ConflictVersion& v : c->versions()) {
+    // The edit is already a version (the head shows a value derived from it,
+    // e.g. a merged narrative): its own value stays the record of it, and
+    // no other version is moved under it.
+    if (v.edit().mutation_id() == edit.mutation_id()) return;
+  }
   for (ConflictVersion& v : *c->mutable_versions()) {
     if (SameValue(v.value(), value)) {
       if (EditBefore(v.edit(), edit)) *v.mutable_edit() = edit;
       sort_versions();
       return;
     }
-  }
-  for (const ConflictVersion& v : c->versions()) {
-    // The edit is already a version (the head shows a value derived from it,
-    // e.g. a merged narrative): its own value stays the record of it.
-    if (v.edit().mutation_id() == edit.mutation_id()) return;
   }
   ConflictVersion* v = c->add_versions();
   *v->mutable_value() = std::move(value);

@@ -59,10 +59,15 @@ struct MergeResult {
 //    value on both takes it;
 //  - changed differently on both: register -> Conflict, head = winner (later
 //    HLC, then device id, then mutation id); text -> diff3, only overlapping
-//    hunks conflict; set -> set merge; keyed list -> element by element (an
-//    element removed on one side and edited on the other is kept, with a
-//    Conflict); sub-message -> recurse; oneof whose case differs -> Conflict
-//    on the oneof;
+//    hunks conflict; while a text conflict is open, every edit of the field
+//    joins it with its own text, and the head's text and the conflict's
+//    hunks are the n-way merge of its versions (MergeTexts), so they do not
+//    depend on the order in which the versions arrived; set -> set merge;
+//    keyed list -> element by element (an element removed on one side and
+//    edited on the other, or removed while a conflict is open inside it, is
+//    kept, with a Conflict that holds the element as the head does, under
+//    the latest edit that changed it); sub-message -> recurse; oneof whose
+//    case differs -> Conflict on the oneof;
 //  - unknown fields are kept: if both sides changed them, the head holds the
 //    union and a Conflict records both sets.
 // Keyed lists and sets changed on both sides come out in canonical order (by
@@ -78,8 +83,9 @@ absl::StatusOr<MergeResult> ThreeWayMerge(const MergeInput& input);
 std::string ConflictId(const vigil::v1::Conflict& conflict);
 
 // Adds a competing value to `conflict`, keeping versions ordered by
-// EditBefore; a value already present stays once, under the later edit; an
-// edit already present is not added again. Does not update id or winner.
+// EditBefore; an edit already present is not added again (nor is another
+// version moved under it); a value already present stays once, under the
+// later edit. Does not update id or winner.
 void AddConflictVersion(vigil::v1::Conflict* conflict,
                         vigil::v1::FieldValue value,
                         const vigil::v1::EditStamp& edit);

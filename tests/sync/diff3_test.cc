@@ -1,6 +1,7 @@
 #include "sync/diff3.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -25,6 +26,15 @@ class Diff3TableTest : public ::testing::TestWithParam<Diff3Case> {};
 TEST_P(Diff3TableTest, Merges) {
   const Diff3Case& c = GetParam();
   TextMergeResult r = MergeText(c.base, c.theirs, c.ours, TextSide::kOurs);
+  EXPECT_EQ(r.merged, c.want);
+  EXPECT_THAT(r.conflicts, SizeIs(c.conflicts));
+}
+
+// The n-way merge of two versions is the two-way merge with the second as
+// the winner.
+TEST_P(Diff3TableTest, MergeTextsOfTwoIsMergeText) {
+  const Diff3Case& c = GetParam();
+  TextMergeAllResult r = MergeTexts(c.base, {c.theirs, c.ours});
   EXPECT_EQ(r.merged, c.want);
   EXPECT_THAT(r.conflicts, SizeIs(c.conflicts));
 }
@@ -84,6 +94,35 @@ TEST(Diff3Test, WinnerChoosesConflictingRegionOnly) {
   const std::string o = "O\n2\n3\nE\n";
   EXPECT_EQ(MergeText(b, t, o, TextSide::kTheirs).merged, "T\n2\n3\nE\n");
   EXPECT_EQ(MergeText(b, t, o, TextSide::kOurs).merged, "O\n2\n3\nE\n");
+}
+
+TEST(Diff3Test, MergeTextsJoinsOverlappingRegionsOfAllVersions) {
+  const std::string b = "1\n2\n3\n4\n5\n6\n";
+  // v0 (lines 1-2) and v2 (line 3) overlap only through v1 (lines 2-3), so
+  // the three form one region; v3 changes line 6 alone.
+  TextMergeAllResult r =
+      MergeTexts(b, {"A\nA\n3\n4\n5\n6\n", "1\nB\nB\n4\n5\n6\n",
+                     "1\n2\nC\n4\n5\n6\n", "1\n2\n3\n4\n5\nD\n"});
+  // The region goes to its last changer (v2); line 6 to v3.
+  EXPECT_EQ(r.merged, "1\n2\nC\n4\n5\nD\n");
+  ASSERT_THAT(r.conflicts, SizeIs(1));
+  EXPECT_EQ(r.conflicts[0].base_first_line, 0u);
+  EXPECT_EQ(r.conflicts[0].base, "1\n2\n3\n");
+  ASSERT_THAT(r.conflicts[0].texts, SizeIs(3));
+  EXPECT_EQ(r.conflicts[0].texts[0],
+            std::make_pair(size_t{0}, std::string("A\nA\n3\n")));
+  EXPECT_EQ(r.conflicts[0].texts[1],
+            std::make_pair(size_t{1}, std::string("1\nB\nB\n")));
+  EXPECT_EQ(r.conflicts[0].texts[2],
+            std::make_pair(size_t{2}, std::string("1\n2\nC\n")));
+  // Adjacent replacements by different versions still merge.
+  r = MergeTexts(b, {"A\n2\n3\n4\n5\n6\n", "1\nB\n3\n4\n5\n6\n"});
+  EXPECT_EQ(r.merged, "A\nB\n3\n4\n5\n6\n");
+  EXPECT_TRUE(r.clean());
+  // Versions that agree on a region merge cleanly there.
+  r = MergeTexts(b, {"X\n2\n3\n4\n5\n6\n", "X\n2\n3\n4\n5\n6\n", b});
+  EXPECT_EQ(r.merged, "X\n2\n3\n4\n5\n6\n");
+  EXPECT_TRUE(r.clean());
 }
 
 TEST(Diff3Test, SplitLinesKeepsLineEnds) {

@@ -1,6 +1,8 @@
 #include "sync/record_merge.h"
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -258,6 +260,143 @@ TEST(RecordMergeTest, OfflineChainMergesAgainstTheBodyItEdited) {
   EXPECT_TRUE(out->clean);
   EXPECT_EQ(out->record.body().finding().title(), "A");  // not reverted
   EXPECT_EQ(out->record.body().finding().severity(), vigil::v1::SEVERITY_HIGH);
+}
+
+// The open conflicts after applying concurrent `edits` (all on revision 1 of
+// `create`) in the order `order`, in deterministic serialization.
+std::string ConflictsAfter(const Mutation& create,
+                           const std::vector<Mutation>& edits,
+                           const std::vector<size_t>& order,
+                           std::string* body) {
+  History h;
+  EXPECT_OK(h.Apply(create));
+  for (size_t i : order) EXPECT_OK(h.Apply(edits[i]));
+  *body = h.head().body().SerializeAsString();
+  std::string out;
+  for (const auto& c : h.head().open_conflicts()) {
+    out += c.ShortDebugString() + "\n";
+  }
+  return out;
+}
+
+// Every arrival order of the same concurrent edits gives one head and one set
+// of open conflicts (issue 3's convergence law). Regression: the element
+// delete-vs-edit conflict held the element as the head had it when the
+// removal arrived, under whichever edit had last touched it.
+TEST(RecordMergeTest, ElementRemovalConvergesInEveryOrder) {
+  const Mutation create =
+      Edit("m0", 0,
+           "finding { sources { id: \"s1\" note: \"n\" } title: \"t\" }", 10);
+  const std::vector<Mutation> edits = {
+      Edit("m-note", 1,
+           "finding { sources { id: \"s1\" note: \"N\" } title: \"t\" }", 30,
+           "dev-a"),
+      Edit("m-type", 1,
+           "finding { sources { id: \"s1\" note: \"n\" type: "
+           "SOURCE_TYPE_OBSERVATION "
+           "} title: \"t\" }",
+           20, "dev-b"),
+      Edit("m-del", 1, "finding { title: \"t\" }", 40, "dev-c"),
+      Edit("m-del2", 1, "finding { title: \"u\" }", 5, "dev-d"),
+  };
+  std::vector<size_t> order = {0, 1, 2, 3};
+  std::string first_body;
+  const std::string first = ConflictsAfter(create, edits, order, &first_body);
+  ASSERT_NE(first.find("CONFLICT_KIND_ELEMENT_DELETE_EDIT"), std::string::npos)
+      << first;
+  // The element is kept whole, under the latest edit that changed it; the
+  // removal is recorded once, under the later remover.
+  EXPECT_NE(first.find("mutation_id: \"m-note\""), std::string::npos) << first;
+  EXPECT_NE(first.find("mutation_id: \"m-del\""), std::string::npos) << first;
+  EXPECT_EQ(first.find("mutation_id: \"m-type\""), std::string::npos) << first;
+  EXPECT_EQ(first.find("mutation_id: \"m-del2\""), std::string::npos) << first;
+  while (std::next_permutation(order.begin(), order.end())) {
+    std::string body;
+    EXPECT_EQ(ConflictsAfter(create, edits, order, &body), first)
+        << order[0] << order[1] << order[2] << order[3];
+    EXPECT_EQ(body, first_body);
+  }
+}
+
+// Three edits that all overlap in the narrative: one text conflict holding
+// each edit's own text, with hunks and head text from their n-way merge,
+// whatever the order of arrival.
+TEST(RecordMergeTest, OverlappingTextEditsConvergeInEveryOrder) {
+  const Mutation create =
+      Edit("m0", 0, R"(finding { narrative: "1\n2\n3\n4\n5\n" })", 10);
+  const std::vector<Mutation> edits = {
+      Edit("m-a", 1, R"(finding { narrative: "1\nA\n3\n4\nA5\n" })", 30, "a"),
+      Edit("m-b", 1, R"(finding { narrative: "1\nB\nB\n4\n5\n" })", 20, "b"),
+      Edit("m-c", 1, R"(finding { narrative: "C\nC\nC\n4\n5\n" })", 40, "c"),
+  };
+  std::vector<size_t> order = {0, 1, 2};
+  std::string first_body;
+  const std::string first = ConflictsAfter(create, edits, order, &first_body);
+  RecordBody body;
+  ASSERT_TRUE(body.ParseFromString(first_body));
+  // Region lines 1-3: every edit changed it differently, m-c (latest) wins;
+  // line 5: m-a only.
+  EXPECT_EQ(body.finding().narrative(), "C\nC\nC\n4\nA5\n");
+  // One hunk over base lines 1-3 (first line 0), naming all three edits.
+  EXPECT_NE(first.find(R"(hunks { base_text: "1\n2\n3\n" versions { )"
+                       R"(mutation_id: "m-b" text: "1\nB\nB\n" } versions { )"
+                       R"(mutation_id: "m-a" text: "1\nA\n3\n" } versions { )"
+                       R"(mutation_id: "m-c" text: "C\nC\nC\n" } })"),
+            std::string::npos)
+      << first;
+  while (std::next_permutation(order.begin(), order.end())) {
+    std::string body_bytes;
+    EXPECT_EQ(ConflictsAfter(create, edits, order, &body_bytes), first)
+        << order[0] << order[1] << order[2];
+    EXPECT_EQ(body_bytes, first_body);
+  }
+}
+
+// Why the law cannot hold for every set of narrative edits: two edits that
+// merge cleanly leave a record (body, field stamps, conflicts) that is
+// byte-identical to the one a single other edit leaves, so a third edit
+// arriving next cannot tell which happened. In the set {a, c, b} the head
+// after a, c must not name c's own text; in {a2, c, b} (a2 making a's and
+// c's change together), arriving b, c, a2 names a2's text, which a, c, b
+// cannot: one of the two sets gives different conflicts in different orders.
+TEST(RecordMergeTest, CleanTextMergeHidesItsWriters) {
+  const Mutation create =
+      Edit("m0", 0, R"(finding { narrative: "1\n2\n3\n" })", 10);
+  const Mutation a =
+      Edit("m-a", 1, R"(finding { narrative: "a\n2\n3\n" })", 30, "a");
+  const Mutation a2 =
+      Edit("m-a", 1, R"(finding { narrative: "a\n2\nc\n" })", 30, "a");
+  const Mutation c =
+      Edit("m-c", 1, R"(finding { narrative: "1\n2\nc\n" })", 20, "c");
+  History one, two;
+  for (History* h : {&one, &two}) ASSERT_OK(h->Apply(create));
+  ASSERT_OK(one.Apply(a));
+  ASSERT_OK(one.Apply(c));
+  ASSERT_OK(two.Apply(a2));
+  ASSERT_OK(two.Apply(c));
+  EXPECT_EQ(one.head().SerializeAsString(), two.head().SerializeAsString());
+}
+
+// Removing an element that has a conflict open inside it does not settle
+// that conflict: the element is kept and the removal is a delete-vs-edit
+// conflict, as when the removal arrives before the edits it competes with.
+TEST(RecordMergeTest, RemovingAnElementWithAnOpenConflictKeepsIt) {
+  History h;
+  ASSERT_OK(h.Apply(Edit("m1", 0, "finding { sources { id: \"s1\" } }", 10)));
+  ASSERT_OK(h.Apply(
+      Edit("m2", 1, "finding { sources { id: \"s1\" note: \"A\" } }", 20)));
+  ASSERT_OK(h.Apply(
+      Edit("m3", 1, "finding { sources { id: \"s1\" note: \"B\" } }", 30)));
+  ASSERT_THAT(h.head().open_conflicts(), SizeIs(1));
+  auto out = h.Apply(Edit("m4", 3, "finding { }", 40));
+  ASSERT_OK(out);
+  EXPECT_FALSE(out->clean);
+  ASSERT_THAT(h.head().body().finding().sources(), SizeIs(1));
+  EXPECT_EQ(h.head().body().finding().sources(0).note(), "B");
+  ASSERT_THAT(h.head().open_conflicts(), SizeIs(2));
+  EXPECT_EQ(h.head().open_conflicts(0).kind(),
+            vigil::v1::CONFLICT_KIND_ELEMENT_DELETE_EDIT);
+  EXPECT_EQ(h.head().open_conflicts(1).field_path(), "sources[id=s1].note");
 }
 
 TEST(RecordMergeTest, RejectsInvalidMutations) {
