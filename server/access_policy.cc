@@ -63,6 +63,13 @@ absl::StatusOr<Visibility> Decide(const ScopeGrant& grant, const Record& record,
     }
     case RecordBody::kMedicalFinding:
       return grant.medical ? Visibility::kFull : Visibility::kRedacted;
+    // What was alleged against whom, and whether the person allowed it to be
+    // passed on, is not for other services; nor are photos that show people.
+    case RecordBody::kAllegation:
+      return grant.service ? Visibility::kWithheld : Visibility::kFull;
+    case RecordBody::kAttachment:
+      return grant.service && body.attachment().identifiable() ? Visibility::kWithheld
+                                                               : Visibility::kFull;
     default:
       return Visibility::kFull;
   }
@@ -82,6 +89,23 @@ bool IsSensitive(const RecordBody& body) {
   }
 }
 
+bool MayMoveVisit(const ScopeGrant& grant, vigil::v1::VisitState from, vigil::v1::VisitState to) {
+  using vigil::v1::VisitState;
+  if (from == to || grant.reviewer) return true;
+  auto field = [](VisitState s) {
+    return s == VisitState::VISIT_STATE_UNSPECIFIED || s == VisitState::VISIT_STATE_PLANNED ||
+           s == VisitState::VISIT_STATE_IN_PROGRESS;
+  };
+  if (grant.full_view) {  // the visit's team lead
+    auto lead_from = [&](VisitState s) {
+      return field(s) || s == VisitState::VISIT_STATE_SUBMITTED ||
+             s == VisitState::VISIT_STATE_CHANGES_REQUESTED;
+    };
+    return lead_from(from) && (field(to) || to == VisitState::VISIT_STATE_SUBMITTED);
+  }
+  return field(from) && field(to);
+}
+
 absl::Status AccessPolicy::Denied() {
   return WithReason(
       absl::PermissionDeniedError("you may not do this in this scope, or there is no such thing"),
@@ -96,7 +120,7 @@ absl::StatusOr<ScopeGrant> AccessPolicy::Grant(const Caller& caller,
   const bool visit = scope.substr(0, kVisitPrefix.size()) == kVisitPrefix;
   switch (caller.role) {
     case Role::ROLE_NPM_REVIEWER:
-      grant.read = grant.write = grant.full_view = grant.medical = true;
+      grant.read = grant.write = grant.full_view = grant.medical = grant.reviewer = true;
       return grant;
     case Role::ROLE_SERVICE_ACCOUNT:
       grant.read = grant.service = true;

@@ -19,6 +19,9 @@
 //                         the team lead and reviewers; others see a summary
 //   Visit                 service accounts never see an unannounced visit
 //                         before it starts (withheld while planned)
+//   Allegation            withheld from service accounts
+//   Attachment            service accounts: identifiable ones withheld, and
+//                         no attachment bytes at all
 // A caller may only change a record it sees in full.
 #ifndef VIGIL_SERVER_ACCESS_POLICY_H_
 #define VIGIL_SERVER_ACCESS_POLICY_H_
@@ -44,6 +47,8 @@ struct ScopeGrant {
   bool purge = false;
   // No field is hidden (reviewers; the visit's team lead).
   bool full_view = false;
+  // The NPM unit: moves visits through review.
+  bool reviewer = false;
   // Sees medical detail (the visit's medical expert).
   bool medical = false;
   // A service account: identities, interview notes and plans of unannounced
@@ -86,6 +91,12 @@ absl::StatusOr<Visibility> Redact(const ScopeGrant& grant, vigil::v1::Record& re
 // How `grant` would see `record`, without changing it.
 absl::StatusOr<Visibility> VisibilityOf(const ScopeGrant& grant, const vigil::v1::Record& record,
                                         RecordLookup lookup);
+
+// Whether `grant` may move a visit from state `from` to `to`: reviewers any
+// way; a team lead among planned, in progress, submitted (and out of changes
+// requested); other team members among planned and in progress. Approval,
+// publication and review belong to the NPM unit.
+bool MayMoveVisit(const ScopeGrant& grant, vigil::v1::VisitState from, vigil::v1::VisitState to);
 
 // True for the kinds whose bodies are sealed at rest and whose reads are
 // audited: interviews, identity records, allegations, medical findings.

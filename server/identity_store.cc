@@ -147,9 +147,12 @@ absl::Status IdentityStore::ValidateUserId(std::string_view user_id) {
     ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
                 c == '-');
   }
+  // Names the audit log uses for vigild itself and the host's operator.
+  ok = ok && user_id != "system" && user_id != "operator" && user_id.substr(0, 9) != "anonymous";
   if (!ok) {
     return WithReason(
-        absl::InvalidArgumentError("a user id is 2..64 characters of a-z, 0-9, '.', '_', '-'"),
+        absl::InvalidArgumentError("a user id is 2..64 characters of a-z, 0-9, '.', '_', '-' "
+                                   "(not 'system', 'operator' or 'anonymous…')"),
         "USER_ID_INVALID", {{"user_id", std::string(user_id.substr(0, 80))}});
   }
   return absl::OkStatus();
@@ -336,6 +339,16 @@ void IdentityStore::CreateEnrollmentCode(const Caller& by, std::string user_id,
 
 void IdentityStore::EnrollDevice(std::string code, std::string device_name,
                                  DoneFn<vigil::v1::EnrollDeviceResponse> done) {
+  if (NormalizeCode(code).empty()) {
+    return done(WithReason(absl::UnauthenticatedError("an enrollment code is required"),
+                           "ENROLLMENT_CODE_INVALID"));
+  }
+  // Checked before the code is looked at, so that a code cannot be probed
+  // without being used up.
+  if (device_name.empty() || device_name.size() > 100) {
+    return done(WithReason(absl::InvalidArgumentError("device_name must be 1..100 bytes"),
+                           "DEVICE_NAME_INVALID"));
+  }
   absl::StatusOr<std::string> device_id = NewDeviceId();
   if (!device_id.ok()) return done(device_id.status());
   const std::string token = NewToken();
@@ -356,12 +369,6 @@ void IdentityStore::EnrollDevice(std::string code, std::string device_name,
               absl::UnauthenticatedError(
                   "the enrollment code is not valid (unknown, already used or expired)"),
               "ENROLLMENT_CODE_INVALID");
-        }
-        // Checked after the code, so that nothing is told to a caller without
-        // one; the code stays unused.
-        if (device_name.empty() || device_name.size() > 100) {
-          return WithReason(absl::InvalidArgumentError("device_name must be 1..100 bytes"),
-                            "DEVICE_NAME_INVALID");
         }
         stored->set_used_by_device(*device_id);
         ctx.Put(ColumnFamily::kMeta, code_key, stored->SerializeAsString());

@@ -16,14 +16,9 @@ absl::Status KeyRotator::ResumeIfPending() {
 }
 
 absl::StatusOr<std::uint32_t> KeyRotator::Rotate(const Caller& by) {
-  ASSIGN_OR_RETURN(std::uint32_t id, storage::RotateDataKey(*storage_, *keys_));
+  ASSIGN_OR_RETURN(std::uint32_t id,
+                   storage::RotateDataKey(*storage_, *keys_, AuditOf(by, "keys.rotated", "")));
   LogInfo("keys.rotated", {{"key_id", static_cast<std::int64_t>(id)}});
-  RETURN_IF_ERROR(storage_
-                      ->Commit([&](storage::CommitContext& ctx) {
-                        return storage::AppendAudit(
-                            ctx, AuditOf(by, "keys.rotated", absl::StrCat("keys/", id)));
-                      })
-                      .status());
   StartReencryption();
   return id;
 }

@@ -132,13 +132,9 @@ absl::StatusOr<std::pair<std::uint32_t, storage::ReencryptStats>> RunRotateKey(
   ASSIGN_OR_RETURN(auto keys,
                    storage::KeyRing::Load(key_file.empty() ? layout.default_key_file() : key_file));
   RETURN_IF_ERROR(storage::VerifyAndRecordKeyChecks(*storage, *keys));
-  ASSIGN_OR_RETURN(std::uint32_t id, storage::RotateDataKey(*storage, *keys));
-  RETURN_IF_ERROR(storage
-                      ->Commit([&](storage::CommitContext& ctx) {
-                        return storage::AppendAudit(
-                            ctx, AuditOf(OperatorCaller(), "keys.rotated", absl::StrCat("keys/", id)));
-                      })
-                      .status());
+  ASSIGN_OR_RETURN(std::uint32_t id,
+                   storage::RotateDataKey(*storage, *keys,
+                                          AuditOf(OperatorCaller(), "keys.rotated", "")));
   ASSIGN_OR_RETURN(storage::ReencryptStats stats, storage::ReencryptOldValues(*storage, *keys));
   return std::make_pair(id, stats);
 }

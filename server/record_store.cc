@@ -129,7 +129,10 @@ absl::StatusOr<bool> VisitLocked(CommitContext& ctx, const std::string& scope,
   const std::string visit_id = scope.substr(7);
   if (visit_id == record_id) return false;
   ASSIGN_OR_RETURN(auto visit, ReadRecord(ctx, ColumnFamily::kRecords, RecordKey(visit_id), keys));
-  if (!visit.has_value() || visit->deleted() || !visit->body().has_visit()) return false;
+  if (!visit.has_value() || visit->deleted() || !visit->body().has_visit() ||
+      visit->scope() != scope) {
+    return false;
+  }
   const auto state = visit->body().visit().state();
   return state == vigil::v1::VISIT_STATE_APPROVED || state == vigil::v1::VISIT_STATE_PUBLISHED;
 }
@@ -206,7 +209,8 @@ absl::Status RecordStore::ResolveChainBase(CommitContext& ctx, const Mutation& m
   }
   ASSIGN_OR_RETURN(StoredMutation stored, Decode<StoredMutation>(*raw, key, *keys_));
   const MutationResult& prior = stored.result();
-  if (prior.record_id() != m.record_id() || prior.revision() == 0 || !head.has_value()) {
+  if (prior.record_id() != m.record_id() || prior.revision() == 0 || !head.has_value() ||
+      stored.device_id() != m.device_id()) {
     return WithReason(absl::InvalidArgumentError(absl::StrCat(
                           "base mutation ", m.base_mutation_id(),
                           " did not produce a revision of record ", m.record_id())),
@@ -338,13 +342,8 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
           if (seen.has_value()) {
             ASSIGN_OR_RETURN(StoredMutation stored,
                              Decode<StoredMutation>(*seen, mutation_key, *keys_));
-            // The first result is only for a caller who may write its record.
-            ASSIGN_OR_RETURN(auto target,
-                             ReadRecord(ctx, ColumnFamily::kRecords,
-                                        RecordKey(stored.result().record_id()), *keys_));
-            if (!writable(target.has_value() ? target->scope() : m.scope()).ok()) {
-              return denied();
-            }
+            // The first result is only for the device that pushed it.
+            if (stored.device_id() != caller.device) return denied();
             *result = stored.result();
             result->set_duplicate(true);
             continue;
@@ -360,6 +359,21 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
               return grant.status();
             }
             return denied();
+          }
+          // A create naming another scope than the record's (its id is taken
+          // elsewhere) is refused like any denial: ids are not squatted
+          // across scopes.
+          if (head.has_value() && m.base_revision() == 0 && !m.scope().empty() &&
+              m.scope() != head->scope()) {
+            return denied();
+          }
+          // A visit's own record lives in its scope and nowhere else: it is
+          // what locks the scope.
+          if (!head.has_value() && m.body().has_visit() &&
+              target_scope != "visits/" + m.record_id()) {
+            return AtMutation(absl::InvalidArgumentError(
+                                  "a Visit record lives in the scope visits/{its id}"),
+                              i, m, "SCOPE_INVALID");
           }
           auto same_scope = [&](std::string_view id) -> absl::StatusOr<std::optional<Record>> {
             ASSIGN_OR_RETURN(auto found, ReadRecord(ctx, ColumnFamily::kRecords,
@@ -401,7 +415,8 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
                                           *raw_base, MutationKey(m.base_mutation_id()), *keys_));
             }
             if (!prior.has_value() || !prior->result().late_submission() ||
-                prior->result().record_id() != m.record_id()) {
+                prior->result().record_id() != m.record_id() ||
+                prior->device_id() != m.device_id()) {
               return AtMutation(absl::NotFoundError(absl::StrCat(
                                     "record ", m.record_id(), " does not exist")),
                                 i, m, "MUTATION_TARGET_NOT_FOUND");
@@ -435,6 +450,7 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
             result->set_late_submission(true);
             StoredMutation stored;
             *stored.mutable_result() = *result;
+            stored.set_device_id(caller.device);
             ctx.Put(ColumnFamily::kMutations, mutation_key,
                     Encode(stored, false, mutation_key, *keys_));
             RETURN_IF_ERROR(storage::AppendAudit(
@@ -476,6 +492,18 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
                              VisibilityOf(**grant, outcome->record, same_scope));
             if (after != Visibility::kFull) return denied();
           }
+          // The review workflow's states are not the field team's to set.
+          if (outcome->record.body().has_visit() &&
+              !MayMoveVisit(**grant,
+                            head.has_value() && head->body().has_visit()
+                                ? head->body().visit().state()
+                                : vigil::v1::VISIT_STATE_UNSPECIFIED,
+                            outcome->record.body().visit().state())) {
+            return AtMutation(
+                absl::PermissionDeniedError(
+                    "only the NPM unit approves or publishes a visit, or takes it back"),
+                i, m, "VISIT_STATE_NOT_PERMITTED");
+          }
           result->set_clean(outcome->clean);
           for (const auto& id : outcome->conflict_ids) result->add_conflict_ids(id);
           if (!outcome->changed) {
@@ -504,6 +532,7 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
           }
           StoredMutation stored;
           *stored.mutable_result() = *result;
+          stored.set_device_id(caller.device);
           // Keep what was pushed when the revision differs from it (merged):
           // a later mutation chained on this one is merged against it.
           const bool taken_as_is =

@@ -127,11 +127,13 @@ class DownloadReactor final : public grpc::ServerWriteReactor<AttachmentChunk> {
   }
 
   // Attachment bytes (photos, scans) leave the server only once the read is
-  // in the audit log.
-  void Start(const Caller& caller) {
-    if (!ready_) return;
+  // in the audit log. The first pieces are read here, on the gRPC thread:
+  // the commit callback only starts the write.
+  void Start(const Caller& caller, const std::string& scope) {
+    if (!ready_ || !Fill()) return;
     storage_->Submit(
-        [caller, target = "attachments/" + sha256_](storage::CommitContext& ctx) {
+        [caller, target = "attachments/" + sha256_ + " in " + scope](
+            storage::CommitContext& ctx) {
           return storage::AppendAudit(ctx, AuditOf(caller, "attachment.read", target));
         },
         [this](absl::StatusOr<storage::CommitResult> audited) {
@@ -139,7 +141,7 @@ class DownloadReactor final : public grpc::ServerWriteReactor<AttachmentChunk> {
             Finish(ToGrpcStatus(audited.status()));
             return;
           }
-          WriteNext();
+          SendNext();
         });
   }
 
@@ -148,38 +150,43 @@ class DownloadReactor final : public grpc::ServerWriteReactor<AttachmentChunk> {
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "download cancelled"));
       return;
     }
-    WriteNext();
+    if (pending_.empty()) {
+      if (offset_ >= end_) {
+        Finish(grpc::Status::OK);
+        return;
+      }
+      if (!Fill()) return;
+    }
+    SendNext();
   }
 
   void OnDone() override { delete this; }
 
  private:
-  void WriteNext() {
-    if (pending_.empty()) {
-      if (offset_ >= end_ && started_) {
-        Finish(grpc::Status::OK);
-        return;
-      }
-      absl::StatusOr<std::vector<AttachmentPiece>> pieces =
-          store_->Read(sha256_, offset_, end_, store_->options().max_chunk_bytes);
-      if (!pieces.ok()) {
-        Finish(ToGrpcStatus(pieces.status()));
-        return;
-      }
-      started_ = true;
-      for (auto& piece : *pieces) {
-        offset_ = piece.offset + piece.data.size();
-        AttachmentChunk chunk;
-        chunk.set_offset(piece.offset);
-        chunk.set_sha256(AttachmentStore::Sha256Hex(piece.data));
-        chunk.set_data(std::move(piece.data));
-        pending_.push_back(std::move(chunk));
-      }
-      if (pending_.empty()) {
-        Finish(ToGrpcStatus(absl::DataLossError("attachment bytes are missing")));
-        return;
-      }
+  // Reads the next pieces into pending_; false (and finished) on an error.
+  bool Fill() {
+    absl::StatusOr<std::vector<AttachmentPiece>> pieces =
+        store_->Read(sha256_, offset_, end_, store_->options().max_chunk_bytes);
+    if (!pieces.ok()) {
+      Finish(ToGrpcStatus(pieces.status()));
+      return false;
     }
+    for (auto& piece : *pieces) {
+      offset_ = piece.offset + piece.data.size();
+      AttachmentChunk chunk;
+      chunk.set_offset(piece.offset);
+      chunk.set_sha256(AttachmentStore::Sha256Hex(piece.data));
+      chunk.set_data(std::move(piece.data));
+      pending_.push_back(std::move(chunk));
+    }
+    if (pending_.empty()) {
+      Finish(ToGrpcStatus(absl::DataLossError("attachment bytes are missing")));
+      return false;
+    }
+    return true;
+  }
+
+  void SendNext() {
     current_ = std::move(pending_.front());
     pending_.pop_front();
     StartWrite(&current_);
@@ -191,7 +198,6 @@ class DownloadReactor final : public grpc::ServerWriteReactor<AttachmentChunk> {
   const std::string sha256_;
   std::uint64_t offset_;
   std::uint64_t end_ = 0;
-  bool started_ = false;
   std::deque<AttachmentChunk> pending_;
   AttachmentChunk current_;
 };
@@ -313,7 +319,9 @@ absl::Status SyncService::CheckAttachmentRead(const Caller& caller, const std::s
                                               const std::string& sha256) {
   RETURN_IF_ERROR(RecordStore::ValidateScope(scope));
   RETURN_IF_ERROR(AttachmentStore::ValidateSha256(sha256));
-  RETURN_IF_ERROR(policy_->RequireRead(caller, scope).status());
+  ASSIGN_OR_RETURN(ScopeGrant grant, policy_->RequireRead(caller, scope));
+  // Photos and scans may show faces, injuries, names: never for services.
+  if (grant.service) return AccessPolicy::Denied();
   ASSIGN_OR_RETURN(bool linked, attachments_->InScope(sha256, scope));
   if (!linked) {
     return WithReason(absl::NotFoundError("no attachment with this hash in this scope"),
@@ -348,7 +356,7 @@ grpc::ServerWriteReactor<AttachmentChunk>* SyncService::DownloadAttachment(
     return new RefusedWriteReactor<AttachmentChunk>(s);
   }
   auto* reactor = new DownloadReactor(attachments_, storage_, *request);
-  reactor->Start(*caller);
+  reactor->Start(*caller, request->scope());
   return reactor;
 }
 

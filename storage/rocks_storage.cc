@@ -523,8 +523,11 @@ class RocksStorage final : public Storage {
       }
       bool wrote = false;
       for (const WrittenGroup& g : groups) wrote |= g.view != nullptr;
-      absl::Status synced = absl::OkStatus();
-      if (wrote && options_.sync_writes) {
+      // After one failed sync nothing is confirmed any more: later groups
+      // were prepared on top of writes that may not be on disk, and a retried
+      // fsync can succeed without them.
+      absl::Status synced = SyncFailure();
+      if (synced.ok() && wrote && options_.sync_writes) {
         synced = FromRocks(db_->SyncWAL(), "sync the write-ahead log");
         if (!synced.ok()) {
           absl::MutexLock lock(&sync_mu_);

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -48,7 +49,8 @@ std::string KeyCheckKey(std::uint32_t id) {
 // AlreadyExists when the file exists.
 absl::Status WriteKeyFile(const std::string& path, std::string_view text, bool exclusive) {
   int fd = ::open(path.c_str(),
-                  O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC), 0600);
+                  O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (exclusive ? O_EXCL : O_TRUNC),
+                  0600);
   if (fd < 0) {
     if (errno == EEXIST) return absl::AlreadyExistsError(absl::StrCat(path, " exists"));
     return absl::PermissionDeniedError(absl::StrCat("create ", path, ": ", std::strerror(errno)));
@@ -200,7 +202,9 @@ absl::StatusOr<std::string> KeyRing::Open(std::string_view sealed,
 }
 
 absl::StatusOr<std::uint32_t> KeyRing::AddKey() {
-  absl::MutexLock lock(&mu_);
+  // The file work happens outside mu_, so Seal and Open go on meanwhile.
+  absl::MutexLock adding(&add_mu_);
+  const std::uint32_t id = active_key_id() + 1;
   std::ifstream in(path_);
   std::stringstream current;
   current << in.rdbuf();
@@ -209,32 +213,32 @@ absl::StatusOr<std::uint32_t> KeyRing::AddKey() {
   if (!text.empty() && text.back() != '\n') text += '\n';
   Key key;
   crypto_aead_xchacha20poly1305_ietf_keygen(key.data());
+  absl::Cleanup wipe = [&] { sodium_memzero(key.data(), key.size()); };
   char encoded[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
   sodium_bin2base64(encoded, sizeof(encoded), key.data(), key.size(),
                     sodium_base64_VARIANT_ORIGINAL);
-  const std::uint32_t id = active_ + 1;
   text += absl::StrCat("key ", id, " ", encoded, "\n");
   sodium_memzero(encoded, sizeof(encoded));
   const std::string temp = path_ + ".tmp";
-  absl::Status written = WriteKeyFile(temp, text, /*exclusive=*/false);
+  ::unlink(temp.c_str());  // left by a crash; created afresh (O_EXCL) below
+  absl::Status written = WriteKeyFile(temp, text, /*exclusive=*/true);
   sodium_memzero(text.data(), text.size());
-  if (!written.ok()) {
-    sodium_memzero(key.data(), key.size());
-    return written;
-  }
+  RETURN_IF_ERROR(written);
   if (std::rename(temp.c_str(), path_.c_str()) != 0) {
-    sodium_memzero(key.data(), key.size());
     return absl::InternalError(absl::StrCat("cannot replace ", path_, ": ", std::strerror(errno)));
   }
+  // The new key seals nothing before the file that holds it is durable.
   const auto dir = std::filesystem::path(path_).parent_path();
   int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
+  const bool synced = dir_fd >= 0 && ::fsync(dir_fd) == 0;
+  if (dir_fd >= 0) ::close(dir_fd);
+  if (!synced) {
+    return absl::InternalError(absl::StrCat("cannot sync the directory of ", path_,
+                                            "; the new key is not in use"));
   }
+  absl::MutexLock lock(&mu_);
   keys_[id] = key;
   active_ = id;
-  sodium_memzero(key.data(), key.size());
   return id;
 }
 
@@ -310,16 +314,17 @@ absl::Status VerifyAndRecordKeyChecks(Storage& storage, const KeyRing& keys) {
       .status();
 }
 
-absl::StatusOr<std::uint32_t> RotateDataKey(Storage& storage, KeyRing& keys) {
+absl::StatusOr<std::uint32_t> RotateDataKey(Storage& storage, KeyRing& keys, AuditEvent audit) {
   ASSIGN_OR_RETURN(std::uint32_t id, keys.AddKey());
   RETURN_IF_ERROR(VerifyAndRecordKeyChecks(storage, keys));
+  audit.target = absl::StrCat("keys/", id);
   // The pipeline applies requests in order: once this commit is durable, so
   // is every request that sealed a value before the key changed, and the
   // re-encryption scan will see it.
   RETURN_IF_ERROR(storage
                       .Commit([&](CommitContext& ctx) {
                         ctx.Put(ColumnFamily::kMeta, ReencryptPendingKey(), std::to_string(id));
-                        return absl::OkStatus();
+                        return AppendAudit(ctx, audit);
                       })
                       .status());
   return id;
@@ -389,9 +394,14 @@ absl::StatusOr<ReencryptStats> ReencryptOldValues(Storage& storage, const KeyRin
       stats.resealed += resealed;
     }
   }
+  // A newer rotation that started meanwhile keeps its own mark.
   RETURN_IF_ERROR(storage
-                      .Commit([&](CommitContext& ctx) {
-                        ctx.Delete(ColumnFamily::kMeta, ReencryptPendingKey());
+                      .Commit([&](CommitContext& ctx) -> absl::Status {
+                        ASSIGN_OR_RETURN(auto mark, ctx.Get(ColumnFamily::kMeta,
+                                                            ReencryptPendingKey()));
+                        if (mark.has_value() && *mark == std::to_string(active)) {
+                          ctx.Delete(ColumnFamily::kMeta, ReencryptPendingKey());
+                        }
                         return absl::OkStatus();
                       })
                       .status());

@@ -26,6 +26,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "storage/audit_log.h"
 #include "storage/storage.h"
 
 namespace vigil::storage {
@@ -67,6 +68,7 @@ class KeyRing {
   static std::optional<std::uint32_t> SealedKeyId(std::string_view value);
 
  private:
+  absl::Mutex add_mu_;  // one AddKey at a time; held across the file work
   using Key = std::array<unsigned char, 32>;
   KeyRing() = default;
   std::string path_;
@@ -98,8 +100,9 @@ absl::StatusOr<bool> HasKeyChecks(Storage& storage);
 
 // Makes a new data key current (KeyRing::AddKey), records its key check,
 // waits until every commit that may have sealed a value with the old key is
-// durable, and marks the database as needing re-encryption.
-absl::StatusOr<std::uint32_t> RotateDataKey(Storage& storage, KeyRing& keys);
+// durable, and marks the database as needing re-encryption, with `audit`
+// (its target set to "keys/<id>") in that same commit.
+absl::StatusOr<std::uint32_t> RotateDataKey(Storage& storage, KeyRing& keys, AuditEvent audit);
 
 // True from a rotation until ReencryptOldValues has finished.
 absl::StatusOr<bool> ReencryptionPending(Storage& storage);

@@ -125,7 +125,7 @@ TEST(ValueCipherTest, RotationReEncryptsEverySealedValueAndKeepsPlainOnes) {
   ASSERT_OK(LoadOrCreateSecret(**storage, *ring, "s", [] { return std::string("server secret"); })
                 .status());
 
-  auto rotated = RotateDataKey(**storage, *ring);
+  auto rotated = RotateDataKey(**storage, *ring, AuditEvent{0, "operator", "", "keys.rotated", ""});
   ASSERT_OK(rotated);
   EXPECT_EQ(*rotated, 2u);
   EXPECT_EQ(ring->active_key_id(), 2u);
