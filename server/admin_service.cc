@@ -101,6 +101,7 @@ AdminService::Reactor* AdminService::EnrollDevice(Context* context,
         if (!result.ok() && result.status().code() == absl::StatusCode::kUnauthenticated) {
           result = auth_->CountFailure(source, result.status());
         }
+        if (result.ok()) result->set_receipt_public_key(receipt_public_key_);
         FinishUnary(reactor, std::move(result), response);
       });
   return reactor;

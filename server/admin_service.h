@@ -4,6 +4,9 @@
 #ifndef VIGIL_SERVER_ADMIN_SERVICE_H_
 #define VIGIL_SERVER_ADMIN_SERVICE_H_
 
+#include <string>
+#include <utility>
+
 #include "server/auth.h"
 #include "server/background_worker.h"
 #include "server/identity_store.h"
@@ -16,9 +19,14 @@ namespace vigil::server {
 class AdminService final : public vigil::v1::AdminService::CallbackService {
  public:
   // Everything is borrowed and must outlive the service.
+  // `receipt_public_key` is handed to each enrolled device to pin.
   AdminService(Authenticator* auth, IdentityStore* identities, KeyRotator* rotator,
-               storage::Storage* storage)
-      : auth_(auth), identities_(identities), rotator_(rotator), storage_(storage) {}
+               storage::Storage* storage, std::string receipt_public_key)
+      : auth_(auth),
+        identities_(identities),
+        rotator_(rotator),
+        storage_(storage),
+        receipt_public_key_(std::move(receipt_public_key)) {}
 
   using Context = grpc::CallbackServerContext;
   using Reactor = grpc::ServerUnaryReactor;
@@ -66,6 +74,7 @@ class AdminService final : public vigil::v1::AdminService::CallbackService {
   IdentityStore* identities_;
   KeyRotator* rotator_;
   storage::Storage* storage_;
+  const std::string receipt_public_key_;
   BackgroundWorker worker_;  // audit log walks and rotations, off the gRPC threads
 };
 

@@ -716,7 +716,7 @@ TEST(MutualTlsTest, DevicesWithoutAClientCertificateCannotConnect) {
   const std::string target = "127.0.0.1:" + std::to_string((*started)->port());
   auto call = [&](const grpc::SslCredentialsOptions& tls) {
     std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> bearer;
-    bearer.push_back(std::make_unique<testing::BearerInterceptorFactory>(token));
+    bearer.push_back(std::make_unique<client::BearerInterceptorFactory>(token));
     auto channel = grpc::experimental::CreateCustomChannelWithInterceptors(
         target, grpc::SslCredentials(tls), grpc::ChannelArguments(), std::move(bearer));
     grpc::ClientContext ctx;

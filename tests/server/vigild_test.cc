@@ -15,6 +15,7 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/vigild_process.h"
 
 namespace vigil {
 namespace {
@@ -35,37 +36,11 @@ int FileMode(const std::string& path) {
   return st.st_mode & 0777;
 }
 
-class Vigild {
+// vigild started by path from this build.
+class Vigild : public testing::Vigild {
  public:
-  Vigild(const TempDir& tmp, const std::string& data_dir, std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {VIGIL_VIGILD, "--data-dir", data_dir, "--listen",
-                                     "127.0.0.1:0"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    log_ = tmp.Sub("vigild-" + std::to_string(counter_++) + ".log");
-    process_ = std::make_unique<Subprocess>(argv, log_);
-    if (process_->WaitForOutput("\"event\":\"server.listening\"")) {
-      std::smatch m;
-      std::string out = process_->Output();
-      std::regex re("\"address\":\"127\\.0\\.0\\.1:([0-9]+)\"");
-      if (std::regex_search(out, m, re)) port_ = std::stoi(m[1]);
-    }
-  }
-
-  int port() const { return port_; }
-  Subprocess& process() { return *process_; }
-  std::string target() const { return "localhost:" + std::to_string(port_); }
-
-  // SIGTERM and wait: the exit code.
-  int Stop(int sig = SIGTERM) {
-    process_->Signal(sig);
-    return process_->Wait();
-  }
-
- private:
-  static inline int counter_ = 0;
-  std::string log_;
-  std::unique_ptr<Subprocess> process_;
-  int port_ = 0;
+  Vigild(const TempDir& tmp, const std::string& data_dir, std::vector<std::string> extra = {})
+      : testing::Vigild(VIGIL_VIGILD, tmp, data_dir, std::move(extra)) {}
 };
 
 std::shared_ptr<grpc::Channel> TlsChannel(const std::string& target, const std::string& ca) {

@@ -1,0 +1,1161 @@
+#include "client/replica.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "base/status_macros.h"
+#include "storage/storage.h"
+#include "sync/ids.h"
+#include "sync/record_merge.h"
+#include "vigil/v1/admin.grpc.pb.h"
+#include "vigil/v1/sync.grpc.pb.h"
+
+namespace vigil::client {
+namespace {
+
+using storage::ColumnFamily;
+using vigil::internal::ClientProfile;
+using vigil::internal::LocalRecord;
+using vigil::internal::OutboxEntry;
+using vigil::internal::ParkedMutation;
+using vigil::internal::StoredReceipt;
+using vigil::internal::UploadEntry;
+using vigil::v1::Mutation;
+using vigil::v1::Record;
+using vigil::v1::RecordBody;
+
+constexpr ColumnFamily kMeta = ColumnFamily::kMeta;
+
+// Every key of the local store starts with "t/", apart from storage's own.
+const std::string kProfileKey = "t/profile";
+const std::string kClockKey = "t/clock";
+const std::string kOutSeqKey = "t/outseq";
+std::string FollowKey(const std::string& scope) { return absl::StrCat("t/follow/", scope); }
+std::string CursorKey(const std::string& scope) { return absl::StrCat("t/cursor/", scope); }
+std::string RecordKey(const std::string& id) { return absl::StrCat("t/rec/", id); }
+// Records of a scope: "t/in/{scope}\0{id}".
+std::string InScopePrefix(const std::string& scope) {
+  return absl::StrCat("t/in/", scope, std::string(1, '\0'));
+}
+std::string InScopeKey(const std::string& scope, const std::string& id) {
+  return absl::StrCat(InScopePrefix(scope), id);
+}
+std::string OutboxKey(std::uint64_t n) { return absl::StrFormat("t/out/%020d", n); }
+std::string ParkKey(std::uint64_t n) { return absl::StrFormat("t/park/%020d", n); }
+std::string UploadKey(const std::string& sha) { return absl::StrCat("t/upload/", sha); }
+std::string ReceiptKey(const std::string& scope) { return absl::StrCat("t/receipt/", scope); }
+
+template <typename M>
+absl::StatusOr<std::optional<M>> LoadIn(storage::CommitContext& ctx, const std::string& key) {
+  ASSIGN_OR_RETURN(std::optional<std::string> raw, ctx.Get(kMeta, key));
+  if (!raw.has_value()) return std::nullopt;
+  M message;
+  if (!message.ParseFromString(*raw)) {
+    return absl::DataLossError(absl::StrCat("local store: unreadable value at ", key));
+  }
+  return message;
+}
+
+template <typename M>
+absl::StatusOr<std::optional<M>> LoadFrom(storage::Storage& db, const std::string& key) {
+  ASSIGN_OR_RETURN(std::optional<std::string> raw, db.Get(kMeta, key));
+  if (!raw.has_value()) return std::nullopt;
+  M message;
+  if (!message.ParseFromString(*raw)) {
+    return absl::DataLossError(absl::StrCat("local store: unreadable value at ", key));
+  }
+  return message;
+}
+
+void Store(storage::CommitContext& ctx, const std::string& key,
+           const google::protobuf::Message& message) {
+  ctx.Put(kMeta, key, message.SerializeAsString());
+}
+
+// Values of every key with `prefix`, in key order.
+template <typename M>
+absl::StatusOr<std::vector<std::pair<std::string, M>>> ScanAll(storage::Storage& db,
+                                                               const std::string& prefix,
+                                                               std::size_t limit = SIZE_MAX) {
+  std::vector<std::pair<std::string, M>> out;
+  absl::Status parse = absl::OkStatus();
+  RETURN_IF_ERROR(db.Scan(kMeta, storage::KeyRange::Prefix(prefix), nullptr,
+                          [&](std::string_view key, std::string_view value) {
+                            M message;
+                            if (!message.ParseFromArray(value.data(),
+                                                        static_cast<int>(value.size()))) {
+                              parse = absl::DataLossError(
+                                  absl::StrCat("local store: unreadable value at ", std::string(key)));
+                              return false;
+                            }
+                            out.emplace_back(std::string(key), std::move(message));
+                            return out.size() < limit;
+                          }));
+  RETURN_IF_ERROR(parse);
+  return out;
+}
+
+std::uint64_t NextCounter(storage::CommitContext& ctx, const std::string& key,
+                          absl::Status* status) {
+  auto raw = ctx.Get(kMeta, key);
+  std::uint64_t n = 0;
+  if (!raw.ok()) {
+    *status = raw.status();
+  } else if (raw->has_value() && !absl::SimpleAtoi(**raw, &n)) {
+    *status = absl::DataLossError("local store: unreadable counter");
+  }
+  ++n;
+  ctx.Put(kMeta, key, std::to_string(n));
+  return n;
+}
+
+bool Transient(grpc::StatusCode code) {
+  return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED ||
+         code == grpc::StatusCode::RESOURCE_EXHAUSTED || code == grpc::StatusCode::ABORTED ||
+         code == grpc::StatusCode::CANCELLED;
+}
+
+std::string Sha256Hex(const unsigned char digest[crypto_hash_sha256_BYTES]) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < crypto_hash_sha256_BYTES; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 15]);
+  }
+  return out;
+}
+
+std::string Sha256Of(std::string_view data) {
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  return Sha256Hex(digest);
+}
+
+LocalView ViewOf(const std::string& id, const LocalRecord& rec) {
+  LocalView view;
+  view.id = id;
+  view.scope = rec.scope();
+  view.body = rec.body();
+  view.deleted = rec.deleted();
+  view.pending = rec.dirty();
+  view.server_revision = rec.server().revision();
+  view.conflicts.assign(rec.server().open_conflicts().begin(),
+                        rec.server().open_conflicts().end());
+  return view;
+}
+
+absl::Status ErrnoError(const std::string& what) {
+  return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
+}
+
+}  // namespace
+
+class Replica::Impl {
+ public:
+  Impl(std::string dir, std::unique_ptr<storage::Storage> db)
+      : dir_(std::move(dir)), db_(std::move(db)) {}
+
+  absl::Status Init() {
+    ASSIGN_OR_RETURN(auto clock, LoadFrom<vigil::internal::StoredClock>(*db_, kClockKey));
+    if (clock.has_value()) clock_.Restore(clock->last());
+    return absl::OkStatus();
+  }
+
+  std::string BlobPath(const std::string& sha) const { return absl::StrCat(dir_, "/blobs/", sha); }
+
+  absl::StatusOr<ClientProfile> Profile() const {
+    ASSIGN_OR_RETURN(auto profile, LoadFrom<ClientProfile>(*db_, kProfileKey));
+    if (!profile.has_value() || profile->token().empty()) {
+      return absl::FailedPreconditionError(
+          "this store has no server credentials yet: enroll the device first");
+    }
+    return *profile;
+  }
+
+  static ServerAddress AddressOf(const ClientProfile& p) {
+    return ServerAddress{.target = p.server(),
+                         .ca_pem = p.ca_pem(),
+                         .plaintext = p.plaintext(),
+                         .client_cert_pem = p.client_cert_pem(),
+                         .client_key_pem = p.client_key_pem()};
+  }
+
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> Channel() const {
+    ASSIGN_OR_RETURN(ClientProfile profile, Profile());
+    return MakeChannel(AddressOf(profile), profile.token());
+  }
+
+  absl::Status SaveProfile(const ClientProfile& profile) {
+    return db_
+        ->Commit([&](storage::CommitContext& ctx) {
+          Store(ctx, kProfileKey, profile);
+          return absl::OkStatus();
+        })
+        .status();
+  }
+
+  absl::StatusOr<std::string> NewId() {
+    sync::UuidRandomBytes random;
+    randombytes_buf(random.data(), random.size());
+    return sync::NewUuidV7(absl::Now(), random);
+  }
+
+  // A mutation stamped with this device's identity and a fresh HLC time,
+  // which is persisted with it (`ctx`), so time never runs backwards across
+  // restarts.
+  absl::StatusOr<Mutation> NewMutation(storage::CommitContext& ctx, const ClientProfile& profile,
+                                       const std::string& record_id) {
+    Mutation m;
+    ASSIGN_OR_RETURN(std::string mutation_id, NewId());
+    m.set_mutation_id(mutation_id);
+    m.set_record_id(record_id);
+    m.set_author(profile.user_id());
+    m.set_device_id(profile.device_id());
+    vigil::internal::StoredClock stored;
+    {
+      absl::MutexLock lock(&clock_mu_);
+      *m.mutable_hlc() = clock_.Now(absl::Now());
+      *stored.mutable_last() = clock_.last();
+    }
+    Store(ctx, kClockKey, stored);
+    return m;
+  }
+
+  absl::Status Enqueue(storage::CommitContext& ctx, Mutation m) {
+    absl::Status counter = absl::OkStatus();
+    const std::uint64_t n = NextCounter(ctx, kOutSeqKey, &counter);
+    RETURN_IF_ERROR(counter);
+    OutboxEntry entry;
+    *entry.mutable_mutation() = std::move(m);
+    Store(ctx, OutboxKey(n), entry);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::string> CreateIn(storage::CommitContext& ctx, const ClientProfile& profile,
+                                       const std::string& scope, const RecordBody& body) {
+    if (body.kind_case() == RecordBody::KIND_NOT_SET) {
+      return absl::InvalidArgumentError("a record body needs a kind");
+    }
+    ASSIGN_OR_RETURN(std::string id, NewId());
+    ASSIGN_OR_RETURN(Mutation m, NewMutation(ctx, profile, id));
+    m.set_scope(scope);
+    *m.mutable_body() = body;
+    LocalRecord rec;
+    *rec.mutable_body() = body;
+    rec.set_scope(scope);
+    rec.set_dirty(true);
+    rec.set_last_mutation_id(m.mutation_id());
+    rec.set_queued(1);
+    Store(ctx, RecordKey(id), rec);
+    ctx.Put(kMeta, InScopeKey(scope, id), "");
+    RETURN_IF_ERROR(Enqueue(ctx, std::move(m)));
+    return id;
+  }
+
+  absl::StatusOr<std::string> Create(const std::string& scope, const RecordBody& body) {
+    if (scope.empty()) return absl::InvalidArgumentError("a record needs a scope");
+    ASSIGN_OR_RETURN(ClientProfile profile, Profile());
+    std::string id;
+    RETURN_IF_ERROR(db_->Commit([&](storage::CommitContext& ctx) -> absl::Status {
+                         ASSIGN_OR_RETURN(id, CreateIn(ctx, profile, scope, body));
+                         return absl::OkStatus();
+                       })
+                        .status());
+    return id;
+  }
+
+  // Edit, delete or resolution of an existing record.
+  absl::Status Change(const std::string& record_id, const RecordBody* body, bool del,
+                      const std::vector<std::string>* resolves) {
+    ASSIGN_OR_RETURN(ClientProfile profile, Profile());
+    return db_
+        ->Commit([&](storage::CommitContext& ctx) -> absl::Status {
+          ASSIGN_OR_RETURN(std::optional<LocalRecord> rec,
+                           LoadIn<LocalRecord>(ctx, RecordKey(record_id)));
+          if (!rec.has_value()) {
+            return absl::NotFoundError(absl::StrCat("no record ", record_id, " on this device"));
+          }
+          if (rec->deleted()) {
+            return absl::FailedPreconditionError(
+                absl::StrCat("record ", record_id, " is deleted"));
+          }
+          if (body != nullptr && body->kind_case() != rec->body().kind_case()) {
+            return absl::InvalidArgumentError(
+                absl::StrCat("record ", record_id, " is of another kind"));
+          }
+          ASSIGN_OR_RETURN(Mutation m, NewMutation(ctx, profile, record_id));
+          if (resolves != nullptr) {
+            if (rec->dirty() || rec->queued() > 0) {
+              return absl::FailedPreconditionError(
+                  "the record has local edits not yet synced: sync first, then resolve on the "
+                  "head the conflicts are on");
+            }
+            for (const std::string& c : *resolves) m.add_resolves_conflict_ids(c);
+          }
+          if (!rec->last_mutation_id().empty()) {
+            m.set_base_mutation_id(rec->last_mutation_id());
+          } else {
+            m.set_base_revision(rec->server().revision());
+          }
+          if (!rec->dirty()) *rec->mutable_base() = rec->server();
+          rec->set_dirty(true);
+          rec->set_last_mutation_id(m.mutation_id());
+          rec->set_queued(rec->queued() + 1);
+          if (del) {
+            m.set_delete_(true);
+            rec->set_deleted(true);
+          } else {
+            *m.mutable_body() = *body;
+            *rec->mutable_body() = *body;
+          }
+          Store(ctx, RecordKey(record_id), *rec);
+          return Enqueue(ctx, std::move(m));
+        })
+        .status();
+  }
+
+  absl::StatusOr<std::string> Attach(const std::string& scope, const std::string& file_path,
+                                     vigil::v1::Attachment metadata) {
+    ASSIGN_OR_RETURN(ClientProfile profile, Profile());
+    // Copy into the store, hashing on the way.
+    const int in = ::open(file_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0) return ErrnoError(absl::StrCat("cannot open ", file_path));
+    ASSIGN_OR_RETURN(std::string tmp_id, NewId());
+    const std::string tmp = absl::StrCat(dir_, "/blobs/.tmp-", tmp_id);
+    const int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (out < 0) {
+      ::close(in);
+      return ErrnoError("cannot write into the store");
+    }
+    crypto_hash_sha256_state state;
+    crypto_hash_sha256_init(&state);
+    std::vector<char> buffer(1 << 20);
+    std::uint64_t size = 0;
+    absl::Status copied = absl::OkStatus();
+    while (true) {
+      const ssize_t n = ::read(in, buffer.data(), buffer.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        copied = ErrnoError(absl::StrCat("cannot read ", file_path));
+        break;
+      }
+      if (n == 0) break;
+      crypto_hash_sha256_update(&state, reinterpret_cast<unsigned char*>(buffer.data()),
+                                static_cast<unsigned long long>(n));
+      for (ssize_t done = 0; done < n;) {
+        const ssize_t w = ::write(out, buffer.data() + done, static_cast<size_t>(n - done));
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+          copied = ErrnoError("cannot write into the store");
+          break;
+        }
+        done += w;
+      }
+      if (!copied.ok()) break;
+      size += static_cast<std::uint64_t>(n);
+    }
+    ::close(in);
+    if (copied.ok() && ::fsync(out) != 0) copied = ErrnoError("cannot sync the store");
+    ::close(out);
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&state, digest);
+    const std::string sha = Sha256Hex(digest);
+    if (copied.ok() && ::rename(tmp.c_str(), BlobPath(sha).c_str()) != 0) {
+      copied = ErrnoError("cannot keep the file in the store");
+    }
+    if (!copied.ok()) {
+      ::unlink(tmp.c_str());
+      return copied;
+    }
+    const int blobs = ::open(absl::StrCat(dir_, "/blobs").c_str(), O_RDONLY | O_DIRECTORY);
+    if (blobs >= 0) {
+      ::fsync(blobs);
+      ::close(blobs);
+    }
+
+    metadata.set_sha256(sha);
+    metadata.set_size_bytes(size);
+    metadata.set_capture_device_id(profile.device_id());
+    if (!metadata.has_captured_at()) {
+      metadata.mutable_captured_at()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    }
+    if (metadata.visit_id().empty() && absl::StartsWith(scope, "visits/")) {
+      metadata.set_visit_id(scope.substr(7));
+    }
+    RecordBody body;
+    *body.mutable_attachment() = std::move(metadata);
+    std::string id;
+    RETURN_IF_ERROR(db_->Commit([&](storage::CommitContext& ctx) -> absl::Status {
+                         ASSIGN_OR_RETURN(auto upload, LoadIn<UploadEntry>(ctx, UploadKey(sha)));
+                         if (!upload.has_value() || upload->freed() || upload->scope() != scope) {
+                           UploadEntry entry;
+                           entry.set_sha256(sha);
+                           entry.set_size(size);
+                           entry.set_scope(scope);
+                           Store(ctx, UploadKey(sha), entry);
+                         }
+                         ASSIGN_OR_RETURN(id, CreateIn(ctx, profile, scope, body));
+                         return absl::OkStatus();
+                       })
+                        .status());
+    return id;
+  }
+
+  // --- Sync. ---
+
+  // Runs `call` until it succeeds, fails for good, or the retry window ends.
+  template <typename Call>
+  grpc::Status Retrying(const SyncOptions& options, SyncReport& report, Call call) {
+    const absl::Time start = absl::Now();
+    absl::Duration backoff = options.initial_backoff;
+    while (true) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(absl::ToChronoTime(absl::Now() + options.call_deadline));
+      grpc::Status s = call(ctx);
+      if (s.ok() || !Transient(s.error_code()) || absl::Now() - start + backoff > options.retry_for) {
+        return s;
+      }
+      ++report.retries;
+      absl::SleepFor(backoff);
+      backoff = std::min(backoff * 2, options.max_backoff);
+    }
+  }
+
+  absl::StatusOr<SyncReport> Sync(const SyncOptions& options, const ProgressFn& progress) {
+    absl::MutexLock one_at_a_time(&sync_mu_);
+    ASSIGN_OR_RETURN(ClientProfile profile, Profile());
+    grpc::ChannelArguments args;
+    // A fresh connection per sync: a link that died while the tablet slept
+    // is not reused.
+    args.SetInt("grpc.use_local_subchannel_pool", 1);
+    ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel,
+                     MakeChannel(AddressOf(profile), profile.token(), args,
+                                 options.interceptors ? options.interceptors() : Interceptors()));
+    auto stub = vigil::v1::SyncService::NewStub(channel);
+    SyncReport report;
+    Progress state;
+    auto tell = [&](Progress::Phase phase, const std::string& scope) {
+      state.phase = phase;
+      state.scope = scope;
+      if (progress) progress(state);
+    };
+    if (options.push) {
+      RETURN_IF_ERROR(UploadAll(*stub, options, report, state, tell));
+      RETURN_IF_ERROR(PushAll(*stub, options, report, state, tell));
+    }
+    for (const std::string& scope : Followed()) {
+      absl::Status pulled = PullScope(*stub, scope, options, report, state, tell);
+      if (pulled.code() == absl::StatusCode::kUnauthenticated) return pulled;
+      if (!pulled.ok()) report.scope_errors.emplace_back(scope, pulled);
+    }
+    if (options.fetch_receipts && !profile.receipt_public_key().empty()) {
+      for (const std::string& scope : Followed()) {
+        if (!absl::StartsWith(scope, "visits/")) continue;
+        tell(Progress::Phase::kReceipt, scope);
+        absl::Status checked = CheckReceipt(*stub, profile, scope, options, report);
+        if (checked.code() == absl::StatusCode::kUnauthenticated) return checked;
+        if (!checked.ok()) report.scope_errors.emplace_back(scope, checked);
+      }
+    }
+    tell(Progress::Phase::kDone, "");
+    return report;
+  }
+
+  template <typename Tell>
+  absl::Status UploadAll(vigil::v1::SyncService::Stub& stub, const SyncOptions& options,
+                         SyncReport& report, Progress& state, Tell& tell) {
+    ASSIGN_OR_RETURN(auto uploads, ScanAll<UploadEntry>(*db_, "t/upload/"));
+    std::vector<UploadEntry> todo;
+    for (auto& [key, entry] : uploads) {
+      if (!entry.uploaded() && !entry.freed()) {
+        state.bytes_left += entry.size();
+        todo.push_back(std::move(entry));
+      }
+    }
+    for (UploadEntry& entry : todo) {
+      tell(Progress::Phase::kUpload, entry.scope());
+      RETURN_IF_ERROR(UploadOne(stub, entry, options, report, state, tell));
+      entry.set_uploaded(true);
+      RETURN_IF_ERROR(db_->Commit([&](storage::CommitContext& ctx) {
+                           Store(ctx, UploadKey(entry.sha256()), entry);
+                           return absl::OkStatus();
+                         })
+                          .status());
+      ++report.attachments_uploaded;
+    }
+    return absl::OkStatus();
+  }
+
+  template <typename Tell>
+  absl::Status UploadOne(vigil::v1::SyncService::Stub& stub, const UploadEntry& entry,
+                         const SyncOptions& options, SyncReport& report, Progress& state,
+                         Tell& tell) {
+    const std::uint64_t left_before = state.bytes_left;
+    const std::uint64_t done_before = state.bytes_done;
+    grpc::Status s = Retrying(options, report, [&](grpc::ClientContext& ctx) -> grpc::Status {
+      // Where the server's durable copy ends.
+      vigil::v1::GetAttachmentStatusRequest ask;
+      ask.set_sha256(entry.sha256());
+      ask.set_scope(entry.scope());
+      vigil::v1::AttachmentStatus held;
+      grpc::Status asked = stub.GetAttachmentStatus(&ctx, ask, &held);
+      if (!asked.ok() && asked.error_code() != grpc::StatusCode::NOT_FOUND) return asked;
+      if (asked.ok() && held.complete()) return grpc::Status::OK;
+      const std::uint64_t from = asked.ok() ? held.received() : 0;
+      std::ifstream file(BlobPath(entry.sha256()), std::ios::binary);
+      if (!file) {
+        return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                            "the local copy of attachment " + entry.sha256() + " is missing");
+      }
+      file.seekg(static_cast<std::streamoff>(from));
+      grpc::ClientContext upload_ctx;
+      upload_ctx.set_deadline(absl::ToChronoTime(
+          absl::Now() + options.call_deadline +
+          absl::Seconds(static_cast<double>(entry.size() - from) / (256 << 10))));
+      vigil::v1::AttachmentStatus result;
+      auto writer = stub.UploadAttachment(&upload_ctx, &result);
+      vigil::v1::UploadAttachmentRequest header;
+      header.mutable_header()->set_sha256(entry.sha256());
+      header.mutable_header()->set_size(entry.size());
+      header.mutable_header()->set_scope(entry.scope());
+      bool open = writer->Write(header);
+      std::string chunk(options.chunk_bytes, '\0');
+      std::uint64_t offset = from;
+      state.bytes_done = done_before + from;
+      state.bytes_left = left_before - from;
+      while (open && offset < entry.size()) {
+        const std::size_t want =
+            static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), entry.size() - offset));
+        file.read(chunk.data(), static_cast<std::streamsize>(want));
+        if (static_cast<std::size_t>(file.gcount()) != want) {
+          upload_ctx.TryCancel();
+          writer->Finish();
+          return grpc::Status(grpc::StatusCode::DATA_LOSS,
+                              "the local copy of attachment " + entry.sha256() + " is short");
+        }
+        vigil::v1::UploadAttachmentRequest message;
+        auto* c = message.mutable_chunk();
+        c->set_offset(offset);
+        c->set_data(chunk.data(), want);
+        c->set_sha256(Sha256Of(c->data()));
+        open = writer->Write(message);
+        if (open) {
+          offset += want;
+          state.bytes_done = done_before + offset;
+          state.bytes_left = left_before - offset;
+          tell(Progress::Phase::kUpload, entry.scope());
+        }
+      }
+      if (open) writer->WritesDone();
+      grpc::Status finished = writer->Finish();
+      if (finished.ok() && !result.complete()) {
+        return grpc::Status(grpc::StatusCode::DATA_LOSS,
+                            "the server did not confirm attachment " + entry.sha256());
+      }
+      if (finished.ok()) report.uploaded_bytes += entry.size() - from;
+      return finished;
+    });
+    state.bytes_done = done_before + entry.size();
+    state.bytes_left = left_before - entry.size();
+    return ToAbsl(s);
+  }
+
+  template <typename Tell>
+  absl::Status PushAll(vigil::v1::SyncService::Stub& stub, const SyncOptions& options,
+                       SyncReport& report, Progress& state, Tell& tell) {
+    ASSIGN_OR_RETURN(auto all, ScanAll<OutboxEntry>(*db_, "t/out/"));
+    state.records_left = all.size();
+    state.records_done = 0;
+    tell(Progress::Phase::kPush, "");
+    while (true) {
+      // The head of the outbox, by count and by bytes (the server takes 16
+      // MiB per call).
+      ASSIGN_OR_RETURN(auto batch, ScanAll<OutboxEntry>(*db_, "t/out/",
+                                                        static_cast<std::size_t>(options.push_batch)));
+      if (batch.empty()) return absl::OkStatus();
+      vigil::v1::PushRequest request;
+      std::size_t bytes = 0;
+      for (const auto& [key, entry] : batch) {
+        bytes += entry.mutation().ByteSizeLong();
+        if (request.mutations_size() > 0 && bytes > (8u << 20)) break;
+        *request.add_mutations() = entry.mutation();
+      }
+      batch.resize(static_cast<std::size_t>(request.mutations_size()));
+      vigil::v1::PushResponse response;
+      grpc::Status s = Retrying(options, report, [&](grpc::ClientContext& ctx) {
+        response.Clear();
+        return stub.Push(&ctx, request, &response);
+      });
+      if (s.ok()) {
+        if (response.results_size() != request.mutations_size()) {
+          return absl::InternalError("the server answered a push with the wrong number of results");
+        }
+        RETURN_IF_ERROR(Acknowledge(batch, response, report));
+        state.records_done += batch.size();
+        state.records_left -= std::min<std::uint64_t>(state.records_left, batch.size());
+        tell(Progress::Phase::kPush, "");
+        continue;
+      }
+      // A refusal that names its mutation parks that one, and the rest is
+      // sent again. Anything else stops the sync with the outbox intact.
+      std::size_t index = 0;
+      const std::string named = ErrorMetadata(s, "index");
+      if (Transient(s.error_code()) || s.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+          named.empty() || !absl::SimpleAtoi(named, &index) || index >= batch.size()) {
+        return ToAbsl(s);
+      }
+      ParkedMutation parked;
+      *parked.mutable_mutation() = batch[index].second.mutation();
+      parked.set_code(static_cast<int>(s.error_code()));
+      parked.set_message(s.error_message());
+      parked.set_reason(ErrorReason(s));
+      parked.set_kind("refused");
+      RETURN_IF_ERROR(Park(batch[index].first, parked));
+      report.parked.push_back(parked);
+      state.records_left -= std::min<std::uint64_t>(state.records_left, 1);
+    }
+  }
+
+  // Moves an outbox entry to the parked list. The local view of its record
+  // falls back to the server's when nothing else of this device is pending.
+  absl::Status Park(const std::string& outbox_key, const ParkedMutation& parked) {
+    return db_
+        ->Commit([&](storage::CommitContext& ctx) -> absl::Status {
+          ctx.Delete(kMeta, outbox_key);
+          absl::Status counter = absl::OkStatus();
+          const std::uint64_t n = NextCounter(ctx, "t/parkseq", &counter);
+          RETURN_IF_ERROR(counter);
+          Store(ctx, ParkKey(n), parked);
+          const std::string& id = parked.mutation().record_id();
+          ASSIGN_OR_RETURN(std::optional<LocalRecord> rec, LoadIn<LocalRecord>(ctx, RecordKey(id)));
+          if (!rec.has_value()) return absl::OkStatus();
+          rec->set_queued(rec->queued() > 0 ? rec->queued() - 1 : 0);
+          if (rec->last_mutation_id() == parked.mutation().mutation_id() && rec->queued() == 0) {
+            rec->clear_last_mutation_id();
+          }
+          if (rec->queued() == 0 && rec->acked_revision() <= rec->server().revision()) {
+            if (rec->server().revision() == 0) {
+              // Never reached the server: nothing to show but the parked copy.
+              ctx.Delete(kMeta, RecordKey(id));
+              ctx.Delete(kMeta, InScopeKey(rec->scope(), id));
+              return absl::OkStatus();
+            }
+            ShowServer(*rec);
+          }
+          Store(ctx, RecordKey(id), *rec);
+          return absl::OkStatus();
+        })
+        .status();
+  }
+
+  static void ShowServer(LocalRecord& rec) {
+    *rec.mutable_body() = rec.server().body();
+    rec.set_deleted(rec.server().deleted());
+    rec.set_dirty(false);
+    rec.clear_base();
+    rec.clear_last_mutation_id();
+    rec.set_acked_revision(0);
+  }
+
+  absl::Status Acknowledge(const std::vector<std::pair<std::string, OutboxEntry>>& batch,
+                           const vigil::v1::PushResponse& response, SyncReport& report) {
+    std::vector<ParkedMutation> late;
+    RETURN_IF_ERROR(
+        db_->Commit([&](storage::CommitContext& ctx) -> absl::Status {
+             late.clear();
+             std::map<std::string, LocalRecord> touched;
+             for (std::size_t i = 0; i < batch.size(); ++i) {
+               const auto& result = response.results(static_cast<int>(i));
+               const Mutation& m = batch[i].second.mutation();
+               ctx.Delete(kMeta, batch[i].first);
+               auto it = touched.find(m.record_id());
+               if (it == touched.end()) {
+                 ASSIGN_OR_RETURN(std::optional<LocalRecord> rec,
+                                  LoadIn<LocalRecord>(ctx, RecordKey(m.record_id())));
+                 if (!rec.has_value()) continue;  // purged meanwhile
+                 it = touched.emplace(m.record_id(), std::move(*rec)).first;
+               }
+               LocalRecord& rec = it->second;
+               rec.set_queued(rec.queued() > 0 ? rec.queued() - 1 : 0);
+               rec.set_acked_revision(std::max(rec.acked_revision(), result.revision()));
+               if (result.late_submission()) {
+                 // Not applied: later edits cannot chain onto it.
+                 if (rec.last_mutation_id() == m.mutation_id()) rec.clear_last_mutation_id();
+                 ParkedMutation parked;
+                 *parked.mutable_mutation() = m;
+                 parked.set_kind("late_submission");
+                 parked.set_message(
+                     "the visit is locked: the server keeps this edit for the NPM unit to "
+                     "accept or reject");
+                 late.push_back(parked);
+                 absl::Status counter = absl::OkStatus();
+                 const std::uint64_t n = NextCounter(ctx, "t/parkseq", &counter);
+                 RETURN_IF_ERROR(counter);
+                 Store(ctx, ParkKey(n), parked);
+               }
+             }
+             for (const auto& [id, rec] : touched) Store(ctx, RecordKey(id), rec);
+             return absl::OkStatus();
+           })
+            .status());
+    for (const auto& result : response.results()) {
+      ++report.pushed;
+      if (result.duplicate()) ++report.duplicates;
+      for (const auto& c : result.conflict_ids()) report.new_conflict_ids.push_back(c);
+    }
+    for (auto& p : late) report.parked.push_back(std::move(p));
+    return absl::OkStatus();
+  }
+
+  template <typename Tell>
+  absl::Status PullScope(vigil::v1::SyncService::Stub& stub, const std::string& scope,
+                         const SyncOptions& options, SyncReport& report, Progress& state,
+                         Tell& tell) {
+    while (true) {
+      ASSIGN_OR_RETURN(std::optional<std::string> cursor, db_->Get(kMeta, CursorKey(scope)));
+      vigil::v1::PullRequest request;
+      request.set_scope(scope);
+      request.set_cursor(cursor.value_or(""));
+      request.set_limit(static_cast<std::uint32_t>(options.pull_page));
+      vigil::v1::PullResponse page;
+      grpc::Status s = Retrying(options, report, [&](grpc::ClientContext& ctx) {
+        page.Clear();
+        return stub.Pull(&ctx, request, &page);
+      });
+      RETURN_IF_ERROR(ToAbsl(s));
+      if (page.purge()) return Purge(scope, report);
+      RETURN_IF_ERROR(ApplyPage(scope, page));
+      report.pulled += static_cast<std::uint64_t>(page.records_size());
+      state.records_done += static_cast<std::uint64_t>(page.records_size());
+      tell(Progress::Phase::kPull, scope);
+      if (!page.has_more()) return absl::OkStatus();
+    }
+  }
+
+  // One page and its cursor, atomically: an interrupted pull resumes after
+  // the last page stored.
+  absl::Status ApplyPage(const std::string& scope, const vigil::v1::PullResponse& page) {
+    const absl::Time now = absl::Now();
+    return db_
+        ->Commit([&](storage::CommitContext& ctx) -> absl::Status {
+          // This device's clock moves past every time it has seen, so that
+          // its next edit counts as made after them (a resolution of a
+          // conflict it pulled wins over the versions it saw).
+          vigil::internal::StoredClock stored;
+          {
+            absl::MutexLock lock(&clock_mu_);
+            for (const Record& r : page.records()) {
+              (void)clock_.Receive(r.updated().hlc(), now);
+            }
+            *stored.mutable_last() = clock_.last();
+          }
+          Store(ctx, kClockKey, stored);
+          for (const Record& r : page.records()) {
+            ASSIGN_OR_RETURN(std::optional<LocalRecord> found,
+                             LoadIn<LocalRecord>(ctx, RecordKey(r.id())));
+            LocalRecord rec = found.value_or(LocalRecord());
+            if (found.has_value() && rec.scope() != r.scope()) {
+              ctx.Delete(kMeta, InScopeKey(rec.scope(), r.id()));
+            }
+            rec.set_scope(r.scope());
+            *rec.mutable_server() = r;
+            // Server bookkeeping the app never needs.
+            rec.mutable_server()->clear_field_stamps();
+            if (!rec.dirty() ||
+                (rec.queued() == 0 && r.revision() >= rec.acked_revision())) {
+              ShowServer(rec);
+            } else if (!rec.deleted()) {
+              Rebase(rec, r, now);
+            }
+            Store(ctx, RecordKey(r.id()), rec);
+            ctx.Put(kMeta, InScopeKey(r.scope(), r.id()), "");
+          }
+          ctx.Put(kMeta, CursorKey(scope), page.next_cursor());
+          return absl::OkStatus();
+        })
+        .status();
+  }
+
+  // The local view of a record with pending edits on a new server head: the
+  // edits merged onto it as the server will merge them (the same engine).
+  // If the merge cannot run, the local body stays as the device wrote it.
+  static void Rebase(LocalRecord& rec, const Record& head, absl::Time now) {
+    Mutation m;
+    m.set_mutation_id(rec.last_mutation_id());
+    m.set_record_id(head.id());
+    m.set_base_revision(std::min(rec.base().revision(), head.revision()));
+    *m.mutable_body() = rec.body();
+    *m.mutable_hlc() = head.updated().hlc();
+    Record base = rec.base();
+    const bool has_base = base.revision() > 0 && base.revision() <= head.revision();
+    absl::StatusOr<sync::ApplyOutcome> merged =
+        sync::ApplyMutation(&head, has_base ? &base : nullptr, m, now);
+    if (!merged.ok()) return;
+    *rec.mutable_body() = merged->record.body();
+    *rec.mutable_base() = head;
+    rec.mutable_base()->clear_open_conflicts();
+  }
+
+  absl::Status Purge(const std::string& scope, SyncReport& report) {
+    ASSIGN_OR_RETURN(auto outbox, ScanAll<OutboxEntry>(*db_, "t/out/"));
+    ASSIGN_OR_RETURN(auto parked, ScanAll<ParkedMutation>(*db_, "t/park/"));
+    ASSIGN_OR_RETURN(auto uploads, ScanAll<UploadEntry>(*db_, "t/upload/"));
+    std::vector<std::string> ids;
+    RETURN_IF_ERROR(db_->Scan(kMeta, storage::KeyRange::Prefix(InScopePrefix(scope)), nullptr,
+                              [&](std::string_view key, std::string_view) {
+                                ids.emplace_back(key.substr(InScopePrefix(scope).size()));
+                                return true;
+                              }));
+    std::set<std::string> in_scope(ids.begin(), ids.end());
+    std::vector<ParkedMutation> discarded;
+    std::vector<std::string> blobs;
+    RETURN_IF_ERROR(
+        db_->Commit([&](storage::CommitContext& ctx) -> absl::Status {
+             discarded.clear();
+             blobs.clear();
+             // What could not be sent is discarded, and said so; its content
+             // does not stay on a device that lost the right to it.
+             for (const auto& [key, entry] : outbox) {
+               const Mutation& m = entry.mutation();
+               if (!in_scope.count(m.record_id()) && m.scope() != scope) continue;
+               ctx.Delete(kMeta, key);
+               ParkedMutation p;
+               p.mutable_mutation()->set_mutation_id(m.mutation_id());
+               p.mutable_mutation()->set_record_id(m.record_id());
+               p.mutable_mutation()->set_scope(scope);
+               p.set_kind("purged");
+               p.set_message(absl::StrCat("not sent: this device may no longer write ", scope));
+               absl::Status counter = absl::OkStatus();
+               const std::uint64_t n = NextCounter(ctx, "t/parkseq", &counter);
+               RETURN_IF_ERROR(counter);
+               Store(ctx, ParkKey(n), p);
+               discarded.push_back(std::move(p));
+             }
+             for (auto [key, p] : parked) {
+               if (!in_scope.count(p.mutation().record_id()) && p.mutation().scope() != scope) {
+                 continue;
+               }
+               p.mutable_mutation()->clear_body();
+               Store(ctx, key, p);
+             }
+             for (const std::string& id : ids) {
+               ctx.Delete(kMeta, RecordKey(id));
+               ctx.Delete(kMeta, InScopeKey(scope, id));
+             }
+             for (const auto& [key, u] : uploads) {
+               if (u.scope() != scope) continue;
+               ctx.Delete(kMeta, key);
+               blobs.push_back(u.sha256());
+             }
+             ctx.Delete(kMeta, CursorKey(scope));
+             ctx.Delete(kMeta, FollowKey(scope));
+             ctx.Delete(kMeta, ReceiptKey(scope));
+             return absl::OkStatus();
+           })
+            .status());
+    for (const std::string& sha : blobs) ::unlink(BlobPath(sha).c_str());
+    for (auto& p : discarded) report.parked.push_back(std::move(p));
+    report.purged_scopes.push_back(scope);
+    return absl::OkStatus();
+  }
+
+  absl::Status CheckReceipt(vigil::v1::SyncService::Stub& stub, const ClientProfile& profile,
+                            const std::string& scope, const SyncOptions& options,
+                            SyncReport& report) {
+    vigil::v1::GetReceiptRequest request;
+    request.set_scope(scope);
+    vigil::v1::Receipt receipt;
+    grpc::Status s = Retrying(options, report, [&](grpc::ClientContext& ctx) {
+      receipt.Clear();
+      return stub.GetReceipt(&ctx, request, &receipt);
+    });
+    RETURN_IF_ERROR(ToAbsl(s));
+    ASSIGN_OR_RETURN(vigil::v1::ReceiptManifest manifest,
+                     VerifyReceipt(receipt, profile.receipt_public_key()));
+    if (manifest.scope() != scope) {
+      return absl::DataLossError(absl::StrCat("the receipt for ", scope, " names ",
+                                              manifest.scope()));
+    }
+    ASSIGN_OR_RETURN(auto uploads, ScanAll<UploadEntry>(*db_, "t/upload/"));
+    const std::set<std::string> held(manifest.attachment_sha256().begin(),
+                                     manifest.attachment_sha256().end());
+    RETURN_IF_ERROR(db_->Commit([&](storage::CommitContext& ctx) {
+                         for (auto [key, u] : uploads) {
+                           if (u.scope() == scope && u.uploaded() && !u.confirmed() &&
+                               held.count(u.sha256())) {
+                             u.set_confirmed(true);
+                             Store(ctx, key, u);
+                           }
+                         }
+                         StoredReceipt stored;
+                         *stored.mutable_receipt() = receipt;
+                         *stored.mutable_manifest() = manifest;
+                         Store(ctx, ReceiptKey(scope), stored);
+                         return absl::OkStatus();
+                       })
+                        .status());
+    report.receipts.push_back(std::move(manifest));
+    return absl::OkStatus();
+  }
+
+  std::vector<std::string> Followed() const {
+    std::vector<std::string> scopes;
+    const std::string prefix = "t/follow/";
+    (void)db_->Scan(kMeta, storage::KeyRange::Prefix(prefix), nullptr,
+                    [&](std::string_view key, std::string_view) {
+                      scopes.emplace_back(key.substr(prefix.size()));
+                      return true;
+                    });
+    return scopes;
+  }
+
+  const std::string dir_;
+  std::unique_ptr<storage::Storage> db_;
+  absl::Mutex sync_mu_;
+  mutable absl::Mutex clock_mu_;
+  sync::HybridClock clock_ ABSL_GUARDED_BY(clock_mu_);
+};
+
+absl::StatusOr<vigil::v1::ReceiptManifest> VerifyReceipt(const vigil::v1::Receipt& receipt,
+                                                         const std::string& public_key) {
+  if (public_key.size() != crypto_sign_PUBLICKEYBYTES) {
+    return absl::FailedPreconditionError("no pinned receipt key to verify against");
+  }
+  if (receipt.signature().size() != crypto_sign_BYTES ||
+      crypto_sign_verify_detached(
+          reinterpret_cast<const unsigned char*>(receipt.signature().data()),
+          reinterpret_cast<const unsigned char*>(receipt.manifest().data()),
+          receipt.manifest().size(),
+          reinterpret_cast<const unsigned char*>(public_key.data())) != 0) {
+    return absl::DataLossError("the receipt's signature does not verify against the pinned key");
+  }
+  vigil::v1::ReceiptManifest manifest;
+  if (!manifest.ParseFromString(receipt.manifest())) {
+    return absl::DataLossError("the receipt's manifest does not parse");
+  }
+  return manifest;
+}
+
+Replica::Replica(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Replica::~Replica() = default;
+
+absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& dir) {
+  if (sodium_init() < 0) return absl::InternalError("libsodium did not initialise");
+  for (const std::string& d : {dir, dir + "/blobs"}) {
+    if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) {
+      return ErrnoError(absl::StrCat("cannot create ", d));
+    }
+  }
+  storage::StorageOptions options;
+  options.block_cache_bytes = 8 << 20;
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::Storage> db,
+                   storage::Storage::Open(dir + "/db", options));
+  auto impl = std::make_unique<Impl>(dir, std::move(db));
+  RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<Replica>(new Replica(std::move(impl)));
+}
+
+absl::Status Replica::Enroll(const ServerAddress& server, const std::string& code,
+                             const std::string& device_name) {
+  ASSIGN_OR_RETURN(auto existing, LoadFrom<ClientProfile>(*impl_->db_, kProfileKey));
+  if (existing.has_value() && !existing->token().empty()) {
+    return absl::FailedPreconditionError(
+        "this store is already enrolled; use another store for another device");
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel, MakeChannel(server, ""));
+  vigil::v1::EnrollDeviceRequest request;
+  request.set_enrollment_code(code);
+  request.set_device_name(device_name);
+  vigil::v1::EnrollDeviceResponse response;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  RETURN_IF_ERROR(
+      ToAbsl(vigil::v1::AdminService::NewStub(channel)->EnrollDevice(&ctx, request, &response)));
+  ClientProfile profile;
+  profile.set_server(server.target);
+  profile.set_ca_pem(server.ca_pem);
+  profile.set_plaintext(server.plaintext);
+  profile.set_client_cert_pem(server.client_cert_pem);
+  profile.set_client_key_pem(server.client_key_pem);
+  profile.set_token(response.token());
+  profile.set_device_id(response.device().device_id());
+  profile.set_user_id(response.device().user_id());
+  profile.set_receipt_public_key(response.receipt_public_key());
+  return impl_->SaveProfile(profile);
+}
+
+absl::Status Replica::SetCredentials(const ServerAddress& server, const std::string& token) {
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel, MakeChannel(server, token));
+  vigil::v1::WhoAmIResponse me;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  RETURN_IF_ERROR(ToAbsl(
+      vigil::v1::AdminService::NewStub(channel)->WhoAmI(&ctx, vigil::v1::WhoAmIRequest(), &me)));
+  ClientProfile profile;
+  profile.set_server(server.target);
+  profile.set_ca_pem(server.ca_pem);
+  profile.set_plaintext(server.plaintext);
+  profile.set_client_cert_pem(server.client_cert_pem);
+  profile.set_client_key_pem(server.client_key_pem);
+  profile.set_token(token);
+  profile.set_device_id(me.device().device_id());
+  profile.set_user_id(me.user().user_id());
+  // Keep a key pinned at enrollment.
+  ASSIGN_OR_RETURN(auto existing, LoadFrom<ClientProfile>(*impl_->db_, kProfileKey));
+  if (existing.has_value()) profile.set_receipt_public_key(existing->receipt_public_key());
+  return impl_->SaveProfile(profile);
+}
+
+absl::StatusOr<ClientProfile> Replica::Profile() const { return impl_->Profile(); }
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Replica::Channel() const {
+  return impl_->Channel();
+}
+
+absl::Status Replica::Follow(const std::string& scope) {
+  if (scope != "registry" && !absl::StartsWith(scope, "visits/") &&
+      !absl::StartsWith(scope, "facilities/")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", scope, "' is not a scope: \"registry\", \"visits/{id}\" or \"facilities/{id}\""));
+  }
+  return impl_->db_
+      ->Commit([&](storage::CommitContext& ctx) {
+        ctx.Put(kMeta, FollowKey(scope), "");
+        return absl::OkStatus();
+      })
+      .status();
+}
+
+std::vector<std::string> Replica::Followed() const { return impl_->Followed(); }
+
+absl::StatusOr<std::string> Replica::Create(const std::string& scope, const RecordBody& body) {
+  return impl_->Create(scope, body);
+}
+
+absl::Status Replica::Edit(const std::string& record_id, const RecordBody& body) {
+  return impl_->Change(record_id, &body, false, nullptr);
+}
+
+absl::Status Replica::Delete(const std::string& record_id) {
+  return impl_->Change(record_id, nullptr, true, nullptr);
+}
+
+absl::Status Replica::Resolve(const std::string& record_id,
+                              const std::vector<std::string>& conflict_ids,
+                              const RecordBody& body) {
+  if (conflict_ids.empty()) return absl::InvalidArgumentError("name the conflicts to resolve");
+  return impl_->Change(record_id, &body, false, &conflict_ids);
+}
+
+absl::StatusOr<std::string> Replica::Attach(const std::string& scope, const std::string& file_path,
+                                            vigil::v1::Attachment metadata) {
+  return impl_->Attach(scope, file_path, std::move(metadata));
+}
+
+absl::StatusOr<LocalView> Replica::Get(const std::string& record_id) const {
+  ASSIGN_OR_RETURN(auto rec, LoadFrom<LocalRecord>(*impl_->db_, RecordKey(record_id)));
+  if (!rec.has_value()) {
+    return absl::NotFoundError(absl::StrCat("no record ", record_id, " on this device"));
+  }
+  return ViewOf(record_id, *rec);
+}
+
+absl::StatusOr<std::vector<LocalView>> Replica::List(const std::string& scope) const {
+  std::vector<std::string> ids;
+  const std::string prefix = InScopePrefix(scope);
+  RETURN_IF_ERROR(impl_->db_->Scan(kMeta, storage::KeyRange::Prefix(prefix), nullptr,
+                                   [&](std::string_view key, std::string_view) {
+                                     ids.emplace_back(key.substr(prefix.size()));
+                                     return true;
+                                   }));
+  std::vector<LocalView> out;
+  for (const std::string& id : ids) {
+    ASSIGN_OR_RETURN(LocalView view, Get(id));
+    out.push_back(std::move(view));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<vigil::v1::Conflict>> Replica::Conflicts(
+    const std::string& scope) const {
+  ASSIGN_OR_RETURN(std::vector<LocalView> views, List(scope));
+  std::vector<vigil::v1::Conflict> out;
+  for (auto& v : views) {
+    for (auto& c : v.conflicts) out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::uint64_t Replica::OutboxSize() const {
+  std::uint64_t n = 0;
+  (void)impl_->db_->Scan(kMeta, storage::KeyRange::Prefix("t/out/"), nullptr,
+                         [&](std::string_view, std::string_view) {
+                           ++n;
+                           return true;
+                         });
+  return n;
+}
+
+absl::StatusOr<std::vector<ParkedMutation>> Replica::Parked() const {
+  ASSIGN_OR_RETURN(auto all, ScanAll<ParkedMutation>(*impl_->db_, "t/park/"));
+  std::vector<ParkedMutation> out;
+  for (auto& [key, p] : all) out.push_back(std::move(p));
+  return out;
+}
+
+absl::StatusOr<std::vector<UploadEntry>> Replica::Uploads() const {
+  ASSIGN_OR_RETURN(auto all, ScanAll<UploadEntry>(*impl_->db_, "t/upload/"));
+  std::vector<UploadEntry> out;
+  for (auto& [key, u] : all) out.push_back(std::move(u));
+  return out;
+}
+
+absl::StatusOr<std::optional<vigil::v1::ReceiptManifest>> Replica::LastReceipt(
+    const std::string& scope) const {
+  ASSIGN_OR_RETURN(auto stored, LoadFrom<StoredReceipt>(*impl_->db_, ReceiptKey(scope)));
+  if (!stored.has_value()) return std::nullopt;
+  return stored->manifest();
+}
+
+absl::StatusOr<SyncReport> Replica::Sync(const SyncOptions& options, ProgressFn progress) {
+  return impl_->Sync(options, progress);
+}
+
+absl::StatusOr<std::uint64_t> Replica::FreeConfirmedAttachments() {
+  ASSIGN_OR_RETURN(auto all, ScanAll<UploadEntry>(*impl_->db_, "t/upload/"));
+  std::uint64_t freed = 0;
+  for (auto& [key, u] : all) {
+    if (!u.confirmed() || u.freed()) continue;
+    if (::unlink(impl_->BlobPath(u.sha256()).c_str()) != 0 && errno != ENOENT) {
+      return ErrnoError("cannot free an attachment copy");
+    }
+    u.set_freed(true);
+    RETURN_IF_ERROR(impl_->db_
+                        ->Commit([&](storage::CommitContext& ctx) {
+                          Store(ctx, key, u);
+                          return absl::OkStatus();
+                        })
+                        .status());
+    freed += u.size();
+  }
+  return freed;
+}
+
+}  // namespace vigil::client

@@ -1,0 +1,80 @@
+// Values as vigilctl shows and takes them: enum names people type, record
+// bodies and conflict values as text, and the new body a resolution sends
+// (a conflict version's value, or a typed-in one, put at the conflict's
+// field path in the current body).
+#ifndef VIGIL_CLIENT_VIGILCTL_VALUES_H_
+#define VIGIL_CLIENT_VIGILCTL_VALUES_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/generated_enum_reflection.h"
+#include "vigil/v1/conflict.pb.h"
+#include "vigil/v1/record.pb.h"
+
+namespace vigil::vigilctl {
+
+// Parses a value of enum `type` as people type it: the full name
+// ("SEVERITY_HIGH"), the name without the enum's prefix ("high",
+// "material-conditions"), or a word that begins or ends exactly one name
+// ("monitor" for ROLE_FIELD_MONITOR, "medical" for ROLE_MEDICAL_EXPERT).
+// Case-insensitive, '-' for '_'; never the _UNSPECIFIED value.
+// InvalidArgument listing the accepted words otherwise.
+absl::StatusOr<int> ParseEnum(const google::protobuf::EnumDescriptor* type, std::string_view text);
+
+template <typename E>
+absl::StatusOr<E> ParseEnumAs(std::string_view text) {
+  absl::StatusOr<int> value = ParseEnum(google::protobuf::GetEnumDescriptor<E>(), text);
+  if (!value.ok()) return value.status();
+  return static_cast<E>(*value);
+}
+
+// The name without the enum's prefix, lower case, '-' for '_': "high",
+// "field-monitor". "" for the _UNSPECIFIED value.
+std::string EnumWord(const google::protobuf::EnumDescriptor* type, int value);
+
+template <typename E>
+std::string EnumWord(E value) {
+  return EnumWord(google::protobuf::GetEnumDescriptor<E>(), static_cast<int>(value));
+}
+
+// Every accepted word, for help texts: "low, medium, high, urgent".
+std::string EnumWords(const google::protobuf::EnumDescriptor* type);
+
+// The kind of a body ("finding", "interview", ...), "" when unset.
+std::string KindOf(const vigil::v1::RecordBody& body);
+// A one-line label: a finding's title, an interview's pseudonym, an
+// attachment's caption...
+std::string LabelOf(const vigil::v1::RecordBody& body);
+// The body's set fields for people, one "name: value" line each; text of
+// several lines indented under its name.
+std::string DescribeBody(const vigil::v1::RecordBody& body);
+
+// One side of a conflict as text: the value at the conflict's field path,
+// "(not set)", "(removed)" or "(deleted)".
+std::string RenderValue(const vigil::v1::Conflict& conflict, const vigil::v1::FieldValue& value);
+
+// The body a resolution sends when it takes side `index` of `conflict`
+// (0: the base, 1..n: Conflict.versions in order): `body` with the value at
+// the conflict's field path replaced by that side's. When the side is a
+// deletion of the whole record, `body` comes back unchanged and `*deletes`
+// is set. InvalidArgument for an index out of range; FailedPrecondition when
+// the path no longer exists in `body`.
+absl::StatusOr<vigil::v1::RecordBody> TakeSide(const vigil::v1::RecordBody& body,
+                                               const vigil::v1::Conflict& conflict, int index,
+                                               bool* deletes);
+
+// `body` with the field at the conflict's path set from `text`: text as is
+// for strings, true/false, numbers, enum words, comma-separated lists for
+// repeated scalars, RFC 3339 for times, protobuf text format for messages
+// (and for a list element or a whole record). InvalidArgument when `text`
+// does not parse as that field's type.
+absl::StatusOr<vigil::v1::RecordBody> SetValue(const vigil::v1::RecordBody& body,
+                                               const vigil::v1::Conflict& conflict,
+                                               std::string_view text);
+
+}  // namespace vigil::vigilctl
+
+#endif  // VIGIL_CLIENT_VIGILCTL_VALUES_H_

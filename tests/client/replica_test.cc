@@ -1,0 +1,656 @@
+// The tablet sync core against an in-process server: enrolled tablets of
+// field monitors on one visit team, each with its own local store.
+//
+// The multi-tablet sync tests of the SyncService live here, so that the
+// protocol is proven with the client that tablets embed: three tablets edit
+// one visit offline and sync concurrently, with replies lost and resent; all
+// end with identical records and open conflicts, equal to the server's, and
+// every value any of them wrote is in a record or a conflict.
+#include "client/replica.h"
+
+#include <sodium.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "sync/ids.h"
+#include "sync/merge.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/test_server.h"
+#include "vigil/v1/admin.grpc.pb.h"
+#include "vigil/v1/sync.grpc.pb.h"
+
+namespace vigil {
+namespace {
+
+using client::Replica;
+using client::SyncOptions;
+using v1::RecordBody;
+
+std::string NewId(std::mt19937_64& rng) {
+  sync::UuidRandomBytes random;
+  for (auto& b : random) b = static_cast<uint8_t>(rng());
+  return *sync::NewUuidV7(absl::Now(), random);
+}
+
+// Fails calls of one method after the server answered them, as when the
+// reply is lost on a weak link: the server applied the call, the client
+// learns nothing and resends.
+class DropReplies final : public grpc::experimental::Interceptor {
+ public:
+  DropReplies(bool drop) : drop_(drop) {}
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (drop_ && methods->QueryInterceptionHookPoint(
+                     grpc::experimental::InterceptionHookPoints::POST_RECV_STATUS)) {
+      grpc::Status* status = methods->GetRecvStatus();
+      if (status->ok()) *status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "reply lost");
+    }
+    methods->Proceed();
+  }
+
+ private:
+  bool drop_;
+};
+
+class DropRepliesFactory final : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  // Drops the reply of a call to `method` with probability 1/`one_in`, or
+  // only calls number `from`.. when `one_in` is 0.
+  DropRepliesFactory(std::string method, std::shared_ptr<std::atomic<int>> calls,
+                     unsigned one_in, int from, unsigned seed)
+      : method_(std::move(method)), calls_(std::move(calls)), one_in_(one_in), from_(from),
+        rng_(seed) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo* info) override {
+    bool drop = false;
+    if (method_ == info->method()) {
+      const int n = ++*calls_;
+      drop = one_in_ > 0 ? rng_() % one_in_ == 0 : n >= from_;
+    }
+    return new DropReplies(drop);
+  }
+
+ private:
+  std::string method_;
+  std::shared_ptr<std::atomic<int>> calls_;
+  unsigned one_in_;
+  int from_;
+  std::mt19937 rng_;
+};
+
+class ReplicaTest : public ::testing::Test {
+ protected:
+  ReplicaTest() : rng_(42) {
+    visit_id_ = NewId(rng_);
+    scope_ = "visits/" + visit_id_;
+  }
+
+  client::ServerAddress Address() const {
+    return client::PlaintextAddress(server_.target());
+  }
+
+  // A tablet of `user` (a field monitor on the visit's team unless told
+  // otherwise), enrolled with a one-time code, following the visit.
+  std::unique_ptr<Replica> Tablet(const std::string& user,
+                                  v1::Role role = v1::ROLE_FIELD_MONITOR,
+                                  v1::TeamRole team = v1::TEAM_ROLE_MONITOR) {
+    auto admin = server_.Admin();
+    {
+      grpc::ClientContext ctx;
+      v1::CreateUserRequest request;
+      request.mutable_user()->set_user_id(user);
+      request.mutable_user()->set_role(role);
+      v1::User created;
+      grpc::Status s = admin->CreateUser(&ctx, request, &created);
+      EXPECT_TRUE(s.ok() || s.error_code() == grpc::StatusCode::ALREADY_EXISTS)
+          << s.error_message();
+    }
+    if (team != v1::TEAM_ROLE_UNSPECIFIED) {
+      EXPECT_OK(server_.AddToTeam(visit_id_, user, team));
+    }
+    grpc::ClientContext ctx;
+    v1::CreateEnrollmentCodeRequest request;
+    request.set_user_id(user);
+    v1::EnrollmentCode code;
+    EXPECT_TRUE(admin->CreateEnrollmentCode(&ctx, request, &code).ok());
+    auto replica = Replica::Open(dir_.Sub(user + "-" + std::to_string(++tablets_)));
+    EXPECT_OK(replica.status());
+    if (!replica.ok()) return nullptr;
+    EXPECT_OK((*replica)->Enroll(Address(), code.code(), "tablet of " + user));
+    EXPECT_OK((*replica)->Follow(scope_));
+    return std::move(*replica);
+  }
+
+  static SyncOptions Fast() {
+    SyncOptions options;
+    options.initial_backoff = absl::Milliseconds(1);
+    options.max_backoff = absl::Milliseconds(20);
+    options.retry_for = absl::Seconds(30);
+    return options;
+  }
+
+  static RecordBody Finding(const std::string& title, int lines) {
+    RecordBody body;
+    body.mutable_finding()->set_title(title);
+    std::vector<std::string> text;
+    for (int i = 0; i < lines; ++i) text.push_back(absl::StrCat("line ", i, " of ", title));
+    body.mutable_finding()->set_narrative(absl::StrJoin(text, "\n") + "\n");
+    return body;
+  }
+
+  testing::TestServer server_;
+  testing::TempDir dir_;
+  std::mt19937_64 rng_;
+  std::string visit_id_;
+  std::string scope_;
+  int tablets_ = 0;
+};
+
+// --- Three tablets, one visit, offline edits, concurrent syncs. ---
+
+struct Written {
+  // The last value each tablet wrote to each (record, field).
+  std::map<std::pair<std::string, std::string>, std::string> values;
+};
+
+void EditOffline(Replica& t, const std::string& name, std::mt19937& rng,
+                 const std::string& scope, int actions, Written& written) {
+  std::set<std::string> touched;
+  for (int n = 0; n < actions; ++n) {
+    std::vector<std::string> ids;
+    auto views = t.List(scope);
+    ASSERT_OK(views.status());
+    for (const auto& v : *views) {
+      if (!v.deleted && v.body.has_finding()) ids.push_back(v.id);
+    }
+    const int roll = static_cast<int>(rng() % 100);
+    const std::string tag = absl::StrCat(name, "-", n);
+    if (ids.empty() || roll < 10) {
+      RecordBody body;
+      body.mutable_finding()->set_title("New finding " + tag);
+      body.mutable_finding()->set_narrative("a\nb\nc\nd\n");
+      auto id = t.Create(scope, body);
+      ASSERT_OK(id.status());
+      written.values[{*id, "title"}] = "New finding " + tag;
+      continue;
+    }
+    const std::string id = ids[rng() % ids.size()];
+    if (roll < 15 && !touched.count(id)) {
+      ASSERT_OK(t.Delete(id));  // only records this tablet has not edited offline
+      continue;
+    }
+    touched.insert(id);
+    RecordBody body = t.Get(id)->body;
+    v1::Finding& f = *body.mutable_finding();
+    if (roll < 55) {
+      f.set_title("Title " + tag);
+      written.values[{id, "title"}] = f.title();
+    } else if (roll < 80) {
+      const std::string line = "Narrative " + tag;
+      const int index = static_cast<int>(rng() % 4);
+      std::vector<std::string> lines = absl::StrSplit(f.narrative(), '\n');
+      if (index < static_cast<int>(lines.size())) lines[index] = line;
+      f.set_narrative(absl::StrJoin(lines, "\n"));
+      written.values[{id, "line" + std::to_string(index)}] = line;
+    } else if (roll < 92) {
+      f.add_tags("tag " + tag);
+      written.values[{id, "tag " + tag}] = "tag " + tag;
+    } else {
+      f.set_severity(static_cast<v1::Severity>(1 + rng() % 4));
+    }
+    ASSERT_OK(t.Edit(id, body));
+  }
+}
+
+std::map<std::string, client::LocalView> ViewsOf(Replica& t, const std::string& scope) {
+  std::map<std::string, client::LocalView> out;
+  auto views = t.List(scope);
+  EXPECT_OK(views.status());
+  for (auto& v : *views) out[v.id] = std::move(v);
+  return out;
+}
+
+std::string Canonical(const client::LocalView& v) {
+  std::string out = sync::SerializeDeterministic(v.body);
+  out += v.deleted ? "|deleted|" : "|live|";
+  for (const auto& c : v.conflicts) out += sync::SerializeDeterministic(c);
+  return out;
+}
+
+class ThreeTablets : public ReplicaTest, public ::testing::WithParamInterface<unsigned> {};
+
+TEST_P(ThreeTablets, ConvergeAndLoseNothing) {
+  const unsigned seed = GetParam();
+  std::mt19937 rng(seed);
+  std::vector<std::unique_ptr<Replica>> tablets;
+  for (const char* user : {"anna", "ben", "carla"}) tablets.push_back(Tablet(user));
+  for (auto& t : tablets) ASSERT_NE(t, nullptr);
+
+  // Before the visit: anna drafts findings, everyone syncs.
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_OK(tablets[0]->Create(scope_, Finding("Finding " + std::to_string(i), 4)).status());
+  }
+  for (auto& t : tablets) ASSERT_OK(t->Sync(Fast()).status());
+  ASSERT_EQ(tablets[2]->List(scope_)->size(), 4u);
+
+  // Offline for the visit, each tablet on its own.
+  std::vector<Written> written(3);
+  const char* names[] = {"anna", "ben", "carla"};
+  for (int i = 0; i < 3; ++i) {
+    EditOffline(*tablets[i], names[i], rng, scope_, 10, written[i]);
+  }
+
+  // Back in range: all three sync at once, in small batches, with a quarter
+  // of the push replies lost (the tablet resends; the server answers with the
+  // first result).
+  std::atomic<std::uint64_t> duplicates{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i) {
+    threads.emplace_back([&, i] {
+      SyncOptions options = Fast();
+      options.push_batch = 1 + static_cast<int>((seed + i) % 3);
+      options.pull_page = 3;
+      auto calls = std::make_shared<std::atomic<int>>(0);
+      const unsigned s = seed * 10 + static_cast<unsigned>(i);
+      options.interceptors = [calls, s] {
+        client::Interceptors extra;
+        extra.push_back(std::make_unique<DropRepliesFactory>("/vigil.v1.SyncService/Push",
+                                                             calls, 4, 0, s));
+        return extra;
+      };
+      auto report = tablets[i]->Sync(options);
+      EXPECT_OK(report.status());
+      if (report.ok()) {
+        duplicates += report->duplicates;
+        EXPECT_TRUE(report->parked.empty());
+        EXPECT_TRUE(report->scope_errors.empty());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (auto& t : tablets) {
+    EXPECT_EQ(t->OutboxSize(), 0u);
+    ASSERT_OK(t->Sync(Fast()).status());
+  }
+
+  // Identical records and open conflicts everywhere, equal to what a fresh
+  // replica of the NPM unit pulls from the server.
+  auto reviewer = Replica::Open(dir_.Sub("reviewer"));
+  ASSERT_OK(reviewer.status());
+  ASSERT_OK((*reviewer)->SetCredentials(Address(), server_.ReviewerToken()));
+  ASSERT_OK((*reviewer)->Follow(scope_));
+  ASSERT_OK((*reviewer)->Sync(Fast()).status());
+  const auto server_view = ViewsOf(**reviewer, scope_);
+  int conflicts = 0;
+  for (const auto& [id, v] : server_view) conflicts += static_cast<int>(v.conflicts.size());
+  for (int i = 0; i < 3; ++i) {
+    const auto views = ViewsOf(*tablets[i], scope_);
+    ASSERT_EQ(views.size(), server_view.size()) << names[i];
+    for (const auto& [id, v] : server_view) {
+      ASSERT_TRUE(views.count(id)) << names[i] << " lacks " << id;
+      EXPECT_FALSE(views.at(id).pending) << names[i] << " " << id;
+      EXPECT_EQ(Canonical(views.at(id)), Canonical(v)) << names[i] << " differs on " << id;
+    }
+  }
+
+  // No loss: every value any tablet wrote is in a record body or a conflict.
+  std::string everything;
+  for (const auto& [id, v] : server_view) everything += Canonical(v);
+  for (int i = 0; i < 3; ++i) {
+    for (const auto& [where, value] : written[i].values) {
+      EXPECT_NE(everything.find(value), std::string::npos)
+          << "lost '" << value << "' written by " << names[i] << " (seed " << seed << ")";
+    }
+  }
+  RecordProperty("conflicts", conflicts);
+  RecordProperty("duplicates", static_cast<int>(duplicates.load()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, ThreeTablets, ::testing::Values(1u, 2u, 3u, 4u));
+
+// --- Rebase, conflicts, resolution. ---
+
+TEST_F(ReplicaTest, LocalEditsAreRebasedOnThePulledHead) {
+  auto anna = Tablet("anna");
+  auto ben = Tablet("ben");
+  auto id = anna->Create(scope_, Finding("Cell 4", 4));
+  ASSERT_OK(id.status());
+  ASSERT_OK(anna->Sync(Fast()).status());
+  ASSERT_OK(ben->Sync(Fast()).status());
+
+  RecordBody mine = anna->Get(*id)->body;
+  mine.mutable_finding()->set_title("Cell 4, east wing");
+  ASSERT_OK(anna->Edit(*id, mine));
+  RecordBody theirs = ben->Get(*id)->body;
+  theirs.mutable_finding()->set_narrative("No mattress.\n" + theirs.finding().narrative());
+  ASSERT_OK(ben->Edit(*id, theirs));
+  ASSERT_OK(ben->Sync(Fast()).status());
+
+  // Anna pulls without pushing: her view is the new head plus her edit.
+  SyncOptions pull_only = Fast();
+  pull_only.push = false;
+  ASSERT_OK(anna->Sync(pull_only).status());
+  auto view = anna->Get(*id);
+  ASSERT_OK(view.status());
+  EXPECT_TRUE(view->pending);
+  EXPECT_EQ(view->body.finding().title(), "Cell 4, east wing");
+  EXPECT_EQ(view->body.finding().narrative().rfind("No mattress.\n", 0), 0u);
+  EXPECT_EQ(anna->OutboxSize(), 1u);
+
+  ASSERT_OK(anna->Sync(Fast()).status());
+  view = anna->Get(*id);
+  EXPECT_FALSE(view->pending);
+  EXPECT_EQ(view->server_revision, 3u);
+  EXPECT_EQ(view->body.finding().title(), "Cell 4, east wing");
+  EXPECT_EQ(view->body.finding().narrative().rfind("No mattress.\n", 0), 0u);
+}
+
+TEST_F(ReplicaTest, ConflictIsSurfacedAndResolvedByTheLead) {
+  auto anna = Tablet("anna");
+  auto ben = Tablet("ben");
+  auto lena = Tablet("lena", v1::ROLE_TEAM_LEAD, v1::TEAM_ROLE_TEAM_LEAD);
+  auto id = anna->Create(scope_, Finding("Cell 4", 2));
+  ASSERT_OK(id.status());
+  ASSERT_OK(anna->Sync(Fast()).status());
+  ASSERT_OK(ben->Sync(Fast()).status());
+  RecordBody a = anna->Get(*id)->body;
+  a.mutable_finding()->set_title("Cell 4: overcrowded");
+  ASSERT_OK(anna->Edit(*id, a));
+  RecordBody b = ben->Get(*id)->body;
+  b.mutable_finding()->set_title("Cell 4: no ventilation");
+  ASSERT_OK(ben->Edit(*id, b));
+  ASSERT_OK(anna->Sync(Fast()).status());
+  auto report = ben->Sync(Fast());
+  ASSERT_OK(report.status());
+  ASSERT_EQ(report->new_conflict_ids.size(), 1u);
+  ASSERT_OK(anna->Sync(Fast()).status());
+  ASSERT_OK(lena->Sync(Fast()).status());
+
+  auto conflicts = lena->Conflicts(scope_);
+  ASSERT_OK(conflicts.status());
+  ASSERT_EQ(conflicts->size(), 1u);
+  EXPECT_EQ((*conflicts)[0].field_path(), "title");
+  EXPECT_EQ((*conflicts)[0].versions_size(), 2);
+  EXPECT_EQ(anna->Conflicts(scope_)->size(), 1u);
+
+  RecordBody settled = lena->Get(*id)->body;
+  settled.mutable_finding()->set_title("Cell 4: overcrowded, no ventilation");
+  ASSERT_OK(lena->Resolve(*id, {(*conflicts)[0].id()}, settled));
+  // A second resolution on top of a pending one is refused until synced.
+  EXPECT_EQ(lena->Resolve(*id, {(*conflicts)[0].id()}, settled).code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_OK(lena->Sync(Fast()).status());
+  for (Replica* t : {anna.get(), ben.get(), lena.get()}) {
+    ASSERT_OK(t->Sync(Fast()).status());
+    EXPECT_TRUE(t->Conflicts(scope_)->empty());
+    EXPECT_EQ(t->Get(*id)->body.finding().title(), "Cell 4: overcrowded, no ventilation");
+  }
+}
+
+// --- Interruptions. ---
+
+TEST_F(ReplicaTest, InterruptedPullResumesWithoutGapOrDuplicate) {
+  auto anna = Tablet("anna");
+  auto ben = Tablet("ben");
+  for (int i = 0; i < 25; ++i) {
+    ASSERT_OK(anna->Create(scope_, Finding("F" + std::to_string(i), 1)).status());
+  }
+  ASSERT_OK(anna->Sync(Fast()).status());
+
+  // Pages of 4; the fourth page's reply and every later one is lost, and
+  // the retry window is closed: the sync fails part-way.
+  SyncOptions broken = Fast();
+  broken.pull_page = 4;
+  broken.retry_for = absl::ZeroDuration();
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  broken.interceptors = [calls] {
+    client::Interceptors extra;
+    extra.push_back(
+        std::make_unique<DropRepliesFactory>("/vigil.v1.SyncService/Pull", calls, 0, 4, 1));
+    return extra;
+  };
+  auto first = ben->Sync(broken);
+  ASSERT_OK(first.status());
+  ASSERT_EQ(first->scope_errors.size(), 1u);
+  EXPECT_EQ(first->scope_errors[0].second.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(first->pulled, 12u);
+  EXPECT_EQ(ben->List(scope_)->size(), 12u);
+
+  SyncOptions pages = Fast();
+  pages.pull_page = 4;
+  auto second = ben->Sync(pages);
+  ASSERT_OK(second.status());
+  EXPECT_EQ(second->pulled, 13u);  // the rest, nothing twice
+  EXPECT_EQ(ben->List(scope_)->size(), 25u);
+}
+
+TEST_F(ReplicaTest, LostPushRepliesAreResentAndAnsweredAsDuplicates) {
+  auto anna = Tablet("anna");
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_OK(anna->Create(scope_, Finding("F" + std::to_string(i), 1)).status());
+  }
+  SyncOptions options = Fast();
+  options.push_batch = 2;
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  // Every first attempt of a batch loses its reply.
+  options.interceptors = [calls] {
+    client::Interceptors extra;
+    extra.push_back(
+        std::make_unique<DropRepliesFactory>("/vigil.v1.SyncService/Push", calls, 2, 0, 7));
+    return extra;
+  };
+  auto report = anna->Sync(options);
+  ASSERT_OK(report.status());
+  EXPECT_EQ(report->pushed, 6u);
+  EXPECT_EQ(anna->OutboxSize(), 0u);
+  auto views = anna->List(scope_);
+  ASSERT_EQ(views->size(), 6u);
+  for (const auto& v : *views) {
+    EXPECT_EQ(v.server_revision, 1u);  // each applied once
+    EXPECT_FALSE(v.pending);
+  }
+}
+
+// --- Attachments and receipts. ---
+
+TEST_F(ReplicaTest, AttachmentUploadResumesAndAReceiptFreesTheLocalCopy) {
+  auto anna = Tablet("anna");
+  std::string photo(700 * 1024 + 13, '\0');
+  std::mt19937 bytes(3);
+  for (char& c : photo) c = static_cast<char>(bytes());
+  const std::string path = dir_.Sub("photo.jpg");
+  std::ofstream(path, std::ios::binary) << photo;
+  v1::Attachment meta;
+  meta.set_media_type("image/jpeg");
+  meta.set_caption("Cell 4, window");
+  auto id = anna->Attach(scope_, path, meta);
+  ASSERT_OK(id.status());
+  auto uploads = anna->Uploads();
+  ASSERT_EQ(uploads->size(), 1u);
+  const std::string sha = (*uploads)[0].sha256();
+
+  // A first upload that got 256 KiB through before the link dropped.
+  {
+    auto stub = v1::SyncService::NewStub(*anna->Channel());
+    grpc::ClientContext ctx;
+    v1::AttachmentStatus status;
+    auto writer = stub->UploadAttachment(&ctx, &status);
+    v1::UploadAttachmentRequest header;
+    header.mutable_header()->set_sha256(sha);
+    header.mutable_header()->set_size(photo.size());
+    header.mutable_header()->set_scope(scope_);
+    ASSERT_TRUE(writer->Write(header));
+    v1::UploadAttachmentRequest chunk;
+    chunk.mutable_chunk()->set_offset(0);
+    chunk.mutable_chunk()->set_data(photo.substr(0, 256 * 1024));
+    unsigned char digest[32];
+    crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(photo.data()), 256 * 1024);
+    std::string hex;
+    for (unsigned char d : digest) hex += absl::StrFormat("%02x", d);
+    chunk.mutable_chunk()->set_sha256(hex);
+    ASSERT_TRUE(writer->Write(chunk));
+    writer->WritesDone();
+    ASSERT_TRUE(writer->Finish().ok());
+    EXPECT_FALSE(status.complete());
+    EXPECT_EQ(status.received(), 256u * 1024);
+  }
+
+  std::vector<client::Progress> seen;
+  auto report = anna->Sync(Fast(), [&](const client::Progress& p) { seen.push_back(p); });
+  ASSERT_OK(report.status());
+  EXPECT_EQ(report->attachments_uploaded, 1u);
+  EXPECT_EQ(report->uploaded_bytes, photo.size() - 256 * 1024);  // resumed, not restarted
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back().phase, client::Progress::Phase::kDone);
+  EXPECT_EQ(seen.back().bytes_left, 0u);
+
+  ASSERT_EQ(report->receipts.size(), 1u);
+  const auto& manifest = report->receipts[0];
+  EXPECT_EQ(manifest.scope(), scope_);
+  ASSERT_EQ(manifest.attachment_sha256_size(), 1);
+  EXPECT_EQ(manifest.attachment_sha256(0), sha);
+  ASSERT_EQ(manifest.records_size(), 1);
+  EXPECT_EQ(manifest.records(0).record_id(), *id);
+  EXPECT_TRUE((*anna->Uploads())[0].confirmed());
+
+  struct stat st{};
+  const std::string blob = dir_.Sub("anna-1") + "/blobs/" + sha;
+  ASSERT_EQ(::stat(blob.c_str(), &st), 0);
+  auto freed = anna->FreeConfirmedAttachments();
+  ASSERT_OK(freed.status());
+  EXPECT_EQ(*freed, photo.size());
+  EXPECT_NE(::stat(blob.c_str(), &st), 0);
+  EXPECT_TRUE((*anna->Uploads())[0].freed());
+}
+
+TEST_F(ReplicaTest, ReceiptsAreCheckedAgainstThePinnedKey) {
+  auto anna = Tablet("anna");
+  ASSERT_OK(anna->Create(scope_, Finding("F", 1)).status());
+  ASSERT_OK(anna->Sync(Fast()).status());
+  const std::string pinned = anna->Profile()->receipt_public_key();
+  ASSERT_EQ(pinned.size(), 32u);
+  auto stub = v1::SyncService::NewStub(*anna->Channel());
+  grpc::ClientContext ctx;
+  v1::GetReceiptRequest request;
+  request.set_scope(scope_);
+  v1::Receipt receipt;
+  ASSERT_TRUE(stub->GetReceipt(&ctx, request, &receipt).ok());
+  ASSERT_OK(client::VerifyReceipt(receipt, pinned).status());
+  v1::Receipt tampered = receipt;
+  tampered.mutable_manifest()->back() ^= 1;
+  EXPECT_EQ(client::VerifyReceipt(tampered, pinned).status().code(),
+            absl::StatusCode::kDataLoss);
+  std::string other = pinned;
+  other[0] ^= 1;
+  EXPECT_EQ(client::VerifyReceipt(receipt, other).status().code(), absl::StatusCode::kDataLoss);
+}
+
+// --- Purge. ---
+
+TEST_F(ReplicaTest, PurgeRemovesTheScopeAndSaysWhatWasDiscarded) {
+  auto anna = Tablet("anna");
+  auto id = anna->Create(scope_, Finding("Kept on the server", 1));
+  ASSERT_OK(id.status());
+  ASSERT_OK(anna->Sync(Fast()).status());
+  ASSERT_OK(anna->Create(scope_, Finding("Written after removal", 1)).status());
+
+  // Anna is taken off the team while offline.
+  {
+    grpc::ClientContext ctx;
+    v1::RemoveTeamMemberRequest request;
+    request.set_visit_id(visit_id_);
+    request.set_user_id("anna");
+    v1::RemoveTeamMemberResponse response;
+    ASSERT_TRUE(server_.Admin()->RemoveTeamMember(&ctx, request, &response).ok());
+  }
+  auto report = anna->Sync(Fast());
+  ASSERT_OK(report.status());
+  ASSERT_EQ(report->purged_scopes, std::vector<std::string>{scope_});
+  ASSERT_EQ(report->parked.size(), 1u);  // refused: no right to write any more
+  EXPECT_EQ(report->parked[0].kind(), "refused");
+  EXPECT_EQ(report->parked[0].reason(), "SCOPE_NOT_PERMITTED");
+  EXPECT_TRUE(anna->List(scope_)->empty());
+  EXPECT_TRUE(anna->Followed().empty());
+  EXPECT_EQ(anna->OutboxSize(), 0u);
+  // What was discarded is named, without its content.
+  auto parked = anna->Parked();
+  ASSERT_EQ(parked->size(), 1u);
+  EXPECT_FALSE((*parked)[0].mutation().has_body());
+  EXPECT_EQ(anna->Get(*id).status().code(), absl::StatusCode::kNotFound);
+}
+
+// --- Local store. ---
+
+TEST_F(ReplicaTest, EditsSurviveReopeningTheStore) {
+  const std::string dir = dir_.Sub("reopen");
+  std::string id;
+  {
+    auto t = Replica::Open(dir);
+    ASSERT_OK(t.status());
+    ASSERT_OK((*t)->SetCredentials(Address(), server_.ReviewerToken()));
+    ASSERT_OK((*t)->Follow(scope_));
+    auto created = (*t)->Create(scope_, Finding("Offline", 2));
+    ASSERT_OK(created.status());
+    id = *created;
+    // Another process cannot open it meanwhile.
+    EXPECT_FALSE(Replica::Open(dir).ok());
+  }
+  auto t = Replica::Open(dir);
+  ASSERT_OK(t.status());
+  EXPECT_EQ((*t)->OutboxSize(), 1u);
+  EXPECT_TRUE((*t)->Get(id)->pending);
+  ASSERT_OK((*t)->Sync(Fast()).status());
+  EXPECT_EQ((*t)->Get(id)->server_revision, 1u);
+  EXPECT_EQ((*t)->Get(id)->body.finding().title(), "Offline");
+}
+
+TEST_F(ReplicaTest, BadInputIsRefusedAndChangesNothing) {
+  auto anna = Tablet("anna");
+  EXPECT_EQ(anna->Follow("visits").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(anna->Create(scope_, RecordBody()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(anna->Edit("0190a000-0000-7000-8000-000000000000", Finding("x", 1)).code(),
+            absl::StatusCode::kNotFound);
+  auto id = anna->Create(scope_, Finding("F", 1));
+  ASSERT_OK(id.status());
+  RecordBody comment;
+  comment.mutable_comment()->set_text("x");
+  EXPECT_EQ(anna->Edit(*id, comment).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(anna->OutboxSize(), 1u);
+  // A second enrollment of the same store is refused.
+  EXPECT_EQ(anna->Enroll(Address(), "AAAA-BBBB-CCCC-DDDD", "again").code(),
+            absl::StatusCode::kFailedPrecondition);
+  // Plaintext to another host is refused before any byte is sent.
+  auto other = Replica::Open(dir_.Sub("plain"));
+  ASSERT_OK(other.status());
+  EXPECT_EQ((*other)
+                ->Enroll(client::PlaintextAddress("tablets.example.org:7443"), "code", "t")
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  // A revoked device's sync is refused as unauthenticated, nothing dropped.
+  auto me = anna->Profile();
+  {
+    grpc::ClientContext ctx;
+    v1::RevokeDeviceRequest request;
+    request.set_device_id(me->device_id());
+    v1::Device device;
+    ASSERT_TRUE(server_.Admin()->RevokeDevice(&ctx, request, &device).ok());
+  }
+  EXPECT_EQ(anna->Sync(Fast()).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(anna->OutboxSize(), 1u);
+}
+
+}  // namespace
+}  // namespace vigil
