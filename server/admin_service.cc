@@ -67,8 +67,15 @@ AdminService::Reactor* AdminService::SetUserDisabled(
     vigil::v1::User* response) {
   Reactor* reactor = context->DefaultReactor();
   if (std::optional<Caller> admin = AdminOf(context, reactor)) {
-    identities_->SetUserDisabled(*admin, request->user_id(), request->disabled(),
-                                 Finisher(reactor, response));
+    identities_->SetUserDisabled(
+        *admin, request->user_id(), request->disabled(),
+        [this, reactor, response](absl::StatusOr<vigil::v1::User> user) {
+          if (user.ok() && user->disabled()) {
+            hub_->CloseFor(user->user_id(), "",
+                           ToGrpcStatus(WithReason(absl::UnauthenticatedError("the user is disabled"), "USER_DISABLED")));
+          }
+          FinishUnary(reactor, std::move(user), response);
+        });
   }
   return reactor;
 }
@@ -122,7 +129,15 @@ AdminService::Reactor* AdminService::RevokeDevice(Context* context,
                                                   vigil::v1::Device* response) {
   Reactor* reactor = context->DefaultReactor();
   if (std::optional<Caller> admin = AdminOf(context, reactor)) {
-    identities_->RevokeDevice(*admin, request->device_id(), Finisher(reactor, response));
+    identities_->RevokeDevice(
+        *admin, request->device_id(),
+        [this, reactor, response](absl::StatusOr<vigil::v1::Device> device) {
+          if (device.ok()) {
+            hub_->CloseFor("", device->device_id(),
+                           ToGrpcStatus(WithReason(absl::UnauthenticatedError("the device is revoked"), "DEVICE_REVOKED")));
+          }
+          FinishUnary(reactor, std::move(device), response);
+        });
   }
   return reactor;
 }
@@ -132,8 +147,13 @@ AdminService::Reactor* AdminService::RotateToken(Context* context,
                                                  vigil::v1::RotateTokenResponse* response) {
   Reactor* reactor = context->DefaultReactor();
   if (std::optional<Caller> caller = Admit(*auth_, *context, reactor)) {
-    identities_->RotateToken(*caller, [reactor, response](absl::StatusOr<std::string> token) {
-      if (token.ok()) response->set_token(std::move(*token));
+    identities_->RotateToken(*caller, [this, reactor, response, device = caller->device](
+                                          absl::StatusOr<std::string> token) {
+      if (token.ok()) {
+        response->set_token(std::move(*token));
+        hub_->CloseFor("", device,
+                       ToGrpcStatus(WithReason(absl::UnauthenticatedError("the token was rotated"), "TOKEN_ROTATED")));
+      }
       reactor->Finish(ToGrpcStatus(token.status()));
     });
   }
@@ -171,10 +191,17 @@ AdminService::Reactor* AdminService::RemoveTeamMember(
     vigil::v1::RemoveTeamMemberResponse* response) {
   Reactor* reactor = context->DefaultReactor();
   if (std::optional<Caller> admin = AdminOf(context, reactor)) {
-    identities_->RemoveTeamMember(*admin, request->visit_id(), request->user_id(),
-                                  [reactor](absl::StatusOr<bool> removed) {
-                                    reactor->Finish(ToGrpcStatus(removed.status()));
-                                  });
+    identities_->RemoveTeamMember(
+        *admin, request->visit_id(), request->user_id(),
+        [this, reactor, user = request->user_id()](absl::StatusOr<bool> removed) {
+          // Every stream of the user ends; a new subscription is checked
+          // against the rights left.
+          if (removed.ok()) {
+            hub_->CloseFor(user, "",
+                           ToGrpcStatus(WithReason(absl::PermissionDeniedError("taken off a visit team: subscribe again"), "TEAM_CHANGED")));
+          }
+          reactor->Finish(ToGrpcStatus(removed.status()));
+        });
   }
   (void)response;
   return reactor;

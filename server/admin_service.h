@@ -9,6 +9,7 @@
 
 #include "server/auth.h"
 #include "server/background_worker.h"
+#include "server/change_hub.h"
 #include "server/identity_store.h"
 #include "server/key_rotation.h"
 #include "storage/storage.h"
@@ -20,12 +21,14 @@ class AdminService final : public vigil::v1::AdminService::CallbackService {
  public:
   // Everything is borrowed and must outlive the service.
   // `receipt_public_key` is handed to each enrolled device to pin.
+  // Streams in `hub` are ended when their rights change.
   AdminService(Authenticator* auth, IdentityStore* identities, KeyRotator* rotator,
-               storage::Storage* storage, std::string receipt_public_key)
+               storage::Storage* storage, ChangeHub* hub, std::string receipt_public_key)
       : auth_(auth),
         identities_(identities),
         rotator_(rotator),
         storage_(storage),
+        hub_(hub),
         receipt_public_key_(std::move(receipt_public_key)) {}
 
   using Context = grpc::CallbackServerContext;
@@ -74,6 +77,7 @@ class AdminService final : public vigil::v1::AdminService::CallbackService {
   IdentityStore* identities_;
   KeyRotator* rotator_;
   storage::Storage* storage_;
+  ChangeHub* hub_;
   const std::string receipt_public_key_;
   BackgroundWorker worker_;  // audit log walks and rotations, off the gRPC threads
 };

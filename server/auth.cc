@@ -1,6 +1,10 @@
 #include "server/auth.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
+#include <cstring>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -62,6 +66,19 @@ std::string Authenticator::SourceOf(const grpc::ServerContextBase& context) {
   if (absl::StartsWith(peer, "ipv4:") || absl::StartsWith(peer, "ipv6:")) {
     const std::size_t colon = peer.rfind(':');
     if (colon != std::string::npos && colon > 5) peer.resize(colon);
+  }
+  // One IPv6 host usually holds a whole /64: counted as one source, so that
+  // rotating addresses inside it does not escape the failure limit.
+  if (absl::StartsWith(peer, "ipv6:[") && absl::EndsWith(peer, "]")) {
+    const std::string address = peer.substr(6, peer.size() - 7);
+    in6_addr a{};
+    if (inet_pton(AF_INET6, address.c_str(), &a) == 1 && !IN6_IS_ADDR_V4MAPPED(&a)) {
+      std::memset(a.s6_addr + 8, 0, 8);
+      char text[INET6_ADDRSTRLEN];
+      if (inet_ntop(AF_INET6, &a, text, sizeof text) != nullptr) {
+        return absl::StrCat("ipv6:[", text, "]/64");
+      }
+    }
   }
   return peer;
 }

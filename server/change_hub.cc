@@ -3,8 +3,9 @@
 namespace vigil::server {
 
 SubscribeReactor::SubscribeReactor(ChangeHub* hub, std::set<std::string> scopes,
-                                   std::uint64_t current_seq)
-    : hub_(hub), scopes_(std::move(scopes)) {
+                                   std::uint64_t current_seq, std::string user,
+                                   std::string device)
+    : hub_(hub), scopes_(std::move(scopes)), user_(std::move(user)), device_(std::move(device)) {
   {
     absl::MutexLock lock(&mu_);
     for (const auto& scope : scopes_) pending_[scope] = current_seq;
@@ -64,7 +65,7 @@ void SubscribeReactor::FinishOnce(grpc::Status status) {
   Pump();  // finishes now, or OnWriteDone does once the write in flight ends
 }
 
-void SubscribeReactor::Close() { FinishOnce(grpc::Status::OK); }
+void SubscribeReactor::Close(grpc::Status status) { FinishOnce(std::move(status)); }
 
 void SubscribeReactor::OnWriteDone(bool ok) {
   {
@@ -107,6 +108,16 @@ void ChangeHub::Notify(const std::vector<std::pair<std::string, std::uint64_t>>&
   for (SubscribeReactor* r : Snapshot()) {
     for (const auto& [scope, seq] : changes) {
       if (r->scopes().count(scope)) r->Offer(scope, seq);
+    }
+    r->Unref();
+  }
+}
+
+void ChangeHub::CloseFor(const std::string& user, const std::string& device,
+                         const grpc::Status& status) {
+  for (SubscribeReactor* r : Snapshot()) {
+    if ((!user.empty() && r->user() == user) || (!device.empty() && r->device() == device)) {
+      r->Close(status);
     }
     r->Unref();
   }

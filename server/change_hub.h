@@ -24,13 +24,18 @@ class ChangeHub;
 class SubscribeReactor final : public grpc::ServerWriteReactor<vigil::v1::ChangeNotice> {
  public:
   // Registers with `hub` and sends one notice per scope at `current_seq`.
-  SubscribeReactor(ChangeHub* hub, std::set<std::string> scopes, std::uint64_t current_seq);
+  // `user` and `device` are the subscriber's, so that revoking the device,
+  // disabling the user or taking them off a team ends the stream.
+  SubscribeReactor(ChangeHub* hub, std::set<std::string> scopes, std::uint64_t current_seq,
+                   std::string user, std::string device);
 
   const std::set<std::string>& scopes() const { return scopes_; }
+  const std::string& user() const { return user_; }
+  const std::string& device() const { return device_; }
   // Queues a notice (latest seq per scope wins) and writes if idle.
   void Offer(const std::string& scope, std::uint64_t seq);
-  // Ends the stream (server shutdown).
-  void Close();
+  // Ends the stream (server shutdown: OK; revocation: the status given).
+  void Close(grpc::Status status = grpc::Status::OK);
 
   // The hub holds a reference while it calls Offer or Close outside its
   // lock; the stream holds one until OnDone. The last one deletes.
@@ -52,6 +57,8 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<vigil::v1::Change
 
   ChangeHub* hub_;
   const std::set<std::string> scopes_;
+  const std::string user_;
+  const std::string device_;
   std::atomic<int> refs_{1};
   absl::Mutex mu_;
   std::map<std::string, std::uint64_t> pending_ ABSL_GUARDED_BY(mu_);
@@ -75,6 +82,9 @@ class ChangeHub {
   // Ends every stream, and every later one at once, so that server shutdown
   // does not wait for clients.
   void CloseAll();
+  // Ends the streams of `user` (when not empty) and of `device` (when not
+  // empty) with `status`: their rights changed, they must subscribe again.
+  void CloseFor(const std::string& user, const std::string& device, const grpc::Status& status);
 
  private:
   absl::Mutex mu_;

@@ -305,7 +305,8 @@ grpc::ServerWriteReactor<vigil::v1::ChangeNotice>* SyncService::Subscribe(
     if (!allowed.ok()) return new Refused(allowed);
     scopes.insert(scope);
   }
-  return new SubscribeReactor(hub_, std::move(scopes), storage_->LastCommittedSeq());
+  return new SubscribeReactor(hub_, std::move(scopes), storage_->LastCommittedSeq(),
+                              caller->principal, caller->device);
 }
 
 grpc::ServerReadReactor<UploadAttachmentRequest>* SyncService::UploadAttachment(

@@ -119,7 +119,7 @@ class ServerImpl final : public VigilServer {
                                                     storage_.get())),
         rotator_(std::make_unique<KeyRotator>(storage_.get(), keys_.get())),
         admin_service_(std::make_unique<AdminService>(auth_.get(), identities_.get(),
-                                                      rotator_.get(), storage_.get(),
+                                                      rotator_.get(), storage_.get(), &hub_,
                                                       signer_->public_key())) {
     records_->SetChangeListener(
         [this](const std::vector<std::pair<std::string, std::uint64_t>>& changes) {

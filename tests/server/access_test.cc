@@ -507,6 +507,57 @@ TEST_F(AccessTest, LeavingTheTeamPurgesTheScope) {
   EXPECT_EQ(page.records_size(), 1);
 }
 
+TEST_F(AccessTest, OpenSubscriptionsEndWhenRightsChange) {
+  // A stream opened before the change, with its first notice read.
+  auto open = [&](Client& client, grpc::ClientContext& ctx) {
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    v1::SubscribeRequest request;
+    request.add_scopes(own_);
+    auto reader = client.sync().Subscribe(&ctx, request);
+    v1::ChangeNotice notice;
+    EXPECT_TRUE(reader->Read(&notice));
+    return reader;
+  };
+  auto admin = server_->Admin();
+
+  Client monitor = As("monitor");
+  grpc::ClientContext team_ctx;
+  auto team_stream = open(monitor, team_ctx);
+  {
+    grpc::ClientContext ctx;
+    v1::RemoveTeamMemberRequest request;
+    request.set_visit_id(visit_a_);
+    request.set_user_id("monitor");
+    v1::RemoveTeamMemberResponse removed;
+    ASSERT_TRUE(admin->RemoveTeamMember(&ctx, request, &removed).ok());
+  }
+  v1::ChangeNotice notice;
+  EXPECT_FALSE(team_stream->Read(&notice));
+  grpc::Status ended = team_stream->Finish();
+  EXPECT_EQ(ended.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Reason(ended), "TEAM_CHANGED");
+
+  Client lead = As("lead");
+  grpc::ClientContext revoke_ctx;
+  auto revoke_stream = open(lead, revoke_ctx);
+  v1::WhoAmIResponse me;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(lead.admin().WhoAmI(&ctx, v1::WhoAmIRequest(), &me).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::RevokeDeviceRequest request;
+    request.set_device_id(me.device().device_id());
+    v1::Device revoked;
+    ASSERT_TRUE(admin->RevokeDevice(&ctx, request, &revoked).ok());
+  }
+  EXPECT_FALSE(revoke_stream->Read(&notice));
+  ended = revoke_stream->Finish();
+  EXPECT_EQ(ended.error_code(), StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Reason(ended), "DEVICE_REVOKED");
+}
+
 TEST_F(AccessTest, RevokedDevicesDisabledUsersUsedCodesAndRotatedTokens) {
   Client monitor = As("monitor");
   v1::WhoAmIResponse me;
