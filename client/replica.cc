@@ -753,8 +753,26 @@ class Replica::Impl {
   // the last page stored.
   absl::Status ApplyPage(const std::string& scope, const vigil::v1::PullResponse& page) {
     const absl::Time now = absl::Now();
+    // A reset page starts the scope again in a new view: what this device
+    // holds of it was shaped for the old one and goes, unless it carries
+    // edits not yet sent or not yet seen in a pulled head.
+    std::vector<std::string> held;
+    if (page.reset()) {
+      RETURN_IF_ERROR(db_->Scan(kMeta, storage::KeyRange::Prefix(InScopePrefix(scope)), nullptr,
+                                [&](std::string_view key, std::string_view) {
+                                  held.emplace_back(key.substr(InScopePrefix(scope).size()));
+                                  return true;
+                                }));
+    }
     return db_
         ->Commit([&](storage::CommitContext& ctx) -> absl::Status {
+          for (const std::string& id : held) {
+            ASSIGN_OR_RETURN(std::optional<LocalRecord> rec,
+                             LoadIn<LocalRecord>(ctx, RecordKey(id)));
+            if (rec.has_value() && (rec->dirty() || rec->queued() > 0)) continue;
+            ctx.Delete(kMeta, RecordKey(id));
+            ctx.Delete(kMeta, InScopeKey(scope, id));
+          }
           // This device's clock moves past every time it has seen, so that
           // its next edit counts as made after them (a resolution of a
           // conflict it pulled wins over the versions it saw).

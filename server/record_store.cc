@@ -32,7 +32,16 @@ using vigil::v1::MutationResult;
 using vigil::internal::StoredMutation;
 using vigil::v1::Record;
 
-constexpr unsigned char kCursorVersion = 1;
+constexpr unsigned char kCursorVersion = 2;
+constexpr unsigned char kCursorVersionWithoutView = 1;
+
+// What shapes the records a grant sees (which fields are removed, which
+// records withheld). A cursor carries it: when it changes, the scope is
+// pulled again from the beginning in the new shape.
+std::uint8_t ViewOf(const ScopeGrant& grant) {
+  return static_cast<std::uint8_t>((grant.full_view ? 1 : 0) | (grant.medical ? 2 : 0) |
+                                   (grant.service ? 4 : 0) | (grant.reviewer ? 8 : 0));
+}
 constexpr std::size_t kCursorMacBytes = 16;
 
 std::string RecordKey(std::string_view id) { return KeyBuilder().AddString(id).key(); }
@@ -561,9 +570,11 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
       });
 }
 
-std::string RecordStore::EncodeCursor(absl::string_view scope, std::uint64_t seq) const {
+std::string RecordStore::EncodeCursor(absl::string_view scope, std::uint64_t seq,
+                                      std::uint8_t view) const {
   std::string payload(1, static_cast<char>(kCursorVersion));
   for (int shift = 56; shift >= 0; shift -= 8) payload.push_back(static_cast<char>(seq >> shift));
+  payload.push_back(static_cast<char>(view));
   const std::string authenticated = payload + std::string(scope);
   unsigned char mac[crypto_auth_hmacsha256_BYTES];
   crypto_auth_hmacsha256(mac, reinterpret_cast<const unsigned char*>(authenticated.data()),
@@ -579,32 +590,37 @@ std::string RecordStore::EncodeCursor(absl::string_view scope, std::uint64_t seq
   return out;
 }
 
-absl::StatusOr<std::uint64_t> RecordStore::DecodeCursor(absl::string_view scope,
-                                                        absl::string_view cursor) const {
-  if (cursor.empty()) return 0;
+absl::StatusOr<RecordStore::CursorPosition> RecordStore::DecodeCursor(
+    absl::string_view scope, absl::string_view cursor) const {
+  if (cursor.empty()) return CursorPosition{};
   auto invalid = [&] {
     return WithReason(absl::InvalidArgumentError(
                           "cursor is malformed, was altered, or belongs to another scope or "
                           "server: pull this scope from the beginning"),
                       "CURSOR_INVALID", {{"scope", std::string(scope)}});
   };
-  unsigned char payload[1 + 8 + kCursorMacBytes];
+  unsigned char payload[1 + 8 + 1 + kCursorMacBytes];
   std::size_t len = 0;
   if (sodium_base642bin(payload, sizeof(payload), cursor.data(), cursor.size(), nullptr, &len,
-                        nullptr, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-      len != sizeof(payload) || payload[0] != kCursorVersion) {
+                        nullptr, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0) {
     return invalid();
   }
-  std::string authenticated(reinterpret_cast<const char*>(payload), 9);
+  const std::size_t body = payload[0] == kCursorVersion ? 10 : 9;
+  if (len != body + kCursorMacBytes ||
+      (payload[0] != kCursorVersion && payload[0] != kCursorVersionWithoutView)) {
+    return invalid();
+  }
+  std::string authenticated(reinterpret_cast<const char*>(payload), body);
   authenticated += std::string(scope);
   unsigned char mac[crypto_auth_hmacsha256_BYTES];
   crypto_auth_hmacsha256(mac, reinterpret_cast<const unsigned char*>(authenticated.data()),
                          authenticated.size(),
                          reinterpret_cast<const unsigned char*>(cursor_key_.data()));
-  if (sodium_memcmp(mac, payload + 9, kCursorMacBytes) != 0) return invalid();
-  std::uint64_t seq = 0;
-  for (int i = 1; i <= 8; ++i) seq = (seq << 8) | payload[i];
-  return seq;
+  if (sodium_memcmp(mac, payload + body, kCursorMacBytes) != 0) return invalid();
+  CursorPosition position;
+  for (int i = 1; i <= 8; ++i) position.seq = (position.seq << 8) | payload[i];
+  if (body == 10) position.view = payload[9];
+  return position;
 }
 
 void RecordStore::AuditReads(const Caller& caller, std::vector<std::string> sensitive_ids,
@@ -642,7 +658,14 @@ absl::StatusOr<std::string> RecordStore::ReadPage(const Caller& caller,
   ASSIGN_OR_RETURN(ScopeGrant grant, policy_->Grant(caller, request.scope()));
   if (grant.purge) return std::string("\x20\x01", 2);  // field 4 (purge) = true
   if (!grant.read) return AccessPolicy::Denied();
-  ASSIGN_OR_RETURN(std::uint64_t after, DecodeCursor(request.scope(), request.cursor()));
+  ASSIGN_OR_RETURN(CursorPosition position, DecodeCursor(request.scope(), request.cursor()));
+  std::uint64_t after = position.seq;
+  // The caller's view changed since the cursor (another team role, a
+  // reviewer's rights): the records it holds were shaped for the old view,
+  // so the scope starts again from the beginning, and the page says so.
+  const std::uint8_t view = ViewOf(grant);
+  const bool reset = after > 0 && position.view != view;
+  if (reset) after = 0;
   std::uint32_t limit = request.limit() == 0 ? options_.default_pull_limit : request.limit();
   limit = std::min(limit, options_.max_pull_limit);
   storage::Snapshot snapshot = storage_->GetSnapshot();
@@ -722,8 +745,9 @@ absl::StatusOr<std::string> RecordStore::ReadPage(const Caller& caller,
     if (IsSensitive(record.body())) sensitive_ids.push_back(record.id());
     AppendLengthDelimited(out, 1, sync::SerializeDeterministic(record));
   }
-  AppendLengthDelimited(out, 2, EncodeCursor(request.scope(), last));
+  AppendLengthDelimited(out, 2, EncodeCursor(request.scope(), last, view));
   if (has_more) out += std::string("\x18\x01", 2);  // field 3 (has_more) = true
+  if (reset) out += std::string("\x28\x01", 2);     // field 5 (reset) = true
   return out;
 }
 

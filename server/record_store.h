@@ -140,8 +140,15 @@ class RecordStore {
                                 const std::optional<vigil::v1::Record>& head,
                                 vigil::v1::Mutation* effective,
                                 std::optional<vigil::v1::Record>* base);
-  std::string EncodeCursor(absl::string_view scope, std::uint64_t seq) const;
-  absl::StatusOr<std::uint64_t> DecodeCursor(absl::string_view scope,
+  // A cursor names a position in the scope's change feed and the view
+  // (ViewOf a grant) the records before it were shaped for.
+  struct CursorPosition {
+    std::uint64_t seq = 0;
+    // 0xff for an empty cursor or one of version 1 (which had none).
+    std::uint8_t view = 0xff;
+  };
+  std::string EncodeCursor(absl::string_view scope, std::uint64_t seq, std::uint8_t view) const;
+  absl::StatusOr<CursorPosition> DecodeCursor(absl::string_view scope,
                                              absl::string_view cursor) const;
 
   storage::Storage* storage_;

@@ -399,6 +399,35 @@ TEST_F(ReplicaTest, ConflictIsSurfacedAndResolvedByTheLead) {
   }
 }
 
+TEST_F(ReplicaTest, AWiderViewPullsTheScopeAgainInTheNewShape) {
+  auto anna = Tablet("anna");
+  auto ben = Tablet("ben");
+  RecordBody interview;
+  interview.mutable_interview()->set_pseudonym("D-17");
+  interview.mutable_interview()->set_notes("He was beaten on arrival.\n");
+  interview.mutable_interview()->add_interviewer_user_ids("anna");
+  auto id = anna->Create(scope_, interview);
+  ASSERT_OK(id.status());
+  ASSERT_OK(anna->Sync(Fast()).status());
+  ASSERT_OK(ben->Sync(Fast()).status());
+  // Ben is not the interviewer: the notes never reach his tablet.
+  EXPECT_EQ(ben->Get(*id)->body.interview().notes(), "");
+
+  // Ben becomes the team lead: his next sync starts the scope again and
+  // brings what a lead sees.
+  ASSERT_OK(server_.AddToTeam(visit_id_, "ben", v1::TEAM_ROLE_TEAM_LEAD));
+  auto report = ben->Sync(Fast());
+  ASSERT_OK(report.status());
+  EXPECT_EQ(report->pulled, 1u);
+  EXPECT_EQ(ben->Get(*id)->body.interview().notes(), "He was beaten on arrival.\n");
+
+  // And back: the notes leave his tablet at the next sync.
+  ASSERT_OK(server_.AddToTeam(visit_id_, "ben", v1::TEAM_ROLE_MONITOR));
+  ASSERT_OK(ben->Sync(Fast()).status());
+  EXPECT_EQ(ben->Get(*id)->body.interview().notes(), "");
+  EXPECT_EQ(ben->List(scope_)->size(), 1u);
+}
+
 // --- Interruptions. ---
 
 TEST_F(ReplicaTest, InterruptedPullResumesWithoutGapOrDuplicate) {
