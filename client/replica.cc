@@ -566,8 +566,11 @@ class Replica::Impl {
       if (open) writer->WritesDone();
       grpc::Status finished = writer->Finish();
       if (finished.ok() && !result.complete()) {
-        return grpc::Status(grpc::StatusCode::DATA_LOSS,
-                            "the server did not confirm attachment " + entry.sha256());
+        // Not all of it is held yet (another upload of the same content is
+        // under way, or this one proved the content and may now resume):
+        // ask again.
+        return grpc::Status(grpc::StatusCode::ABORTED,
+                            "the server does not hold all of attachment " + entry.sha256() + " yet");
       }
       if (finished.ok()) report.uploaded_bytes += entry.size() - from;
       return finished;

@@ -134,6 +134,14 @@ void AttachmentStore::Begin(const Caller& caller, std::string scope, std::string
       [caller, scope, sha256, size](CommitContext& ctx) -> absl::StatusOr<AttachmentState> {
         ASSIGN_OR_RETURN(auto meta,
                          ParseMeta(ctx.Get(ColumnFamily::kAttachments, MetaKey(sha256))));
+        ASSIGN_OR_RETURN(auto linked, ctx.Get(ColumnFamily::kAttachments, ScopeKey(sha256, scope)));
+        if (meta.has_value() && !linked.has_value()) {
+          AttachmentState proof;
+          proof.sha256 = sha256;
+          proof.size = size;
+          proof.proof_needed = true;
+          return proof;
+        }
         ctx.Put(ColumnFamily::kAttachments, ScopeKey(sha256, scope), "");
         if (meta.has_value() && meta->size() == size) return StateOf(sha256, *meta);
         if (meta.has_value() && meta->complete()) {
@@ -154,6 +162,25 @@ void AttachmentStore::Begin(const Caller& caller, std::string scope, std::string
         RETURN_IF_ERROR(storage::AppendAudit(
             ctx, AuditOf(caller, "attachment.upload_started", "attachments/" + sha256)));
         return StateOf(sha256, fresh);
+      },
+      VerifyWhenFull(caller, std::move(done)));
+}
+
+void AttachmentStore::Link(const Caller& caller, std::string scope, std::string sha256,
+                           AttachmentDoneFn done) {
+  CommitState(
+      storage_,
+      [caller, scope, sha256](CommitContext& ctx) -> absl::StatusOr<AttachmentState> {
+        ASSIGN_OR_RETURN(auto meta,
+                         ParseMeta(ctx.Get(ColumnFamily::kAttachments, MetaKey(sha256))));
+        if (!meta.has_value()) {
+          return WithReason(absl::AbortedError("the stored content went away: upload it again"),
+                            "ATTACHMENT_GONE");
+        }
+        ctx.Put(ColumnFamily::kAttachments, ScopeKey(sha256, scope), "");
+        RETURN_IF_ERROR(storage::AppendAudit(
+            ctx, AuditOf(caller, "attachment.linked", "attachments/" + sha256 + " in " + scope)));
+        return StateOf(sha256, *meta);
       },
       VerifyWhenFull(caller, std::move(done)));
 }

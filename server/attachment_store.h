@@ -32,6 +32,11 @@ struct AttachmentState {
   std::uint64_t size = 0;
   std::uint64_t received = 0;
   bool complete = false;
+  // The content is stored (or being stored) for another scope: this upload
+  // must send every byte, which is hashed and not stored, before the
+  // content is linked to its scope (Link). Knowing a hash is not having
+  // the photo.
+  bool proof_needed = false;
 };
 
 struct AttachmentPiece {
@@ -77,9 +82,16 @@ class AttachmentStore {
   // of this hash has another size. An unfinished upload that declared
   // another size is restarted.
   // The content is linked to `scope` (a validated scope the caller may
-  // write), so that readers of that scope may see it.
+  // write), so that readers of that scope may see it, unless content of this
+  // hash is already held for other scopes only: then the state comes back
+  // with proof_needed, nothing is written, and the caller links the scope
+  // with Link once the uploader has sent every byte and they matched.
   void Begin(const Caller& caller, std::string scope, std::string sha256, std::uint64_t size,
              AttachmentDoneFn done);
+  // Links stored content to `scope` after its bytes were proven (see Begin),
+  // audited as attachment.linked. Aborted when the content was discarded
+  // meanwhile (upload again).
+  void Link(const Caller& caller, std::string scope, std::string sha256, AttachmentDoneFn done);
   // True once content of this hash was uploaded into `scope`.
   absl::StatusOr<bool> InScope(std::string_view sha256, std::string_view scope);
 

@@ -1,5 +1,7 @@
 #include "server/sync_service.h"
 
+#include <sodium.h>
+
 #include <deque>
 #include <optional>
 #include <set>
@@ -66,6 +68,7 @@ class UploadReactor final : public grpc::ServerReadReactor<UploadAttachmentReque
         Finish(ToGrpcStatus(allowed));
         return;
       }
+      scope_ = scope;
       store_->Begin(caller_, scope, request_.header().sha256(), request_.header().size(), stored);
       return;
     }
@@ -79,6 +82,10 @@ class UploadReactor final : public grpc::ServerReadReactor<UploadAttachmentReque
       Finish(ToGrpcStatus(charged));
       return;
     }
+    if (state_->proof_needed) {
+      Prove(*chunk);
+      return;
+    }
     store_->Append(caller_, state_->sha256, chunk->offset(), std::move(*chunk->mutable_data()),
                    chunk->sha256(), stored);
   }
@@ -86,6 +93,55 @@ class UploadReactor final : public grpc::ServerReadReactor<UploadAttachmentReque
   void OnDone() override { delete this; }
 
  private:
+  // The content is held for another scope: every byte is hashed here, not
+  // stored, and the scope is linked once all of them match.
+  void Prove(const AttachmentChunk& chunk) {
+    absl::Status bad;
+    if (AttachmentStore::Sha256Hex(chunk.data()) != chunk.sha256()) {
+      bad = WithReason(
+          absl::DataLossError("chunk bytes do not match the chunk's sha256: resend the chunk"),
+          "CHUNK_CORRUPT", {{"offset", std::to_string(chunk.offset())}});
+    } else if (chunk.offset() != proved_) {
+      bad = WithReason(absl::FailedPreconditionError(absl::StrCat(
+                           "this content is held for another scope: send all of it from "
+                           "offset 0, in order (next: ",
+                           proved_, ")")),
+                       "CHUNK_OFFSET_MISMATCH", {{"expected_offset", std::to_string(proved_)}});
+    } else if (chunk.data().empty() || chunk.data().size() > store_->options().max_chunk_bytes ||
+               proved_ + chunk.data().size() > state_->size) {
+      bad = WithReason(absl::InvalidArgumentError("chunk is empty, too large or past the end"),
+                       "CHUNK_PAST_END", {{"offset", std::to_string(chunk.offset())}});
+    }
+    if (!bad.ok()) {
+      Finish(ToGrpcStatus(bad));
+      return;
+    }
+    if (proved_ == 0) crypto_hash_sha256_init(&proof_);
+    crypto_hash_sha256_update(&proof_, reinterpret_cast<const unsigned char*>(chunk.data().data()),
+                              chunk.data().size());
+    proved_ += chunk.data().size();
+    if (proved_ < state_->size) {
+      StartRead(&request_);
+      return;
+    }
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&proof_, digest);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string hex;
+    for (unsigned char d : digest) {
+      hex.push_back(kHex[d >> 4]);
+      hex.push_back(kHex[d & 15]);
+    }
+    if (hex != state_->sha256) {
+      Finish(ToGrpcStatus(WithReason(
+          absl::DataLossError("the content does not match its sha256"), "ATTACHMENT_HASH_MISMATCH",
+          {{"sha256", state_->sha256}})));
+      return;
+    }
+    store_->Link(caller_, scope_, state_->sha256,
+                 [this](absl::StatusOr<AttachmentState> s) { OnStored(std::move(s)); });
+  }
+
   void OnStored(absl::StatusOr<AttachmentState> state) {
     if (!state.ok()) {
       Finish(ToGrpcStatus(state.status()));
@@ -107,6 +163,9 @@ class UploadReactor final : public grpc::ServerReadReactor<UploadAttachmentReque
   AttachmentStatus* response_;
   UploadAttachmentRequest request_;
   std::optional<AttachmentState> state_;
+  std::string scope_;
+  crypto_hash_sha256_state proof_;
+  std::uint64_t proved_ = 0;
 };
 
 // Streams pieces of at most ~1 MiB a batch, one write in flight at a time.

@@ -49,13 +49,14 @@ class AttachmentTest : public ::testing::Test {
   // each; `corrupt` breaks the chunk hash of the chunk at that offset.
   grpc::Status Upload(const std::string& sha, std::uint64_t size, const std::string& content,
                       std::size_t from, std::size_t to, std::size_t chunk,
-                      AttachmentStatus* status, std::optional<std::size_t> corrupt = {}) {
+                      AttachmentStatus* status, std::optional<std::size_t> corrupt = {},
+                      const std::string& scope = kScope) {
     grpc::ClientContext context;
     auto writer = stub_->UploadAttachment(&context, status);
     UploadAttachmentRequest header;
     header.mutable_header()->set_sha256(sha);
     header.mutable_header()->set_size(size);
-    header.mutable_header()->set_scope(kScope);
+    header.mutable_header()->set_scope(scope);
     writer->Write(header);
     for (std::size_t off = from; off < to; off += chunk) {
       UploadAttachmentRequest request;
@@ -71,11 +72,11 @@ class AttachmentTest : public ::testing::Test {
   }
 
   std::string Download(const std::string& sha, std::uint64_t offset, std::uint64_t length,
-                       grpc::Status* status) {
+                       grpc::Status* status, const std::string& scope = kScope) {
     grpc::ClientContext context;
     v1::DownloadAttachmentRequest request;
     request.set_sha256(sha);
-    request.set_scope(kScope);
+    request.set_scope(scope);
     request.set_offset(offset);
     request.set_length(length);
     auto reader = stub_->DownloadAttachment(&context, request);
@@ -191,6 +192,40 @@ TEST_F(AttachmentTest, SameContentTwiceIsStoredOnce) {
   ASSERT_TRUE(Upload(sha, content.size(), content, 0, content.size(), 100000, &second).ok());
   grpc::Status s;
   EXPECT_EQ(Download(sha, 0, 0, &s), content);
+}
+
+TEST_F(AttachmentTest, AnotherScopeGetsTheContentOnlyByProvingItHasTheBytes) {
+  const std::string content = RandomBytes(250000, 9);
+  const std::string sha = AttachmentStore::Sha256Hex(content);
+  const std::string other = "visits/01900000-0000-7000-8000-0000000000b2";
+  AttachmentStatus status;
+  ASSERT_TRUE(Upload(sha, content.size(), content, 0, content.size(), 100000, &status).ok());
+  ASSERT_TRUE(status.complete());
+  // Knowing the hash and size is not enough: nothing is linked.
+  AttachmentStatus claimed;
+  ASSERT_TRUE(Upload(sha, content.size(), content, 0, 0, 100000, &claimed, {}, other).ok());
+  EXPECT_FALSE(claimed.complete());
+  EXPECT_EQ(claimed.received(), 0u);
+  grpc::Status s;
+  EXPECT_EQ(Download(sha, 0, 0, &s, other), "");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  // Bytes that are not the content are refused, and still nothing is linked.
+  std::string forged = content;
+  forged[1000] ^= 1;
+  s = Upload(sha, content.size(), forged, 0, forged.size(), 100000, &claimed, {}, other);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DATA_LOSS);
+  EXPECT_EQ(Reason(s), "ATTACHMENT_HASH_MISMATCH");
+  Download(sha, 0, 0, &s, other);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  // Skipping ahead is refused.
+  s = Upload(sha, content.size(), content, 100000, content.size(), 100000, &claimed, {}, other);
+  EXPECT_EQ(Reason(s), "CHUNK_OFFSET_MISMATCH");
+  // All of the bytes: linked, and still stored once.
+  ASSERT_TRUE(Upload(sha, content.size(), content, 0, content.size(), 100000, &claimed, {}, other)
+                  .ok());
+  EXPECT_TRUE(claimed.complete());
+  EXPECT_EQ(Download(sha, 0, 0, &s, other), content);
+  EXPECT_TRUE(s.ok());
 }
 
 TEST_F(AttachmentTest, UploadsAreAudited) {
