@@ -15,7 +15,7 @@ namespace vigil::vigilctl {
 namespace {
 
 // The plain-words explanation of a status code, for people.
-std::string_view HintFor(absl::StatusCode code) {
+absl::string_view HintFor(absl::StatusCode code) {
   switch (code) {
     case absl::StatusCode::kUnauthenticated:
       return "the server did not accept this home's credential (wrong or rotated token, revoked "
@@ -46,11 +46,11 @@ std::string_view HintFor(absl::StatusCode code) {
 }
 
 // Splits "message [REASON]" (client::ToAbsl's form) into its parts.
-std::pair<std::string, std::string> SplitReason(std::string_view message) {
+std::pair<std::string, std::string> SplitReason(absl::string_view message) {
   if (absl::EndsWith(message, "]")) {
     const auto open = message.rfind(" [");
-    if (open != std::string_view::npos) {
-      const std::string_view reason = message.substr(open + 2, message.size() - open - 3);
+    if (open != absl::string_view::npos) {
+      const absl::string_view reason = message.substr(open + 2, message.size() - open - 3);
       const bool upper_snake =
           !reason.empty() && std::all_of(reason.begin(), reason.end(), [](char c) {
             return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
@@ -61,56 +61,56 @@ std::pair<std::string, std::string> SplitReason(std::string_view message) {
   return {std::string(message), ""};
 }
 
-void PrintFailure(std::string_view what, absl::StatusCode code, std::string_view message,
-                  std::string_view reason) {
+void PrintFailure(absl::string_view what, absl::StatusCode code, absl::string_view message,
+                  absl::string_view reason) {
   std::string line = absl::StrCat("vigilctl: ", what, " failed: ", message, "\n  (",
                                   absl::StatusCodeToString(code));
   if (!reason.empty()) absl::StrAppend(&line, ", reason ", reason);
   absl::StrAppend(&line, ")");
-  const std::string_view hint = HintFor(code);
+  const absl::string_view hint = HintFor(code);
   if (!hint.empty()) absl::StrAppend(&line, " ", hint);
   std::cerr << line << "\n";
 }
 
 }  // namespace
 
-void JsonObject::Key(std::string_view key) {
+void JsonObject::Key(absl::string_view key) {
   if (!body_.empty()) body_.push_back(',');
-  AppendJsonString(body_, key);
+  AppendJsonString(body_, std::string_view(key.data(), key.size()));
   body_.push_back(':');
 }
 
-JsonObject& JsonObject::Str(std::string_view key, std::string_view value) {
+JsonObject& JsonObject::Str(absl::string_view key, absl::string_view value) {
   Key(key);
-  AppendJsonString(body_, value);
+  AppendJsonString(body_, std::string_view(value.data(), value.size()));
   return *this;
 }
 
-JsonObject& JsonObject::Int(std::string_view key, std::int64_t value) {
-  Key(key);
-  absl::StrAppend(&body_, value);
-  return *this;
-}
-
-JsonObject& JsonObject::Uint(std::string_view key, std::uint64_t value) {
+JsonObject& JsonObject::Int(absl::string_view key, std::int64_t value) {
   Key(key);
   absl::StrAppend(&body_, value);
   return *this;
 }
 
-JsonObject& JsonObject::Bool(std::string_view key, bool value) {
+JsonObject& JsonObject::Uint(absl::string_view key, std::uint64_t value) {
+  Key(key);
+  absl::StrAppend(&body_, value);
+  return *this;
+}
+
+JsonObject& JsonObject::Bool(absl::string_view key, bool value) {
   Key(key);
   body_ += value ? "true" : "false";
   return *this;
 }
 
-JsonObject& JsonObject::Raw(std::string_view key, std::string_view json) {
+JsonObject& JsonObject::Raw(absl::string_view key, absl::string_view json) {
   Key(key);
-  body_ += json;
+  absl::StrAppend(&body_, json);
   return *this;
 }
 
-JsonObject& JsonObject::StrList(std::string_view key, const std::vector<std::string>& values) {
+JsonObject& JsonObject::StrList(absl::string_view key, const std::vector<std::string>& values) {
   Key(key);
   body_.push_back('[');
   for (std::size_t i = 0; i < values.size(); ++i) {
@@ -121,7 +121,7 @@ JsonObject& JsonObject::StrList(std::string_view key, const std::vector<std::str
   return *this;
 }
 
-JsonObject& JsonObject::ObjList(std::string_view key, const std::vector<JsonObject>& values) {
+JsonObject& JsonObject::ObjList(absl::string_view key, const std::vector<JsonObject>& values) {
   Key(key);
   body_.push_back('[');
   for (std::size_t i = 0; i < values.size(); ++i) {
@@ -132,7 +132,7 @@ JsonObject& JsonObject::ObjList(std::string_view key, const std::vector<JsonObje
   return *this;
 }
 
-JsonObject& JsonObject::Proto(std::string_view key, const google::protobuf::Message& message) {
+JsonObject& JsonObject::Proto(absl::string_view key, const google::protobuf::Message& message) {
   return Raw(key, ProtoJson(message));
 }
 
@@ -144,7 +144,7 @@ std::string ProtoJson(const google::protobuf::Message& message) {
   return out;
 }
 
-void Output::Result(const JsonObject& object, std::string_view text) const {
+void Output::Result(const JsonObject& object, absl::string_view text) const {
   if (json_) {
     std::cout << object.str() << "\n";
   } else {
@@ -152,7 +152,7 @@ void Output::Result(const JsonObject& object, std::string_view text) const {
   }
 }
 
-void Output::Text(std::string_view text) const {
+void Output::Text(absl::string_view text) const {
   if (json_ || text.empty()) return;
   std::cout << text;
   if (text.back() != '\n') std::cout << "\n";
@@ -170,34 +170,39 @@ int ExitCodeFor(absl::StatusCode code) {
   }
 }
 
-int Fail(std::string_view what, const absl::Status& status) {
+int Fail(absl::string_view what, const absl::Status& status) {
   auto [message, reason] = SplitReason(status.message());
   PrintFailure(what, status.code(), message, reason);
   return ExitCodeFor(status.code());
 }
 
-int Fail(std::string_view what, const grpc::Status& status) {
+int Fail(absl::string_view what, const grpc::Status& status) {
   const auto code = static_cast<absl::StatusCode>(status.error_code());
   PrintFailure(what, code, status.error_message(), client::ErrorReason(status));
   return ExitCodeFor(code);
 }
 
-int Usage(std::string_view message) {
+int Usage(absl::string_view message) {
   std::cerr << "vigilctl: " << message << "\n  (run vigilctl --help, or COMMAND --help)\n";
   return kExitUsage;
 }
 
-std::string FormatTime(absl::Time time) {
+std::string ShowTime(absl::Time time) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%SZ", time, absl::UTCTimeZone());
 }
 
 std::string FormatTimestamp(const google::protobuf::Timestamp& ts) {
   if (ts.seconds() == 0 && ts.nanos() == 0) return "";
-  return FormatTime(absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos()));
+  return ShowTime(absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos()));
+}
+
+std::string TimestampRfc3339(const google::protobuf::Timestamp& ts) {
+  if (ts.seconds() == 0 && ts.nanos() == 0) return "";
+  return Rfc3339(absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos()));
 }
 
 std::string Rfc3339(absl::Time time) {
-  return absl::FormatTime(absl::RFC3339_full, time, absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", time, absl::UTCTimeZone());
 }
 
 std::string FormatBytes(std::uint64_t bytes) {
@@ -212,11 +217,11 @@ std::string FormatBytes(std::uint64_t bytes) {
   return absl::StrFormat("%.1f %s", value, units[unit]);
 }
 
-std::string Plural(std::uint64_t n, std::string_view one, std::string_view many) {
+std::string Plural(std::uint64_t n, absl::string_view one, absl::string_view many) {
   return absl::StrCat(n, " ", n == 1 ? one : many);
 }
 
-std::size_t Columns(std::string_view text) {
+std::size_t Columns(absl::string_view text) {
   std::size_t n = 0;
   for (char c : text) {
     if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
@@ -224,7 +229,7 @@ std::size_t Columns(std::string_view text) {
   return n;
 }
 
-std::string Pad(std::string_view text, std::size_t width) {
+std::string Pad(absl::string_view text, std::size_t width) {
   const std::size_t columns = Columns(text);
   if (columns <= width) return absl::StrCat(text, std::string(width - columns, ' '));
   // Cut at a character boundary, leaving room for the ellipsis.

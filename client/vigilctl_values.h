@@ -22,10 +22,10 @@ namespace vigil::vigilctl {
 // ("monitor" for ROLE_FIELD_MONITOR, "medical" for ROLE_MEDICAL_EXPERT).
 // Case-insensitive, '-' for '_'; never the _UNSPECIFIED value.
 // InvalidArgument listing the accepted words otherwise.
-absl::StatusOr<int> ParseEnum(const google::protobuf::EnumDescriptor* type, std::string_view text);
+absl::StatusOr<int> ParseEnum(const google::protobuf::EnumDescriptor* type, absl::string_view text);
 
 template <typename E>
-absl::StatusOr<E> ParseEnumAs(std::string_view text) {
+absl::StatusOr<E> ParseEnumAs(absl::string_view text) {
   absl::StatusOr<int> value = ParseEnum(google::protobuf::GetEnumDescriptor<E>(), text);
   if (!value.ok()) return value.status();
   return static_cast<E>(*value);
@@ -73,7 +73,7 @@ absl::StatusOr<vigil::v1::RecordBody> TakeSide(const vigil::v1::RecordBody& body
 // does not parse as that field's type.
 absl::StatusOr<vigil::v1::RecordBody> SetValue(const vigil::v1::RecordBody& body,
                                                const vigil::v1::Conflict& conflict,
-                                               std::string_view text);
+                                               absl::string_view text);
 
 }  // namespace vigil::vigilctl
 

@@ -1,0 +1,656 @@
+// End-to-end tests of vigilctl: the README walkthrough run with the real
+// vigilctl binary against a real vigild process (TLS with its generated CA),
+// asserting on --json output and exit codes; the exit codes of bad usage and
+// refused credentials; the operator's commands against a running server.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <set>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "client/vigilctl_values.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "tests/testing/files.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/vigild_process.h"
+#include "vigil/v1/admin.pb.h"
+#include "vigil/v1/finding.pb.h"
+#include "vigil/v1/visit.pb.h"
+
+extern char** environ;
+
+namespace vigil {
+namespace {
+
+namespace fs = std::filesystem;
+using google::protobuf::Struct;
+using google::protobuf::Value;
+using testing::ReadFile;
+using testing::TempDir;
+
+constexpr int kOk = 0, kFailure = 1, kUsage = 2, kAttention = 3, kDenied = 4;
+
+// One finished vigilctl run.
+struct CliRun {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+
+  // Every stdout line as a JSON object (--json prints one per result).
+  std::vector<Struct> Json() const {
+    std::vector<Struct> objects;
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.empty()) continue;
+      Struct object;
+      if (!google::protobuf::util::JsonStringToMessage(line, &object).ok()) {
+        ADD_FAILURE() << "not a JSON object: " << line;
+        continue;
+      }
+      objects.push_back(std::move(object));
+    }
+    return objects;
+  }
+};
+
+// The value at a path of keys, or a null Value.
+Value At(const Struct& object, std::initializer_list<std::string> path) {
+  Value current;
+  *current.mutable_struct_value() = object;
+  for (const std::string& key : path) {
+    if (!current.has_struct_value()) return Value();
+    auto it = current.struct_value().fields().find(key);
+    if (it == current.struct_value().fields().end()) return Value();
+    Value next = it->second;
+    current = std::move(next);
+  }
+  return current;
+}
+
+std::string Str(const Struct& object, std::initializer_list<std::string> path) {
+  return At(object, path).string_value();
+}
+
+double Num(const Struct& object, std::initializer_list<std::string> path) {
+  return At(object, path).number_value();
+}
+
+std::string Describe(const CliRun& r) {
+  return "exit " + std::to_string(r.exit_code) + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err;
+}
+
+// Runs the vigilctl binary of this build, stdout and stderr apart.
+class Vigilctl {
+ public:
+  explicit Vigilctl(const TempDir& tmp) : tmp_(tmp) {}
+
+  // `home` empty: no --home.
+  CliRun operator()(const std::string& home, const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {VIGIL_VIGILCTL};
+    if (!home.empty()) {
+      argv.push_back("--home");
+      argv.push_back(home);
+    }
+    argv.insert(argv.end(), args.begin(), args.end());
+    const std::string base = tmp_.Sub("run-" + std::to_string(++runs_));
+    std::vector<char*> raw;
+    for (auto& a : argv) raw.push_back(a.data());
+    raw.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, (base + ".out").c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, (base + ".err").c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid = -1;
+    CliRun run;
+    if (posix_spawn(&pid, raw[0], &actions, nullptr, raw.data(), environ) == 0) {
+      int status = 0;
+      waitpid(pid, &status, 0);
+      run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    posix_spawn_file_actions_destroy(&actions);
+    run.out = ReadFile(base + ".out");
+    run.err = ReadFile(base + ".err");
+    return run;
+  }
+
+ private:
+  const TempDir& tmp_;
+  int runs_ = 0;
+};
+
+std::vector<std::string> Concat(std::initializer_list<std::vector<std::string>> parts) {
+  std::vector<std::string> out;
+  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream(path, std::ios::binary) << content;
+}
+
+// --- Values: what `vigilctl resolve` builds, unit by unit. ---
+
+template <typename M>
+M Parse(const std::string& text) {
+  M message;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &message)) << text;
+  return message;
+}
+
+template <typename M>
+v1::FieldValue Side(const M& carrier) {
+  v1::FieldValue v;
+  v.set_present(true);
+  v.set_carrier(carrier.SerializeAsString());
+  v.set_carrier_type(M::descriptor()->full_name());
+  return v;
+}
+
+v1::FieldValue Absent(const std::string& type) {
+  v1::FieldValue v;
+  v.set_carrier_type(type);
+  return v;
+}
+
+v1::Conflict ConflictOf(const std::string& path, v1::ConflictKind kind, v1::FieldValue base,
+                        std::vector<v1::FieldValue> versions) {
+  v1::Conflict c;
+  c.set_id("cf-test");
+  c.set_field_path(path);
+  c.set_kind(kind);
+  *c.mutable_base() = std::move(base);
+  for (std::size_t i = 0; i < versions.size(); ++i) {
+    auto* v = c.add_versions();
+    *v->mutable_value() = std::move(versions[i]);
+    v->mutable_edit()->set_author(i == 0 ? "anna" : "ben");
+  }
+  return c;
+}
+
+const v1::RecordBody kBody = Parse<v1::RecordBody>(R"pb(
+  finding {
+    title: "Head title"
+    severity: SEVERITY_LOW
+    sources { id: "s1" note: "register" }
+    sources { id: "s2" note: "interview" }
+    tags: "x"
+  }
+)pb");
+
+TEST(VigilctlValuesTest, EnumWordsAsPeopleTypeThem) {
+  using vigilctl::ParseEnumAs;
+  EXPECT_EQ(ParseEnumAs<v1::Severity>("urgent").value(), v1::SEVERITY_URGENT);
+  EXPECT_EQ(ParseEnumAs<v1::Severity>("SEVERITY_HIGH").value(), v1::SEVERITY_HIGH);
+  EXPECT_EQ(ParseEnumAs<v1::FindingCategory>("material-conditions").value(),
+            v1::FINDING_CATEGORY_MATERIAL_CONDITIONS);
+  EXPECT_EQ(ParseEnumAs<v1::Role>("monitor").value(), v1::ROLE_FIELD_MONITOR);
+  EXPECT_EQ(ParseEnumAs<v1::Role>("reviewer").value(), v1::ROLE_NPM_REVIEWER);
+  EXPECT_EQ(ParseEnumAs<v1::Role>("Service").value(), v1::ROLE_SERVICE_ACCOUNT);
+  EXPECT_EQ(ParseEnumAs<v1::TeamRole>("lead").value(), v1::TEAM_ROLE_TEAM_LEAD);
+  EXPECT_EQ(ParseEnumAs<v1::TeamRole>("medical").value(), v1::TEAM_ROLE_MEDICAL_EXPERT);
+  // Never _UNSPECIFIED; an ambiguous word names nothing.
+  EXPECT_EQ(ParseEnumAs<v1::Severity>("unspecified").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseEnumAs<v1::TeamRole>("expert").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(vigilctl::EnumWord(v1::ROLE_FIELD_MONITOR), "field-monitor");
+}
+
+TEST(VigilctlValuesTest, TakeSideOfAFieldConflict) {
+  const v1::Conflict c = ConflictOf(
+      "title", v1::CONFLICT_KIND_FIELD, Side(Parse<v1::Finding>(R"pb(title: "Base")pb")),
+      {Side(Parse<v1::Finding>(R"pb(title: "Anna's")pb")),
+       Side(Parse<v1::Finding>(R"pb(title: "Ben's")pb"))});
+  EXPECT_EQ(vigilctl::RenderValue(c, c.versions(0).value()), "Anna's");
+  bool deletes = true;
+  auto taken = vigilctl::TakeSide(kBody, c, 1, &deletes);
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  EXPECT_FALSE(deletes);
+  v1::RecordBody want = kBody;
+  want.mutable_finding()->set_title("Anna's");
+  EXPECT_EQ(taken->SerializeAsString(), want.SerializeAsString()) << taken->DebugString();
+  EXPECT_EQ(vigilctl::TakeSide(kBody, c, 0, &deletes)->finding().title(), "Base");
+  EXPECT_EQ(vigilctl::TakeSide(kBody, c, 3, &deletes).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(VigilctlValuesTest, TakeSideInsideAndOfAKeyedListElement) {
+  bool deletes = false;
+  // A field inside one element: the other element is untouched.
+  const v1::Conflict note = ConflictOf(
+      "sources[id=s1].note", v1::CONFLICT_KIND_FIELD,
+      Side(Parse<v1::FindingSource>(R"pb(note: "register")pb")),
+      {Side(Parse<v1::FindingSource>(R"pb(note: "register of 2025")pb")),
+       Side(Parse<v1::FindingSource>(R"pb(note: "admissions register")pb"))});
+  auto taken = vigilctl::TakeSide(kBody, note, 2, &deletes);
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  ASSERT_EQ(taken->finding().sources_size(), 2);
+  EXPECT_EQ(taken->finding().sources(0).note(), "admissions register");
+  EXPECT_EQ(taken->finding().sources(1).note(), "interview");
+
+  // An element removed on one side, edited on the other.
+  const v1::Conflict element = ConflictOf(
+      "sources[id=s2]", v1::CONFLICT_KIND_ELEMENT_DELETE_EDIT,
+      Side(Parse<v1::Finding>(R"pb(sources { id: "s2" note: "interview" })pb")),
+      {Side(Parse<v1::Finding>(R"pb(sources { id: "s2" note: "interview, P-17" })pb")),
+       Absent("vigil.v1.Finding")});
+  EXPECT_EQ(vigilctl::RenderValue(element, element.versions(1).value()), "(removed)");
+  taken = vigilctl::TakeSide(kBody, element, 2, &deletes);
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  ASSERT_EQ(taken->finding().sources_size(), 1);
+  EXPECT_EQ(taken->finding().sources(0).id(), "s1");
+  taken = vigilctl::TakeSide(kBody, element, 1, &deletes);
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  ASSERT_EQ(taken->finding().sources_size(), 2);
+  EXPECT_EQ(taken->finding().sources(1).note(), "interview, P-17");
+}
+
+TEST(VigilctlValuesTest, TakingAWholeRecordDeletionDeletes) {
+  const v1::Conflict c =
+      ConflictOf("", v1::CONFLICT_KIND_DELETE_EDIT, Side(kBody.finding()),
+                 {Absent("vigil.v1.Finding"), Side(kBody.finding())});
+  EXPECT_EQ(vigilctl::RenderValue(c, c.versions(0).value()), "(deleted)");
+  bool deletes = false;
+  ASSERT_TRUE(vigilctl::TakeSide(kBody, c, 1, &deletes).ok());
+  EXPECT_TRUE(deletes);
+  ASSERT_TRUE(vigilctl::TakeSide(kBody, c, 2, &deletes).ok());
+  EXPECT_FALSE(deletes);
+}
+
+TEST(VigilctlValuesTest, SetValueParsesTheFieldsType) {
+  auto conflict_on = [](const std::string& path) {
+    return ConflictOf(path, v1::CONFLICT_KIND_FIELD, Absent("vigil.v1.Finding"), {});
+  };
+  auto set = vigilctl::SetValue(kBody, conflict_on("severity"), "urgent");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->finding().severity(), v1::SEVERITY_URGENT);
+  set = vigilctl::SetValue(kBody, conflict_on("tags"), "cells, ventilation");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(std::vector<std::string>(set->finding().tags().begin(), set->finding().tags().end()),
+            (std::vector<std::string>{"cells", "ventilation"}));
+  set = vigilctl::SetValue(kBody, conflict_on("good_practice"), "yes");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_TRUE(set->finding().good_practice());
+  set = vigilctl::SetValue(kBody, conflict_on("sources[id=s2]"), R"(note: "rewritten")");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->finding().sources(1).id(), "s2");
+  EXPECT_EQ(set->finding().sources(1).note(), "rewritten");
+  EXPECT_EQ(vigilctl::SetValue(kBody, conflict_on("severity"), "extreme").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(vigilctl::SetValue(kBody, conflict_on("sources"), "x").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// The README walkthrough: an admin sets up a visit team, two monitors'
+// tablets record findings offline and edit the same title differently, the
+// team lead resolves the conflict, and both tablets pull the resolution.
+TEST(VigilctlTest, WalkthroughTwoTabletsAConflictAndTheLeadsResolution) {
+  TempDir tmp;
+  const std::string data = tmp.Sub("vigil-data");
+  testing::Vigild server(VIGIL_VIGILD, tmp, data);  // TLS, generated CA
+  ASSERT_GT(server.port(), 0) << server.process().Output();
+  Vigilctl cli(tmp);
+  const std::vector<std::string> tls = {"--server", "127.0.0.1:" + std::to_string(server.port()),
+                                        "--ca", data + "/tls/ca.crt"};
+  const std::string admin = tmp.Sub("admin"), anna = tmp.Sub("anna"), ben = tmp.Sub("ben"),
+                    lena = tmp.Sub("lena");
+
+  // The admin connects with the initial token and sets up the team.
+  CliRun r =
+      cli(admin, Concat({{"connect"}, tls, {"--token-file", data + "/initial-admin-token"}}));
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_NE(r.out.find("as admin (admin)"), std::string::npos) << r.out;
+  struct Person {
+    std::string user, role, name, team_role;
+  };
+  const std::vector<Person> people = {{"anna", "monitor", "Anna K.", "monitor"},
+                                      {"ben", "monitor", "Ben O.", "monitor"},
+                                      {"lena", "lead", "Lena M.", "lead"}};
+  for (const Person& p : people) {
+    r = cli(admin, {"--json", "user", "create", p.user, "--role", p.role, "--name", p.name});
+    ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+    ASSERT_EQ(r.Json().size(), 1u) << r.out;
+    EXPECT_EQ(Str(r.Json()[0], {"user_id"}), p.user);
+    EXPECT_EQ(Str(r.Json()[0], {"role"}), p.role == "lead" ? "team-lead" : "field-monitor");
+  }
+  r = cli(admin, {"--json", "user", "list"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_EQ(r.Json().size(), 4u) << r.out;  // with the admin
+
+  r = cli("", {"new-id", "--json"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  const std::string visit = Str(r.Json()[0], {"id"});
+  ASSERT_EQ(visit.size(), 36u) << r.out;
+  for (const Person& p : people) {
+    r = cli(admin, {"team", "add", visit, p.user, "--role", p.team_role});
+    ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  }
+  r = cli(admin, {"--json", "team", "list", visit});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  ASSERT_EQ(r.Json().size(), 3u) << r.out;
+
+  // Each device enrolls with a one-time code and follows the visit.
+  for (const auto& [home, user, device] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {anna, "anna", "Tablet A"}, {ben, "ben", "Tablet B"}, {lena, "lena", "Lena's laptop"}}) {
+    r = cli(admin, {"--json", "code", "create", user});
+    ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+    const std::string code = Str(r.Json()[0], {"code"});
+    ASSERT_FALSE(code.empty()) << r.out;
+    r = cli(home, Concat({{"enroll"}, tls, {"--code", code, "--name", device}}));
+    ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+    r = cli(home, {"follow", visit});
+    ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  }
+  // A code is single use.
+  r = cli(admin, {"--json", "code", "create", "anna"});
+  const std::string used = Str(r.Json()[0], {"code"});
+  ASSERT_EQ(
+      cli(tmp.Sub("spare"), Concat({{"enroll"}, tls, {"--code", used, "--name", "x"}})).exit_code,
+      kOk);
+  r = cli(tmp.Sub("spare2"), Concat({{"enroll"}, tls, {"--code", used, "--name", "y"}}));
+  EXPECT_NE(r.exit_code, kOk) << Describe(r);
+
+  // Anna records a finding and syncs; Ben pulls it.
+  const std::string original = "Overcrowding in block C";
+  const std::string narrative_file = tmp.Sub("narrative.txt");
+  WriteFile(narrative_file, "Cells 12 to 18 hold three people each.\nThey were built for one.\n");
+  r = cli(anna,
+          {"--json", "finding", "create", "--visit", visit, "--title", original, "--narrative-file",
+           narrative_file, "--severity", "high", "--category", "material-conditions"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  const std::string finding = Str(r.Json()[0], {"id"});
+  EXPECT_EQ(Str(r.Json()[0], {"scope"}), "visits/" + visit);
+  r = cli(anna, {"--json", "sync"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_EQ(Num(r.Json()[0], {"pushed"}), 1);
+  EXPECT_NE(r.err.find("sync: pushing 1 edit"), std::string::npos) << r.err;  // no TTY: lines
+  r = cli(ben, {"--json", "sync"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_EQ(Num(r.Json()[0], {"pulled"}), 1);
+
+  // Offline: both edit the finding's title, differently; Ben adds a line to
+  // the narrative and a finding of his own; Anna attaches a photo.
+  const std::string annas_title = "Block C: three detainees in cells built for one";
+  const std::string bens_title = "Overcrowding in block C (cells 12 to 18)";
+  const std::string bens_line = "No ventilation; the windows do not open.";
+  r = cli(anna, {"finding", "edit", finding, "--title", annas_title});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  WriteFile(tmp.Sub("cell-14.jpg"), std::string(70000, 'j'));
+  r = cli(anna, {"--json", "attach", tmp.Sub("cell-14.jpg"), "--visit", visit, "--caption",
+                 "Cell 14: three mattresses on the floor"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_EQ(Str(r.Json()[0], {"media_type"}), "image/jpeg");
+  r = cli(ben, {"finding", "edit", finding, "--title", bens_title, "--append-line", bens_line});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  r = cli(ben,
+          {"finding", "create", "--visit", visit, "--title", "No outdoor exercise for two weeks",
+           "--severity", "urgent", "--category", "regime-and-activities"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  r = cli(ben, {"--json", "status"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_EQ(Num(r.Json()[0], {"outbox"}), 2);
+
+  // Back in range: the narrative merges, the titles conflict.
+  r = cli(anna, {"--json", "sync"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_EQ(Num(r.Json()[0], {"pushed"}), 2);
+  EXPECT_EQ(Num(r.Json()[0], {"attachments_uploaded"}), 1);
+  r = cli(ben, {"--json", "sync"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_EQ(At(r.Json()[0], {"new_conflict_ids"}).list_value().values_size(), 1) << r.out;
+  EXPECT_EQ(Num(r.Json()[0], {"open_conflicts"}), 1);
+  ASSERT_EQ(cli(anna, {"sync"}).exit_code, kOk);
+
+  for (const std::string& home : {anna, ben}) {
+    r = cli(home, {"--json", "conflicts", visit});
+    EXPECT_EQ(r.exit_code, kAttention) << Describe(r);
+    ASSERT_EQ(r.Json().size(), 1u) << r.out;
+    const Struct c = r.Json()[0];
+    EXPECT_EQ(Str(c, {"record_id"}), finding);
+    EXPECT_EQ(Str(c, {"field_path"}), "title");
+    EXPECT_EQ(Str(c, {"kind"}), "field");
+    EXPECT_EQ(Str(c, {"base", "value"}), original);
+    std::set<std::pair<std::string, std::string>> versions;
+    const Value listed = At(c, {"versions"});
+    for (const Value& v : listed.list_value().values()) {
+      versions.insert({Str(v.struct_value(), {"author"}), Str(v.struct_value(), {"value"})});
+      EXPECT_FALSE(Str(v.struct_value(), {"device_id"}).empty());
+      EXPECT_FALSE(Str(v.struct_value(), {"time"}).empty());
+    }
+    EXPECT_EQ(versions, (std::set<std::pair<std::string, std::string>>{{"anna", annas_title},
+                                                                       {"ben", bens_title}}));
+  }
+  r = cli(ben, {"conflicts", visit});  // for people: side by side
+  EXPECT_EQ(r.exit_code, kAttention);
+  EXPECT_NE(r.out.find(annas_title), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(bens_title), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("vigilctl resolve " + finding), std::string::npos) << r.out;
+
+  // The team lead takes Anna's title.
+  ASSERT_EQ(cli(lena, {"sync"}).exit_code, kOk);
+  r = cli(lena, {"--json", "conflicts", visit});
+  ASSERT_EQ(r.exit_code, kAttention) << Describe(r);
+  ASSERT_EQ(r.Json().size(), 1u);
+  const std::string conflict = Str(r.Json()[0], {"conflict_id"});
+  std::string annas_side;
+  const Value versions = At(r.Json()[0], {"versions"});
+  for (const Value& v : versions.list_value().values()) {
+    if (Str(v.struct_value(), {"author"}) == "anna") {
+      annas_side = std::to_string(static_cast<int>(Num(v.struct_value(), {"index"})));
+    }
+  }
+  ASSERT_FALSE(annas_side.empty()) << r.out;
+  r = cli(lena, {"--json", "resolve", finding, conflict, "--take", annas_side});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  r = cli(lena, {"--json", "sync"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_EQ(Num(r.Json()[0], {"pushed"}), 1);
+  EXPECT_EQ(Num(r.Json()[0], {"open_conflicts"}), 0);
+
+  // Both tablets pull the resolution: Anna's title, Ben's line, no conflict.
+  for (const std::string& home : {anna, ben}) {
+    r = cli(home, {"--json", "sync"});
+    ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+    r = cli(home, {"--json", "show-record", finding});
+    ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+    const Struct rec = r.Json()[0];
+    EXPECT_EQ(Str(rec, {"body", "finding", "title"}), annas_title);
+    EXPECT_EQ(
+        Str(rec, {"body", "finding", "narrative"}),
+        "Cells 12 to 18 hold three people each.\nThey were built for one.\n" + bens_line + "\n");
+    EXPECT_EQ(Num(rec, {"open_conflicts"}), 0);
+    EXPECT_FALSE(At(rec, {"pending"}).bool_value());
+    r = cli(home, {"--json", "conflicts", visit});
+    EXPECT_EQ(r.exit_code, kOk) << Describe(r);
+    EXPECT_TRUE(r.Json().empty()) << r.out;
+    r = cli(home, {"--json", "show", visit});
+    ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+    std::multiset<std::string> kinds;
+    for (const Struct& s : r.Json()) kinds.insert(Str(s, {"kind"}));
+    EXPECT_EQ(kinds, (std::multiset<std::string>{"attachment", "finding", "finding"}));
+    r = cli(home, {"--json", "status"});
+    EXPECT_EQ(Num(r.Json()[0], {"outbox"}), 0);
+    EXPECT_EQ(At(r.Json()[0], {"parked"}).list_value().values_size(), 0);
+  }
+}
+
+TEST(VigilctlTest, BadUsageExitsTwo) {
+  TempDir tmp;
+  Vigilctl cli(tmp);
+  const std::string home = tmp.Sub("home");
+  const std::vector<std::vector<std::string>> bad = {
+      {},
+      {"frobnicate"},
+      {"user"},
+      {"user", "create"},
+      {"user", "create", "anna", "--role", "wizard"},
+      {"team", "add", "not-a-visit", "anna", "--role", "monitor"},
+      {"finding", "create", "--visit", "not-a-visit", "--title", "T"},
+      {"finding", "create", "--visit", "0190a000-0000-7000-8000-00000000beef", "--title", "T",
+       "--severity", "extreme"},
+      {"resolve", "0190a000-0000-7000-8000-00000000beef", "cf-1"},
+      {"resolve", "0190a000-0000-7000-8000-00000000beef", "cf-1", "--take", "1", "--value", "x"},
+      {"follow", "somewhere"},
+      {"sync", "--no-such-flag"},
+  };
+  for (const auto& args : bad) {
+    CliRun r = cli(home, args);
+    std::string joined;
+    for (const auto& a : args) joined += a + " ";
+    EXPECT_EQ(r.exit_code, kUsage) << joined << "\n" << Describe(r);
+    EXPECT_FALSE(r.err.empty()) << joined;
+    EXPECT_TRUE(r.out.empty()) << joined << r.out;
+  }
+  // The accepted words are named.
+  CliRun r = cli(home, {"user", "create", "anna", "--role", "wizard"});
+  EXPECT_NE(r.err.find("field-monitor"), std::string::npos) << r.err;
+  EXPECT_EQ(cli(home, {"--help"}).exit_code, kOk);
+}
+
+TEST(VigilctlTest, RefusedCredentialsExitFourInPlainWords) {
+  TempDir tmp;
+  const std::string data = tmp.Sub("data");
+  testing::Vigild server(VIGIL_VIGILD, tmp, data, {"--plaintext-loopback"});
+  ASSERT_GT(server.port(), 0) << server.process().Output();
+  Vigilctl cli(tmp);
+  const std::vector<std::string> plain = {"--server", "127.0.0.1:" + std::to_string(server.port()),
+                                          "--plaintext"};
+
+  // A token the server does not know.
+  WriteFile(tmp.Sub("bogus"), "not-a-token\n");
+  CliRun r = cli(tmp.Sub("x"), Concat({{"connect"}, plain, {"--token-file", tmp.Sub("bogus")}}));
+  EXPECT_EQ(r.exit_code, kDenied) << Describe(r);
+  EXPECT_NE(r.err.find("UNAUTHENTICATED"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("did not accept this home's credential"), std::string::npos) << r.err;
+
+  // A home that never connected.
+  r = cli(tmp.Sub("empty"), {"sync"});
+  EXPECT_EQ(r.exit_code, kDenied) << Describe(r);
+  EXPECT_NE(r.err.find("holds no server credential"), std::string::npos) << r.err;
+
+  // A monitor doing admin work; then their revoked tablet.
+  const std::string admin = tmp.Sub("admin"), mia = tmp.Sub("mia");
+  ASSERT_EQ(
+      cli(admin, Concat({{"connect"}, plain, {"--token-file", data + "/initial-admin-token"}}))
+          .exit_code,
+      kOk);
+  ASSERT_EQ(cli(admin, {"user", "create", "mia", "--role", "monitor"}).exit_code, kOk);
+  r = cli(admin, {"--json", "code", "create", "mia"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  ASSERT_EQ(
+      cli(mia,
+          Concat({{"enroll"}, plain, {"--code", Str(r.Json()[0], {"code"}), "--name", "Tablet M"}}))
+          .exit_code,
+      kOk);
+  r = cli(mia, {"user", "list"});
+  EXPECT_EQ(r.exit_code, kDenied) << Describe(r);
+  EXPECT_NE(r.err.find("PERMISSION_DENIED"), std::string::npos) << r.err;
+
+  ASSERT_EQ(cli(mia, {"follow", "0190a000-0000-7000-8000-00000000beef"}).exit_code, kOk);
+  r = cli(mia, {"sync"});  // not on that visit's team
+  EXPECT_EQ(r.exit_code, kDenied) << Describe(r);
+  EXPECT_NE(r.err.find("PERMISSION_DENIED"), std::string::npos) << r.err;
+
+  r = cli(admin, {"--json", "device", "list", "--user", "mia"});
+  ASSERT_EQ(r.Json().size(), 1u) << Describe(r);
+  ASSERT_EQ(cli(admin, {"device", "revoke", Str(r.Json()[0], {"device_id"})}).exit_code, kOk);
+  r = cli(mia, {"sync"});
+  EXPECT_EQ(r.exit_code, kDenied) << Describe(r);
+  EXPECT_NE(r.err.find("UNAUTHENTICATED"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("DEVICE_REVOKED"), std::string::npos) << r.err;
+
+  // Not a credential problem: nothing listens there.
+  r = cli(tmp.Sub("y"), {"connect", "--server", "127.0.0.1:1", "--plaintext", "--token-file",
+                         data + "/initial-admin-token"});
+  EXPECT_EQ(r.exit_code, kFailure) << Describe(r);
+  EXPECT_NE(r.err.find("UNAVAILABLE"), std::string::npos) << r.err;
+}
+
+TEST(VigilctlTest, OperatorCommandsOnARunningServer) {
+  TempDir tmp;
+  const std::string data = tmp.Sub("data");
+  Vigilctl cli(tmp);
+  const std::string admin = tmp.Sub("admin");
+  {
+    testing::Vigild server(VIGIL_VIGILD, tmp, data, {"--plaintext-loopback"});
+    ASSERT_GT(server.port(), 0) << server.process().Output();
+    ASSERT_EQ(cli(admin, {"connect", "--server", "127.0.0.1:" + std::to_string(server.port()),
+                          "--plaintext", "--token-file", data + "/initial-admin-token"})
+                  .exit_code,
+              kOk);
+
+    CliRun r = cli(admin, {"--json", "health"});
+    ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+    EXPECT_EQ(Str(r.Json()[0], {"health"}), "SERVING");
+    EXPECT_EQ(Str(r.Json()[0], {"whoami", "role"}), "admin");
+
+    ASSERT_EQ(cli(admin, {"user", "create", "svc.stats", "--role", "service"}).exit_code, kOk);
+    r = cli(admin, {"--json", "user", "disable", "svc.stats"});
+    ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+    EXPECT_TRUE(At(r.Json()[0], {"disabled"}).bool_value());
+
+    r = cli(admin, {"--json", "key", "rotate"});
+    ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+    EXPECT_EQ(Num(r.Json()[0], {"key_id"}), 2);
+
+    r = cli(admin, {"--json", "audit", "verify"});
+    ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+    EXPECT_TRUE(At(r.Json()[0], {"intact"}).bool_value());
+    const double entries = Num(r.Json()[0], {"entries"});
+    EXPECT_GE(entries, 3);
+    r = cli(admin, {"audit", "export", "--out", tmp.Sub("audit.jsonl")});
+    ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+    CliRun exported{kOk, ReadFile(tmp.Sub("audit.jsonl")), ""};
+    EXPECT_GE(static_cast<double>(exported.Json().size()), entries);
+    EXPECT_NE(exported.out.find("user.disabled"), std::string::npos) << exported.out;
+
+    r = cli("", {"--json", "backup", "--data-dir", data, "--to", tmp.Sub("backups")});
+    ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+    EXPECT_EQ(Num(r.Json()[0], {"backup_id"}), 1);
+    EXPECT_EQ(server.Stop(), 0);
+  }
+  // Online only: with the server stopped vigilctl says to use vigild.
+  CliRun r = cli("", {"backup", "--data-dir", data, "--to", tmp.Sub("backups")});
+  EXPECT_EQ(r.exit_code, kFailure) << Describe(r);
+  EXPECT_NE(r.err.find("vigild backup"), std::string::npos) << r.err;
+
+  const std::string restored = tmp.Sub("restored");
+  r = cli("", {"restore", "--from", tmp.Sub("backups"), "--data-dir", restored, "--key-file",
+               data + "/keys/data.key"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  r = cli("", {"restore", "--from", tmp.Sub("backups"), "--data-dir", restored});
+  EXPECT_EQ(r.exit_code, kFailure) << Describe(r);
+  EXPECT_NE(r.err.find("not an empty directory"), std::string::npos) << r.err;
+
+  // The restored directory serves the same accounts.
+  testing::Vigild again(VIGIL_VIGILD, tmp, restored, {"--plaintext-loopback"});
+  ASSERT_GT(again.port(), 0) << again.process().Output();
+  const std::string other = tmp.Sub("admin2");
+  ASSERT_EQ(cli(other, {"connect", "--server", "127.0.0.1:" + std::to_string(again.port()),
+                        "--plaintext", "--token-file", data + "/initial-admin-token"})
+                .exit_code,
+            kOk);
+  r = cli(other, {"--json", "user", "list"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  std::set<std::string> users;
+  for (const Struct& u : r.Json()) users.insert(Str(u, {"user_id"}));
+  EXPECT_EQ(users, (std::set<std::string>{"admin", "svc.stats"}));
+}
+
+}  // namespace
+}  // namespace vigil
