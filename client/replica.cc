@@ -249,11 +249,20 @@ class Replica::Impl {
   }
 
   absl::StatusOr<std::string> CreateIn(storage::CommitContext& ctx, const ClientProfile& profile,
-                                       const std::string& scope, const RecordBody& body) {
+                                       const std::string& scope, const RecordBody& body,
+                                       std::string id = "") {
     if (body.kind_case() == RecordBody::KIND_NOT_SET) {
       return absl::InvalidArgumentError("a record body needs a kind");
     }
-    ASSIGN_OR_RETURN(std::string id, NewId());
+    if (id.empty()) {
+      ASSIGN_OR_RETURN(id, NewId());
+    } else {
+      RETURN_IF_ERROR(sync::ValidateRecordId(id));
+      ASSIGN_OR_RETURN(std::optional<std::string> held, ctx.Get(kMeta, RecordKey(id)));
+      if (held.has_value()) {
+        return absl::AlreadyExistsError(absl::StrCat("record ", id, " is already on this device"));
+      }
+    }
     ASSIGN_OR_RETURN(Mutation m, NewMutation(ctx, profile, id));
     m.set_scope(scope);
     *m.mutable_body() = body;
@@ -269,12 +278,13 @@ class Replica::Impl {
     return id;
   }
 
-  absl::StatusOr<std::string> Create(const std::string& scope, const RecordBody& body) {
+  absl::StatusOr<std::string> Create(const std::string& scope, const RecordBody& body,
+                                     const std::string& wanted) {
     if (scope.empty()) return absl::InvalidArgumentError("a record needs a scope");
     ASSIGN_OR_RETURN(ClientProfile profile, Profile());
     std::string id;
     RETURN_IF_ERROR(db_->Commit([&](storage::CommitContext& ctx) -> absl::Status {
-                         ASSIGN_OR_RETURN(id, CreateIn(ctx, profile, scope, body));
+                         ASSIGN_OR_RETURN(id, CreateIn(ctx, profile, scope, body, wanted));
                          return absl::OkStatus();
                        })
                         .status());
@@ -1066,8 +1076,9 @@ absl::Status Replica::Follow(const std::string& scope) {
 
 std::vector<std::string> Replica::Followed() const { return impl_->Followed(); }
 
-absl::StatusOr<std::string> Replica::Create(const std::string& scope, const RecordBody& body) {
-  return impl_->Create(scope, body);
+absl::StatusOr<std::string> Replica::Create(const std::string& scope, const RecordBody& body,
+                                            const std::string& id) {
+  return impl_->Create(scope, body, id);
 }
 
 absl::Status Replica::Edit(const std::string& record_id, const RecordBody& body) {

@@ -145,8 +145,12 @@ class Replica {
   std::vector<std::string> Followed() const;
 
   // --- Local edits: applied at once, queued for the next Sync(). ---
-  // Creates a record; returns its new id (UUIDv7).
-  absl::StatusOr<std::string> Create(const std::string& scope, const vigil::v1::RecordBody& body);
+  // Creates a record; returns its id: `id` when given (a UUIDv7 or ULID the
+  // app chose, e.g. a visit's own id for the Visit record of
+  // "visits/{id}"), else a new UUIDv7. InvalidArgument for a malformed id,
+  // AlreadyExists for an id this device holds.
+  absl::StatusOr<std::string> Create(const std::string& scope, const vigil::v1::RecordBody& body,
+                                     const std::string& id = "");
   // Replaces the body of a record (the whole new body, as the app edits it).
   // NotFound for an unknown record, InvalidArgument for a body of another
   // kind, FailedPrecondition for a deleted record.

@@ -645,6 +645,21 @@ TEST_F(ReplicaTest, EditsSurviveReopeningTheStore) {
   EXPECT_EQ((*t)->Get(id)->body.finding().title(), "Offline");
 }
 
+TEST_F(ReplicaTest, TheVisitRecordIsCreatedUnderTheVisitsOwnId) {
+  auto lena = Tablet("lena", v1::ROLE_TEAM_LEAD, v1::TEAM_ROLE_TEAM_LEAD);
+  RecordBody visit;
+  visit.mutable_visit()->set_announced(true);
+  auto id = lena->Create(scope_, visit, visit_id_);
+  ASSERT_OK(id.status());
+  EXPECT_EQ(*id, visit_id_);
+  EXPECT_EQ(lena->Create(scope_, visit, visit_id_).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(lena->Create(scope_, visit, "visit-1").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_OK(lena->Sync(Fast()).status());
+  EXPECT_EQ(lena->Get(visit_id_)->server_revision, 1u);
+}
+
 TEST_F(ReplicaTest, BadInputIsRefusedAndChangesNothing) {
   auto anna = Tablet("anna");
   EXPECT_EQ(anna->Follow("visits").code(), absl::StatusCode::kInvalidArgument);
