@@ -501,7 +501,15 @@ class Replica::Impl {
     }
     for (UploadEntry& entry : todo) {
       tell(Progress::Phase::kUpload, entry.scope());
-      RETURN_IF_ERROR(UploadOne(stub, entry, options, report, state, tell));
+      absl::Status uploaded = UploadOne(stub, entry, options, report, state, tell);
+      // A refusal for one scope (e.g. no longer on its team) does not stop
+      // the rest: the pull still brings that scope's purge instruction.
+      if (!uploaded.ok() && !Transient(static_cast<grpc::StatusCode>(uploaded.code())) &&
+          uploaded.code() != absl::StatusCode::kUnauthenticated) {
+        report.scope_errors.emplace_back(entry.scope(), uploaded);
+        continue;
+      }
+      RETURN_IF_ERROR(uploaded);
       entry.set_uploaded(true);
       RETURN_IF_ERROR(db_->Commit([&](storage::CommitContext& ctx) {
                            Store(ctx, UploadKey(entry.sha256()), entry);

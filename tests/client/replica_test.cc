@@ -594,6 +594,9 @@ TEST_F(ReplicaTest, PurgeRemovesTheScopeAndSaysWhatWasDiscarded) {
   ASSERT_OK(id.status());
   ASSERT_OK(anna->Sync(Fast()).status());
   ASSERT_OK(anna->Create(scope_, Finding("Written after removal", 1)).status());
+  const std::string photo = dir_.Sub("late.jpg");
+  std::ofstream(photo, std::ios::binary) << "not a real photo";
+  ASSERT_OK(anna->Attach(scope_, photo, v1::Attachment()).status());
 
   // Anna is taken off the team while offline.
   {
@@ -607,7 +610,8 @@ TEST_F(ReplicaTest, PurgeRemovesTheScopeAndSaysWhatWasDiscarded) {
   auto report = anna->Sync(Fast());
   ASSERT_OK(report.status());
   ASSERT_EQ(report->purged_scopes, std::vector<std::string>{scope_});
-  ASSERT_EQ(report->parked.size(), 1u);  // refused: no right to write any more
+  // Refused: no right to write any more (the finding and the photo's record).
+  ASSERT_EQ(report->parked.size(), 2u);
   EXPECT_EQ(report->parked[0].kind(), "refused");
   EXPECT_EQ(report->parked[0].reason(), "SCOPE_NOT_PERMITTED");
   EXPECT_TRUE(anna->List(scope_)->empty());
@@ -615,8 +619,12 @@ TEST_F(ReplicaTest, PurgeRemovesTheScopeAndSaysWhatWasDiscarded) {
   EXPECT_EQ(anna->OutboxSize(), 0u);
   // What was discarded is named, without its content.
   auto parked = anna->Parked();
-  ASSERT_EQ(parked->size(), 1u);
-  EXPECT_FALSE((*parked)[0].mutation().has_body());
+  ASSERT_EQ(parked->size(), 2u);
+  for (const auto& p : *parked) EXPECT_FALSE(p.mutation().has_body());
+  // The photo's upload was refused too, and its copy is gone with the scope.
+  ASSERT_EQ(report->scope_errors.size(), 1u);
+  EXPECT_EQ(report->scope_errors[0].second.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(anna->Uploads()->empty());
   EXPECT_EQ(anna->Get(*id).status().code(), absl::StatusCode::kNotFound);
 }
 
