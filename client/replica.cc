@@ -47,6 +47,7 @@ constexpr ColumnFamily kMeta = ColumnFamily::kMeta;
 const std::string kProfileKey = "t/profile";
 const std::string kClockKey = "t/clock";
 const std::string kOutSeqKey = "t/outseq";
+const std::string kKeyCheckKey = "t/keycheck";
 std::string FollowKey(const std::string& scope) { return absl::StrCat("t/follow/", scope); }
 std::string CursorKey(const std::string& scope) { return absl::StrCat("t/cursor/", scope); }
 std::string RecordKey(const std::string& id) { return absl::StrCat("t/rec/", id); }
@@ -62,54 +63,142 @@ std::string ParkKey(std::uint64_t n) { return absl::StrFormat("t/park/%020d", n)
 std::string UploadKey(const std::string& sha) { return absl::StrCat("t/upload/", sha); }
 std::string ReceiptKey(const std::string& scope) { return absl::StrCat("t/receipt/", scope); }
 
+// Every value of the local store (records, outbox, parked edits, the
+// device token, receipts) is sealed with XChaCha20-Poly1305 under the store
+// key, bound to its key name; attachment copies are sealed in chunks. Keys
+// (record ids, scope names) stay readable: they say nothing of the content.
+class Sealer {
+ public:
+  explicit Sealer(std::string key) : key_(std::move(key)) {}
+
+  std::string Seal(std::string_view name, std::string_view plain) const {
+    std::string out(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + plain.size() +
+                        crypto_aead_xchacha20poly1305_ietf_ABYTES,
+                    '\0');
+    auto* nonce = reinterpret_cast<unsigned char*>(out.data());
+    randombytes_buf(nonce, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+    unsigned long long len = 0;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(
+        nonce + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &len,
+        reinterpret_cast<const unsigned char*>(plain.data()), plain.size(),
+        reinterpret_cast<const unsigned char*>(name.data()), name.size(), nullptr, nonce,
+        Key());
+    return out;
+  }
+
+  absl::StatusOr<std::string> Open(std::string_view name, std::string_view sealed) const {
+    constexpr std::size_t kOver =
+        crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES;
+    std::string out(sealed.size() >= kOver ? sealed.size() - kOver : 0, '\0');
+    unsigned long long len = 0;
+    const auto* nonce = reinterpret_cast<const unsigned char*>(sealed.data());
+    if (sealed.size() < kOver ||
+        crypto_aead_xchacha20poly1305_ietf_decrypt(
+            reinterpret_cast<unsigned char*>(out.data()), &len, nullptr,
+            nonce + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+            sealed.size() - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+            reinterpret_cast<const unsigned char*>(name.data()), name.size(), nonce, Key()) != 0) {
+      return absl::DataLossError(absl::StrCat(
+          "local store: the value at ", std::string(name),
+          " does not open with this store key (wrong key, or the store was altered)"));
+    }
+    return out;
+  }
+
+  // One chunk of an attachment copy (see kBlobMagic below).
+  std::string SealChunk(const unsigned char* nonce, std::string_view plain) const {
+    std::string out(plain.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
+    unsigned long long len = 0;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(
+        reinterpret_cast<unsigned char*>(out.data()), &len,
+        reinterpret_cast<const unsigned char*>(plain.data()), plain.size(), nullptr, 0, nullptr,
+        nonce, Key());
+    return out;
+  }
+  bool OpenChunk(const unsigned char* nonce, std::string_view sealed, std::string* plain) const {
+    if (sealed.size() < crypto_aead_xchacha20poly1305_ietf_ABYTES) return false;
+    plain->resize(sealed.size() - crypto_aead_xchacha20poly1305_ietf_ABYTES);
+    unsigned long long len = 0;
+    return crypto_aead_xchacha20poly1305_ietf_decrypt(
+               reinterpret_cast<unsigned char*>(plain->data()), &len, nullptr,
+               reinterpret_cast<const unsigned char*>(sealed.data()), sealed.size(), nullptr, 0,
+               nonce, Key()) == 0;
+  }
+
+ private:
+  const unsigned char* Key() const { return reinterpret_cast<const unsigned char*>(key_.data()); }
+  std::string key_;
+};
+
 template <typename M>
-absl::StatusOr<std::optional<M>> LoadIn(storage::CommitContext& ctx, const std::string& key) {
+absl::StatusOr<std::optional<M>> Parse(const Sealer& sealer, const std::string& key,
+                                       std::string_view raw) {
+  ASSIGN_OR_RETURN(std::string plain, sealer.Open(key, raw));
+  M message;
+  if (!message.ParseFromString(plain)) {
+    return absl::DataLossError(absl::StrCat("local store: unreadable value at ", key));
+  }
+  return message;
+}
+
+template <typename M>
+absl::StatusOr<std::optional<M>> LoadIn(const Sealer& sealer, storage::CommitContext& ctx,
+                                        const std::string& key) {
   ASSIGN_OR_RETURN(std::optional<std::string> raw, ctx.Get(kMeta, key));
   if (!raw.has_value()) return std::nullopt;
-  M message;
-  if (!message.ParseFromString(*raw)) {
-    return absl::DataLossError(absl::StrCat("local store: unreadable value at ", key));
-  }
-  return message;
+  return Parse<M>(sealer, key, *raw);
 }
 
 template <typename M>
-absl::StatusOr<std::optional<M>> LoadFrom(storage::Storage& db, const std::string& key) {
+absl::StatusOr<std::optional<M>> LoadFrom(const Sealer& sealer, storage::Storage& db,
+                                          const std::string& key) {
   ASSIGN_OR_RETURN(std::optional<std::string> raw, db.Get(kMeta, key));
   if (!raw.has_value()) return std::nullopt;
-  M message;
-  if (!message.ParseFromString(*raw)) {
-    return absl::DataLossError(absl::StrCat("local store: unreadable value at ", key));
-  }
-  return message;
+  return Parse<M>(sealer, key, *raw);
 }
 
-void Store(storage::CommitContext& ctx, const std::string& key,
+void Store(const Sealer& sealer, storage::CommitContext& ctx, const std::string& key,
            const google::protobuf::Message& message) {
-  ctx.Put(kMeta, key, message.SerializeAsString());
+  ctx.Put(kMeta, key, sealer.Seal(key, message.SerializeAsString()));
 }
 
 // Values of every key with `prefix`, in key order.
 template <typename M>
-absl::StatusOr<std::vector<std::pair<std::string, M>>> ScanAll(storage::Storage& db,
+absl::StatusOr<std::vector<std::pair<std::string, M>>> ScanAll(const Sealer& sealer,
+                                                               storage::Storage& db,
                                                                const std::string& prefix,
                                                                std::size_t limit = SIZE_MAX) {
   std::vector<std::pair<std::string, M>> out;
   absl::Status parse = absl::OkStatus();
   RETURN_IF_ERROR(db.Scan(kMeta, storage::KeyRange::Prefix(prefix), nullptr,
                           [&](std::string_view key, std::string_view value) {
-                            M message;
-                            if (!message.ParseFromArray(value.data(),
-                                                        static_cast<int>(value.size()))) {
-                              parse = absl::DataLossError(
-                                  absl::StrCat("local store: unreadable value at ", std::string(key)));
+                            const std::string name(key);
+                            absl::StatusOr<std::optional<M>> message =
+                                Parse<M>(sealer, name, value);
+                            if (!message.ok()) {
+                              parse = message.status();
                               return false;
                             }
-                            out.emplace_back(std::string(key), std::move(message));
+                            out.emplace_back(name, std::move(**message));
                             return out.size() < limit;
                           }));
   RETURN_IF_ERROR(parse);
   return out;
+}
+
+// Attachment copies: a header (magic, 16-byte file nonce), then chunks of
+// kBlobChunk plaintext bytes, each sealed on its own (nonce: file nonce and
+// chunk index), so that an upload can resume at any offset.
+constexpr char kBlobMagic[8] = {'V', 'G', 'L', 'B', '1', 0, 0, 0};
+constexpr std::size_t kBlobNonce = 16;
+constexpr std::size_t kBlobHeader = sizeof(kBlobMagic) + kBlobNonce;
+constexpr std::size_t kBlobChunk = 64 << 10;
+constexpr std::size_t kBlobSealed = kBlobChunk + crypto_aead_xchacha20poly1305_ietf_ABYTES;
+
+void ChunkNonce(const unsigned char* file_nonce, std::uint64_t index,
+                unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES]) {
+  std::memcpy(nonce, file_nonce, kBlobNonce);
+  for (int i = 0; i < 8; ++i) nonce[kBlobNonce + i] = static_cast<unsigned char>(index >> (8 * i));
 }
 
 std::uint64_t NextCounter(storage::CommitContext& ctx, const std::string& key,
@@ -167,13 +256,100 @@ absl::Status ErrnoError(const std::string& what) {
 
 }  // namespace
 
+// Reads plaintext ranges of a sealed attachment copy.
+class BlobReader {
+ public:
+  BlobReader(const Sealer& sealer, const std::string& path)
+      : sealer_(sealer), fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+    char header[kBlobHeader];
+    ok_ = fd_ >= 0 && ::pread(fd_, header, kBlobHeader, 0) == static_cast<ssize_t>(kBlobHeader) &&
+          std::memcmp(header, kBlobMagic, sizeof kBlobMagic) == 0;
+    if (ok_) std::memcpy(file_nonce_, header + sizeof kBlobMagic, kBlobNonce);
+  }
+  ~BlobReader() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  BlobReader(const BlobReader&) = delete;
+  BlobReader& operator=(const BlobReader&) = delete;
+
+  bool ok() const { return ok_; }
+
+  // Exactly `n` bytes at `offset` into `out`; false when the copy is short
+  // or does not open.
+  bool Read(std::uint64_t offset, std::size_t n, std::string* out) {
+    out->clear();
+    std::string sealed(kBlobSealed, '\0');
+    std::string plain;
+    while (out->size() < n) {
+      const std::uint64_t at = offset + out->size();
+      const std::uint64_t index = at / kBlobChunk;
+      const ssize_t got = ::pread(fd_, sealed.data(), kBlobSealed,
+                                  static_cast<off_t>(kBlobHeader + index * kBlobSealed));
+      unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+      ChunkNonce(file_nonce_, index, nonce);
+      if (got <= 0 ||
+          !sealer_.OpenChunk(nonce, std::string_view(sealed.data(), static_cast<std::size_t>(got)),
+                             &plain)) {
+        return false;
+      }
+      const std::size_t skip = static_cast<std::size_t>(at - index * kBlobChunk);
+      if (skip >= plain.size()) return false;
+      out->append(plain, skip, std::min(plain.size() - skip, n - out->size()));
+    }
+    return true;
+  }
+
+ private:
+  const Sealer& sealer_;
+  int fd_;
+  bool ok_ = false;
+  unsigned char file_nonce_[kBlobNonce] = {};
+};
+
+absl::Status WriteAll(int fd, std::string_view data) {
+  for (std::size_t done = 0; done < data.size();) {
+    const ssize_t w = ::write(fd, data.data() + done, data.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return ErrnoError("cannot write into the store");
+    done += static_cast<std::size_t>(w);
+  }
+  return absl::OkStatus();
+}
+
+// Reads until `n` bytes or the end of the file: the bytes read.
+absl::StatusOr<std::size_t> ReadFull(int fd, char* buffer, std::size_t n) {
+  std::size_t got = 0;
+  while (got < n) {
+    const ssize_t r = ::read(fd, buffer + got, n - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return ErrnoError("cannot read");
+    if (r == 0) break;
+    got += static_cast<std::size_t>(r);
+  }
+  return got;
+}
+
 class Replica::Impl {
  public:
-  Impl(std::string dir, std::unique_ptr<storage::Storage> db)
-      : dir_(std::move(dir)), db_(std::move(db)) {}
+  Impl(std::string dir, std::unique_ptr<storage::Storage> db, std::string key)
+      : dir_(std::move(dir)), db_(std::move(db)), sealer_(std::move(key)) {}
 
   absl::Status Init() {
-    ASSIGN_OR_RETURN(auto clock, LoadFrom<vigil::internal::StoredClock>(*db_, kClockKey));
+    // A known value sealed on first open tells a wrong key at once.
+    ASSIGN_OR_RETURN(std::optional<std::string> check, db_->Get(kMeta, kKeyCheckKey));
+    if (check.has_value()) {
+      if (!sealer_.Open(kKeyCheckKey, *check).ok()) {
+        return absl::FailedPreconditionError(
+            "this store was sealed with another key: open it with its own key");
+      }
+    } else {
+      RETURN_IF_ERROR(db_->Commit([&](storage::CommitContext& ctx) {
+                           ctx.Put(kMeta, kKeyCheckKey, sealer_.Seal(kKeyCheckKey, "vigil"));
+                           return absl::OkStatus();
+                         })
+                          .status());
+    }
+    ASSIGN_OR_RETURN(auto clock, LoadFrom<vigil::internal::StoredClock>(sealer_, *db_, kClockKey));
     if (clock.has_value()) clock_.Restore(clock->last());
     return absl::OkStatus();
   }
@@ -181,7 +357,7 @@ class Replica::Impl {
   std::string BlobPath(const std::string& sha) const { return absl::StrCat(dir_, "/blobs/", sha); }
 
   absl::StatusOr<ClientProfile> Profile() const {
-    ASSIGN_OR_RETURN(auto profile, LoadFrom<ClientProfile>(*db_, kProfileKey));
+    ASSIGN_OR_RETURN(auto profile, LoadFrom<ClientProfile>(sealer_, *db_, kProfileKey));
     if (!profile.has_value() || profile->token().empty()) {
       return absl::FailedPreconditionError(
           "this store has no server credentials yet: enroll the device first");
@@ -205,7 +381,7 @@ class Replica::Impl {
   absl::Status SaveProfile(const ClientProfile& profile) {
     return db_
         ->Commit([&](storage::CommitContext& ctx) {
-          Store(ctx, kProfileKey, profile);
+          Store(sealer_, ctx, kProfileKey, profile);
           return absl::OkStatus();
         })
         .status();
@@ -234,7 +410,7 @@ class Replica::Impl {
       *m.mutable_hlc() = clock_.Now(absl::Now());
       *stored.mutable_last() = clock_.last();
     }
-    Store(ctx, kClockKey, stored);
+    Store(sealer_, ctx, kClockKey, stored);
     return m;
   }
 
@@ -244,7 +420,7 @@ class Replica::Impl {
     RETURN_IF_ERROR(counter);
     OutboxEntry entry;
     *entry.mutable_mutation() = std::move(m);
-    Store(ctx, OutboxKey(n), entry);
+    Store(sealer_, ctx, OutboxKey(n), entry);
     return absl::OkStatus();
   }
 
@@ -272,7 +448,7 @@ class Replica::Impl {
     rec.set_dirty(true);
     rec.set_last_mutation_id(m.mutation_id());
     rec.set_queued(1);
-    Store(ctx, RecordKey(id), rec);
+    Store(sealer_, ctx, RecordKey(id), rec);
     ctx.Put(kMeta, InScopeKey(scope, id), "");
     RETURN_IF_ERROR(Enqueue(ctx, std::move(m)));
     return id;
@@ -298,7 +474,7 @@ class Replica::Impl {
     return db_
         ->Commit([&](storage::CommitContext& ctx) -> absl::Status {
           ASSIGN_OR_RETURN(std::optional<LocalRecord> rec,
-                           LoadIn<LocalRecord>(ctx, RecordKey(record_id)));
+                           LoadIn<LocalRecord>(sealer_, ctx, RecordKey(record_id)));
           if (!rec.has_value()) {
             return absl::NotFoundError(absl::StrCat("no record ", record_id, " on this device"));
           }
@@ -335,7 +511,7 @@ class Replica::Impl {
             *m.mutable_body() = *body;
             *rec->mutable_body() = *body;
           }
-          Store(ctx, RecordKey(record_id), *rec);
+          Store(sealer_, ctx, RecordKey(record_id), *rec);
           return Enqueue(ctx, std::move(m));
         })
         .status();
@@ -356,30 +532,26 @@ class Replica::Impl {
     }
     crypto_hash_sha256_state state;
     crypto_hash_sha256_init(&state);
-    std::vector<char> buffer(1 << 20);
+    unsigned char file_nonce[kBlobNonce];
+    randombytes_buf(file_nonce, sizeof file_nonce);
+    std::string header(kBlobMagic, sizeof kBlobMagic);
+    header.append(reinterpret_cast<const char*>(file_nonce), kBlobNonce);
+    absl::Status copied = WriteAll(out, header);
+    std::string buffer(kBlobChunk, '\0');
     std::uint64_t size = 0;
-    absl::Status copied = absl::OkStatus();
-    while (true) {
-      const ssize_t n = ::read(in, buffer.data(), buffer.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
+    for (std::uint64_t index = 0; copied.ok(); ++index) {
+      absl::StatusOr<std::size_t> n = ReadFull(in, buffer.data(), buffer.size());
+      if (!n.ok()) {
         copied = ErrnoError(absl::StrCat("cannot read ", file_path));
         break;
       }
-      if (n == 0) break;
-      crypto_hash_sha256_update(&state, reinterpret_cast<unsigned char*>(buffer.data()),
-                                static_cast<unsigned long long>(n));
-      for (ssize_t done = 0; done < n;) {
-        const ssize_t w = ::write(out, buffer.data() + done, static_cast<size_t>(n - done));
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) {
-          copied = ErrnoError("cannot write into the store");
-          break;
-        }
-        done += w;
-      }
-      if (!copied.ok()) break;
-      size += static_cast<std::uint64_t>(n);
+      if (*n == 0) break;
+      crypto_hash_sha256_update(&state, reinterpret_cast<unsigned char*>(buffer.data()), *n);
+      unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+      ChunkNonce(file_nonce, index, nonce);
+      copied = WriteAll(out, sealer_.SealChunk(nonce, std::string_view(buffer.data(), *n)));
+      size += *n;
+      if (*n < buffer.size()) break;
     }
     ::close(in);
     if (copied.ok() && ::fsync(out) != 0) copied = ErrnoError("cannot sync the store");
@@ -413,13 +585,13 @@ class Replica::Impl {
     *body.mutable_attachment() = std::move(metadata);
     std::string id;
     RETURN_IF_ERROR(db_->Commit([&](storage::CommitContext& ctx) -> absl::Status {
-                         ASSIGN_OR_RETURN(auto upload, LoadIn<UploadEntry>(ctx, UploadKey(sha)));
+                         ASSIGN_OR_RETURN(auto upload, LoadIn<UploadEntry>(sealer_, ctx, UploadKey(sha)));
                          if (!upload.has_value() || upload->freed() || upload->scope() != scope) {
                            UploadEntry entry;
                            entry.set_sha256(sha);
                            entry.set_size(size);
                            entry.set_scope(scope);
-                           Store(ctx, UploadKey(sha), entry);
+                           Store(sealer_, ctx, UploadKey(sha), entry);
                          }
                          ASSIGN_OR_RETURN(id, CreateIn(ctx, profile, scope, body));
                          return absl::OkStatus();
@@ -491,7 +663,7 @@ class Replica::Impl {
   template <typename Tell>
   absl::Status UploadAll(vigil::v1::SyncService::Stub& stub, const SyncOptions& options,
                          SyncReport& report, Progress& state, Tell& tell) {
-    ASSIGN_OR_RETURN(auto uploads, ScanAll<UploadEntry>(*db_, "t/upload/"));
+    ASSIGN_OR_RETURN(auto uploads, ScanAll<UploadEntry>(sealer_, *db_, "t/upload/"));
     std::vector<UploadEntry> todo;
     for (auto& [key, entry] : uploads) {
       if (!entry.uploaded() && !entry.freed()) {
@@ -512,7 +684,7 @@ class Replica::Impl {
       RETURN_IF_ERROR(uploaded);
       entry.set_uploaded(true);
       RETURN_IF_ERROR(db_->Commit([&](storage::CommitContext& ctx) {
-                           Store(ctx, UploadKey(entry.sha256()), entry);
+                           Store(sealer_, ctx, UploadKey(entry.sha256()), entry);
                            return absl::OkStatus();
                          })
                           .status());
@@ -537,12 +709,12 @@ class Replica::Impl {
       if (!asked.ok() && asked.error_code() != grpc::StatusCode::NOT_FOUND) return asked;
       if (asked.ok() && held.complete()) return grpc::Status::OK;
       const std::uint64_t from = asked.ok() ? held.received() : 0;
-      std::ifstream file(BlobPath(entry.sha256()), std::ios::binary);
-      if (!file) {
+      BlobReader file(sealer_, BlobPath(entry.sha256()));
+      if (!file.ok()) {
         return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                            "the local copy of attachment " + entry.sha256() + " is missing");
+                            "the local copy of attachment " + entry.sha256() +
+                                " is missing or does not open with this store key");
       }
-      file.seekg(static_cast<std::streamoff>(from));
       grpc::ClientContext upload_ctx;
       upload_ctx.set_deadline(absl::ToChronoTime(
           absl::Now() + options.call_deadline +
@@ -561,8 +733,7 @@ class Replica::Impl {
       while (open && offset < entry.size()) {
         const std::size_t want =
             static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), entry.size() - offset));
-        file.read(chunk.data(), static_cast<std::streamsize>(want));
-        if (static_cast<std::size_t>(file.gcount()) != want) {
+        if (!file.Read(offset, want, &chunk)) {
           upload_ctx.TryCancel();
           writer->Finish();
           return grpc::Status(grpc::StatusCode::DATA_LOSS,
@@ -571,7 +742,7 @@ class Replica::Impl {
         vigil::v1::UploadAttachmentRequest message;
         auto* c = message.mutable_chunk();
         c->set_offset(offset);
-        c->set_data(chunk.data(), want);
+        c->set_data(chunk);
         c->set_sha256(Sha256Of(c->data()));
         open = writer->Write(message);
         if (open) {
@@ -601,14 +772,14 @@ class Replica::Impl {
   template <typename Tell>
   absl::Status PushAll(vigil::v1::SyncService::Stub& stub, const SyncOptions& options,
                        SyncReport& report, Progress& state, Tell& tell) {
-    ASSIGN_OR_RETURN(auto all, ScanAll<OutboxEntry>(*db_, "t/out/"));
+    ASSIGN_OR_RETURN(auto all, ScanAll<OutboxEntry>(sealer_, *db_, "t/out/"));
     state.records_left = all.size();
     state.records_done = 0;
     tell(Progress::Phase::kPush, "");
     while (true) {
       // The head of the outbox, by count and by bytes (the server takes 16
       // MiB per call).
-      ASSIGN_OR_RETURN(auto batch, ScanAll<OutboxEntry>(*db_, "t/out/",
+      ASSIGN_OR_RETURN(auto batch, ScanAll<OutboxEntry>(sealer_, *db_, "t/out/",
                                                         static_cast<std::size_t>(options.push_batch)));
       if (batch.empty()) return absl::OkStatus();
       vigil::v1::PushRequest request;
@@ -663,9 +834,9 @@ class Replica::Impl {
           absl::Status counter = absl::OkStatus();
           const std::uint64_t n = NextCounter(ctx, "t/parkseq", &counter);
           RETURN_IF_ERROR(counter);
-          Store(ctx, ParkKey(n), parked);
+          Store(sealer_, ctx, ParkKey(n), parked);
           const std::string& id = parked.mutation().record_id();
-          ASSIGN_OR_RETURN(std::optional<LocalRecord> rec, LoadIn<LocalRecord>(ctx, RecordKey(id)));
+          ASSIGN_OR_RETURN(std::optional<LocalRecord> rec, LoadIn<LocalRecord>(sealer_, ctx, RecordKey(id)));
           if (!rec.has_value()) return absl::OkStatus();
           rec->set_queued(rec->queued() > 0 ? rec->queued() - 1 : 0);
           if (rec->last_mutation_id() == parked.mutation().mutation_id() && rec->queued() == 0) {
@@ -680,7 +851,7 @@ class Replica::Impl {
             }
             ShowServer(*rec);
           }
-          Store(ctx, RecordKey(id), *rec);
+          Store(sealer_, ctx, RecordKey(id), *rec);
           return absl::OkStatus();
         })
         .status();
@@ -709,7 +880,7 @@ class Replica::Impl {
                auto it = touched.find(m.record_id());
                if (it == touched.end()) {
                  ASSIGN_OR_RETURN(std::optional<LocalRecord> rec,
-                                  LoadIn<LocalRecord>(ctx, RecordKey(m.record_id())));
+                                  LoadIn<LocalRecord>(sealer_, ctx, RecordKey(m.record_id())));
                  if (!rec.has_value()) continue;  // purged meanwhile
                  it = touched.emplace(m.record_id(), std::move(*rec)).first;
                }
@@ -729,10 +900,10 @@ class Replica::Impl {
                  absl::Status counter = absl::OkStatus();
                  const std::uint64_t n = NextCounter(ctx, "t/parkseq", &counter);
                  RETURN_IF_ERROR(counter);
-                 Store(ctx, ParkKey(n), parked);
+                 Store(sealer_, ctx, ParkKey(n), parked);
                }
              }
-             for (const auto& [id, rec] : touched) Store(ctx, RecordKey(id), rec);
+             for (const auto& [id, rec] : touched) Store(sealer_, ctx, RecordKey(id), rec);
              return absl::OkStatus();
            })
             .status());
@@ -789,7 +960,7 @@ class Replica::Impl {
         ->Commit([&](storage::CommitContext& ctx) -> absl::Status {
           for (const std::string& id : held) {
             ASSIGN_OR_RETURN(std::optional<LocalRecord> rec,
-                             LoadIn<LocalRecord>(ctx, RecordKey(id)));
+                             LoadIn<LocalRecord>(sealer_, ctx, RecordKey(id)));
             if (rec.has_value() && (rec->dirty() || rec->queued() > 0)) continue;
             ctx.Delete(kMeta, RecordKey(id));
             ctx.Delete(kMeta, InScopeKey(scope, id));
@@ -805,10 +976,10 @@ class Replica::Impl {
             }
             *stored.mutable_last() = clock_.last();
           }
-          Store(ctx, kClockKey, stored);
+          Store(sealer_, ctx, kClockKey, stored);
           for (const Record& r : page.records()) {
             ASSIGN_OR_RETURN(std::optional<LocalRecord> found,
-                             LoadIn<LocalRecord>(ctx, RecordKey(r.id())));
+                             LoadIn<LocalRecord>(sealer_, ctx, RecordKey(r.id())));
             LocalRecord rec = found.value_or(LocalRecord());
             if (found.has_value() && rec.scope() != r.scope()) {
               ctx.Delete(kMeta, InScopeKey(rec.scope(), r.id()));
@@ -823,7 +994,7 @@ class Replica::Impl {
             } else if (!rec.deleted()) {
               Rebase(rec, r, now);
             }
-            Store(ctx, RecordKey(r.id()), rec);
+            Store(sealer_, ctx, RecordKey(r.id()), rec);
             ctx.Put(kMeta, InScopeKey(r.scope(), r.id()), "");
           }
           ctx.Put(kMeta, CursorKey(scope), page.next_cursor());
@@ -853,9 +1024,9 @@ class Replica::Impl {
   }
 
   absl::Status Purge(const std::string& scope, SyncReport& report) {
-    ASSIGN_OR_RETURN(auto outbox, ScanAll<OutboxEntry>(*db_, "t/out/"));
-    ASSIGN_OR_RETURN(auto parked, ScanAll<ParkedMutation>(*db_, "t/park/"));
-    ASSIGN_OR_RETURN(auto uploads, ScanAll<UploadEntry>(*db_, "t/upload/"));
+    ASSIGN_OR_RETURN(auto outbox, ScanAll<OutboxEntry>(sealer_, *db_, "t/out/"));
+    ASSIGN_OR_RETURN(auto parked, ScanAll<ParkedMutation>(sealer_, *db_, "t/park/"));
+    ASSIGN_OR_RETURN(auto uploads, ScanAll<UploadEntry>(sealer_, *db_, "t/upload/"));
     std::vector<std::string> ids;
     RETURN_IF_ERROR(db_->Scan(kMeta, storage::KeyRange::Prefix(InScopePrefix(scope)), nullptr,
                               [&](std::string_view key, std::string_view) {
@@ -884,7 +1055,7 @@ class Replica::Impl {
                absl::Status counter = absl::OkStatus();
                const std::uint64_t n = NextCounter(ctx, "t/parkseq", &counter);
                RETURN_IF_ERROR(counter);
-               Store(ctx, ParkKey(n), p);
+               Store(sealer_, ctx, ParkKey(n), p);
                discarded.push_back(std::move(p));
              }
              for (auto [key, p] : parked) {
@@ -892,7 +1063,7 @@ class Replica::Impl {
                  continue;
                }
                p.mutable_mutation()->clear_body();
-               Store(ctx, key, p);
+               Store(sealer_, ctx, key, p);
              }
              for (const std::string& id : ids) {
                ctx.Delete(kMeta, RecordKey(id));
@@ -932,7 +1103,7 @@ class Replica::Impl {
       return absl::DataLossError(absl::StrCat("the receipt for ", scope, " names ",
                                               manifest.scope()));
     }
-    ASSIGN_OR_RETURN(auto uploads, ScanAll<UploadEntry>(*db_, "t/upload/"));
+    ASSIGN_OR_RETURN(auto uploads, ScanAll<UploadEntry>(sealer_, *db_, "t/upload/"));
     const std::set<std::string> held(manifest.attachment_sha256().begin(),
                                      manifest.attachment_sha256().end());
     RETURN_IF_ERROR(db_->Commit([&](storage::CommitContext& ctx) {
@@ -940,13 +1111,13 @@ class Replica::Impl {
                            if (u.scope() == scope && u.uploaded() && !u.confirmed() &&
                                held.count(u.sha256())) {
                              u.set_confirmed(true);
-                             Store(ctx, key, u);
+                             Store(sealer_, ctx, key, u);
                            }
                          }
                          StoredReceipt stored;
                          *stored.mutable_receipt() = receipt;
                          *stored.mutable_manifest() = manifest;
-                         Store(ctx, ReceiptKey(scope), stored);
+                         Store(sealer_, ctx, ReceiptKey(scope), stored);
                          return absl::OkStatus();
                        })
                         .status());
@@ -967,6 +1138,7 @@ class Replica::Impl {
 
   const std::string dir_;
   std::unique_ptr<storage::Storage> db_;
+  const Sealer sealer_;
   absl::Mutex sync_mu_;
   mutable absl::Mutex clock_mu_;
   sync::HybridClock clock_ ABSL_GUARDED_BY(clock_mu_);
@@ -995,25 +1167,57 @@ absl::StatusOr<vigil::v1::ReceiptManifest> VerifyReceipt(const vigil::v1::Receip
 Replica::Replica(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Replica::~Replica() = default;
 
-absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& dir) {
+// The key in DIR/store.key, made on first use (mode 0600).
+absl::StatusOr<std::string> StoreKeyFile(const std::string& dir) {
+  const std::string path = dir + "/store.key";
+  std::string key(crypto_aead_xchacha20poly1305_ietf_KEYBYTES, '\0');
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd >= 0) {
+    absl::StatusOr<std::size_t> n = ReadFull(fd, key.data(), key.size() + 1);
+    ::close(fd);
+    if (!n.ok() || *n != key.size()) {
+      return absl::DataLossError(absl::StrCat(path, " is not a store key"));
+    }
+    return key;
+  }
+  if (errno != ENOENT) return ErrnoError(absl::StrCat("cannot read ", path));
+  randombytes_buf(key.data(), key.size());
+  fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return ErrnoError(absl::StrCat("cannot create ", path));
+  absl::Status written = WriteAll(fd, key);
+  if (written.ok() && ::fsync(fd) != 0) written = ErrnoError("cannot sync the store key");
+  ::close(fd);
+  RETURN_IF_ERROR(written);
+  return key;
+}
+
+absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& dir,
+                                                       const std::string& store_key) {
   if (sodium_init() < 0) return absl::InternalError("libsodium did not initialise");
+  if (!store_key.empty() && store_key.size() != crypto_aead_xchacha20poly1305_ietf_KEYBYTES) {
+    return absl::InvalidArgumentError("a store key is 32 bytes");
+  }
   for (const std::string& d : {dir, dir + "/blobs"}) {
     if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) {
       return ErrnoError(absl::StrCat("cannot create ", d));
     }
   }
+  std::string key = store_key;
+  if (key.empty()) {
+    ASSIGN_OR_RETURN(key, StoreKeyFile(dir));
+  }
   storage::StorageOptions options;
   options.block_cache_bytes = 8 << 20;
   ASSIGN_OR_RETURN(std::unique_ptr<storage::Storage> db,
                    storage::Storage::Open(dir + "/db", options));
-  auto impl = std::make_unique<Impl>(dir, std::move(db));
+  auto impl = std::make_unique<Impl>(dir, std::move(db), std::move(key));
   RETURN_IF_ERROR(impl->Init());
   return std::unique_ptr<Replica>(new Replica(std::move(impl)));
 }
 
 absl::Status Replica::Enroll(const ServerAddress& server, const std::string& code,
                              const std::string& device_name) {
-  ASSIGN_OR_RETURN(auto existing, LoadFrom<ClientProfile>(*impl_->db_, kProfileKey));
+  ASSIGN_OR_RETURN(auto existing, LoadFrom<ClientProfile>(impl_->sealer_, *impl_->db_, kProfileKey));
   if (existing.has_value() && !existing->token().empty()) {
     return absl::FailedPreconditionError(
         "this store is already enrolled; use another store for another device");
@@ -1057,7 +1261,7 @@ absl::Status Replica::SetCredentials(const ServerAddress& server, const std::str
   profile.set_device_id(me.device().device_id());
   profile.set_user_id(me.user().user_id());
   // Keep a key pinned at enrollment.
-  ASSIGN_OR_RETURN(auto existing, LoadFrom<ClientProfile>(*impl_->db_, kProfileKey));
+  ASSIGN_OR_RETURN(auto existing, LoadFrom<ClientProfile>(impl_->sealer_, *impl_->db_, kProfileKey));
   if (existing.has_value()) profile.set_receipt_public_key(existing->receipt_public_key());
   return impl_->SaveProfile(profile);
 }
@@ -1110,7 +1314,7 @@ absl::StatusOr<std::string> Replica::Attach(const std::string& scope, const std:
 }
 
 absl::StatusOr<LocalView> Replica::Get(const std::string& record_id) const {
-  ASSIGN_OR_RETURN(auto rec, LoadFrom<LocalRecord>(*impl_->db_, RecordKey(record_id)));
+  ASSIGN_OR_RETURN(auto rec, LoadFrom<LocalRecord>(impl_->sealer_, *impl_->db_, RecordKey(record_id)));
   if (!rec.has_value()) {
     return absl::NotFoundError(absl::StrCat("no record ", record_id, " on this device"));
   }
@@ -1154,14 +1358,14 @@ std::uint64_t Replica::OutboxSize() const {
 }
 
 absl::StatusOr<std::vector<ParkedMutation>> Replica::Parked() const {
-  ASSIGN_OR_RETURN(auto all, ScanAll<ParkedMutation>(*impl_->db_, "t/park/"));
+  ASSIGN_OR_RETURN(auto all, ScanAll<ParkedMutation>(impl_->sealer_, *impl_->db_, "t/park/"));
   std::vector<ParkedMutation> out;
   for (auto& [key, p] : all) out.push_back(std::move(p));
   return out;
 }
 
 absl::StatusOr<std::vector<UploadEntry>> Replica::Uploads() const {
-  ASSIGN_OR_RETURN(auto all, ScanAll<UploadEntry>(*impl_->db_, "t/upload/"));
+  ASSIGN_OR_RETURN(auto all, ScanAll<UploadEntry>(impl_->sealer_, *impl_->db_, "t/upload/"));
   std::vector<UploadEntry> out;
   for (auto& [key, u] : all) out.push_back(std::move(u));
   return out;
@@ -1169,7 +1373,7 @@ absl::StatusOr<std::vector<UploadEntry>> Replica::Uploads() const {
 
 absl::StatusOr<std::optional<vigil::v1::ReceiptManifest>> Replica::LastReceipt(
     const std::string& scope) const {
-  ASSIGN_OR_RETURN(auto stored, LoadFrom<StoredReceipt>(*impl_->db_, ReceiptKey(scope)));
+  ASSIGN_OR_RETURN(auto stored, LoadFrom<StoredReceipt>(impl_->sealer_, *impl_->db_, ReceiptKey(scope)));
   if (!stored.has_value()) return std::nullopt;
   return stored->manifest();
 }
@@ -1179,7 +1383,7 @@ absl::StatusOr<SyncReport> Replica::Sync(const SyncOptions& options, ProgressFn 
 }
 
 absl::StatusOr<std::uint64_t> Replica::FreeConfirmedAttachments() {
-  ASSIGN_OR_RETURN(auto all, ScanAll<UploadEntry>(*impl_->db_, "t/upload/"));
+  ASSIGN_OR_RETURN(auto all, ScanAll<UploadEntry>(impl_->sealer_, *impl_->db_, "t/upload/"));
   std::uint64_t freed = 0;
   for (auto& [key, u] : all) {
     if (!u.confirmed() || u.freed()) continue;
@@ -1189,7 +1393,7 @@ absl::StatusOr<std::uint64_t> Replica::FreeConfirmedAttachments() {
     u.set_freed(true);
     RETURN_IF_ERROR(impl_->db_
                         ->Commit([&](storage::CommitContext& ctx) {
-                          Store(ctx, key, u);
+                          Store(impl_->sealer_, ctx, key, u);
                           return absl::OkStatus();
                         })
                         .status());

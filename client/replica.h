@@ -122,8 +122,16 @@ struct LocalView {
 class Replica {
  public:
   // Opens (creating when missing) the store in `dir` (a directory, made
-  // mode 0700). FailedPrecondition when another process has it open.
-  static absl::StatusOr<std::unique_ptr<Replica>> Open(const std::string& dir);
+  // mode 0700). Every value in it (records, outbox, token) and every
+  // attachment copy is sealed (XChaCha20-Poly1305) under `store_key`, 32
+  // bytes: a tablet app passes a key kept by the platform's keystore
+  // (Android Keystore, iOS Keychain), so that a copy of the files without the
+  // device's unlock opens nothing. Empty: a key file `dir/store.key` (mode
+  // 0600) is made and used, which protects nothing against someone holding
+  // the directory (vigilctl, development). FailedPrecondition when another
+  // process has the store open, or for a key other than the store's.
+  static absl::StatusOr<std::unique_ptr<Replica>> Open(const std::string& dir,
+                                                       const std::string& store_key = "");
 
   // Enrolls this device with a one-time code (AdminService.EnrollDevice) and
   // stores the token, device id and the server's pinned receipt key.

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
@@ -666,6 +667,44 @@ TEST_F(ReplicaTest, TheVisitRecordIsCreatedUnderTheVisitsOwnId) {
             absl::StatusCode::kInvalidArgument);
   ASSERT_OK(lena->Sync(Fast()).status());
   EXPECT_EQ(lena->Get(visit_id_)->server_revision, 1u);
+}
+
+TEST_F(ReplicaTest, NothingInTheStoreFilesIsReadableWithoutTheKey) {
+  const std::string dir = dir_.Sub("sealed");
+  const std::string key(32, '\x5a');
+  const std::string sentence = "The guard called Omar struck him twice on arrival.";
+  const std::string token = server_.ReviewerToken();
+  std::string photo;
+  for (int i = 0; i < 20000; ++i) photo += "FACE-OF-DETAINEE-";
+  std::string id;
+  {
+    auto t = Replica::Open(dir, key);
+    ASSERT_OK(t.status());
+    ASSERT_OK((*t)->SetCredentials(Address(), token));
+    RecordBody interview;
+    interview.mutable_interview()->set_notes(sentence + "\n");
+    auto created = (*t)->Create(scope_, interview);
+    ASSERT_OK(created.status());
+    id = *created;
+    std::ofstream(dir_.Sub("photo.jpg"), std::ios::binary) << photo;
+    ASSERT_OK((*t)->Attach(scope_, dir_.Sub("photo.jpg"), v1::Attachment()).status());
+    ASSERT_OK((*t)->Sync(Fast()).status());  // the sealed copy uploads as the plain bytes
+  }
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(bytes.find("struck him"), std::string::npos) << entry.path();
+    EXPECT_EQ(bytes.find("FACE-OF-DETAINEE"), std::string::npos) << entry.path();
+    EXPECT_EQ(bytes.find(token), std::string::npos) << entry.path();
+  }
+  // Another key opens nothing; the right one everything.
+  EXPECT_EQ(Replica::Open(dir, std::string(32, '\x11')).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  auto t = Replica::Open(dir, key);
+  ASSERT_OK(t.status());
+  EXPECT_EQ((*t)->Get(id)->body.interview().notes(), sentence + "\n");
+  EXPECT_TRUE((*t)->Uploads()->at(0).uploaded());
 }
 
 TEST_F(ReplicaTest, BadInputIsRefusedAndChangesNothing) {
