@@ -920,19 +920,33 @@ class Replica::Impl {
   absl::Status PullScope(vigil::v1::SyncService::Stub& stub, const std::string& scope,
                          const SyncOptions& options, SyncReport& report, Progress& state,
                          Tell& tell) {
+    // A cursor the server no longer accepts (its database was restored from
+    // a backup, so its cursors were voided) starts the scope again, as a
+    // reset: what this device holds is replaced by what the server has.
+    bool restart = false;
     while (true) {
       ASSIGN_OR_RETURN(std::optional<std::string> cursor, db_->Get(kMeta, CursorKey(scope)));
       vigil::v1::PullRequest request;
       request.set_scope(scope);
-      request.set_cursor(cursor.value_or(""));
+      request.set_cursor(restart ? "" : cursor.value_or(""));
       request.set_limit(static_cast<std::uint32_t>(options.pull_page));
       vigil::v1::PullResponse page;
       grpc::Status s = Retrying(options, report, [&](grpc::ClientContext& ctx) {
         page.Clear();
         return stub.Pull(&ctx, request, &page);
       });
+      if (!restart && !request.cursor().empty() &&
+          s.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
+          ErrorReason(s) == "CURSOR_INVALID") {
+        restart = true;
+        continue;
+      }
       RETURN_IF_ERROR(ToAbsl(s));
       if (page.purge()) return Purge(scope, report);
+      if (restart) {
+        page.set_reset(true);
+        restart = false;
+      }
       RETURN_IF_ERROR(ApplyPage(scope, page));
       report.pulled += static_cast<std::uint64_t>(page.records_size());
       state.records_done += static_cast<std::uint64_t>(page.records_size());

@@ -25,6 +25,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "storage/storage.h"
 #include "sync/ids.h"
 #include "sync/merge.h"
 #include "tests/testing/status_matchers.h"
@@ -464,6 +465,46 @@ TEST_F(ReplicaTest, InterruptedPullResumesWithoutGapOrDuplicate) {
   ASSERT_OK(second.status());
   EXPECT_EQ(second->pulled, 13u);  // the rest, nothing twice
   EXPECT_EQ(ben->List(scope_)->size(), 25u);
+}
+
+TEST_F(ReplicaTest, ACursorTheServerNoLongerAcceptsStartsTheScopeAgain) {
+  // As after the server was restored from a backup: its cursors are void.
+  const std::string dir = dir_.Sub("restored");
+  std::string kept;
+  {
+    auto t = Replica::Open(dir);
+    ASSERT_OK(t.status());
+    ASSERT_OK((*t)->SetCredentials(Address(), server_.ReviewerToken()));
+    ASSERT_OK((*t)->Follow(scope_));
+    auto id = (*t)->Create(scope_, Finding("Before", 1));
+    ASSERT_OK(id.status());
+    kept = *id;
+    ASSERT_OK((*t)->Sync(Fast()).status());
+  }
+  {
+    storage::StorageOptions options;
+    options.create_if_missing = false;
+    auto db = storage::Storage::Open(dir + "/db", options);
+    ASSERT_OK(db.status());
+    ASSERT_OK((*db)
+                  ->Commit([&](storage::CommitContext& ctx) {
+                    ctx.Put(storage::ColumnFamily::kMeta, "t/cursor/" + scope_,
+                            "a-cursor-of-the-server-before-its-restore");
+                    return absl::OkStatus();
+                  })
+                  .status());
+  }
+  auto anna = Tablet("anna");
+  ASSERT_OK(anna->Create(scope_, Finding("After", 1)).status());
+  ASSERT_OK(anna->Sync(Fast()).status());
+  auto t = Replica::Open(dir);
+  ASSERT_OK(t.status());
+  auto report = (*t)->Sync(Fast());
+  ASSERT_OK(report.status());
+  EXPECT_TRUE(report->scope_errors.empty());
+  EXPECT_EQ(report->pulled, 2u);
+  EXPECT_EQ((*t)->List(scope_)->size(), 2u);
+  EXPECT_EQ((*t)->Get(kept)->body.finding().title(), "Before");
 }
 
 TEST_F(ReplicaTest, LostPushRepliesAreResentAndAnsweredAsDuplicates) {
