@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "server/restore.h"
 #include "storage/audit_log.h"
 #include "storage/storage.h"
 #include "storage/value_cipher.h"
@@ -26,12 +27,7 @@ namespace vigil::server {
 absl::StatusOr<storage::BackupInfo> RunBackup(const std::string& data_dir,
                                               const std::string& backup_dir);
 
-// Restores the newest (or the given) verified backup into `data_dir`, which
-// must be missing or empty, together with its TLS material. When `key_file`
-// is not empty it is copied to DATA_DIR/keys/data.key (mode 0600): backups
-// never contain the data keys.
-absl::Status RunRestore(const std::string& backup_dir, const std::string& data_dir,
-                        std::optional<std::uint32_t> backup_id, const std::string& key_file);
+// RunRestore: server/restore.h.
 
 // Verifies the audit log's hash chain.
 absl::StatusOr<storage::AuditVerification> RunAuditVerify(const std::string& data_dir);

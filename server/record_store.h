@@ -30,6 +30,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/restore.h"
 #include "server/access_policy.h"
 #include "server/caller.h"
 #include "storage/storage.h"
@@ -101,11 +102,9 @@ class RecordStore {
       const Caller& caller, const std::string& scope,
       absl::FunctionRef<void(const vigil::v1::Record&)> visit);
 
-  // Name of the server secret that authenticates cursors. A restored
-  // database forgets it (storage::ForgetSecret) so every cursor issued
-  // before is refused and devices pull from the beginning: after going back
-  // in time, sequence numbers are reused and old cursors would skip changes.
-  static constexpr std::string_view kCursorSecret = "cursor_hmac";
+  // Name of the server secret that authenticates cursors (see
+  // server/restore.h).
+  static constexpr std::string_view kCursorSecret = kCursorSecretName;
 
   // "registry", "visits/{id}" or "facilities/{id}" with a valid record id.
   static absl::Status ValidateScope(absl::string_view scope);
