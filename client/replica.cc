@@ -1378,6 +1378,59 @@ absl::StatusOr<std::vector<ParkedMutation>> Replica::Parked() const {
   return out;
 }
 
+namespace {
+
+absl::StatusOr<std::pair<std::string, ParkedMutation>> FindParked(
+    const std::vector<std::pair<std::string, ParkedMutation>>& all,
+    const std::string& mutation_id) {
+  for (const auto& entry : all) {
+    if (entry.second.mutation().mutation_id() == mutation_id) return entry;
+  }
+  return absl::NotFoundError(absl::StrCat("no parked mutation ", mutation_id));
+}
+
+}  // namespace
+
+absl::Status Replica::Requeue(const std::string& mutation_id) {
+  ASSIGN_OR_RETURN(auto all, ScanAll<ParkedMutation>(impl_->sealer_, *impl_->db_, "t/park/"));
+  ASSIGN_OR_RETURN(auto found, FindParked(all, mutation_id));
+  const auto& [key, parked] = found;
+  if (parked.kind() != "refused") {
+    return absl::FailedPreconditionError(
+        parked.kind() == "late_submission"
+            ? "a late submission is held by the server for the NPM unit, not by this device"
+            : "a purged edit kept no content to send");
+  }
+  const Mutation& m = parked.mutation();
+  absl::StatusOr<LocalView> view = Get(m.record_id());
+  if (view.ok() && !view->deleted) {
+    RETURN_IF_ERROR(m.delete_() ? Delete(m.record_id()) : Edit(m.record_id(), m.body()));
+  } else if (!view.ok() && m.base_revision() == 0 && m.base_mutation_id().empty() &&
+             !m.scope().empty() && m.has_body()) {
+    RETURN_IF_ERROR(Create(m.scope(), m.body(), m.record_id()).status());
+  } else {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "record ", m.record_id(), " is deleted or not on this device: nothing to apply it to"));
+  }
+  return impl_->db_
+      ->Commit([&](storage::CommitContext& ctx) {
+        ctx.Delete(kMeta, key);
+        return absl::OkStatus();
+      })
+      .status();
+}
+
+absl::Status Replica::DropParked(const std::string& mutation_id) {
+  ASSIGN_OR_RETURN(auto all, ScanAll<ParkedMutation>(impl_->sealer_, *impl_->db_, "t/park/"));
+  ASSIGN_OR_RETURN(auto found, FindParked(all, mutation_id));
+  return impl_->db_
+      ->Commit([&](storage::CommitContext& ctx) {
+        ctx.Delete(kMeta, found.first);
+        return absl::OkStatus();
+      })
+      .status();
+}
+
 absl::StatusOr<std::vector<UploadEntry>> Replica::Uploads() const {
   ASSIGN_OR_RETURN(auto all, ScanAll<UploadEntry>(impl_->sealer_, *impl_->db_, "t/upload/"));
   std::vector<UploadEntry> out;

@@ -186,6 +186,14 @@ class Replica {
   std::uint64_t OutboxSize() const;
   // Refused, late and purged mutations, oldest first.
   absl::StatusOr<std::vector<vigil::internal::ParkedMutation>> Parked() const;
+  // Queues a refused mutation again, once what refused it is mended (e.g.
+  // the user was put on the visit's team): as a new edit of the record's
+  // current local view, or a create when the record is not on the device.
+  // NotFound for an unknown id; FailedPrecondition for a late submission
+  // (the server holds it) or a purged one (its content is gone).
+  absl::Status Requeue(const std::string& mutation_id);
+  // Forgets a parked mutation. NotFound for an unknown id.
+  absl::Status DropParked(const std::string& mutation_id);
   // Queued attachments and their state.
   absl::StatusOr<std::vector<vigil::internal::UploadEntry>> Uploads() const;
   // The last verified receipt of a scope, if any.

@@ -670,6 +670,30 @@ TEST_F(ReplicaTest, PurgeRemovesTheScopeAndSaysWhatWasDiscarded) {
   EXPECT_EQ(anna->Get(*id).status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(ReplicaTest, ARefusedEditIsKeptAndCanBeSentAgainOnceAllowed) {
+  // Anna's tablet is enrolled, but she is not yet on the visit's team.
+  auto anna = Tablet("anna", v1::ROLE_FIELD_MONITOR, v1::TEAM_ROLE_UNSPECIFIED);
+  auto id = anna->Create(scope_, Finding("Written before joining the team", 1));
+  ASSERT_OK(id.status());
+  auto report = anna->Sync(Fast());
+  ASSERT_OK(report.status());
+  ASSERT_EQ(report->parked.size(), 1u);
+  const std::string refused = report->parked[0].mutation().mutation_id();
+  EXPECT_EQ(report->parked[0].reason(), "SCOPE_NOT_PERMITTED");
+  EXPECT_EQ(anna->OutboxSize(), 0u);
+  EXPECT_EQ(anna->DropParked("0190a000-0000-7000-8000-000000000000").code(),
+            absl::StatusCode::kNotFound);
+
+  ASSERT_OK(server_.AddToTeam(visit_id_, "anna", v1::TEAM_ROLE_MONITOR));
+  ASSERT_OK(anna->Requeue(refused));
+  EXPECT_TRUE(anna->Parked()->empty());
+  report = anna->Sync(Fast());
+  ASSERT_OK(report.status());
+  EXPECT_TRUE(report->parked.empty());
+  EXPECT_EQ(anna->Get(*id)->server_revision, 1u);
+  EXPECT_EQ(anna->Get(*id)->body.finding().title(), "Written before joining the team");
+}
+
 // --- Local store. ---
 
 TEST_F(ReplicaTest, EditsSurviveReopeningTheStore) {
