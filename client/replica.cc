@@ -642,13 +642,16 @@ class Replica::Impl {
       RETURN_IF_ERROR(UploadAll(*stub, options, report, state, tell));
       RETURN_IF_ERROR(PushAll(*stub, options, report, state, tell));
     }
-    for (const std::string& scope : Followed()) {
+    ASSIGN_OR_RETURN(const std::vector<std::string> followed, Followed());
+    for (const std::string& scope : followed) {
       absl::Status pulled = PullScope(*stub, scope, options, report, state, tell);
       if (pulled.code() == absl::StatusCode::kUnauthenticated) return pulled;
       if (!pulled.ok()) report.scope_errors.emplace_back(scope, pulled);
     }
     if (options.fetch_receipts && !profile.receipt_public_key().empty()) {
-      for (const std::string& scope : Followed()) {
+      // Scopes purged by this sync are no longer followed.
+      ASSIGN_OR_RETURN(const std::vector<std::string> still, Followed());
+      for (const std::string& scope : still) {
         if (!absl::StartsWith(scope, "visits/")) continue;
         tell(Progress::Phase::kReceipt, scope);
         absl::Status checked = CheckReceipt(*stub, profile, scope, options, report);
@@ -1139,14 +1142,14 @@ class Replica::Impl {
     return absl::OkStatus();
   }
 
-  std::vector<std::string> Followed() const {
+  absl::StatusOr<std::vector<std::string>> Followed() const {
     std::vector<std::string> scopes;
     const std::string prefix = "t/follow/";
-    (void)db_->Scan(kMeta, storage::KeyRange::Prefix(prefix), nullptr,
-                    [&](std::string_view key, std::string_view) {
-                      scopes.emplace_back(key.substr(prefix.size()));
-                      return true;
-                    });
+    RETURN_IF_ERROR(db_->Scan(kMeta, storage::KeyRange::Prefix(prefix), nullptr,
+                              [&](std::string_view key, std::string_view) {
+                                scopes.emplace_back(key.substr(prefix.size()));
+                                return true;
+                              }));
     return scopes;
   }
 
@@ -1300,7 +1303,7 @@ absl::Status Replica::Follow(const std::string& scope) {
       .status();
 }
 
-std::vector<std::string> Replica::Followed() const { return impl_->Followed(); }
+absl::StatusOr<std::vector<std::string>> Replica::Followed() const { return impl_->Followed(); }
 
 absl::StatusOr<std::string> Replica::Create(const std::string& scope, const RecordBody& body,
                                             const std::string& id) {
@@ -1361,13 +1364,13 @@ absl::StatusOr<std::vector<vigil::v1::Conflict>> Replica::Conflicts(
   return out;
 }
 
-std::uint64_t Replica::OutboxSize() const {
+absl::StatusOr<std::uint64_t> Replica::OutboxSize() const {
   std::uint64_t n = 0;
-  (void)impl_->db_->Scan(kMeta, storage::KeyRange::Prefix("t/out/"), nullptr,
-                         [&](std::string_view, std::string_view) {
-                           ++n;
-                           return true;
-                         });
+  RETURN_IF_ERROR(impl_->db_->Scan(kMeta, storage::KeyRange::Prefix("t/out/"), nullptr,
+                                   [&](std::string_view, std::string_view) {
+                                     ++n;
+                                     return true;
+                                   }));
   return n;
 }
 

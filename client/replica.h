@@ -150,7 +150,7 @@ class Replica {
   // Follows a scope ("registry", "visits/{id}", "facilities/{id}"): the next
   // Sync() pulls it.
   absl::Status Follow(const std::string& scope);
-  std::vector<std::string> Followed() const;
+  absl::StatusOr<std::vector<std::string>> Followed() const;
 
   // --- Local edits: applied at once, queued for the next Sync(). ---
   // Creates a record; returns its id: `id` when given (a UUIDv7 or ULID the
@@ -183,7 +183,7 @@ class Replica {
   // Open conflicts in the scope (as of the last pull).
   absl::StatusOr<std::vector<vigil::v1::Conflict>> Conflicts(const std::string& scope) const;
   // Mutations waiting to be pushed.
-  std::uint64_t OutboxSize() const;
+  absl::StatusOr<std::uint64_t> OutboxSize() const;
   // Refused, late and purged mutations, oldest first.
   absl::StatusOr<std::vector<vigil::internal::ParkedMutation>> Parked() const;
   // Queues a refused mutation again, once what refused it is mended (e.g.

@@ -160,16 +160,19 @@ int Sync(const Globals& g, bool free_attachments) {
     return Fail(absl::StrCat("sync with ", profile->server()), report.status());
   }
 
+  absl::StatusOr<std::vector<std::string>> followed = replica->Followed();
+  if (!followed.ok()) return Fail("reading the local store", followed.status());
+  absl::StatusOr<std::uint64_t> outbox = replica->OutboxSize();
+  if (!outbox.ok()) return Fail("reading the local store", outbox.status());
   std::uint64_t open_conflicts = 0;
   std::vector<std::string> conflicted_scopes;
-  for (const std::string& scope : replica->Followed()) {
+  for (const std::string& scope : *followed) {
     absl::StatusOr<std::vector<vigil::v1::Conflict>> conflicts = replica->Conflicts(scope);
     if (conflicts.ok() && !conflicts->empty()) {
       open_conflicts += conflicts->size();
       conflicted_scopes.push_back(scope);
     }
   }
-  const std::uint64_t outbox = replica->OutboxSize();
   std::uint64_t freed = 0;
   if (free_attachments) {
     absl::StatusOr<std::uint64_t> bytes = replica->FreeConfirmedAttachments();
@@ -208,7 +211,7 @@ int Sync(const Globals& g, bool free_attachments) {
       .ObjList("scope_errors", errors)
       .Uint("open_conflicts", open_conflicts)
       .StrList("conflicted_scopes", conflicted_scopes)
-      .Uint("outbox", outbox)
+      .Uint("outbox", *outbox)
       .Uint("freed_bytes", freed);
 
   std::string text = absl::StrCat(
@@ -249,11 +252,11 @@ int Sync(const Globals& g, bool free_attachments) {
     absl::StrAppend(&text, "\n  freed     ", FormatBytes(freed),
                     " of attachment copies the server's receipts confirm");
   }
-  if (replica->Followed().empty()) {
+  if (followed->empty()) {
     absl::StrAppend(&text, "\n  (this home follows no scope yet: vigilctl follow VISIT_ID)");
   }
-  if (outbox > 0) {
-    absl::StrAppend(&text, "\n  outbox    ", Plural(outbox, "edit", "edits"), " still waiting");
+  if (*outbox > 0) {
+    absl::StrAppend(&text, "\n  outbox    ", Plural(*outbox, "edit", "edits"), " still waiting");
   }
   g.out().Result(json, text);
 
@@ -285,8 +288,10 @@ int Status(const Globals& g) {
     absl::StrAppend(&text, "\nserver    not connected: vigilctl connect, or vigilctl enroll");
   }
 
+  absl::StatusOr<std::vector<std::string>> followed = replica->Followed();
+  if (!followed.ok()) return Fail("reading the local store", followed.status());
   std::vector<JsonObject> scopes;
-  for (const std::string& scope : replica->Followed()) {
+  for (const std::string& scope : *followed) {
     absl::StatusOr<std::vector<client::LocalView>> views = replica->List(scope);
     absl::StatusOr<std::vector<vigil::v1::Conflict>> conflicts = replica->Conflicts(scope);
     absl::StatusOr<std::optional<vigil::v1::ReceiptManifest>> receipt = replica->LastReceipt(scope);
@@ -307,10 +312,11 @@ int Status(const Globals& g) {
   }
   json.ObjList("scopes", scopes);
 
-  const std::uint64_t outbox = replica->OutboxSize();
-  json.Uint("outbox", outbox);
-  absl::StrAppend(&text, "\noutbox    ", Plural(outbox, "edit", "edits"),
-                  outbox > 0 ? " waiting for the next sync" : "");
+  absl::StatusOr<std::uint64_t> outbox = replica->OutboxSize();
+  if (!outbox.ok()) return Fail("reading the local store", outbox.status());
+  json.Uint("outbox", *outbox);
+  absl::StrAppend(&text, "\noutbox    ", Plural(*outbox, "edit", "edits"),
+                  *outbox > 0 ? " waiting for the next sync" : "");
 
   absl::StatusOr<std::vector<vigil::internal::ParkedMutation>> parked = replica->Parked();
   if (!parked.ok()) return Fail("reading the parked edits", parked.status());

@@ -167,8 +167,10 @@ int ListScope(const Globals& g, const std::string& scope_arg) {
   if (!replica) return code;
   absl::StatusOr<std::vector<LocalView>> views = replica->List(*scope);
   if (!views.ok()) return Fail(absl::StrCat("listing ", *scope), views.status());
-  const std::vector<std::string> followed = replica->Followed();
-  const bool following = std::find(followed.begin(), followed.end(), *scope) != followed.end();
+  absl::StatusOr<std::vector<std::string>> followed = replica->Followed();
+  if (!followed.ok()) return Fail("reading the local store", followed.status());
+  const bool following =
+      std::find(followed->begin(), followed->end(), *scope) != followed->end();
   std::size_t conflicts = 0;
   for (const auto& v : *views) conflicts += v.conflicts.size();
   g.out().Text(absl::StrCat(
