@@ -7,12 +7,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <set>
-#include <thread>
 #include <utility>
 
 #include "absl/strings/match.h"
