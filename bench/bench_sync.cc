@@ -19,6 +19,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <random>
 #include <regex>
 #include <sstream>
@@ -53,6 +55,33 @@ long RssKib(pid_t pid, const char* field) {
     if (line.rfind(field, 0) == 0) return std::atol(line.c_str() + std::strlen(field));
   }
   return 0;
+}
+
+// CPU seconds (user + system) of the process, or of one of its threads.
+double CpuSeconds(const std::string& stat_path) {
+  std::ifstream in(stat_path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(text.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  // After "pid (comm) ", utime and stime are the 12th and 13th fields.
+  for (int i = 1; i <= 13 && fields >> field; ++i) {
+    if (i >= 12) ticks += std::atof(field.c_str());
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Thread id -> CPU seconds, for every thread of `pid`.
+std::map<std::string, double> ThreadCpuSeconds(pid_t pid) {
+  std::map<std::string, double> out;
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(tasks, ec)) {
+    out[entry.path().filename().string()] = CpuSeconds(entry.path().string() + "/stat");
+  }
+  return out;
 }
 
 double Percentile(std::vector<double> v, double p) {
@@ -156,6 +185,9 @@ int main(int argc, char** argv) {
     }
     return s;
   }();
+  const std::string server_stat = "/proc/" + std::to_string(server_pid) + "/stat";
+  const double cpu_before_push = CpuSeconds(server_stat);
+  const auto threads_before_push = ThreadCpuSeconds(server_pid);
   const auto push_start = Clock::now();
   std::vector<std::thread> threads;
   for (int t = 0; t < tablets; ++t) {
@@ -195,6 +227,17 @@ int main(int argc, char** argv) {
   for (auto& th : threads) th.join();
   const double push_seconds = std::chrono::duration<double>(Clock::now() - push_start).count();
   if (failed) return 1;
+  // Where the server spent the push: its CPU per record, and how busy its
+  // busiest thread (the commit writer) was; near 100% means push is bound
+  // by that one thread, not by the disk or the network.
+  const double push_cpu_seconds = CpuSeconds(server_stat) - cpu_before_push;
+  double busiest_thread_seconds = 0;
+  for (const auto& [tid, seconds] : ThreadCpuSeconds(server_pid)) {
+    auto before = threads_before_push.find(tid);
+    busiest_thread_seconds = std::max(
+        busiest_thread_seconds,
+        seconds - (before == threads_before_push.end() ? 0.0 : before->second));
+  }
 
   // Pull: one fresh replica (a reviewer's device) takes everything.
   long pulled = 0;
@@ -236,6 +279,9 @@ int main(int argc, char** argv) {
   std::printf("raw ceiling (100 x 1 KiB, sync): %.0f records/s\n", *ceiling);
   std::printf("push (%d tablets, %ld records):  %.0f records/s, p50 %.1f ms, p99 %.1f ms\n",
               tablets, pushed.load(), push_rate, Percentile(all, 0.5), Percentile(all, 0.99));
+  std::printf("server during push: %.1f us CPU per record; busiest thread %.0f%% busy\n",
+              1e6 * push_cpu_seconds / static_cast<double>(pushed.load()),
+              100 * busiest_thread_seconds / push_seconds);
   std::printf("pull (1 replica, %ld records):   %.0f records/s\n", pulled, pull_rate);
   std::printf("server peak RSS: %.0f MiB; vigild exit %d\n", rss_mib, exit_code);
   if (pulled != pushed) std::printf("WARNING: pulled %ld of %ld records\n", pulled, pushed.load());

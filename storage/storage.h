@@ -89,9 +89,10 @@ class CommitContext {
       ColumnFamily cf, std::string_view key) = 0;
   virtual absl::Status Scan(ColumnFamily cf, const KeyRange& range,
                             ScanVisitor visit) = 0;
-  virtual void Put(ColumnFamily cf, std::string_view key,
-                   std::string_view value) = 0;
-  virtual void Delete(ColumnFamily cf, std::string_view key) = 0;
+  // Keys and values are taken by value: pass temporaries (or std::move) and
+  // nothing is copied on the writer thread.
+  virtual void Put(ColumnFamily cf, std::string key, std::string value) = 0;
+  virtual void Delete(ColumnFamily cf, std::string key) = 0;
 
   // Allocates the next global commit sequence number. Numbers are consecutive
   // across the whole commit order: a request whose Prepare fails gives its

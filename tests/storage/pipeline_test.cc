@@ -9,6 +9,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "base/status_macros.h"
 #include "gtest/gtest.h"
 #include "storage/key_codec.h"
 #include "storage/storage.h"
@@ -175,6 +176,98 @@ TEST(PipelineTest, ContextScanSeesCommittedAndGroupWrites) {
                 })
                 .status());
   EXPECT_EQ(seen, (std::vector<std::uint64_t>{2, 3}));
+}
+
+// Requests of one group see each other's writes (overwrites and deletes
+// included) through Get and Scan, and a key written many times in the group
+// is stored with its last value.
+TEST(PipelineTest, RequestsOfOneGroupSeeEachOthersFinalWrites) {
+  TempDir dir;
+  auto storage = Storage::Open(dir.path(), StorageOptions());
+  ASSERT_OK(storage);
+  Storage& s = **storage;
+  for (const char* key : {"k1", "k3", "k6"}) {
+    ASSERT_OK(s.Commit([key](CommitContext& ctx) {
+                 ctx.Put(ColumnFamily::kIndexes, key, "stored");
+                 return absl::OkStatus();
+               })
+                  .status());
+  }
+
+  absl::Notification release;
+  absl::Notification blocker_started;
+  s.Submit(
+      [&](CommitContext&) {
+        blocker_started.Notify();
+        release.WaitForNotification();
+        return absl::OkStatus();
+      },
+      [](absl::StatusOr<CommitResult> r) { EXPECT_OK(r); });
+  blocker_started.WaitForNotification();
+
+  std::vector<absl::Notification> done(3);
+  s.Submit(
+      [](CommitContext& ctx) {
+        ctx.Put(ColumnFamily::kIndexes, "k2", "first");
+        ctx.Put(ColumnFamily::kIndexes, "k4", "first");
+        ctx.Put(ColumnFamily::kIndexes, "k3", "first");
+        for (int i = 0; i < 50; ++i) ctx.Put(ColumnFamily::kMeta, "head", std::to_string(i));
+        return absl::OkStatus();
+      },
+      [&](absl::StatusOr<CommitResult> r) { EXPECT_OK(r); done[0].Notify(); });
+  std::vector<std::pair<std::string, std::string>> scanned;
+  std::vector<std::string> first_two;
+  std::optional<std::string> k2_after_delete = "unread";
+  std::optional<std::string> head_seen;
+  s.Submit(
+      [&](CommitContext& ctx) -> absl::Status {
+        ctx.Delete(ColumnFamily::kIndexes, "k2");
+        ctx.Put(ColumnFamily::kIndexes, "k3", "second");
+        ctx.Delete(ColumnFamily::kIndexes, "k6");
+        ctx.Put(ColumnFamily::kIndexes, "k5", "second");
+        ASSIGN_OR_RETURN(k2_after_delete, ctx.Get(ColumnFamily::kIndexes, "k2"));
+        ASSIGN_OR_RETURN(head_seen, ctx.Get(ColumnFamily::kMeta, "head"));
+        RETURN_IF_ERROR(ctx.Scan(ColumnFamily::kIndexes, KeyRange{"k", "k9"},
+                                 [&](std::string_view key, std::string_view value) {
+                                   scanned.emplace_back(key, value);
+                                   return true;
+                                 }));
+        RETURN_IF_ERROR(ctx.Scan(ColumnFamily::kIndexes, KeyRange{"k", "k9"},
+                                 [&](std::string_view key, std::string_view) {
+                                   first_two.emplace_back(key);
+                                   return first_two.size() < 2;
+                                 }));
+        ctx.Put(ColumnFamily::kMeta, "head", "last");
+        return absl::OkStatus();
+      },
+      [&](absl::StatusOr<CommitResult> r) { EXPECT_OK(r); done[1].Notify(); });
+  s.Submit(
+      [](CommitContext& ctx) {
+        ctx.Put(ColumnFamily::kIndexes, "k4", "refused");
+        ctx.Delete(ColumnFamily::kIndexes, "k1");
+        return absl::AbortedError("refused");
+      },
+      [&](absl::StatusOr<CommitResult> r) {
+        EXPECT_THAT(r, StatusIs(absl::StatusCode::kAborted));
+        done[2].Notify();
+      });
+  release.Notify();
+  for (auto& d : done) d.WaitForNotification();
+
+  EXPECT_EQ(k2_after_delete, std::nullopt);
+  EXPECT_EQ(head_seen, std::optional<std::string>("49"));
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"k1", "stored"}, {"k3", "second"}, {"k4", "first"}, {"k5", "second"}};
+  EXPECT_EQ(scanned, expected);
+  EXPECT_EQ(first_two, (std::vector<std::string>{"k1", "k3"}));
+  std::vector<std::pair<std::string, std::string>> stored;
+  ASSERT_OK(s.Scan(ColumnFamily::kIndexes, KeyRange{}, nullptr,
+                   [&](std::string_view key, std::string_view value) {
+                     stored.emplace_back(key, value);
+                     return true;
+                   }));
+  EXPECT_EQ(stored, expected);
+  EXPECT_EQ(**s.Get(ColumnFamily::kMeta, "head"), "last");
 }
 
 TEST(PipelineTest, SnapshotsAlwaysSeeAGapFreePrefix) {
