@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/deterministic_bytes.h"
 #include "base/error_reason.h"
 #include "base/status_macros.h"
 #include "server/access_policy.h"
@@ -60,9 +61,10 @@ std::string LateKey(std::string_view scope, std::string_view mutation_id) {
 // Plain values start with 0x00; sealed ones with the cipher's format byte.
 std::string Encode(const google::protobuf::Message& message, bool sensitive,
                    std::string_view key, const storage::KeyRing& keys) {
-  std::string bytes = sync::SerializeDeterministic(message);
-  if (sensitive) return keys.Seal(bytes, key);
-  return std::string(1, '\0') + bytes;
+  if (sensitive) return keys.Seal(DeterministicBytes(message), key);
+  std::string plain(1, '\0');
+  AppendDeterministic(message, &plain);
+  return plain;
 }
 
 template <typename T>

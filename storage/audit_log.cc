@@ -4,6 +4,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "base/deterministic_bytes.h"
 #include "base/json.h"
 #include "base/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -23,22 +24,19 @@ const std::string& HeadKey() {
 
 std::string EntryKey(std::uint64_t index) { return KeyBuilder().AddUint64(index).key(); }
 
-std::string Serialize(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  m.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
-}
+std::string Serialize(const google::protobuf::Message& m) { return DeterministicBytes(m); }
 
 }  // namespace
 
 std::string AuditEntryHash(const AuditEntry& entry) {
-  AuditEntry unhashed = entry;
-  unhashed.clear_hash();
-  const std::string body = Serialize(unhashed);
+  std::string body;
+  if (entry.hash().empty()) {
+    body = Serialize(entry);  // as appended: not yet hashed, no copy needed
+  } else {
+    AuditEntry unhashed = entry;
+    unhashed.clear_hash();
+    body = Serialize(unhashed);
+  }
   crypto_hash_sha256_state state;
   crypto_hash_sha256_init(&state);
   crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(entry.prev_hash().data()),
