@@ -328,8 +328,9 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
   auto touched = std::make_shared<std::map<std::string, std::uint64_t>>();
   storage_->Submit(
       [this, caller, request = std::move(request), response,
-       touched](CommitContext& ctx) -> absl::Status {
+       touched](CommitContext& ctx) mutable -> absl::Status {
         const absl::Time now = absl::Now();
+        storage::AuditAppender audit(ctx);
         std::map<std::string, bool> lock_cache;  // scope -> locked, within this batch
         std::map<std::string, ScopeGrant> grants;  // scope -> the caller's rights
         // The caller's rights in `scope`; PERMISSION_DENIED unless it may write.
@@ -343,7 +344,7 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
           return &it->second;
         };
         for (int i = 0; i < request.mutations_size(); ++i) {
-          const Mutation& m = request.mutations(i);
+          Mutation& m = *request.mutable_mutations(i);
           MutationResult* result = response->add_results();
           const std::string mutation_key = MutationKey(m.mutation_id());
           auto denied = [&] {
@@ -464,11 +465,13 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
             stored.set_device_id(caller.device);
             ctx.Put(ColumnFamily::kMutations, mutation_key,
                     Encode(stored, false, mutation_key, *keys_));
-            RETURN_IF_ERROR(storage::AppendAudit(
-                ctx, AuditOf(caller, "record.late_submission", "records/" + m.record_id())));
+            RETURN_IF_ERROR(audit.Append(
+                AuditOf(caller, "record.late_submission", "records/" + m.record_id())));
             continue;
           }
-          Mutation effective = m;
+          // From here on the mutation is as the server takes it (accepted
+          // HLC, chained base); it is edited in place rather than copied.
+          Mutation& effective = m;
           // A device clock far ahead is clamped, so one wrong tablet cannot
           // win every later conflict; the accepted time is what is stored.
           absl::StatusOr<sync::HlcReceipt> received = clock_.Receive(m.hlc(), now);
@@ -537,9 +540,9 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
                     Encode(record, sensitive, record_key, *keys_));
             result->set_revision(record.revision());
             (*touched)[record.scope()] = record.seq();
-            RETURN_IF_ERROR(storage::AppendAudit(
-                ctx, AuditOf(caller, record.deleted() ? "record.delete" : "record.write",
-                             "records/" + record.id())));
+            RETURN_IF_ERROR(audit.Append(
+                AuditOf(caller, record.deleted() ? "record.delete" : "record.write",
+                        "records/" + record.id())));
           }
           StoredMutation stored;
           *stored.mutable_result() = *result;
@@ -630,8 +633,9 @@ void RecordStore::AuditReads(const Caller& caller, std::vector<std::string> sens
   if (sensitive_ids.empty()) return done(absl::OkStatus());
   storage_->Submit(
       [caller, ids = std::move(sensitive_ids)](CommitContext& ctx) -> absl::Status {
+        storage::AuditAppender audit(ctx);
         for (const std::string& id : ids) {
-          RETURN_IF_ERROR(storage::AppendAudit(ctx, AuditOf(caller, "record.read", "records/" + id)));
+          RETURN_IF_ERROR(audit.Append(AuditOf(caller, "record.read", "records/" + id)));
         }
         return absl::OkStatus();
       },

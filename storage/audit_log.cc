@@ -58,25 +58,35 @@ const std::string& GenesisHash() {
 }  // namespace
 
 absl::Status AppendAudit(CommitContext& ctx, const AuditEvent& event) {
-  ASSIGN_OR_RETURN(auto raw_head, ctx.Get(ColumnFamily::kMeta, HeadKey()));
-  AuditHead head;
-  if (raw_head.has_value() && !head.ParseFromString(*raw_head)) {
-    return absl::DataLossError("audit log head is corrupt");
+  return AuditAppender(ctx).Append(event);
+}
+
+AuditAppender::~AuditAppender() {
+  if (dirty_) ctx_.Put(ColumnFamily::kMeta, HeadKey(), Serialize(head_));
+}
+
+absl::Status AuditAppender::Append(const AuditEvent& event) {
+  if (!loaded_) {
+    ASSIGN_OR_RETURN(auto raw_head, ctx_.Get(ColumnFamily::kMeta, HeadKey()));
+    if (raw_head.has_value() && !head_.ParseFromString(*raw_head)) {
+      return absl::DataLossError("audit log head is corrupt");
+    }
+    loaded_ = true;
   }
   AuditEntry entry;
-  entry.set_index(head.index() + 1);
+  entry.set_index(head_.index() + 1);
   entry.set_time_unix_micros(event.time_unix_micros);
   entry.set_principal(event.principal);
   entry.set_device(event.device);
   entry.set_action(event.action);
   entry.set_target(event.target);
   entry.set_result(event.result);
-  entry.set_prev_hash(head.index() == 0 ? GenesisHash() : head.hash());
+  entry.set_prev_hash(head_.index() == 0 ? GenesisHash() : head_.hash());
   entry.set_hash(AuditEntryHash(entry));
-  head.set_index(entry.index());
-  head.set_hash(entry.hash());
-  ctx.Put(ColumnFamily::kAudit, EntryKey(entry.index()), Serialize(entry));
-  ctx.Put(ColumnFamily::kMeta, HeadKey(), Serialize(head));
+  head_.set_index(entry.index());
+  head_.set_hash(entry.hash());
+  dirty_ = true;
+  ctx_.Put(ColumnFamily::kAudit, EntryKey(entry.index()), Serialize(entry));
   return absl::OkStatus();
 }
 

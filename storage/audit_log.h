@@ -32,6 +32,26 @@ struct AuditEvent {
 // Appends `event` to the log within the calling request's batch.
 absl::Status AppendAudit(CommitContext& ctx, const AuditEvent& event);
 
+// Appends several entries within one request, reading the log's head once
+// and writing it once (when destroyed), where AppendAudit reads and rewrites
+// it for every entry. While one is alive, the request appends only through
+// it.
+class AuditAppender {
+ public:
+  explicit AuditAppender(CommitContext& ctx) : ctx_(ctx) {}
+  AuditAppender(const AuditAppender&) = delete;
+  AuditAppender& operator=(const AuditAppender&) = delete;
+  ~AuditAppender();
+
+  absl::Status Append(const AuditEvent& event);
+
+ private:
+  CommitContext& ctx_;
+  bool loaded_ = false;
+  bool dirty_ = false;
+  vigil::internal::AuditHead head_;
+};
+
 struct AuditVerification {
   std::uint64_t entries = 0;        // entries checked
   std::string head_hash_hex;        // hash of the newest entry

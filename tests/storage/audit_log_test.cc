@@ -88,6 +88,41 @@ TEST_F(AuditLogTest, IntactChainVerifies) {
   EXPECT_EQ(indexes.back(), 19u);
 }
 
+// An appender reads the head once and writes it once; entries appended
+// through it chain exactly like single appends before and after it.
+TEST_F(AuditLogTest, AppenderChainsManyEntriesInOneRequest) {
+  AppendEntries(2);
+  ASSERT_OK(storage_
+                ->Commit([](CommitContext& ctx) -> absl::Status {
+                  AuditAppender audit(ctx);
+                  for (int j = 0; j < 5; ++j) {
+                    absl::Status s = audit.Append(AuditEvent{
+                        2000 + j, "lead", "tablet-2", "record.write", "records/a" + std::to_string(j)});
+                    if (!s.ok()) return s;
+                  }
+                  return absl::OkStatus();
+                })
+                .status());
+  // An appender that appends nothing leaves the head alone.
+  ASSERT_OK(storage_->Commit([](CommitContext& ctx) {
+                      AuditAppender unused(ctx);
+                      return absl::OkStatus();
+                    })
+                .status());
+  AppendEntries(1);
+  AuditVerification v = Verify();
+  EXPECT_TRUE(v.intact()) << v.problem;
+  EXPECT_EQ(v.entries, 8u);
+  std::vector<std::string> targets;
+  ASSERT_OK(ForEachAuditEntry(*storage_, nullptr, 0, [&](const AuditEntry& e) {
+    targets.push_back(e.target());
+    return true;
+  }));
+  EXPECT_EQ(targets, (std::vector<std::string>{"records/r0", "records/r1", "records/a0",
+                                               "records/a1", "records/a2", "records/a3",
+                                               "records/a4", "records/r0"}));
+}
+
 TEST_F(AuditLogTest, EntryLivesAndDiesWithItsWrite) {
   AppendEntries(2);
   auto failed = storage_->Commit([](CommitContext& ctx) -> absl::Status {
