@@ -242,6 +242,8 @@ int main(int argc, char** argv) {
   // Pull: one fresh replica (a reviewer's device) takes everything.
   long pulled = 0;
   auto stub = vigil::v1::SyncService::NewStub(vigil::testing::BearerChannel(target, *reviewer));
+  const double server_cpu_before_pull = CpuSeconds(server_stat);
+  const double client_cpu_before_pull = CpuSeconds("/proc/self/stat");
   const auto pull_start = Clock::now();
   for (const std::string& scope : scopes) {
     std::string cursor;
@@ -263,6 +265,8 @@ int main(int argc, char** argv) {
     }
   }
   const double pull_seconds = std::chrono::duration<double>(Clock::now() - pull_start).count();
+  const double pull_server_cpu = CpuSeconds(server_stat) - server_cpu_before_pull;
+  const double pull_client_cpu = CpuSeconds("/proc/self/stat") - client_cpu_before_pull;
   sampling = false;
   sampler.join();
   const long hwm = RssKib(server_pid, "VmHWM:");
@@ -283,6 +287,10 @@ int main(int argc, char** argv) {
               1e6 * push_cpu_seconds / static_cast<double>(pushed.load()),
               100 * busiest_thread_seconds / push_seconds);
   std::printf("pull (1 replica, %ld records):   %.0f records/s\n", pulled, pull_rate);
+  std::printf("during pull: server %.1f us CPU per record, replica %.1f us (%.0f%% / %.0f%% busy)\n",
+              1e6 * pull_server_cpu / static_cast<double>(std::max(pulled, 1L)),
+              1e6 * pull_client_cpu / static_cast<double>(std::max(pulled, 1L)),
+              100 * pull_server_cpu / pull_seconds, 100 * pull_client_cpu / pull_seconds);
   std::printf("server peak RSS: %.0f MiB; vigild exit %d\n", rss_mib, exit_code);
   if (pulled != pushed) std::printf("WARNING: pulled %ld of %ld records\n", pulled, pushed.load());
   std::printf(

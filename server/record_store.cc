@@ -715,41 +715,52 @@ absl::StatusOr<std::string> RecordStore::ReadPage(const Caller& caller,
   // One allocation for the page (growing a megabyte string copies it).
   out.reserve(options_.max_pull_bytes + (256 << 10));
   std::uint64_t last = after;
-  // Records are read in batched lookups of a few hundred keys.
-  constexpr std::size_t kLookupBatch = 256;
-  std::vector<std::string> keys;
-  std::vector<std::optional<std::string>> values;
-  for (std::size_t i = 0; i < changed.size(); ++i) {
+  // Appends the record of change `i`, stored as `raw`, as the caller may see it.
+  auto append = [&](std::size_t i, const std::string& key,
+                    std::optional<std::string_view> raw) -> absl::Status {
     const auto& [seq, id] = changed[i];
-    // Pages also stop at a byte budget (after at least one record), so that
-    // a page always fits a client's default 4 MiB message limit.
-    if (out.size() >= options_.max_pull_bytes) {
-      has_more = true;
-      break;
-    }
-    if (i % kLookupBatch == 0) {
-      keys.clear();
-      for (std::size_t j = i; j < std::min(changed.size(), i + kLookupBatch); ++j) {
-        keys.push_back(RecordKey(changed[j].second));
-      }
-      ASSIGN_OR_RETURN(values, storage_->MultiGet(ColumnFamily::kRecords, keys, &snapshot));
-    }
-    const std::string& key = keys[i % kLookupBatch];
-    const std::optional<std::string>& raw = values[i % kLookupBatch];
     if (!raw.has_value() || raw->empty()) {
       return absl::DataLossError(absl::StrCat("change of missing record ", id));
     }
     last = seq;
     const bool sealed = (*raw)[0] != '\0';
     if (!sealed && !grant.service) {  // no redaction applies to plain kinds
-      AppendLengthDelimited(out, 1, std::string_view(*raw).substr(1));
-      continue;
+      AppendLengthDelimited(out, 1, raw->substr(1));
+      return absl::OkStatus();
     }
     ASSIGN_OR_RETURN(Record record, Decode<Record>(*raw, key, *keys_));
     ASSIGN_OR_RETURN(Visibility visibility, Redact(grant, record, same_scope));
-    if (visibility == Visibility::kWithheld) continue;
+    if (visibility == Visibility::kWithheld) return absl::OkStatus();
     if (IsSensitive(record.body())) sensitive_ids.push_back(record.id());
     AppendLengthDelimited(out, 1, sync::SerializeDeterministic(record));
+    return absl::OkStatus();
+  };
+  // Records are read in batched lookups of a few hundred keys, and copied
+  // from the storage's buffers straight into the page.
+  constexpr std::size_t kLookupBatch = 256;
+  std::vector<std::string> keys;
+  absl::Status failed;
+  bool full = false;
+  for (std::size_t begin = 0; begin < changed.size() && !full; begin += kLookupBatch) {
+    const std::size_t end = std::min(changed.size(), begin + kLookupBatch);
+    keys.clear();
+    for (std::size_t j = begin; j < end; ++j) keys.push_back(RecordKey(changed[j].second));
+    RETURN_IF_ERROR(storage_->MultiGet(
+        ColumnFamily::kRecords, keys, &snapshot,
+        [&](std::size_t k, std::optional<std::string_view> raw) {
+          failed = append(begin + k, keys[k], raw);
+          if (!failed.ok()) return false;
+          // Pages also stop at a byte budget (after at least one record),
+          // so that a page always fits a client's default 4 MiB message
+          // limit.
+          if (out.size() >= options_.max_pull_bytes && begin + k + 1 < changed.size()) {
+            full = true;
+            has_more = true;
+            return false;
+          }
+          return true;
+        }));
+    RETURN_IF_ERROR(failed);
   }
   AppendLengthDelimited(out, 2, EncodeCursor(request.scope(), last, view));
   if (has_more) out += std::string("\x18\x01", 2);  // field 3 (has_more) = true

@@ -173,6 +173,12 @@ std::vector<rocksdb::ColumnFamilyDescriptor> MakeFamilies(
     // is as strong at detecting corruption and far cheaper on every block
     // written and read. Files written before keep their own checksum type.
     table.checksum = rocksdb::kXXH3;
+    if (cf == ColumnFamily::kRecords || cf == ColumnFamily::kHistory) {
+      // Records of one scope were mostly written together, and a pull reads
+      // them in that order: larger blocks mean fewer reads, allocations and
+      // index entries per record (and better compression of narratives).
+      table.block_size = 16 << 10;
+    }
     cfo.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     if (cf == ColumnFamily::kAttachments) {
       // Attachment chunks are large: keep them out of the LSM tree.
@@ -461,22 +467,24 @@ class RocksStorage final : public Storage {
     return value;
   }
 
-  absl::StatusOr<std::vector<std::optional<std::string>>> MultiGet(
-      ColumnFamily cf, const std::vector<std::string>& keys,
-      const Snapshot* snapshot) override {
+  absl::Status MultiGet(ColumnFamily cf, const std::vector<std::string>& keys,
+                        const Snapshot* snapshot, MultiGetVisitor visit) override {
     std::shared_ptr<const DurableView> latest;
-    const rocksdb::ReadOptions ro = ReadAt(snapshot, latest);
+    rocksdb::ReadOptions ro = ReadAt(snapshot, latest);
+    ro.fill_cache = false;
     std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
     std::vector<rocksdb::PinnableSlice> values(keys.size());
     std::vector<rocksdb::Status> statuses(keys.size());
     db_->MultiGet(ro, handle(cf), keys.size(), slices.data(), values.data(), statuses.data());
-    std::vector<std::optional<std::string>> out(keys.size());
     for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (statuses[i].IsNotFound()) continue;
-      RETURN_IF_ERROR(FromRocks(statuses[i], "read"));
-      out[i] = values[i].ToString();
+      std::optional<std::string_view> value;
+      if (!statuses[i].IsNotFound()) {
+        RETURN_IF_ERROR(FromRocks(statuses[i], "read"));
+        value = values[i].ToStringView();
+      }
+      if (!visit(i, value)) break;
     }
-    return out;
+    return absl::OkStatus();
   }
 
   absl::Status Scan(ColumnFamily cf, const KeyRange& range,

@@ -158,10 +158,16 @@ class Storage {
       ColumnFamily cf, std::string_view key,
       const Snapshot* snapshot = nullptr) = 0;
   // Reads `keys` of one family at `snapshot` (latest when null) in one
-  // batched lookup: one result per key, in order.
-  virtual absl::StatusOr<std::vector<std::optional<std::string>>> MultiGet(
-      ColumnFamily cf, const std::vector<std::string>& keys,
-      const Snapshot* snapshot = nullptr) = 0;
+  // batched lookup, then visits the results in order: `index` into `keys`
+  // and the value, or nullopt for an absent key; the view is valid only
+  // during the call. `visit` returns false to stop. Meant for bulk reads (a
+  // pull): blocks read from disk for it are not kept in the block cache, so
+  // pulling a whole scope does not evict the hot working set. Errors: the
+  // first read error.
+  using MultiGetVisitor =
+      absl::FunctionRef<bool(std::size_t index, std::optional<std::string_view> value)>;
+  virtual absl::Status MultiGet(ColumnFamily cf, const std::vector<std::string>& keys,
+                                const Snapshot* snapshot, MultiGetVisitor visit) = 0;
   // Visits the keys of `range` in order. Ends with the iterator's status.
   virtual absl::Status Scan(ColumnFamily cf, const KeyRange& range,
                             const Snapshot* snapshot, ScanVisitor visit) = 0;
