@@ -2,8 +2,8 @@
 // about 1 KiB to a real vigild process over gRPC, then one fresh replica
 // pulls everything. Reports push and pull records/s, push latency p50/p99,
 // the server's peak RSS, and, in the same run and on the same disk, the raw
-// ceiling (RocksDB WriteBatch of 100 x 1 KiB with sync=true) and the push
-// ratio to it.
+// ceiling (RocksDB WriteBatch of 100 x 1 KiB with sync=true, measured before
+// and after the push; the higher counts) and the push ratio to it.
 //
 // Usage: bench_sync [--tablets N (8)] [--records N (1000000)] [--dir DIR]
 // Last line: {"ceiling_records_per_s": ..., "push_records_per_s": ...,
@@ -112,6 +112,9 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
   dir = std::filesystem::absolute(dir).string();
 
+  // The disk's fsync latency drifts on a shared machine, so the ceiling is
+  // measured before and again right after the push, and the higher figure
+  // (the harder target) is the one the push is compared with.
   auto ceiling = vigil::storage::MeasureRawWriteCeiling(dir + "/ceiling", {});
   if (!ceiling.ok()) {
     std::fprintf(stderr, "ceiling: %s\n", ceiling.status().ToString().c_str());
@@ -227,6 +230,13 @@ int main(int argc, char** argv) {
   for (auto& th : threads) th.join();
   const double push_seconds = std::chrono::duration<double>(Clock::now() - push_start).count();
   if (failed) return 1;
+  auto ceiling_after = vigil::storage::MeasureRawWriteCeiling(dir + "/ceiling-after", {});
+  if (!ceiling_after.ok()) {
+    std::fprintf(stderr, "ceiling: %s\n", ceiling_after.status().ToString().c_str());
+    return 1;
+  }
+  const double ceiling_before = *ceiling;
+  *ceiling = std::max(*ceiling, *ceiling_after);
   // Where the server spent the push: its CPU per record, and how busy its
   // busiest thread (the commit writer) was; near 100% means push is bound
   // by that one thread, not by the disk or the network.
@@ -280,7 +290,8 @@ int main(int argc, char** argv) {
   const double push_rate = pushed / push_seconds;
   const double pull_rate = pulled / pull_seconds;
   const double rss_mib = std::max(peak_rss_kib.load(), hwm) / 1024.0;
-  std::printf("raw ceiling (100 x 1 KiB, sync): %.0f records/s\n", *ceiling);
+  std::printf("raw ceiling (100 x 1 KiB, sync): %.0f records/s (before push %.0f, after %.0f)\n",
+              *ceiling, ceiling_before, *ceiling_after);
   std::printf("push (%d tablets, %ld records):  %.0f records/s, p50 %.1f ms, p99 %.1f ms\n",
               tablets, pushed.load(), push_rate, Percentile(all, 0.5), Percentile(all, 0.99));
   std::printf("server during push: %.1f us CPU per record; busiest thread %.0f%% busy\n",
