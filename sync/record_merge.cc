@@ -43,34 +43,121 @@ FieldValue BodyValue(const RecordBody& body, bool present) {
   return v;
 }
 
-// Adds the two versions of a whole-record conflict (path "") of `kind`,
-// opening it if needed; `winner` is the mutation id the head follows.
-std::string AddRecordConflict(Record* record, ConflictKind kind,
-                              FieldValue base, FieldValue a,
-                              const EditStamp& a_edit, FieldValue b,
-                              const EditStamp& b_edit,
-                              const std::string& winner) {
-  Conflict* c = nullptr;
+// The whole-record conflict (path "") of `kind`, opened with `base` if it is
+// not open yet.
+Conflict* RecordConflict(Record* record, ConflictKind kind, FieldValue base) {
   for (Conflict& open : *record->mutable_open_conflicts()) {
-    if (open.field_path().empty() && open.kind() == kind) c = &open;
+    if (open.field_path().empty() && open.kind() == kind) return &open;
   }
-  if (c == nullptr) {
-    c = record->add_open_conflicts();
-    c->set_record_id(record->id());
-    c->set_kind(kind);
-    *c->mutable_base() = std::move(base);
-  }
-  AddConflictVersion(c, std::move(a), a_edit);
-  AddConflictVersion(c, std::move(b), b_edit);
+  Conflict* c = record->add_open_conflicts();
+  c->set_record_id(record->id());
+  c->set_kind(kind);
+  *c->mutable_base() = std::move(base);
+  return c;
+}
+
+// Names `c` by its versions and keeps the record's conflicts in order.
+std::string Seal(Record* record, Conflict* c, const std::string& winner) {
   c->set_winner_mutation_id(winner);
   c->set_id(ConflictId(*c));
+  const std::string id = c->id();
   std::sort(record->mutable_open_conflicts()->begin(),
             record->mutable_open_conflicts()->end(),
             [](const Conflict& x, const Conflict& y) {
               return std::tie(x.field_path(), x.id()) <
                      std::tie(y.field_path(), y.id());
             });
-  return c->id();
+  return id;
+}
+
+// Field stamps hold, under the empty path, the latest (by edit order) of
+// every edit that changed something from the body it was made on: unlike a
+// field's stamp, which names its last writer by arrival, it is the same
+// whatever order the edits arrived in.
+void NoteEdit(Record* record, const EditStamp& edit) {
+  for (auto& stamp : *record->mutable_field_stamps()) {
+    if (!stamp.field_path().empty()) continue;
+    if (EditBefore(stamp.edit(), edit)) *stamp.mutable_edit() = edit;
+    return;
+  }
+  auto* stamp = record->add_field_stamps();
+  *stamp->mutable_edit() = edit;
+  std::sort(record->mutable_field_stamps()->begin(),
+            record->mutable_field_stamps()->end(),
+            [](const vigil::v1::FieldStamp& a, const vigil::v1::FieldStamp& b) {
+              return a.field_path() < b.field_path();
+            });
+}
+
+// The edit NoteEdit holds (serialized; empty if none). A record whose noted
+// edit moved was edited since, even if nothing else shows it (an edit can
+// change nothing that another edit had not already changed).
+std::string NotedEdit(const Record& record) {
+  for (const auto& stamp : record.field_stamps()) {
+    if (stamp.field_path().empty()) return SerializeDeterministic(stamp.edit());
+  }
+  return "";
+}
+
+// The latest edit that changed the record: its creation, the edits noted
+// by NoteEdit, and (for records stored before it) its fields' last writers.
+EditStamp LatestChange(const Record& record) {
+  EditStamp latest = record.created();
+  for (const auto& stamp : record.field_stamps()) {
+    if (EditBefore(latest, stamp.edit())) latest = stamp.edit();
+  }
+  return latest;
+}
+
+// A delete and edits that did not see each other, in one shape whatever
+// order they arrived in: the record is kept (and live); one version holds
+// it as the head does, under the latest edit that changed it (the winner),
+// and one holds the delete, under the latest deleter. `deleter` (if any)
+// joins the deleters; the kept version follows the head's body.
+std::string DeleteEditConflict(Record* record, const RecordBody* base_body,
+                               const EditStamp* deleter) {
+  Conflict* c = RecordConflict(
+      record, vigil::v1::CONFLICT_KIND_DELETE_EDIT,
+      base_body != nullptr ? BodyValue(*base_body, true)
+                           : BodyValue(record->body(), false));
+  // The kept version's edit only moves later: it is the latest of every
+  // state the record showed while the conflict was open, which does not
+  // depend on the order the edits arrived in (the latest state alone can:
+  // a field's stamp names its last writer by arrival).
+  EditStamp kept = LatestChange(*record);
+  auto* versions = c->mutable_versions();
+  for (const auto& v : *versions) {
+    if (v.value().present() && EditBefore(kept, v.edit())) kept = v.edit();
+  }
+  versions->erase(std::remove_if(versions->begin(), versions->end(),
+                                 [](const vigil::v1::ConflictVersion& v) {
+                                   return v.value().present();
+                                 }),
+                  versions->end());
+  AddConflictVersion(c, BodyValue(record->body(), true), kept);
+  if (deleter != nullptr) {
+    AddConflictVersion(c, BodyValue(record->body(), false), *deleter);
+  }
+  return Seal(record, c, kept.mutation_id());
+}
+
+bool SameConflicts(const Record& a, const Record& b) {
+  if (a.open_conflicts_size() != b.open_conflicts_size()) return false;
+  for (int i = 0; i < a.open_conflicts_size(); ++i) {
+    if (SerializeDeterministic(a.open_conflicts(i)) !=
+        SerializeDeterministic(b.open_conflicts(i))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool HasDeleteEditConflict(const Record& record) {
+  return std::any_of(record.open_conflicts().begin(),
+                     record.open_conflicts().end(), [](const Conflict& c) {
+                       return c.field_path().empty() &&
+                              c.kind() == vigil::v1::CONFLICT_KIND_DELETE_EDIT;
+                     });
 }
 
 void SetUpdated(Record* record, const EditStamp& edit, absl::Time now) {
@@ -192,25 +279,41 @@ absl::StatusOr<ApplyOutcome> ApplyMutation(const Record* head,
 
   if (mutation.delete_()) {
     if (head->deleted()) {
-      outcome.changed = false;
+      // Deleted already. The tombstone names the latest deleter (by edit
+      // order, not arrival), which a later undelete records as the delete.
+      if (!EditBefore(head->updated(), edit)) {
+        outcome.changed = false;
+        return outcome;
+      }
+      SetUpdated(&out, edit, now);
       return outcome;
     }
     SetUpdated(&out, edit, now);
+    // Unchanged: neither the body nor its open conflicts (an edit that only
+    // joined a conflict changed the record too).
     const bool unchanged_since_base =
         fast_forward ||
-        (base_body != nullptr && MessagesEqual(*base_body, head->body()));
+        (base_body != nullptr && MessagesEqual(*base_body, head->body()) &&
+         (base == nullptr || (SameConflicts(*base, *head) &&
+                              NotedEdit(*base) == NotedEdit(*head))));
     if (unchanged_since_base) {
       out.set_deleted(true);
       return outcome;
     }
     // The delete did not see the head's changes: keep them.
     outcome.clean = false;
-    outcome.conflict_ids.push_back(AddRecordConflict(
-        &out, vigil::v1::CONFLICT_KIND_DELETE_EDIT,
-        base_body != nullptr ? BodyValue(*base_body, true)
-                             : BodyValue(head->body(), false),
-        BodyValue(head->body(), true), head->updated(),
-        BodyValue(head->body(), false), edit, head->updated().mutation_id()));
+    outcome.conflict_ids.push_back(DeleteEditConflict(&out, base_body, &edit));
+    return outcome;
+  }
+
+  // Whether the edit changed anything of the body it was made on.
+  const RecordBody* edited_from = fast_forward ? &head->body() : base_body;
+  const bool edit_changed_something =
+      edited_from == nullptr || !MessagesEqual(*edited_from, mutation.body());
+  if (head->deleted() && !edit_changed_something) {
+    // It brings nothing back: the record stays deleted, as when the delete
+    // arrives after it (and finds nothing changed since its base).
+    outcome.changed = false;
     return outcome;
   }
 
@@ -238,17 +341,21 @@ absl::StatusOr<ApplyOutcome> ApplyMutation(const Record* head,
   }
   out.clear_field_stamps();
   for (auto& s : merged.stamps) *out.add_field_stamps() = std::move(s);
+  if (edit_changed_something) NoteEdit(&out, edit);
   outcome.conflict_ids = std::move(merged.touched_conflict_ids);
   outcome.clean = outcome.conflict_ids.empty();
   if (head->deleted()) {
+    // The edit brings the record back, whether it saw the delete (it was
+    // made on the deleted revision) or not: the same conflict as when the
+    // delete arrives second, naming the delete for review.
     out.set_deleted(false);
     outcome.clean = false;
-    outcome.conflict_ids.push_back(AddRecordConflict(
-        &out, vigil::v1::CONFLICT_KIND_EDIT_AFTER_DELETE,
-        base_body != nullptr ? BodyValue(*base_body, true)
-                             : BodyValue(head->body(), false),
-        BodyValue(head->body(), false), head->updated(),
-        BodyValue(mutation.body(), true), edit, edit.mutation_id()));
+    outcome.conflict_ids.push_back(
+        DeleteEditConflict(&out, base_body, &head->updated()));
+  } else if (HasDeleteEditConflict(out)) {
+    // While a delete-vs-edit conflict is open, its kept version follows the
+    // record.
+    DeleteEditConflict(&out, nullptr, nullptr);
   }
   return outcome;
 }

@@ -17,8 +17,9 @@ struct ApplyOutcome {
   // The record after the mutation. `seq` is left as in the head (storage
   // assigns it).
   vigil::v1::Record record;
-  // False when the mutation changed nothing (deleting a deleted record); the
-  // caller then keeps the head and does not write a revision.
+  // False when the mutation changed nothing (deleting a deleted record, an
+  // edit that changes nothing of a record deleted meanwhile); the caller
+  // then keeps the head and does not write a revision.
   bool changed = true;
   // No conflict was created or extended.
   bool clean = true;
@@ -52,10 +53,15 @@ struct ApplyOutcome {
 //    existing record (create vs create of one id) merges against an empty
 //    body;
 //  - delete on the head revision (or on an older revision when the body has
-//    not changed since) deletes; a delete on a stale base whose body changed
-//    since keeps the record and opens a DELETE_EDIT conflict;
-//  - an edit of a deleted record is kept, the record is live again, and an
-//    EDIT_AFTER_DELETE conflict records the delete;
+//    not changed since) deletes; a delete of a deleted record only moves
+//    the tombstone to the later deleter (else changes nothing);
+//  - a delete on a stale base whose body changed since, and an edit of a
+//    deleted record, keep the record live and open (or join) its one
+//    DELETE_EDIT conflict, of the same shape in either arrival order: one
+//    version holds the record as the head does, under the latest edit that
+//    changed it (the winner), one the delete, under the latest deleter.
+//    While it is open, the kept version follows every later edit. An edit
+//    that did not see the delete and changes nothing leaves it deleted;
 //  - resolves_conflict_ids: each must be open on the head (else NotFound) and
 //    the mutation must be based on the head revision (else
 //    FailedPrecondition: the conflict may have changed since); the named

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/sync/test_util.h"
@@ -153,11 +154,18 @@ TEST(RecordMergeTest, DeleteOnHeadDeletes) {
   ASSERT_OK(out);
   EXPECT_TRUE(out->clean);
   EXPECT_TRUE(h.head().deleted());
-  // Deleting again changes nothing.
-  out = h.Apply(Delete("m3", 1, 30));
+  // Deleting again by an earlier edit changes nothing; by a later one, the
+  // tombstone names that deleter (the one an undelete records).
+  out = h.Apply(Delete("m3", 1, 15));
   ASSERT_OK(out);
   EXPECT_FALSE(out->changed);
   EXPECT_EQ(h.head().revision(), 2u);
+  out = h.Apply(Delete("m4", 1, 30));
+  ASSERT_OK(out);
+  EXPECT_TRUE(out->changed);
+  EXPECT_TRUE(h.head().deleted());
+  EXPECT_EQ(h.head().revision(), 3u);
+  EXPECT_EQ(h.head().updated().mutation_id(), "m4");
 }
 
 TEST(RecordMergeTest, DeleteOnStaleBaseWithoutBodyChangesDeletes) {
@@ -197,7 +205,7 @@ TEST(RecordMergeTest, EditOfDeletedRecordIsKeptAndFlagged) {
   EXPECT_EQ(h.head().body().finding().title(), "late edit");
   ASSERT_THAT(h.head().open_conflicts(), SizeIs(1));
   EXPECT_EQ(h.head().open_conflicts(0).kind(),
-            vigil::v1::CONFLICT_KIND_EDIT_AFTER_DELETE);
+            vigil::v1::CONFLICT_KIND_DELETE_EDIT);
   EXPECT_EQ(h.head().open_conflicts(0).winner_mutation_id(), "m3");
 }
 
@@ -316,6 +324,89 @@ TEST(RecordMergeTest, ElementRemovalConvergesInEveryOrder) {
         << order[0] << order[1] << order[2] << order[3];
     EXPECT_EQ(body, first_body);
   }
+}
+
+// The head after applying `create` and then `edits` in the order `order`.
+Record HeadAfter(const Mutation& create, const std::vector<Mutation>& edits,
+                 const std::vector<size_t>& order) {
+  History h;
+  EXPECT_OK(h.Apply(create));
+  for (size_t i : order) EXPECT_OK(h.Apply(edits[i]));
+  return h.head();
+}
+
+// Whole-record deletes among concurrent edits: the record stays live with
+// the edits merged, and one DELETE_EDIT conflict holds it under the latest
+// edit that changed it and the delete under the latest deleter, whatever
+// the arrival order (a delete first, then an edit, used to give another
+// kind of conflict than the other way round).
+TEST(RecordMergeTest, RecordDeleteAndEditsConvergeInEveryOrder) {
+  const Mutation create =
+      Edit("m0", 0, "finding { title: \"t\" location: \"block A\" }", 10);
+  const std::vector<Mutation> edits = {
+      Edit("m-title", 1, "finding { title: \"T\" location: \"block A\" }", 30, "dev-a"),
+      Edit("m-where", 1, "finding { title: \"t\" location: \"block B\" }", 20, "dev-b"),
+      Delete("m-del", 1, 40),
+      Delete("m-del-early", 1, 5),
+  };
+  std::vector<size_t> order = {0, 1, 2, 3};
+  const Record first = HeadAfter(create, edits, order);
+  EXPECT_FALSE(first.deleted());
+  EXPECT_EQ(first.body().finding().title(), "T");
+  EXPECT_EQ(first.body().finding().location(), "block B");
+  ASSERT_THAT(first.open_conflicts(), SizeIs(1));
+  const auto& c = first.open_conflicts(0);
+  EXPECT_EQ(c.kind(), vigil::v1::CONFLICT_KIND_DELETE_EDIT);
+  EXPECT_EQ(c.winner_mutation_id(), "m-title");
+  ASSERT_THAT(c.versions(), SizeIs(2));
+  EXPECT_EQ(c.versions(0).edit().mutation_id(), "m-title");
+  EXPECT_TRUE(c.versions(0).value().present());
+  EXPECT_EQ(c.versions(1).edit().mutation_id(), "m-del");
+  EXPECT_FALSE(c.versions(1).value().present());
+  while (std::next_permutation(order.begin(), order.end())) {
+    const Record head = HeadAfter(create, edits, order);
+    const std::string label = absl::StrCat(order[0], order[1], order[2], order[3]);
+    EXPECT_FALSE(head.deleted()) << label;
+    EXPECT_EQ(head.body().SerializeAsString(), first.body().SerializeAsString()) << label;
+    ASSERT_THAT(head.open_conflicts(), SizeIs(1)) << label;
+    EXPECT_EQ(head.open_conflicts(0).SerializeAsString(), c.SerializeAsString()) << label;
+  }
+}
+
+// An edit that changed nothing does not bring a concurrently deleted record
+// back, in either order; a later edit of the tombstone's conflict-free
+// record, once deleted, is a DELETE_EDIT conflict naming the delete.
+TEST(RecordMergeTest, DeleteAndAnEditThatChangedNothingDeleteInEveryOrder) {
+  const Mutation create = Edit("m0", 0, "finding { title: \"t\" }", 10);
+  const std::vector<Mutation> edits = {
+      Edit("m-same", 1, "finding { title: \"t\" }", 30),
+      Delete("m-del", 1, 20),
+  };
+  for (const std::vector<size_t>& order :
+       {std::vector<size_t>{0, 1}, std::vector<size_t>{1, 0}}) {
+    const Record head = HeadAfter(create, edits, order);
+    EXPECT_TRUE(head.deleted()) << order[0];
+    EXPECT_THAT(head.open_conflicts(), SizeIs(0)) << order[0];
+  }
+}
+
+// While the delete-vs-edit conflict is open, its kept version follows the
+// record's later edits.
+TEST(RecordMergeTest, OpenDeleteEditConflictFollowsLaterEdits) {
+  History h;
+  ASSERT_OK(h.Apply(Edit("m0", 0, "finding { title: \"t\" }", 10)));
+  ASSERT_OK(h.Apply(Edit("m1", 1, "finding { title: \"u\" }", 20)));
+  ASSERT_OK(h.Apply(Delete("m2", 1, 30)));
+  ASSERT_THAT(h.head().open_conflicts(), SizeIs(1));
+  ASSERT_OK(h.Apply(Edit("m3", 3, "finding { title: \"v\" }", 40)));
+  ASSERT_THAT(h.head().open_conflicts(), SizeIs(1));
+  const auto& c = h.head().open_conflicts(0);
+  ASSERT_THAT(c.versions(), SizeIs(2));
+  EXPECT_EQ(c.winner_mutation_id(), "m3");
+  vigil::v1::Finding kept;
+  ASSERT_TRUE(kept.ParseFromString(c.versions(1).value().carrier()));
+  EXPECT_EQ(kept.title(), "v");
+  EXPECT_EQ(c.versions(0).edit().mutation_id(), "m2");
 }
 
 // Three edits that all overlap in the narrative: one text conflict holding
