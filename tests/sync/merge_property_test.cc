@@ -573,9 +573,9 @@ RC_GTEST_PROP(MergeProperty, ConvergenceOfHeadAndConflictsWithElementRemovals,
 // Whole-record deletes among up to 3 concurrent edits (element removals and
 // line-disjoint narrative edits included): deleted or live, the same head
 // and one DELETE_EDIT conflict of the same shape in every arrival order.
-// (With a second round that edits and deletes again while conflicts are
-// open, about one case in 20,000 still depends on the order: see README,
-// merge engine limits.)
+// (Over several rounds that edit and delete again while conflicts are open,
+// about one case in 15,000 still depends on the order, even with clocks
+// that respect causality: see README, merge limits.)
 RC_GTEST_PROP(MergeProperty, ConvergenceWithRecordDeletes, ()) {
   CheckConvergence({.with_element_removal = true,
                     .rounds = 1,
