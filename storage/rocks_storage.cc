@@ -10,9 +10,9 @@
 #include <atomic>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <optional>
-#include <filesystem>
 #include <thread>
 #include <utility>
 
