@@ -574,7 +574,7 @@ RC_GTEST_PROP(MergeProperty, ConvergenceOfHeadAndConflictsWithElementRemovals,
 // line-disjoint narrative edits included): deleted or live, the same head
 // and one DELETE_EDIT conflict of the same shape in every arrival order.
 // (Over several rounds that edit and delete again while conflicts are open,
-// about one case in 15,000 still depends on the order, even with clocks
+// about one case in 10,000 still depends on the order, even with clocks
 // that respect causality: see README, merge limits.)
 RC_GTEST_PROP(MergeProperty, ConvergenceWithRecordDeletes, ()) {
   CheckConvergence({.with_element_removal = true,
