@@ -1,6 +1,7 @@
 #include "sync/record_merge.h"
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -194,7 +195,7 @@ absl::StatusOr<ApplyOutcome> ApplyMutation(const Record* head,
     return absl::InvalidArgumentError(
         absl::StrCat("mutation ", mutation.mutation_id(), " has no body kind"));
   }
-  const EditStamp edit = EditOf(mutation);
+  EditStamp edit = EditOf(mutation);
   ApplyOutcome outcome;
 
   if (head == nullptr) {
@@ -264,6 +265,24 @@ absl::StatusOr<ApplyOutcome> ApplyMutation(const Record* head,
                        mutation.base_revision()));
     }
     base_body = &base->body();
+  }
+  // An edit comes after everything in the revision it was made on, whatever
+  // the device's clock says (an honest device's HLC already does): so the
+  // order of edits, and every winner it picks, respects what each saw.
+  if (const Record* seen = fast_forward ? head : (base_body != nullptr ? base : nullptr)) {
+    // Only what does not depend on arrival order: the creation and the
+    // noted latest edit (a field's stamp names its last writer by arrival).
+    EditStamp latest = seen->created();
+    for (const auto& stamp : seen->field_stamps()) {
+      if (stamp.field_path().empty() && EditBefore(latest, stamp.edit())) latest = stamp.edit();
+    }
+    const auto& at = edit.hlc();
+    const auto& floor = latest.hlc();
+    if (std::make_pair(at.wall_time_micros(), at.logical()) <=
+        std::make_pair(floor.wall_time_micros(), floor.logical())) {
+      edit.mutable_hlc()->set_wall_time_micros(floor.wall_time_micros());
+      edit.mutable_hlc()->set_logical(floor.logical() + 1);
+    }
   }
 
   Record& out = outcome.record;

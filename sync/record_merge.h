@@ -62,6 +62,10 @@ struct ApplyOutcome {
 //    changed it (the winner), one the delete, under the latest deleter.
 //    While it is open, the kept version follows every later edit. An edit
 //    that did not see the delete and changes nothing leaves it deleted;
+//  - an edit (or delete) is stamped after the latest edit of the revision it
+//    was made on, even when the device's clock is behind: its HLC is raised
+//    to just after that edit's, so every order of edits respects what each
+//    saw;
 //  - resolves_conflict_ids: each must be open on the head (else NotFound) and
 //    the mutation must be based on the head revision (else
 //    FailedPrecondition: the conflict may have changed since); the named

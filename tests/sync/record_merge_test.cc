@@ -390,6 +390,25 @@ TEST(RecordMergeTest, DeleteAndAnEditThatChangedNothingDeleteInEveryOrder) {
   }
 }
 
+// A device whose clock is behind what it pulled still edits after it: the
+// edit is stamped just after the latest edit of the revision it was made on,
+// so winners and the latest deleter follow what each edit saw.
+TEST(RecordMergeTest, EditIsPlacedAfterTheRevisionItWasMadeOn) {
+  History h;
+  ASSERT_OK(h.Apply(Edit("m0", 0, "finding { title: \"t\" }", 100)));
+  ASSERT_OK(h.Apply(Edit("m1", 1, "finding { title: \"u\" }", 50)));
+  EXPECT_EQ(h.head().updated().hlc().wall_time_micros(), 100);
+  EXPECT_EQ(h.head().updated().hlc().logical(), 1u);
+  // Made on revision 2, whose latest edit is m1 at (100, 1).
+  ASSERT_OK(h.Apply(Edit("m2", 2, "finding { title: \"v\" }", 7)));
+  EXPECT_EQ(h.head().updated().hlc().wall_time_micros(), 100);
+  EXPECT_EQ(h.head().updated().hlc().logical(), 2u);
+  // A clock ahead of the revision is kept as it is.
+  ASSERT_OK(h.Apply(Edit("m3", 3, "finding { title: \"w\" }", 500)));
+  EXPECT_EQ(h.head().updated().hlc().wall_time_micros(), 500);
+  EXPECT_EQ(h.head().updated().hlc().logical(), 0u);
+}
+
 // While the delete-vs-edit conflict is open, its kept version follows the
 // record's later edits.
 TEST(RecordMergeTest, OpenDeleteEditConflictFollowsLaterEdits) {
