@@ -98,6 +98,10 @@ int Follow(const Globals& g, const std::string& scope);
 // verified receipt covers.
 int Sync(const Globals& g, bool free_attachments);
 int Status(const Globals& g);
+// A parked edit (one the server refused; `status` lists them) sent again by
+// the next sync once what refused it is mended, or forgotten.
+int ParkedRequeue(const Globals& g, const std::string& mutation_id);
+int ParkedDrop(const Globals& g, const std::string& mutation_id);
 
 struct FindingArgs {
   std::string visit;  // create

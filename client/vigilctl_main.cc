@@ -93,7 +93,7 @@ struct Args {
   ServerOptions server;
   std::string token_file, code, device_name;
   std::string user_id, role, display_name, device_id, visit, data_dir, backup_dir, key_file,
-      out_file, scope, record_id, conflict_id;
+      out_file, scope, record_id, conflict_id, mutation_id;
   std::uint32_t ttl = 0;
   Flag<std::uint32_t> backup_id;
   Flag<int> take;
@@ -320,6 +320,18 @@ int main(int argc, char** argv) {
       "status", "the home: server, followed scopes, outbox, parked edits, uploads");
   status->alias("outbox");
   on(status, [&] { return Status(g); });
+
+  auto* parked = app.add_subcommand("parked", "edits the server refused (see status)");
+  parked->require_subcommand(1);
+  auto* parked_requeue = parked->add_subcommand(
+      "requeue", "send a refused edit again with the next sync, once what refused it is mended");
+  parked_requeue->add_option("mutation_id", a.mutation_id, "the edit's id, as status shows it")
+      ->required();
+  on(parked_requeue, [&] { return ParkedRequeue(g, a.mutation_id); });
+  auto* parked_drop = parked->add_subcommand("drop", "forget a refused edit on this device");
+  parked_drop->add_option("mutation_id", a.mutation_id, "the edit's id, as status shows it")
+      ->required();
+  on(parked_drop, [&] { return ParkedDrop(g, a.mutation_id); });
 
   auto* finding = app.add_subcommand("finding", "findings (local edits, sent by sync)");
   finding->require_subcommand(1);

@@ -123,7 +123,8 @@ JsonObject ParkedJson(const vigil::internal::ParkedMutation& p) {
 }
 
 std::string ParkedLine(const vigil::internal::ParkedMutation& p) {
-  std::string line = absl::StrCat("  ", Pad(p.kind(), 16), " record ", p.mutation().record_id());
+  std::string line = absl::StrCat("  ", Pad(p.kind(), 16), " edit ", p.mutation().mutation_id(),
+                                  " of record ", p.mutation().record_id());
   if (p.code() != 0) {
     absl::StrAppend(&line, ": ", absl::StatusCodeToString(static_cast<absl::StatusCode>(p.code())));
   }
@@ -143,6 +144,30 @@ int Follow(const Globals& g, const std::string& scope_arg) {
   if (absl::Status s = replica->Follow(*scope); !s.ok()) return Fail("follow", s);
   g.out().Result(JsonObject().Str("scope", *scope).Bool("following", true),
                  absl::StrCat("following ", *scope, "; `vigilctl sync` pulls it"));
+  return kExitOk;
+}
+
+int ParkedRequeue(const Globals& g, const std::string& mutation_id) {
+  int code = kExitOk;
+  auto replica = OpenHome(g, &code);
+  if (!replica) return code;
+  if (absl::Status s = replica->Requeue(mutation_id); !s.ok()) {
+    return Fail("requeue the parked edit", s);
+  }
+  g.out().Result(JsonObject().Str("mutation_id", mutation_id).Bool("requeued", true),
+                 absl::StrCat("edit ", mutation_id, " is queued again; `vigilctl sync` sends it"));
+  return kExitOk;
+}
+
+int ParkedDrop(const Globals& g, const std::string& mutation_id) {
+  int code = kExitOk;
+  auto replica = OpenHome(g, &code);
+  if (!replica) return code;
+  if (absl::Status s = replica->DropParked(mutation_id); !s.ok()) {
+    return Fail("drop the parked edit", s);
+  }
+  g.out().Result(JsonObject().Str("mutation_id", mutation_id).Bool("dropped", true),
+                 absl::StrCat("edit ", mutation_id, " is forgotten on this device"));
   return kExitOk;
 }
 

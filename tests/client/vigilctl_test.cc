@@ -522,6 +522,24 @@ TEST(VigilctlTest, BadUsageExitsTwo) {
   EXPECT_EQ(cli(home, {"--help"}).exit_code, kOk);
 }
 
+// Connects `admin_home` with the server's initial admin token, creates the
+// field monitor `user` and enrolls `home` as their tablet.
+void ConnectAdminAndEnrollMonitor(Vigilctl& cli, const std::vector<std::string>& server_flags,
+                                  const std::string& data, const std::string& admin_home,
+                                  const std::string& user, const std::string& home) {
+  ASSERT_EQ(cli(admin_home,
+                Concat({{"connect"}, server_flags, {"--token-file", data + "/initial-admin-token"}}))
+                .exit_code,
+            kOk);
+  ASSERT_EQ(cli(admin_home, {"user", "create", user, "--role", "monitor"}).exit_code, kOk);
+  CliRun r = cli(admin_home, {"--json", "code", "create", user});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  r = cli(home, Concat({{"enroll"},
+                        server_flags,
+                        {"--code", Str(r.Json()[0], {"code"}), "--name", "Tablet of " + user}}));
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+}
+
 TEST(VigilctlTest, RefusedCredentialsExitFourInPlainWords) {
   TempDir tmp;
   const std::string data = tmp.Sub("data");
@@ -545,18 +563,7 @@ TEST(VigilctlTest, RefusedCredentialsExitFourInPlainWords) {
 
   // A monitor doing admin work; then their revoked tablet.
   const std::string admin = tmp.Sub("admin"), mia = tmp.Sub("mia");
-  ASSERT_EQ(
-      cli(admin, Concat({{"connect"}, plain, {"--token-file", data + "/initial-admin-token"}}))
-          .exit_code,
-      kOk);
-  ASSERT_EQ(cli(admin, {"user", "create", "mia", "--role", "monitor"}).exit_code, kOk);
-  r = cli(admin, {"--json", "code", "create", "mia"});
-  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
-  ASSERT_EQ(
-      cli(mia,
-          Concat({{"enroll"}, plain, {"--code", Str(r.Json()[0], {"code"}), "--name", "Tablet M"}}))
-          .exit_code,
-      kOk);
+  ConnectAdminAndEnrollMonitor(cli, plain, data, admin, "mia", mia);
   r = cli(mia, {"user", "list"});
   EXPECT_EQ(r.exit_code, kDenied) << Describe(r);
   EXPECT_NE(r.err.find("PERMISSION_DENIED"), std::string::npos) << r.err;
@@ -579,6 +586,70 @@ TEST(VigilctlTest, RefusedCredentialsExitFourInPlainWords) {
                          data + "/initial-admin-token"});
   EXPECT_EQ(r.exit_code, kFailure) << Describe(r);
   EXPECT_NE(r.err.find("UNAVAILABLE"), std::string::npos) << r.err;
+}
+
+// Edits the server refused wait as parked: status names them; once the
+// user is put on the team, one is requeued and arrives, the other dropped.
+TEST(VigilctlTest, RefusedEditsAreRequeuedOrDropped) {
+  TempDir tmp;
+  const std::string data = tmp.Sub("data");
+  testing::Vigild server(VIGIL_VIGILD, tmp, data, {"--plaintext-loopback"});
+  ASSERT_GT(server.port(), 0) << server.process().Output();
+  Vigilctl cli(tmp);
+  const std::vector<std::string> plain = {"--server", "127.0.0.1:" + std::to_string(server.port()),
+                                          "--plaintext"};
+  const std::string admin = tmp.Sub("admin"), mia = tmp.Sub("mia");
+  ConnectAdminAndEnrollMonitor(cli, plain, data, admin, "mia", mia);
+  CliRun r = cli("", {"new-id", "--json"});
+  const std::string visit = Str(r.Json()[0], {"id"});
+
+  // Not on the visit's team yet: both findings are refused and parked.
+  for (const char* title : {"Kept", "Dropped"}) {
+    r = cli(mia, {"--json", "finding", "create", "--visit", visit, "--title", title});
+    ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  }
+  r = cli(mia, {"sync"});
+  EXPECT_NE(r.exit_code, kOk) << Describe(r);
+  r = cli(mia, {"--json", "status"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  const Value parked = At(r.Json()[0], {"parked"});
+  ASSERT_EQ(parked.list_value().values_size(), 2) << r.out;
+  std::vector<std::string> ids;
+  for (const Value& p : parked.list_value().values()) {
+    EXPECT_EQ(Str(p.struct_value(), {"kind"}), "refused") << r.out;
+    EXPECT_EQ(Str(p.struct_value(), {"reason"}), "SCOPE_NOT_PERMITTED") << r.out;
+    ids.push_back(Str(p.struct_value(), {"mutation_id"}));
+  }
+  EXPECT_EQ(Num(r.Json()[0], {"outbox"}), 0);
+  r = cli(mia, {"status"});
+  EXPECT_NE(r.out.find(ids[0]), std::string::npos) << r.out;
+
+  // Unknown ids are refused and change nothing.
+  r = cli(mia, {"parked", "drop", "0190a000-0000-7000-8000-00000000dead"});
+  EXPECT_EQ(r.exit_code, kFailure) << Describe(r);
+  EXPECT_NE(r.err.find("NOT_FOUND"), std::string::npos) << r.err;
+
+  ASSERT_EQ(cli(admin, {"team", "add", visit, "mia", "--role", "monitor"}).exit_code, kOk);
+  r = cli(mia, {"parked", "requeue", ids[0]});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  r = cli(mia, {"--json", "parked", "drop", ids[1]});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_TRUE(At(r.Json()[0], {"dropped"}).bool_value()) << r.out;
+  r = cli(mia, {"--json", "status"});
+  EXPECT_EQ(Num(r.Json()[0], {"outbox"}), 1);
+  EXPECT_EQ(At(r.Json()[0], {"parked"}).list_value().values_size(), 0);
+  r = cli(mia, {"--json", "sync"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_EQ(Num(r.Json()[0], {"pushed"}), 1);
+
+  // The visit holds the requeued finding, as the server accepted it, and
+  // not the dropped one.
+  r = cli(mia, {"--json", "show", visit});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  ASSERT_EQ(r.Json().size(), 1u) << r.out;
+  EXPECT_EQ(Str(r.Json()[0], {"body", "finding", "title"}), "Kept") << r.out;
+  EXPECT_EQ(Num(r.Json()[0], {"revision"}), 1) << r.out;
+  EXPECT_FALSE(At(r.Json()[0], {"pending"}).bool_value()) << r.out;
 }
 
 TEST(VigilctlTest, OperatorCommandsOnARunningServer) {
