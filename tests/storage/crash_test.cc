@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -30,7 +31,8 @@ struct Completed {
   std::uint64_t last_seq;
 };
 
-// Runs the child for `run_for`, kills it, and returns what it reported done.
+// Runs the child until `run_for` after its first completed commit, kills it,
+// and returns what it reported done.
 std::map<std::string, Completed> RunAndKill(const std::string& db,
                                             const std::string& tag,
                                             std::chrono::milliseconds run_for) {
@@ -48,10 +50,13 @@ std::map<std::string, Completed> RunAndKill(const std::string& db,
   close(fds[1]);
   std::string out;
   char buf[4096];
-  auto deadline = std::chrono::steady_clock::now() + run_for;
+  // The clock starts at the child's first completed commit, so that a slow
+  // open (a loaded machine, a longer log to replay) never leaves a round
+  // with nothing to check.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
   bool killed = false;
   while (true) {
-    if (!killed && std::chrono::steady_clock::now() >= deadline) {
+    if (!killed && deadline.has_value() && std::chrono::steady_clock::now() >= *deadline) {
       kill(pid, SIGKILL);
       killed = true;
     }
@@ -60,6 +65,9 @@ std::map<std::string, Completed> RunAndKill(const std::string& db,
       ssize_t n = read(fds[0], buf, sizeof(buf));
       if (n <= 0) break;  // EOF: the child is gone
       out.append(buf, static_cast<std::size_t>(n));
+      if (!deadline.has_value() && out.find('\n') != std::string::npos) {
+        deadline = std::chrono::steady_clock::now() + run_for;
+      }
     }
   }
   close(fds[0]);
