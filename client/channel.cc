@@ -1,13 +1,15 @@
 #include "client/channel.h"
 
+
 #include <optional>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/ascii.h"
+#include "base/error_reason.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 
@@ -120,10 +122,14 @@ std::string ErrorMetadata(const grpc::Status& status, const std::string& key) {
 
 absl::Status ToAbsl(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
-  const std::string reason = ErrorReason(status);
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      reason.empty() ? status.error_message()
-                                     : absl::StrCat(status.error_message(), " [", reason, "]"));
+  absl::Status out(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  if (auto info = InfoOf(status); info.has_value() && !info->reason().empty()) {
+    out.SetPayload(kReasonPayload, absl::Cord(info->reason()));
+    for (const auto& [key, value] : info->metadata()) {
+      out.SetPayload(absl::StrCat(kMetadataPayloadPrefix, key), absl::Cord(value));
+    }
+  }
+  return out;
 }
 
 }  // namespace vigil::client

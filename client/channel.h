@@ -69,7 +69,8 @@ class BearerInterceptorFactory final
 std::string ErrorReason(const grpc::Status& status);
 // ErrorInfo.metadata[key] of a failed call, or "".
 std::string ErrorMetadata(const grpc::Status& status, const std::string& key);
-// grpc::Status -> absl::Status (code and message; the reason appended).
+// grpc::Status -> absl::Status: code and message, and the ErrorInfo reason
+// and metadata as payloads (base/error_reason.h: ReasonOf, MetadataOf).
 absl::Status ToAbsl(const grpc::Status& status);
 
 }  // namespace vigil::client

@@ -1,5 +1,6 @@
 #include "client/vigilctl_output.h"
 
+
 #include <algorithm>
 #include <iostream>
 
@@ -7,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/error_reason.h"
 #include "base/json.h"
 #include "client/channel.h"
 #include "google/protobuf/util/json_util.h"
@@ -43,22 +45,6 @@ absl::string_view HintFor(absl::StatusCode code) {
     default:
       return "";
   }
-}
-
-// Splits "message [REASON]" (client::ToAbsl's form) into its parts.
-std::pair<std::string, std::string> SplitReason(absl::string_view message) {
-  if (absl::EndsWith(message, "]")) {
-    const auto open = message.rfind(" [");
-    if (open != absl::string_view::npos) {
-      const absl::string_view reason = message.substr(open + 2, message.size() - open - 3);
-      const bool upper_snake =
-          !reason.empty() && std::all_of(reason.begin(), reason.end(), [](char c) {
-            return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-          });
-      if (upper_snake) return {std::string(message.substr(0, open)), std::string(reason)};
-    }
-  }
-  return {std::string(message), ""};
 }
 
 void PrintFailure(absl::string_view what, absl::StatusCode code, absl::string_view message,
@@ -171,8 +157,7 @@ int ExitCodeFor(absl::StatusCode code) {
 }
 
 int Fail(absl::string_view what, const absl::Status& status) {
-  auto [message, reason] = SplitReason(status.message());
-  PrintFailure(what, status.code(), message, reason);
+  PrintFailure(what, status.code(), status.message(), ReasonOf(status).value_or(""));
   return ExitCodeFor(status.code());
 }
 

@@ -19,11 +19,13 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "base/error_reason.h"
 #include "gtest/gtest.h"
 #include "storage/storage.h"
 #include "sync/ids.h"
@@ -666,6 +668,9 @@ TEST_F(ReplicaTest, PurgeRemovesTheScopeAndSaysWhatWasDiscarded) {
   // The photo's upload was refused too, and its copy is gone with the scope.
   ASSERT_EQ(report->scope_errors.size(), 1u);
   EXPECT_EQ(report->scope_errors[0].second.code(), absl::StatusCode::kPermissionDenied);
+  // The server's reason comes as a payload, the message as the server wrote it.
+  EXPECT_EQ(ReasonOf(report->scope_errors[0].second).value_or(""), "SCOPE_NOT_PERMITTED");
+  EXPECT_FALSE(absl::EndsWith(report->scope_errors[0].second.message(), "]"));
   EXPECT_TRUE(anna->Uploads()->empty());
   EXPECT_EQ(anna->Get(*id).status().code(), absl::StatusCode::kNotFound);
 }
