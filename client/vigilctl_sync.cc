@@ -147,28 +147,31 @@ int Follow(const Globals& g, const std::string& scope_arg) {
   return kExitOk;
 }
 
-int ParkedRequeue(const Globals& g, const std::string& mutation_id) {
+namespace {
+
+// Runs `act` on a parked edit of the home and reports `done_field` / `done_text`.
+int ActOnParked(const Globals& g, const std::string& mutation_id, absl::string_view what,
+                absl::Status (client::Replica::*act)(const std::string&),
+                absl::string_view done_field, absl::string_view done_text) {
   int code = kExitOk;
   auto replica = OpenHome(g, &code);
   if (!replica) return code;
-  if (absl::Status s = replica->Requeue(mutation_id); !s.ok()) {
-    return Fail("requeue the parked edit", s);
-  }
-  g.out().Result(JsonObject().Str("mutation_id", mutation_id).Bool("requeued", true),
-                 absl::StrCat("edit ", mutation_id, " is queued again; `vigilctl sync` sends it"));
+  if (absl::Status s = ((*replica).*act)(mutation_id); !s.ok()) return Fail(what, s);
+  g.out().Result(JsonObject().Str("mutation_id", mutation_id).Bool(done_field, true),
+                 absl::StrCat("edit ", mutation_id, " ", done_text));
   return kExitOk;
 }
 
+}  // namespace
+
+int ParkedRequeue(const Globals& g, const std::string& mutation_id) {
+  return ActOnParked(g, mutation_id, "requeue the parked edit", &client::Replica::Requeue,
+                     "requeued", "is queued again; `vigilctl sync` sends it");
+}
+
 int ParkedDrop(const Globals& g, const std::string& mutation_id) {
-  int code = kExitOk;
-  auto replica = OpenHome(g, &code);
-  if (!replica) return code;
-  if (absl::Status s = replica->DropParked(mutation_id); !s.ok()) {
-    return Fail("drop the parked edit", s);
-  }
-  g.out().Result(JsonObject().Str("mutation_id", mutation_id).Bool("dropped", true),
-                 absl::StrCat("edit ", mutation_id, " is forgotten on this device"));
-  return kExitOk;
+  return ActOnParked(g, mutation_id, "drop the parked edit", &client::Replica::DropParked,
+                     "dropped", "is forgotten on this device");
 }
 
 int Sync(const Globals& g, bool free_attachments) {
