@@ -90,14 +90,22 @@ void NoteEdit(Record* record, const EditStamp& edit) {
             });
 }
 
-// The edit NoteEdit holds (serialized; empty if none). A record whose noted
-// edit moved was edited since, even if nothing else shows it (an edit can
-// change nothing that another edit had not already changed).
-std::string NotedEdit(const Record& record) {
+// The edit NoteEdit holds, or null.
+const EditStamp* NotedEdit(const Record& record) {
   for (const auto& stamp : record.field_stamps()) {
-    if (stamp.field_path().empty()) return SerializeDeterministic(stamp.edit());
+    if (stamp.field_path().empty()) return &stamp.edit();
   }
-  return "";
+  return nullptr;
+}
+
+// A record whose noted edit moved was edited since, even if nothing else
+// shows it (an edit can change nothing that another edit had not already
+// changed).
+bool SameNotedEdit(const Record& a, const Record& b) {
+  const EditStamp* x = NotedEdit(a);
+  const EditStamp* y = NotedEdit(b);
+  if (x == nullptr || y == nullptr) return x == y;
+  return SerializeDeterministic(*x) == SerializeDeterministic(*y);
 }
 
 // The latest edit that changed the record: its creation, the edits noted
@@ -273,8 +281,8 @@ absl::StatusOr<ApplyOutcome> ApplyMutation(const Record* head,
     // Only what does not depend on arrival order: the creation and the
     // noted latest edit (a field's stamp names its last writer by arrival).
     EditStamp latest = seen->created();
-    for (const auto& stamp : seen->field_stamps()) {
-      if (stamp.field_path().empty() && EditBefore(latest, stamp.edit())) latest = stamp.edit();
+    if (const EditStamp* noted = NotedEdit(*seen); noted && EditBefore(latest, *noted)) {
+      latest = *noted;
     }
     const auto& at = edit.hlc();
     const auto& floor = latest.hlc();
@@ -314,7 +322,7 @@ absl::StatusOr<ApplyOutcome> ApplyMutation(const Record* head,
         fast_forward ||
         (base_body != nullptr && MessagesEqual(*base_body, head->body()) &&
          (base == nullptr || (SameConflicts(*base, *head) &&
-                              NotedEdit(*base) == NotedEdit(*head))));
+                              SameNotedEdit(*base, *head))));
     if (unchanged_since_base) {
       out.set_deleted(true);
       return outcome;
