@@ -1002,6 +1002,7 @@ class Replica::Impl {
             *rec.mutable_server() = r;
             // Server bookkeeping the app never needs.
             rec.mutable_server()->clear_field_stamps();
+            rec.mutable_server()->clear_text_merges();
             if (!rec.dirty() ||
                 (rec.queued() == 0 && r.revision() >= rec.acked_revision())) {
               ShowServer(rec);

@@ -195,6 +195,9 @@ absl::StatusOr<Visibility> Redact(const ScopeGrant& grant, Record& record, Recor
       for (auto& version : *conflict.mutable_versions()) version.clear_value();
     }
   }
+  // Clean merges of concurrent narrative edits hold each edit's own text,
+  // hidden fields' included; they are the server's, for later merges.
+  record.clear_text_merges();
   // Unknown fields could be hidden fields of a newer schema.
   body.DiscardUnknownFields();
   return visibility;

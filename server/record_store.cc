@@ -234,7 +234,11 @@ absl::Status RecordStore::ResolveChainBase(CommitContext& ctx, const Mutation& m
                                             prior.revision()));
   }
   // The device edited what it pushed, not what the server made of it.
-  if (stored.has_pushed_body()) *(*base)->mutable_body() = stored.pushed_body();
+  // It saw none of the concurrent narrative edits merged into that revision.
+  if (stored.has_pushed_body()) {
+    *(*base)->mutable_body() = stored.pushed_body();
+    (*base)->clear_text_merges();
+  }
   return absl::OkStatus();
 }
 

@@ -104,6 +104,11 @@ class Merger {
         conflicts_.push_back(c);
       }
     }
+    if (in.text_merges != nullptr) {
+      for (const Conflict& c : *in.text_merges) {
+        text_merges_.try_emplace(c.field_path(), c);
+      }
+    }
   }
 
   absl::Status Run(const Message& base, MergeResult* result) {
@@ -139,6 +144,10 @@ class Merger {
       FieldStamp& s = result->stamps.emplace_back();
       s.set_field_path(path_key);
       *s.mutable_edit() = edit;
+    }
+    result->text_merges.reserve(text_merges_.size());
+    for (auto& [path_key, merge] : text_merges_) {
+      result->text_merges.push_back(std::move(merge));
     }
     return absl::OkStatus();
   }
@@ -240,12 +249,29 @@ class Merger {
                       const Message& ours, Message* out,
                       const FieldDescriptor* f, const std::string& path) {
     const bool open = by_path_.contains(path);
-    if (!open && FieldEqual(base, theirs, f)) {
+    Conflict* unseen = open ? nullptr : UnseenTextMerge(base, f, path);
+    if (!open && unseen == nullptr && FieldEqual(base, theirs, f)) {
       CopyField(ours, out, f);
       SetStamp(path, in_.ours_edit);
       return;
     }
     const EditStamp their_edit = TheirStamp(path);
+    if (unseen != nullptr) {
+      // One more concurrent edit: the text is the n-way merge of them all,
+      // and if they overlap, the conflict of them all.
+      AddVersion(unseen, ValueOf(ours, f), in_.ours_edit);
+      if (RemergeText(unseen, ours, out, f, path)) return;
+      Conflict& c = OpenConflict(path, vigil::v1::CONFLICT_KIND_TEXT,
+                                 unseen->base());
+      for (const ConflictVersion& v : unseen->versions()) {
+        AddVersion(&c, v.value(), v.edit());
+      }
+      text_merges_.erase(path);
+      c.set_winner_mutation_id(
+          c.versions(c.versions_size() - 1).edit().mutation_id());
+      RemergeText(&c, ours, out, f, path);
+      return;
+    }
     if (!open) {
       const bool ours_later = EditBefore(their_edit, in_.ours_edit);
       std::string scratch_b, scratch_t, scratch_o;
@@ -257,12 +283,73 @@ class Merger {
       if (merged.clean()) {
         out->GetReflection()->SetString(out, f, std::move(merged.merged));
         SetStamp(path, ours_later ? in_.ours_edit : their_edit);
+        // Each edit's own text is kept, so that an edit overlapping one of
+        // them later finds them both, as when it arrives first.
+        Conflict m;
+        m.set_record_id(in_.record_id);
+        m.set_field_path(path);
+        m.set_kind(vigil::v1::CONFLICT_KIND_TEXT);
+        *m.mutable_base() = ValueOf(base, f);
+        AddVersion(&m, ValueOf(theirs, f), their_edit);
+        AddVersion(&m, ValueOf(ours, f), in_.ours_edit);
+        if (m.versions_size() > 1) text_merges_[path] = std::move(m);
         return;
       }
     }
     Compete(path, vigil::v1::CONFLICT_KIND_TEXT, ValueOf(base, f),
             ValueOf(theirs, f), their_edit, ValueOf(ours, f));
     RemergeText(&conflicts_[by_path_.at(path)], ours, out, f, path);
+  }
+
+  // The head's text merge at `path` without the versions the edit saw
+  // (those of the same merge on the revision it was made on, and one whose
+  // own text it was made on); nullptr if there is none or it saw them all,
+  // which ends the merge.
+  Conflict* UnseenTextMerge(const Message& base, const FieldDescriptor* f,
+                            const std::string& path) {
+    auto it = text_merges_.find(path);
+    if (it == text_merges_.end()) return nullptr;
+    Conflict& merge = it->second;
+    absl::flat_hash_set<std::string> seen;
+    if (in_.base_text_merges != nullptr) {
+      for (const Conflict& c : *in_.base_text_merges) {
+        if (c.field_path() != path || !SameValue(c.base(), merge.base())) {
+          continue;
+        }
+        for (const ConflictVersion& v : c.versions()) {
+          seen.insert(v.edit().mutation_id());
+        }
+      }
+    }
+    const FieldValue base_value = ValueOf(base, f);
+    auto* versions = merge.mutable_versions();
+    versions->erase(
+        std::remove_if(versions->begin(), versions->end(),
+                       [&](const ConflictVersion& v) {
+                         return seen.contains(v.edit().mutation_id()) ||
+                                SameValue(v.value(), base_value);
+                       }),
+        versions->end());
+    if (versions->empty()) {
+      text_merges_.erase(it);
+      return nullptr;
+    }
+    return &merge;
+  }
+
+  // The value at `path` (with `subtree`, everything below it) was written
+  // whole, by an edit that saw it or replacing it: its text merges end.
+  void EndTextMerges(const std::string& path, bool subtree) {
+    text_merges_.erase(path);
+    if (!subtree) return;
+    for (const char sep : {'.', '['}) {
+      const std::string prefix = path + sep;
+      auto it = text_merges_.lower_bound(prefix);
+      while (it != text_merges_.end() &&
+             std::string_view(it->first).substr(0, prefix.size()) == prefix) {
+        it = text_merges_.erase(it);
+      }
+    }
   }
 
   // Sets the head's text at `path` and the hunks of text conflict `c` from
@@ -275,7 +362,8 @@ class Merger {
   // edit that puts a region back to its base text does not compete for it
   // (its text stays in its version; naming the conflict settles it).
   // `prototype` has the type of the message holding the field.
-  void RemergeText(Conflict* c, const Message& prototype, Message* out,
+  // Returns whether the versions merged without overlap.
+  bool RemergeText(Conflict* c, const Message& prototype, Message* out,
                    const FieldDescriptor* f, const std::string& path) {
     std::unique_ptr<Message> carrier(prototype.New());
     auto text_of = [&carrier, f](const FieldValue& v) {
@@ -308,6 +396,7 @@ class Merger {
     }
     out->GetReflection()->SetString(out, f, std::move(merged.merged));
     SetStamp(path, c->versions(c->versions_size() - 1).edit());
+    return c->hunks_size() == 0;
   }
 
   void MergeSet(const Message& base, const Message& theirs, const Message& ours,
@@ -466,6 +555,7 @@ class Merger {
       if (subtree) {
         merger->SetStampSubtree(changed, merger->in_.ours_edit);
       } else {
+        merger->EndTextMerges(changed, false);
         merger->SetStamp(changed, merger->in_.ours_edit);
       }
     }
@@ -822,6 +912,7 @@ class Merger {
 
   // Ours wrote the whole value at `path`: earlier stamps below it are void.
   void SetStampSubtree(const std::string& path, const EditStamp& edit) {
+    EndTextMerges(path, true);
     for (const char sep : {'.', '['}) {
       std::string prefix = path + sep;
       auto it = stamps_.lower_bound(prefix);
@@ -918,6 +1009,8 @@ class Merger {
   std::vector<Conflict> conflicts_;
   absl::flat_hash_map<std::string, size_t> by_path_;
   absl::flat_hash_set<std::string> touched_;
+  // Clean merges of concurrent narrative edits, by path.
+  absl::btree_map<std::string, Conflict, std::less<>> text_merges_;
 };
 
 }  // namespace

@@ -38,6 +38,13 @@ struct MergeInput {
   // for a path that already has an open conflict joins that conflict.
   const google::protobuf::RepeatedPtrField<vigil::v1::Conflict>*
       open_conflicts = nullptr;
+  // Clean merges of concurrent narrative edits kept on the head
+  // (Record.text_merges; may be nullptr: none), and those of the revision
+  // the edit was made on (what it saw; may be nullptr).
+  const google::protobuf::RepeatedPtrField<vigil::v1::Conflict>*
+      text_merges = nullptr;
+  const google::protobuf::RepeatedPtrField<vigil::v1::Conflict>*
+      base_text_merges = nullptr;
 };
 
 struct MergeResult {
@@ -50,6 +57,9 @@ struct MergeResult {
   std::vector<std::string> touched_conflict_ids;
   // Last writer per field path after the merge, sorted by path.
   std::vector<vigil::v1::FieldStamp> stamps;
+  // Clean merges of concurrent narrative edits after the merge, sorted by
+  // path (Record.text_merges).
+  std::vector<vigil::v1::Conflict> text_merges;
   bool clean() const { return touched_conflict_ids.empty(); }
 };
 
@@ -62,7 +72,13 @@ struct MergeResult {
 //    hunks conflict; while a text conflict is open, every edit of the field
 //    joins it with its own text, and the head's text and the conflict's
 //    hunks are the n-way merge of its versions (MergeTexts), so they do not
-//    depend on the order in which the versions arrived; set -> set merge;
+//    depend on the order in which the versions arrived. Concurrent edits of
+//    a narrative that merge cleanly are kept as a text merge (each edit's
+//    own text against the text they were made on) until an edit that saw
+//    them changes the narrative; until then every edit of it that did not
+//    see them joins them and the head's text is their n-way merge, and if
+//    they overlap they become a text conflict of those versions, the one
+//    that arriving in any other order opens; set -> set merge;
 //    keyed list -> element by element (an element removed on one side and
 //    edited on the other, or removed while a conflict is open inside it, is
 //    kept, with a Conflict that holds the element as the head does, under

@@ -355,6 +355,12 @@ absl::StatusOr<ApplyOutcome> ApplyMutation(const Record* head,
   in.theirs_default_edit = head->created();
   in.theirs_stamps = &head->field_stamps();
   in.open_conflicts = &out.open_conflicts();
+  in.text_merges = &head->text_merges();
+  if (fast_forward) {
+    in.base_text_merges = &head->text_merges();
+  } else if (base_body != nullptr) {
+    in.base_text_merges = &base->text_merges();
+  }
   ASSIGN_OR_RETURN(MergeResult merged, ThreeWayMerge(in));
 
   SetUpdated(&out, edit, now);
@@ -368,6 +374,8 @@ absl::StatusOr<ApplyOutcome> ApplyMutation(const Record* head,
   }
   out.clear_field_stamps();
   for (auto& s : merged.stamps) *out.add_field_stamps() = std::move(s);
+  out.clear_text_merges();
+  for (Conflict& m : merged.text_merges) *out.add_text_merges() = std::move(m);
   if (edit_changed_something) NoteEdit(&out, edit);
   outcome.conflict_ids = std::move(merged.touched_conflict_ids);
   outcome.clean = outcome.conflict_ids.empty();

@@ -364,6 +364,44 @@ TEST_F(AccessTest, DeniedCallersLearnNothingAboutExistence) {
   EXPECT_EQ(monitor.Push({edit_missing}).error_code(), StatusCode::PERMISSION_DENIED);
 }
 
+// Concurrent edits of a hidden narrative that merge cleanly leave each
+// edit's own text on the record (for later merges): it never leaves the
+// server for a caller who may not see the field.
+TEST_F(AccessTest, CleanNarrativeMergesAreRedactedToo) {
+  Client monitor = As("monitor");
+  v1::RecordBody interview;
+  interview.mutable_interview()->set_visit_id(visit_a_);
+  interview.mutable_interview()->set_pseudonym("Detainee 9");
+  interview.mutable_interview()->set_notes("first\nsecond\nthird\n");
+  interview.mutable_interview()->add_interviewer_user_ids("monitor");
+  Mutation created = Create(own_, interview);
+  ASSERT_TRUE(monitor.Push({created}).ok());
+  Mutation one = Create(own_, interview, created.record_id());
+  one.set_base_revision(1);
+  one.mutable_body()->mutable_interview()->set_notes("Secret-one\nsecond\nthird\n");
+  Mutation two = Create(own_, interview, created.record_id());
+  two.set_base_revision(1);
+  two.mutable_body()->mutable_interview()->set_notes("first\nsecond\nSecret-two\n");
+  ASSERT_TRUE(monitor.Push({one}).ok());
+  ASSERT_TRUE(monitor.Push({two}).ok());
+
+  PullResponse page;
+  std::string bytes;
+  ASSERT_TRUE(As("lead").Pull(own_, &page, &bytes).ok());
+  bool merged = false;
+  for (const auto& r : page.records()) {
+    merged = merged || r.body().interview().notes() == "Secret-one\nsecond\nSecret-two\n";
+  }
+  EXPECT_TRUE(merged);
+  for (const char* user : {"medic", "service"}) {
+    ASSERT_TRUE(As(user).Pull(own_, &page, &bytes).ok()) << user;
+    EXPECT_EQ(bytes.find("Secret-"), std::string::npos) << user;
+    v1::GetHistoryResponse history;
+    ASSERT_TRUE(As(user).History(created.record_id(), &history).ok()) << user;
+    EXPECT_EQ(history.SerializeAsString().find("Secret-"), std::string::npos) << user;
+  }
+}
+
 TEST_F(AccessTest, FieldsAreRedactedInTheBytesThatLeave) {
   const std::string kNotes = "He said the guard named Petrov beat him on 3 May";
   const std::string kName = "Ivan Detainee-Realname";

@@ -597,16 +597,26 @@ RC_GTEST_PROP(MergeProperty, ConvergenceWithRecordDeletesOverRounds, ()) {
 // round, 3 rounds, as long as every two narrative edits of a round overlap
 // (element removals included): the text conflict holds every edit's own
 // text, and its hunks and the head's text are the n-way merge of those
-// against the conflict's base. (When two of three edits merge cleanly
-// before the third overlaps one of them, the head holds their merge under
-// one writer and the others' separate texts are gone from the merge's
-// inputs: no order-independent result exists; see CleanTextMergeHidesItsWriters
-// in record_merge_test.cc.)
+// against the conflict's base.
 RC_GTEST_PROP(MergeProperty, ConvergenceWithOverlappingNarrativeEdits, ()) {
   CheckConvergence({.with_element_removal = true,
                     .rounds = 3,
                     .max_edits_per_round = 4,
                     .overlapping_text = true});
+}
+
+// Any narrative edits (disjoint, overlapping, or some of each) among up to
+// 4 concurrent edits per round, 3 rounds, element removals and whole-record
+// deletes included: when
+// two merge cleanly before a third overlaps one of them, the conflict is
+// the one any other order opens (the record keeps the clean merge's own
+// texts). Regression: that conflict held the clean merge under one writer.
+RC_GTEST_PROP(MergeProperty, ConvergenceWithAnyNarrativeEdits, ()) {
+  CheckConvergence({.with_element_removal = true,
+                    .free_text = true,
+                    .rounds = 3,
+                    .max_edits_per_round = 4,
+                    .record_deletes = true});
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 namespace vigil::sync {
 namespace {
 
+using ::testing::IsEmpty;
 using ::testing::SizeIs;
 using ::vigil::sync::testing::Parse;
 using ::vigil::testing::StatusIs;
@@ -462,29 +463,87 @@ TEST(RecordMergeTest, OverlappingTextEditsConvergeInEveryOrder) {
   }
 }
 
-// Why the law cannot hold for every set of narrative edits: two edits that
-// merge cleanly leave a record (body, field stamps, conflicts) that is
-// byte-identical to the one a single other edit leaves, so a third edit
-// arriving next cannot tell which happened. In the set {a, c, b} the head
-// after a, c must not name c's own text; in {a2, c, b} (a2 making a's and
-// c's change together), arriving b, c, a2 names a2's text, which a, c, b
-// cannot: one of the two sets gives different conflicts in different orders.
-TEST(RecordMergeTest, CleanTextMergeHidesItsWriters) {
+// Two narrative edits that merge cleanly and a third that overlaps one of
+// them: the text conflict holds each edit's own text in every arrival order
+// (the record keeps the clean merge's own texts until an edit that saw it).
+// Regression: arriving a, c, b, the conflict held a's and c's merge under
+// one of them, and a's and c's own texts were gone.
+TEST(RecordMergeTest, CleanTextMergeThenOverlapConvergesInEveryOrder) {
   const Mutation create =
       Edit("m0", 0, R"(finding { narrative: "1\n2\n3\n" })", 10);
-  const Mutation a =
-      Edit("m-a", 1, R"(finding { narrative: "a\n2\n3\n" })", 30, "a");
-  const Mutation a2 =
-      Edit("m-a", 1, R"(finding { narrative: "a\n2\nc\n" })", 30, "a");
-  const Mutation c =
-      Edit("m-c", 1, R"(finding { narrative: "1\n2\nc\n" })", 20, "c");
-  History one, two;
-  for (History* h : {&one, &two}) ASSERT_OK(h->Apply(create));
-  ASSERT_OK(one.Apply(a));
-  ASSERT_OK(one.Apply(c));
-  ASSERT_OK(two.Apply(a2));
-  ASSERT_OK(two.Apply(c));
-  EXPECT_EQ(one.head().SerializeAsString(), two.head().SerializeAsString());
+  const std::vector<Mutation> edits = {
+      Edit("m-a", 1, R"(finding { narrative: "a\n2\n3\n" })", 30, "a"),
+      Edit("m-b", 1, R"(finding { narrative: "b\n2\n3\n" })", 40, "b"),
+      Edit("m-c", 1, R"(finding { narrative: "1\n2\nc\n" })", 20, "c"),
+  };
+  std::vector<size_t> order = {0, 1, 2};
+  std::string first_body;
+  const std::string first = ConflictsAfter(create, edits, order, &first_body);
+  RecordBody body;
+  ASSERT_TRUE(body.ParseFromString(first_body));
+  EXPECT_EQ(body.finding().narrative(), "b\n2\nc\n");
+  // Every edit's own text is a version; the hunk names the two that overlap.
+  EXPECT_NE(first.find(R"(mutation_id: "m-c")"), std::string::npos) << first;
+  EXPECT_NE(first.find(R"(hunks { base_text: "1\n" versions { )"
+                       R"(mutation_id: "m-a" text: "a\n" } versions { )"
+                       R"(mutation_id: "m-b" text: "b\n" } })"),
+            std::string::npos)
+      << first;
+  while (std::next_permutation(order.begin(), order.end())) {
+    std::string body_bytes;
+    EXPECT_EQ(ConflictsAfter(create, edits, order, &body_bytes), first)
+        << order[0] << order[1] << order[2];
+    EXPECT_EQ(body_bytes, first_body);
+  }
+}
+
+// A clean merge of concurrent narrative edits is kept with their own texts
+// until an edit that saw it changes the narrative; an edit that saw only
+// one of them takes that one's place.
+TEST(RecordMergeTest, TextMergeEndsWithAnEditThatSawIt) {
+  History h;
+  ASSERT_OK(h.Apply(Edit("m0", 0, R"(finding { narrative: "1\n2\n3\n" })", 10)));
+  ASSERT_OK(h.Apply(Edit("m-a", 1, R"(finding { narrative: "a\n2\n3\n" })", 20)));
+  ASSERT_OK(h.Apply(Edit("m-c", 1, R"(finding { narrative: "1\n2\nc\n" })", 30)));
+  EXPECT_EQ(h.head().body().finding().narrative(), "a\n2\nc\n");
+  ASSERT_THAT(h.head().text_merges(), SizeIs(1));
+  EXPECT_EQ(h.head().text_merges(0).field_path(), "narrative");
+  ASSERT_THAT(h.head().text_merges(0).versions(), SizeIs(2));
+  EXPECT_THAT(h.head().open_conflicts(), IsEmpty());
+
+  // Made on revision 2 (after m-a only): it saw m-a, not m-c, and takes
+  // m-a's place beside m-c.
+  ASSERT_OK(h.Apply(Edit("m-d", 2, R"(finding { narrative: "a\nd\n3\n" })", 40)));
+  EXPECT_EQ(h.head().body().finding().narrative(), "a\nd\nc\n");
+  ASSERT_THAT(h.head().text_merges(), SizeIs(1));
+  ASSERT_THAT(h.head().text_merges(0).versions(), SizeIs(2));
+  EXPECT_EQ(h.head().text_merges(0).versions(0).edit().mutation_id(), "m-c");
+  EXPECT_EQ(h.head().text_merges(0).versions(1).edit().mutation_id(), "m-d");
+
+  // An edit of another field keeps it; one of the narrative made on the
+  // head ends it.
+  ASSERT_OK(h.Apply(Edit("m-e", 4,
+                         R"(finding { narrative: "a\nd\nc\n" title: "t" })", 50)));
+  ASSERT_THAT(h.head().text_merges(), SizeIs(1));
+  ASSERT_OK(h.Apply(Edit("m-f", 5,
+                         R"(finding { narrative: "a\nd\nf\n" title: "t" })", 60)));
+  EXPECT_THAT(h.head().text_merges(), IsEmpty());
+  EXPECT_EQ(h.head().body().finding().narrative(), "a\nd\nf\n");
+
+  // Made on revision 5 (which had the merge) but arriving after m-f: it
+  // saw the merge, so it is an ordinary three-way merge with m-f.
+  ASSERT_OK(h.Apply(Edit("m-g", 5,
+                         R"(finding { narrative: "g\nd\nc\n" title: "t" })", 70)));
+  EXPECT_EQ(h.head().body().finding().narrative(), "g\nd\nf\n");
+  ASSERT_THAT(h.head().text_merges(), SizeIs(1));
+  const auto& merge = h.head().text_merges(0);
+  vigil::v1::Finding merge_base;
+  ASSERT_TRUE(merge_base.ParseFromString(merge.base().carrier()));
+  EXPECT_EQ(merge_base.narrative(), "a\nd\nc\n");
+  ASSERT_THAT(merge.versions(), SizeIs(2));
+  EXPECT_EQ(merge.versions(0).edit().mutation_id(), "m-f");
+  EXPECT_EQ(merge.versions(1).edit().mutation_id(), "m-g");
+  EXPECT_THAT(h.head().open_conflicts(), IsEmpty());
 }
 
 // Removing an element that has a conflict open inside it does not settle
