@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "base/sha256.h"
 #include "base/status_macros.h"
 #include "storage/storage.h"
 #include "sync/ids.h"
@@ -218,21 +219,7 @@ bool Transient(grpc::StatusCode code) {
          code == grpc::StatusCode::CANCELLED;
 }
 
-std::string Sha256Hex(const unsigned char digest[crypto_hash_sha256_BYTES]) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < crypto_hash_sha256_BYTES; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
-}
-
-std::string Sha256Of(std::string_view data) {
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(data.data()), data.size());
-  return Sha256Hex(digest);
-}
+std::string Sha256Of(std::string_view data) { return Sha256::HexOf(data); }
 
 LocalView ViewOf(const std::string& id, const LocalRecord& rec) {
   LocalView view;
@@ -527,8 +514,7 @@ class Replica::Impl {
       ::close(in);
       return ErrnoError("cannot write into the store");
     }
-    crypto_hash_sha256_state state;
-    crypto_hash_sha256_init(&state);
+    Sha256 hash;
     unsigned char file_nonce[kBlobNonce];
     randombytes_buf(file_nonce, sizeof file_nonce);
     std::string header(kBlobMagic, sizeof kBlobMagic);
@@ -543,7 +529,7 @@ class Replica::Impl {
         break;
       }
       if (*n == 0) break;
-      crypto_hash_sha256_update(&state, reinterpret_cast<unsigned char*>(buffer.data()), *n);
+      hash.Update(std::string_view(buffer.data(), *n));
       unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
       ChunkNonce(file_nonce, index, nonce);
       copied = WriteAll(out, sealer_.SealChunk(nonce, std::string_view(buffer.data(), *n)));
@@ -553,9 +539,7 @@ class Replica::Impl {
     ::close(in);
     if (copied.ok() && ::fsync(out) != 0) copied = ErrnoError("cannot sync the store");
     ::close(out);
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_final(&state, digest);
-    const std::string sha = Sha256Hex(digest);
+    const std::string sha = hash.FinalHex();
     if (copied.ok() && ::rename(tmp.c_str(), BlobPath(sha).c_str()) != 0) {
       copied = ErrnoError("cannot keep the file in the store");
     }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/error_reason.h"
+#include "base/sha256.h"
 #include "base/status_macros.h"
 #include "storage/audit_log.h"
 #include "storage/key_codec.h"
@@ -92,13 +93,7 @@ absl::Status AttachmentStore::ValidateSha256(std::string_view sha256) {
       "SHA256_INVALID", {{"field", "sha256"}});
 }
 
-std::string AttachmentStore::Sha256Hex(std::string_view data) {
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(data.data()), data.size());
-  char hex[crypto_hash_sha256_BYTES * 2 + 1];
-  sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
-  return std::string(hex, crypto_hash_sha256_BYTES * 2);
-}
+std::string AttachmentStore::Sha256Hex(std::string_view data) { return Sha256::HexOf(data); }
 
 absl::StatusOr<AttachmentState> AttachmentStore::GetState(std::string_view sha256) {
   RETURN_IF_ERROR(ValidateSha256(sha256));
@@ -251,8 +246,7 @@ AttachmentDoneFn AttachmentStore::VerifyWhenFull(const Caller& caller, Attachmen
 }
 
 void AttachmentStore::Verify(Caller caller, std::string sha256, AttachmentDoneFn done) {
-  crypto_hash_sha256_state hash;
-  crypto_hash_sha256_init(&hash);
+  Sha256 hash;
   std::uint64_t total = 0;
   absl::Status opened = absl::OkStatus();
   absl::Status scanned = storage_->Scan(
@@ -263,21 +257,17 @@ void AttachmentStore::Verify(Caller caller, std::string sha256, AttachmentDoneFn
           opened = value.status();
           return false;
         }
-        crypto_hash_sha256_update(&hash, reinterpret_cast<const unsigned char*>(value->data()),
-                                  value->size());
+        hash.Update(*value);
         total += value->size();
         return true;
       });
   if (scanned.ok()) scanned = opened;
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&hash, digest);
-  char hex[crypto_hash_sha256_BYTES * 2 + 1];
-  sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+  const std::string hex = hash.FinalHex();
   if (!scanned.ok()) {
     done(scanned);
     return;
   }
-  const bool matches = std::string_view(hex, 64) == sha256;
+  const bool matches = hex == sha256;
   CommitState(
       storage_,
       [caller, sha256, matches, total](CommitContext& ctx)

@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/error_reason.h"
+#include "base/sha256.h"
 #include "base/status_macros.h"
 #include "storage/audit_log.h"
 #include "storage/key_codec.h"
@@ -135,10 +136,7 @@ std::string IdentityStore::NewToken() {
 }
 
 std::string IdentityStore::TokenHash(std::string_view token) {
-  std::string out(crypto_hash_sha256_BYTES, '\0');
-  crypto_hash_sha256(reinterpret_cast<unsigned char*>(out.data()),
-                     reinterpret_cast<const unsigned char*>(token.data()), token.size());
-  return out;
+  return Sha256::Of(token);
 }
 
 absl::Status IdentityStore::ValidateUserId(std::string_view user_id) {

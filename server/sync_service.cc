@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/error_reason.h"
+#include "base/sha256.h"
 #include "base/status_macros.h"
 #include "server/grpc_status.h"
 #include "server/reactors.h"
@@ -116,23 +117,13 @@ class UploadReactor final : public grpc::ServerReadReactor<UploadAttachmentReque
       Finish(ToGrpcStatus(bad));
       return;
     }
-    if (proved_ == 0) crypto_hash_sha256_init(&proof_);
-    crypto_hash_sha256_update(&proof_, reinterpret_cast<const unsigned char*>(chunk.data().data()),
-                              chunk.data().size());
+    proof_.Update(chunk.data());
     proved_ += chunk.data().size();
     if (proved_ < state_->size) {
       StartRead(&request_);
       return;
     }
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_final(&proof_, digest);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string hex;
-    for (unsigned char d : digest) {
-      hex.push_back(kHex[d >> 4]);
-      hex.push_back(kHex[d & 15]);
-    }
-    if (hex != state_->sha256) {
+    if (proof_.FinalHex() != state_->sha256) {
       Finish(ToGrpcStatus(WithReason(
           absl::DataLossError("the content does not match its sha256"), "ATTACHMENT_HASH_MISMATCH",
           {{"sha256", state_->sha256}})));
@@ -164,7 +155,7 @@ class UploadReactor final : public grpc::ServerReadReactor<UploadAttachmentReque
   UploadAttachmentRequest request_;
   std::optional<AttachmentState> state_;
   std::string scope_;
-  crypto_hash_sha256_state proof_;
+  Sha256 proof_;
   std::uint64_t proved_ = 0;
 };
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/deterministic_bytes.h"
 #include "base/json.h"
+#include "base/sha256.h"
 #include "base/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -37,21 +38,14 @@ std::string AuditEntryHash(const AuditEntry& entry) {
     unhashed.clear_hash();
     body = Serialize(unhashed);
   }
-  crypto_hash_sha256_state state;
-  crypto_hash_sha256_init(&state);
-  crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(entry.prev_hash().data()),
-                            entry.prev_hash().size());
-  crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(body.data()),
-                            body.size());
-  std::string digest(crypto_hash_sha256_BYTES, '\0');
-  crypto_hash_sha256_final(&state, reinterpret_cast<unsigned char*>(digest.data()));
-  return digest;
+  thread_local Sha256 hasher;
+  return hasher.Update(entry.prev_hash()).Update(body).Final();
 }
 
 namespace {
 
 const std::string& GenesisHash() {
-  static const std::string* zero = new std::string(crypto_hash_sha256_BYTES, '\0');
+  static const std::string* zero = new std::string(Sha256::kBytes, '\0');
   return *zero;
 }
 
