@@ -160,28 +160,49 @@ void Store(const Sealer& sealer, storage::CommitContext& ctx, const std::string&
   ctx.Put(kMeta, key, sealer.Seal(key, message.SerializeAsString()));
 }
 
-// Values of every key with `prefix`, in key order.
+// Values of every key with `prefix`, in key order, from `scan` (a
+// storage's or a commit's Scan over a key range).
+template <typename M, typename ScanFn>
+absl::StatusOr<std::vector<std::pair<std::string, M>>> CollectSealed(const Sealer& sealer,
+                                                                     const std::string& prefix,
+                                                                     std::size_t limit,
+                                                                     ScanFn scan) {
+  std::vector<std::pair<std::string, M>> out;
+  absl::Status parse = absl::OkStatus();
+  RETURN_IF_ERROR(scan(storage::KeyRange::Prefix(prefix),
+                       [&](std::string_view key, std::string_view value) {
+                         const std::string name(key);
+                         absl::StatusOr<std::optional<M>> message = Parse<M>(sealer, name, value);
+                         if (!message.ok()) {
+                           parse = message.status();
+                           return false;
+                         }
+                         out.emplace_back(name, std::move(**message));
+                         return out.size() < limit;
+                       }));
+  RETURN_IF_ERROR(parse);
+  return out;
+}
+
 template <typename M>
 absl::StatusOr<std::vector<std::pair<std::string, M>>> ScanAll(const Sealer& sealer,
                                                                storage::Storage& db,
                                                                const std::string& prefix,
                                                                std::size_t limit = SIZE_MAX) {
-  std::vector<std::pair<std::string, M>> out;
-  absl::Status parse = absl::OkStatus();
-  RETURN_IF_ERROR(db.Scan(kMeta, storage::KeyRange::Prefix(prefix), nullptr,
-                          [&](std::string_view key, std::string_view value) {
-                            const std::string name(key);
-                            absl::StatusOr<std::optional<M>> message =
-                                Parse<M>(sealer, name, value);
-                            if (!message.ok()) {
-                              parse = message.status();
-                              return false;
-                            }
-                            out.emplace_back(name, std::move(**message));
-                            return out.size() < limit;
-                          }));
-  RETURN_IF_ERROR(parse);
-  return out;
+  return CollectSealed<M>(sealer, prefix, limit, [&](const storage::KeyRange& range, auto visit) {
+    return db.Scan(kMeta, range, nullptr, visit);
+  });
+}
+
+// The same inside a commit (sees the commit's own writes).
+template <typename M>
+absl::StatusOr<std::vector<std::pair<std::string, M>>> ScanIn(const Sealer& sealer,
+                                                              storage::CommitContext& ctx,
+                                                              const std::string& prefix) {
+  return CollectSealed<M>(sealer, prefix, SIZE_MAX,
+                          [&](const storage::KeyRange& range, auto visit) {
+                            return ctx.Scan(kMeta, range, visit);
+                          });
 }
 
 // Attachment copies: a header (magic, 16-byte file nonce), then chunks of
@@ -1064,18 +1085,7 @@ class Replica::Impl {
                p.mutable_mutation()->clear_body();
                Store(sealer_, ctx, key, p);
              }
-             for (const std::string& id : ids) {
-               ctx.Delete(kMeta, RecordKey(id));
-               ctx.Delete(kMeta, InScopeKey(scope, id));
-             }
-             for (const auto& [key, u] : uploads) {
-               if (u.scope() != scope) continue;
-               ctx.Delete(kMeta, key);
-               blobs.push_back(u.sha256());
-             }
-             ctx.Delete(kMeta, CursorKey(scope));
-             ctx.Delete(kMeta, FollowKey(scope));
-             ctx.Delete(kMeta, ReceiptKey(scope));
+             RemoveScopeIn(ctx, scope, ids, uploads, &blobs);
              return absl::OkStatus();
            })
             .status());
@@ -1083,6 +1093,128 @@ class Replica::Impl {
     for (auto& p : discarded) report.parked.push_back(std::move(p));
     report.purged_scopes.push_back(scope);
     return absl::OkStatus();
+  }
+
+  // Deletes the scope's records (`ids`), its attachment uploads, cursor,
+  // receipt and follow mark. The attachment copies to unlink once the commit
+  // is durable are added to `blobs`.
+  static void RemoveScopeIn(storage::CommitContext& ctx, const std::string& scope,
+                            const std::vector<std::string>& ids,
+                            const std::vector<std::pair<std::string, UploadEntry>>& uploads,
+                            std::vector<std::string>* blobs) {
+    for (const std::string& id : ids) {
+      ctx.Delete(kMeta, RecordKey(id));
+      ctx.Delete(kMeta, InScopeKey(scope, id));
+    }
+    for (const auto& [key, u] : uploads) {
+      if (u.scope() != scope) continue;
+      ctx.Delete(kMeta, key);
+      blobs->push_back(u.sha256());
+    }
+    ctx.Delete(kMeta, CursorKey(scope));
+    ctx.Delete(kMeta, FollowKey(scope));
+    ctx.Delete(kMeta, ReceiptKey(scope));
+  }
+
+  absl::StatusOr<std::uint64_t> Forget(const std::string& scope) {
+    absl::MutexLock one_at_a_time(&sync_mu_);
+    std::string pinned_key;
+    if (absl::StartsWith(scope, "visits/")) {
+      absl::StatusOr<ClientProfile> profile = Profile();
+      if (profile.ok()) pinned_key = profile->receipt_public_key();
+    }
+    std::vector<std::string> blobs;
+    std::uint64_t forgotten = 0;
+    // Checked and removed in one commit: a local edit made meanwhile either
+    // comes before (and is seen) or after (and finds the record gone).
+    RETURN_IF_ERROR(
+        db_->Commit([&](storage::CommitContext& ctx) -> absl::Status {
+             blobs.clear();
+             std::vector<std::string> ids;
+             RETURN_IF_ERROR(ctx.Scan(kMeta, storage::KeyRange::Prefix(InScopePrefix(scope)),
+                                      [&](std::string_view key, std::string_view) {
+                                        ids.emplace_back(key.substr(InScopePrefix(scope).size()));
+                                        return true;
+                                      }));
+             ASSIGN_OR_RETURN(std::optional<std::string> followed,
+                              ctx.Get(kMeta, FollowKey(scope)));
+             if (!followed.has_value() && ids.empty()) {
+               return absl::NotFoundError(
+                   absl::StrCat("this device neither follows nor holds ", scope));
+             }
+             const std::set<std::string> in_scope(ids.begin(), ids.end());
+             auto belongs = [&](const Mutation& m) {
+               return m.scope() == scope || in_scope.count(m.record_id()) > 0;
+             };
+             ASSIGN_OR_RETURN(auto outbox, ScanIn<OutboxEntry>(sealer_, ctx, "t/out/"));
+             const auto waiting = std::count_if(outbox.begin(), outbox.end(), [&](const auto& e) {
+               return belongs(e.second.mutation());
+             });
+             if (waiting > 0) {
+               return absl::FailedPreconditionError(absl::StrCat(
+                   waiting, " edit(s) of ", scope, " wait to be pushed: sync first"));
+             }
+             ASSIGN_OR_RETURN(auto parked, ScanIn<ParkedMutation>(sealer_, ctx, "t/park/"));
+             for (const auto& [key, p] : parked) {
+               if (belongs(p.mutation()) && p.kind() == "refused" && p.mutation().has_body()) {
+                 return absl::FailedPreconditionError(absl::StrCat(
+                     "edit ", p.mutation().mutation_id(), " of ", scope,
+                     " was refused and exists only on this device: requeue it once allowed, "
+                     "or drop it"));
+               }
+             }
+             ASSIGN_OR_RETURN(auto uploads, ScanIn<UploadEntry>(sealer_, ctx, "t/upload/"));
+             for (const auto& [key, u] : uploads) {
+               if (u.scope() == scope && !u.confirmed()) {
+                 return absl::FailedPreconditionError(
+                     absl::StrCat("attachment ", u.sha256(), " of ", scope,
+                                  " is not yet confirmed by a verified receipt: sync first"));
+               }
+             }
+             // Every record as pulled (this device's edits are in it).
+             std::vector<std::pair<std::string, std::uint64_t>> held_here;
+             for (const std::string& id : ids) {
+               ASSIGN_OR_RETURN(std::optional<LocalRecord> rec,
+                                LoadIn<LocalRecord>(sealer_, ctx, RecordKey(id)));
+               if (!rec.has_value()) continue;
+               if (rec->dirty() || rec->queued() > 0) {
+                 return absl::FailedPreconditionError(absl::StrCat(
+                     "record ", id, " has edits the server has not shown back yet: sync first"));
+               }
+               held_here.emplace_back(id, rec->server().revision());
+             }
+             if (absl::StartsWith(scope, "visits/") && !held_here.empty()) {
+               ASSIGN_OR_RETURN(std::optional<StoredReceipt> stored,
+                                LoadIn<StoredReceipt>(sealer_, ctx, ReceiptKey(scope)));
+               if (!stored.has_value()) {
+                 return absl::FailedPreconditionError(
+                     absl::StrCat("no verified receipt of ", scope, " yet: sync first"));
+               }
+               ASSIGN_OR_RETURN(vigil::v1::ReceiptManifest manifest,
+                                VerifyReceipt(stored->receipt(), pinned_key));
+               std::map<std::string, std::uint64_t> held;
+               for (const auto& e : manifest.records()) held[e.record_id()] = e.revision();
+               for (const auto& [id, revision] : held_here) {
+                 auto it = held.find(id);
+                 if (manifest.scope() != scope || it == held.end() || it->second < revision) {
+                   return absl::FailedPreconditionError(absl::StrCat(
+                       "the last receipt of ", scope, " does not list record ", id,
+                       " at revision ", revision, " or later: sync first"));
+                 }
+               }
+             }
+             RemoveScopeIn(ctx, scope, ids, uploads, &blobs);
+             // Late submissions are held by the server, purged edits kept no
+             // content: their notes go with the scope.
+             for (const auto& [key, p] : parked) {
+               if (belongs(p.mutation())) ctx.Delete(kMeta, key);
+             }
+             forgotten = ids.size();
+             return absl::OkStatus();
+           })
+            .status());
+    for (const std::string& sha : blobs) ::unlink(BlobPath(sha).c_str());
+    return forgotten;
   }
 
   absl::Status CheckReceipt(vigil::v1::SyncService::Stub& stub, const ClientProfile& profile,
@@ -1432,6 +1564,10 @@ absl::StatusOr<std::optional<vigil::v1::ReceiptManifest>> Replica::LastReceipt(
 
 absl::StatusOr<SyncReport> Replica::Sync(const SyncOptions& options, ProgressFn progress) {
   return impl_->Sync(options, progress);
+}
+
+absl::StatusOr<std::uint64_t> Replica::Forget(const std::string& scope) {
+  return impl_->Forget(scope);
 }
 
 absl::StatusOr<std::uint64_t> Replica::FreeConfirmedAttachments() {

@@ -207,6 +207,19 @@ class Replica {
   // Returns the bytes freed.
   absl::StatusOr<std::uint64_t> FreeConfirmedAttachments();
 
+  // Frees this device's copy of a scope (a visit that is over): stops
+  // following it and deletes its records, its attachment copies, cursor,
+  // receipt and parked notes, once nothing of it exists only here.
+  // FailedPrecondition, and nothing changes, while an edit of the scope
+  // waits in the outbox or is not yet reflected in a pulled head, an edit of
+  // it is parked as refused (its content is only here: requeue or drop it),
+  // an attachment of it is not confirmed by a verified receipt, or (a visit
+  // scope) the last verified receipt does not list every record the device
+  // holds at the revision it last pulled or later. NotFound when
+  // the device neither follows nor holds the scope. Returns how many records
+  // were removed. Following the scope again pulls it again.
+  absl::StatusOr<std::uint64_t> Forget(const std::string& scope);
+
  private:
   class Impl;
   explicit Replica(std::unique_ptr<Impl> impl);

@@ -94,6 +94,7 @@ int Restore(const Globals& g, const std::string& backup_dir, const std::string& 
 // --- Field work on the local store: syncing (vigilctl_sync.cc), records
 // (vigilctl_records.cc), the local view and conflicts (vigilctl_view.cc). ---
 int Follow(const Globals& g, const std::string& scope);
+int Forget(const Globals& g, const std::string& scope);
 // `free_attachments`: then delete the local copies of attachments that a
 // verified receipt covers.
 int Sync(const Globals& g, bool free_attachments);

@@ -308,6 +308,12 @@ int main(int argc, char** argv) {
       ->required();
   on(follow, [&] { return Follow(g, a.scope); });
 
+  auto* forget = app.add_subcommand(
+      "forget", "remove a scope from this device once the server verifiably holds all of it");
+  forget->add_option("scope", a.scope, "VISIT_ID, visits/ID, facilities/ID or registry")
+      ->required();
+  on(forget, [&] { return Forget(g, a.scope); });
+
   auto* sync = app.add_subcommand(
       "sync", "push local edits and attachments, pull every followed scope, check receipts");
   sync->alias("pull");

@@ -147,6 +147,20 @@ int Follow(const Globals& g, const std::string& scope_arg) {
   return kExitOk;
 }
 
+int Forget(const Globals& g, const std::string& scope_arg) {
+  absl::StatusOr<std::string> scope = ScopeArg(scope_arg);
+  if (!scope.ok()) return Usage(scope.status().message());
+  int code = kExitOk;
+  auto replica = OpenHome(g, &code);
+  if (!replica) return code;
+  absl::StatusOr<std::uint64_t> forgotten = replica->Forget(*scope);
+  if (!forgotten.ok()) return Fail("forget", forgotten.status());
+  g.out().Result(JsonObject().Str("scope", *scope).Uint("records_removed", *forgotten),
+                 absl::StrCat("removed ", *forgotten, " record(s) of ", *scope,
+                              " from this device; the server holds them"));
+  return kExitOk;
+}
+
 namespace {
 
 // Runs `act` on a parked edit of the home and reports `done_field` / `done_text`.

@@ -630,6 +630,72 @@ TEST_F(ReplicaTest, ReceiptsAreCheckedAgainstThePinnedKey) {
   EXPECT_EQ(client::VerifyReceipt(receipt, other).status().code(), absl::StatusCode::kDataLoss);
 }
 
+// --- Forgetting a visit that is over. ---
+
+TEST_F(ReplicaTest, AScopeIsForgottenOnlyOnceTheServerVerifiablyHoldsIt) {
+  auto anna = Tablet("anna");
+  auto id = anna->Create(scope_, Finding("Cell 4", 2));
+  ASSERT_OK(id.status());
+  const std::string photo = dir_.Sub("cell4.jpg");
+  std::ofstream(photo, std::ios::binary) << std::string(100 * 1024, 'p');
+  ASSERT_OK(anna->Attach(scope_, photo, v1::Attachment()).status());
+  auto refused = [&](absl::string_view why) {
+    auto forgotten = anna->Forget(scope_);
+    EXPECT_EQ(forgotten.status().code(), absl::StatusCode::kFailedPrecondition) << why;
+    EXPECT_EQ(anna->List(scope_)->size(), 2u) << why;
+    EXPECT_EQ(anna->Followed()->size(), 1u) << why;
+  };
+  refused("the edits wait in the outbox");
+
+  // Pushed, but the server's receipt not fetched: its signature is what
+  // proves the server holds the edits.
+  SyncOptions no_receipt = Fast();
+  no_receipt.fetch_receipts = false;
+  ASSERT_OK(anna->Sync(no_receipt).status());
+  refused("no receipt, and the attachment not confirmed");
+
+  ASSERT_OK(anna->Sync(Fast()).status());
+  ASSERT_OK(anna->Edit(*id, Finding("Cell 4, window broken", 2)));
+  refused("a local edit not yet pushed");
+  ASSERT_OK(anna->Sync(no_receipt).status());
+  refused("the receipt predates the edit's revision");
+
+  ASSERT_OK(anna->Sync(Fast()).status());
+  const std::string blob = dir_.Sub("anna-1") + "/blobs/" + (*anna->Uploads())[0].sha256();
+  struct stat st{};
+  ASSERT_EQ(::stat(blob.c_str(), &st), 0);
+  auto forgotten = anna->Forget(scope_);
+  ASSERT_OK(forgotten.status());
+  EXPECT_EQ(*forgotten, 2u);  // the finding and the photo's record
+  EXPECT_TRUE(anna->List(scope_)->empty());
+  EXPECT_TRUE(anna->Followed()->empty());
+  EXPECT_TRUE(anna->Uploads()->empty());
+  EXPECT_NE(::stat(blob.c_str(), &st), 0);
+  EXPECT_FALSE(anna->LastReceipt(scope_)->has_value());
+  EXPECT_EQ(anna->Get(*id).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(anna->Forget(scope_).status().code(), absl::StatusCode::kNotFound);
+
+  // Following it again brings it back from the server.
+  ASSERT_OK(anna->Follow(scope_));
+  ASSERT_OK(anna->Sync(Fast()).status());
+  EXPECT_EQ(anna->List(scope_)->size(), 2u);
+  EXPECT_EQ(anna->Get(*id)->body.finding().title(), "Cell 4, window broken");
+}
+
+TEST_F(ReplicaTest, ARefusedEditKeepsItsScopeOnTheDevice) {
+  // Not on the team: the edit is refused and parked with its content.
+  auto anna = Tablet("anna", v1::ROLE_FIELD_MONITOR, v1::TEAM_ROLE_UNSPECIFIED);
+  ASSERT_OK(anna->Create(scope_, Finding("Only here", 1)).status());
+  ASSERT_OK(anna->Sync(Fast()).status());
+  ASSERT_EQ(anna->Parked()->size(), 1u);
+  auto forgotten = anna->Forget(scope_);
+  EXPECT_EQ(forgotten.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(forgotten.status().message().find("refused"), std::string::npos);
+  ASSERT_OK(anna->DropParked((*anna->Parked())[0].mutation().mutation_id()));
+  ASSERT_OK(anna->Forget(scope_).status());
+  EXPECT_TRUE(anna->Followed()->empty());
+}
+
 // --- Purge. ---
 
 TEST_F(ReplicaTest, PurgeRemovesTheScopeAndSaysWhatWasDiscarded) {

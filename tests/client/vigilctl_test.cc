@@ -650,6 +650,20 @@ TEST(VigilctlTest, RefusedEditsAreRequeuedOrDropped) {
   EXPECT_EQ(Str(r.Json()[0], {"body", "finding", "title"}), "Kept") << r.out;
   EXPECT_EQ(Num(r.Json()[0], {"revision"}), 1) << r.out;
   EXPECT_FALSE(At(r.Json()[0], {"pending"}).bool_value()) << r.out;
+
+  // The visit is over: the device's copy is removed once the server's
+  // signed receipt covers everything on it, and not before.
+  r = cli(mia, {"finding", "create", "--visit", visit, "--title", "Late"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  r = cli(mia, {"forget", visit});
+  EXPECT_EQ(r.exit_code, kFailure) << Describe(r);
+  EXPECT_NE(r.err.find("sync first"), std::string::npos) << r.err;
+  ASSERT_EQ(cli(mia, {"sync"}).exit_code, kOk);
+  r = cli(mia, {"--json", "forget", visit});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_EQ(Num(r.Json()[0], {"records_removed"}), 2) << r.out;
+  r = cli(mia, {"--json", "show", visit});
+  EXPECT_TRUE(r.Json().empty()) << r.out;
 }
 
 TEST(VigilctlTest, OperatorCommandsOnARunningServer) {
