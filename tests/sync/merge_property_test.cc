@@ -619,5 +619,73 @@ RC_GTEST_PROP(MergeProperty, ConvergenceWithAnyNarrativeEdits, ()) {
                     .record_deletes = true});
 }
 
+// No loss under any history, not only rounds: 2-6 narrative edits, each
+// made on any revision of one server's history so far (so an edit may have
+// seen some earlier edits and not others), each writing lines of its own.
+// Every line written by an edit that no later edit saw (none was made on a
+// revision holding it, so none could have removed it) is in the head's
+// narrative or in a version of the open text conflict.
+RC_GTEST_PROP(MergeProperty, NoNarrativeLineIsLostWhateverRevisionEditsSaw, ()) {
+  Mutation create;
+  create.set_mutation_id("m-0");
+  create.set_record_id("rec-1");
+  *create.mutable_body()->mutable_finding() = GenFinding();
+  Replica r;
+  r.Apply(create);
+  const int n = *rc::gen::inRange(2, 7);
+  std::vector<std::vector<std::string>> written(n);
+  std::vector<uint64_t> made_on(n), made(n);
+  for (int i = 0; i < n; ++i) {
+    Mutation m;
+    m.set_mutation_id(absl::StrCat("m-", i + 1));
+    m.set_record_id("rec-1");
+    m.set_base_revision(*rc::gen::inRange<uint64_t>(1, r.history.size() + 1));
+    Finding f = r.history[m.base_revision() - 1].body().finding();
+    std::vector<std::string> lines = NarrativeLines(f);
+    const int first = *rc::gen::inRange<int>(0, lines.size() + 1);
+    const int last = *rc::gen::inRange<int>(first, std::min<int>(lines.size(), first + 3) + 1);
+    std::vector<std::string> added;
+    const int count = *rc::gen::inRange(first == last ? 1 : 0, 3);
+    for (int k = 0; k < count; ++k) added.push_back(absl::StrCat(m.mutation_id(), " line ", k, "\n"));
+    lines.erase(lines.begin() + first, lines.begin() + last);
+    lines.insert(lines.begin() + first, added.begin(), added.end());
+    f.set_narrative(absl::StrJoin(lines, ""));
+    *m.mutable_body()->mutable_finding() = f;
+    const auto stamp = GenStamp(m.mutation_id());
+    m.set_author(stamp.author());
+    m.set_device_id(stamp.device_id());
+    *m.mutable_hlc() = stamp.hlc();
+    r.Apply(m);
+    written[i] = added;
+    made_on[i] = m.base_revision();
+    made[i] = r.history.size();
+  }
+  const Record& head = r.history.back();
+  std::vector<std::string> texts = {head.body().finding().narrative()};
+  for (const Conflict& c : head.open_conflicts()) {
+    if (c.field_path() != "narrative") continue;
+    for (const auto& v : c.versions()) {
+      Finding carrier;
+      RC_ASSERT(carrier.ParseFromString(v.value().carrier()));
+      texts.push_back(carrier.narrative());
+    }
+  }
+  int checked = 0;
+  for (int i = 0; i < n; ++i) {
+    bool seen_later = false;
+    for (int j = i + 1; j < n; ++j) seen_later = seen_later || made_on[j] >= made[i];
+    if (seen_later) continue;
+    for (const std::string& line : written[i]) {
+      bool kept = false;
+      for (const std::string& text : texts) kept = kept || text.find(line) != std::string::npos;
+      if (!kept) RC_LOG() << r.Describe() << "lost: " << line;
+      RC_ASSERT(kept);
+      ++checked;
+    }
+  }
+  RC_CLASSIFY(head.open_conflicts_size() > 0, "with conflicts");
+  RC_CLASSIFY(checked >= 3, "3+ lines checked");
+}
+
 }  // namespace
 }  // namespace vigil::sync
