@@ -2,7 +2,10 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+#include <iterator>
 #include <map>
+#include <set>
 
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
@@ -33,8 +36,27 @@ using vigil::v1::MutationResult;
 using vigil::internal::StoredMutation;
 using vigil::v1::Record;
 
-constexpr unsigned char kCursorVersion = 2;
+constexpr unsigned char kCursorVersion = 3;
+constexpr unsigned char kCursorVersionWithoutEpoch = 2;
 constexpr unsigned char kCursorVersionWithoutView = 1;
+
+// A caller's view epoch in a scope (kIndexes): it moves when what the caller
+// may see changes without the records concerned changing (an interview's
+// interviewers decide who sees its identity records), and a cursor of
+// another epoch starts the scope again. Service accounts share one, under a
+// name no user id can take.
+std::string ViewEpochKey(std::string_view scope, std::string_view principal) {
+  return storage::KeyBuilder().AddString("view_epoch").AddString(scope).AddString(principal).key();
+}
+constexpr std::string_view kServicesEpoch = "*services";
+
+absl::StatusOr<std::uint64_t> ParseEpoch(const std::optional<std::string>& raw) {
+  if (!raw.has_value()) return 0;
+  if (raw->size() != 8) return absl::DataLossError("malformed view epoch");
+  std::uint64_t epoch = 0;
+  for (unsigned char c : *raw) epoch = (epoch << 8) | c;
+  return epoch;
+}
 
 // What shapes the records a grant sees (which fields are removed, which
 // records withheld). A cursor carries it: when it changes, the scope is
@@ -205,6 +227,53 @@ absl::StatusOr<std::uint64_t> RecordStore::ForEachInScope(
     if (visibility != Visibility::kWithheld) visit(record);
   }
   return snapshot.seq();
+}
+
+absl::Status RecordStore::MoveViewEpochs(CommitContext& ctx, const std::optional<Record>& head,
+                                         const Record& after, RecordLookup lookup) const {
+  std::set<std::string> moved;
+  auto interviewers = [](const Record* r) {
+    std::set<std::string> ids;
+    if (r != nullptr && r->body().has_interview()) {
+      ids.insert(r->body().interview().interviewer_user_ids().begin(),
+                 r->body().interview().interviewer_user_ids().end());
+    }
+    return ids;
+  };
+  const Record* before = head.has_value() ? &*head : nullptr;
+  if (after.body().has_interview() || (before != nullptr && before->body().has_interview())) {
+    const std::set<std::string> was = interviewers(before), is = interviewers(&after);
+    std::set_symmetric_difference(was.begin(), was.end(), is.begin(), is.end(),
+                                  std::inserter(moved, moved.end()));
+  }
+  if (before != nullptr && before->body().has_identity() &&
+      before->body().identity().interview_id() != after.body().identity().interview_id()) {
+    ASSIGN_OR_RETURN(std::optional<Record> old_interview,
+                     lookup(before->body().identity().interview_id()));
+    for (const std::string& id : interviewers(old_interview ? &*old_interview : nullptr)) {
+      moved.insert(id);
+    }
+  }
+  if (before != nullptr) {
+    ScopeGrant service;
+    service.read = true;
+    service.service = true;
+    ASSIGN_OR_RETURN(Visibility was, VisibilityOf(service, *before, lookup));
+    ASSIGN_OR_RETURN(Visibility is, VisibilityOf(service, after, lookup));
+    if (was != Visibility::kWithheld && is == Visibility::kWithheld) {
+      moved.insert(std::string(kServicesEpoch));
+    }
+  }
+  for (const std::string& principal : moved) {
+    const std::string key = ViewEpochKey(after.scope(), principal);
+    ASSIGN_OR_RETURN(std::optional<std::string> raw, ctx.Get(ColumnFamily::kIndexes, key));
+    ASSIGN_OR_RETURN(std::uint64_t epoch, ParseEpoch(raw));
+    ++epoch;
+    std::string bytes;
+    for (int shift = 56; shift >= 0; shift -= 8) bytes.push_back(static_cast<char>(epoch >> shift));
+    ctx.Put(ColumnFamily::kIndexes, key, std::move(bytes));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status RecordStore::ResolveChainBase(CommitContext& ctx, const Mutation& m,
@@ -528,6 +597,7 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
             result->set_revision(head ? head->revision() : 0);
           } else {
             Record& record = outcome->record;
+            RETURN_IF_ERROR(MoveViewEpochs(ctx, head, record, same_scope));
             record.set_seq(ctx.NextSeq());
             const bool sensitive = IsSensitive(record.body());
             const std::string record_key = RecordKey(record.id());
@@ -580,10 +650,13 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
 }
 
 std::string RecordStore::EncodeCursor(absl::string_view scope, std::uint64_t seq,
-                                      std::uint8_t view) const {
+                                      std::uint8_t view, std::uint64_t epoch) const {
   std::string payload(1, static_cast<char>(kCursorVersion));
   for (int shift = 56; shift >= 0; shift -= 8) payload.push_back(static_cast<char>(seq >> shift));
   payload.push_back(static_cast<char>(view));
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    payload.push_back(static_cast<char>(epoch >> shift));
+  }
   const std::string authenticated = payload + std::string(scope);
   unsigned char mac[crypto_auth_hmacsha256_BYTES];
   crypto_auth_hmacsha256(mac, reinterpret_cast<const unsigned char*>(authenticated.data()),
@@ -608,17 +681,21 @@ absl::StatusOr<RecordStore::CursorPosition> RecordStore::DecodeCursor(
                           "server: pull this scope from the beginning"),
                       "CURSOR_INVALID", {{"scope", std::string(scope)}});
   };
-  unsigned char payload[1 + 8 + 1 + kCursorMacBytes];
+  unsigned char payload[1 + 8 + 1 + 8 + kCursorMacBytes];
   std::size_t len = 0;
   if (sodium_base642bin(payload, sizeof(payload), cursor.data(), cursor.size(), nullptr, &len,
-                        nullptr, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0) {
+                        nullptr, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+      len == 0) {
     return invalid();
   }
-  const std::size_t body = payload[0] == kCursorVersion ? 10 : 9;
-  if (len != body + kCursorMacBytes ||
-      (payload[0] != kCursorVersion && payload[0] != kCursorVersionWithoutView)) {
-    return invalid();
+  std::size_t body = 0;
+  switch (payload[0]) {
+    case kCursorVersion: body = 18; break;
+    case kCursorVersionWithoutEpoch: body = 10; break;
+    case kCursorVersionWithoutView: body = 9; break;
+    default: return invalid();
   }
+  if (len != body + kCursorMacBytes) return invalid();
   std::string authenticated(reinterpret_cast<const char*>(payload), body);
   authenticated += std::string(scope);
   unsigned char mac[crypto_auth_hmacsha256_BYTES];
@@ -628,7 +705,10 @@ absl::StatusOr<RecordStore::CursorPosition> RecordStore::DecodeCursor(
   if (sodium_memcmp(mac, payload + body, kCursorMacBytes) != 0) return invalid();
   CursorPosition position;
   for (int i = 1; i <= 8; ++i) position.seq = (position.seq << 8) | payload[i];
-  if (body == 10) position.view = payload[9];
+  if (body >= 10) position.view = payload[9];
+  if (body == 18) {
+    for (int i = 10; i < 18; ++i) position.epoch = (position.epoch << 8) | payload[i];
+  }
   return position;
 }
 
@@ -673,12 +753,20 @@ absl::StatusOr<std::string> RecordStore::ReadPage(const Caller& caller,
   // The caller's view changed since the cursor (another team role, a
   // reviewer's rights): the records it holds were shaped for the old view,
   // so the scope starts again from the beginning, and the page says so.
+  // So does a move of the caller's view epoch (an interview gained or lost
+  // them as interviewer; a record services saw is withheld from them now).
   const std::uint8_t view = ViewOf(grant);
-  const bool reset = after > 0 && position.view != view;
+  storage::Snapshot snapshot = storage_->GetSnapshot();
+  ASSIGN_OR_RETURN(std::optional<std::string> raw_epoch,
+                   storage_->Get(ColumnFamily::kIndexes,
+                                 ViewEpochKey(request.scope(),
+                                              grant.service ? kServicesEpoch : grant.user_id),
+                                 &snapshot));
+  ASSIGN_OR_RETURN(const std::uint64_t epoch, ParseEpoch(raw_epoch));
+  const bool reset = after > 0 && (position.view != view || position.epoch != epoch);
   if (reset) after = 0;
   std::uint32_t limit = request.limit() == 0 ? options_.default_pull_limit : request.limit();
   limit = std::min(limit, options_.max_pull_limit);
-  storage::Snapshot snapshot = storage_->GetSnapshot();
   if (after > snapshot.seq()) {
     // Only a database restored to an earlier point (with its cursor key)
     // can be behind a cursor it issued; restore also replaces that key, so
@@ -766,7 +854,7 @@ absl::StatusOr<std::string> RecordStore::ReadPage(const Caller& caller,
         }));
     RETURN_IF_ERROR(failed);
   }
-  AppendLengthDelimited(out, 2, EncodeCursor(request.scope(), last, view));
+  AppendLengthDelimited(out, 2, EncodeCursor(request.scope(), last, view, epoch));
   if (has_more) out += std::string("\x18\x01", 2);  // field 3 (has_more) = true
   if (reset) out += std::string("\x28\x01", 2);     // field 5 (reset) = true
   return out;

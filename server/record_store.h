@@ -139,14 +139,26 @@ class RecordStore {
                                 const std::optional<vigil::v1::Record>& head,
                                 vigil::v1::Mutation* effective,
                                 std::optional<vigil::v1::Record>* base);
-  // A cursor names a position in the scope's change feed and the view
-  // (ViewOf a grant) the records before it were shaped for.
+  // Moves the view epoch of every caller whose view of the scope `after`
+  // (the new state of `head`) changes beyond the record itself: the
+  // interviewers an interview gains or loses (its identity records appear
+  // or go), an identity record's interviewers when it moves to another
+  // interview, and service accounts when a record they could see is
+  // withheld from now on.
+  absl::Status MoveViewEpochs(storage::CommitContext& ctx, const std::optional<vigil::v1::Record>& head,
+                              const vigil::v1::Record& after, RecordLookup lookup) const;
+  // A cursor names a position in the scope's change feed, the view
+  // (ViewOf a grant) the records before it were shaped for, and the
+  // caller's view epoch in the scope then.
   struct CursorPosition {
     std::uint64_t seq = 0;
     // 0xff for an empty cursor or one of version 1 (which had none).
     std::uint8_t view = 0xff;
+    // 0 in cursors of versions 1 and 2.
+    std::uint64_t epoch = 0;
   };
-  std::string EncodeCursor(absl::string_view scope, std::uint64_t seq, std::uint8_t view) const;
+  std::string EncodeCursor(absl::string_view scope, std::uint64_t seq, std::uint8_t view,
+                           std::uint64_t epoch) const;
   absl::StatusOr<CursorPosition> DecodeCursor(absl::string_view scope,
                                              absl::string_view cursor) const;
 

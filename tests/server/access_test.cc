@@ -91,12 +91,14 @@ class Client {
     return sync_->Push(&ctx, request, out ? out : &ignored);
   }
 
-  grpc::Status Pull(const std::string& scope, PullResponse* out, std::string* bytes = nullptr) {
+  grpc::Status Pull(const std::string& scope, PullResponse* out, std::string* bytes = nullptr,
+                    const std::string& cursor = "") {
     // Through the generic stub too, to see the exact bytes that left the
     // server.
     grpc::ClientContext ctx;
     v1::PullRequest request;
     request.set_scope(scope);
+    request.set_cursor(cursor);
     grpc::Status s = sync_->Pull(&ctx, request, out);
     if (bytes != nullptr) *bytes = out->SerializeAsString();
     return s;
@@ -402,6 +404,67 @@ TEST_F(AccessTest, CleanNarrativeMergesAreRedactedToo) {
   }
 }
 
+// Who sees an identity record is decided by its interview's interviewers:
+// when they change, those who lose it or gain it pull the scope again from
+// the start (reset), so the identity leaves the devices of those who may no
+// longer see it and reaches those who now may, though it did not change.
+TEST_F(AccessTest, IdentitiesFollowTheirInterviewsInterviewers) {
+  const std::string kName = "Ivan Detainee-Realname";
+  Client monitor = As("monitor");
+  v1::RecordBody interview;
+  interview.mutable_interview()->set_visit_id(visit_a_);
+  interview.mutable_interview()->set_pseudonym("Detainee 7");
+  interview.mutable_interview()->add_interviewer_user_ids("monitor");
+  Mutation interview_m = Create(own_, interview);
+  v1::RecordBody identity;
+  identity.mutable_identity()->set_interview_id(interview_m.record_id());
+  identity.mutable_identity()->set_full_name(kName);
+  Mutation identity_m = Create(own_, identity);
+  ASSERT_TRUE(monitor.Push({interview_m, identity_m}).ok());
+
+  std::map<std::string, std::string> cursor;
+  auto pull = [&](const std::string& user, PullResponse* page) {
+    std::string bytes;
+    EXPECT_TRUE(As(user).Pull(own_, page, &bytes, cursor[user]).ok()) << user;
+    cursor[user] = page->next_cursor();
+    return bytes;
+  };
+  PullResponse page;
+  EXPECT_NE(pull("monitor", &page).find(kName), std::string::npos);
+  EXPECT_EQ(pull("medic", &page).find(kName), std::string::npos);
+  EXPECT_NE(pull("lead", &page).find(kName), std::string::npos);
+  pull("monitor", &page);  // nothing new
+  EXPECT_FALSE(page.reset());
+  EXPECT_EQ(page.records_size(), 0);
+
+  // The lead hands the interview to the medical expert.
+  Mutation handed = interview_m;
+  handed.set_mutation_id(NewId());
+  handed.set_base_revision(1);
+  handed.mutable_body()->mutable_interview()->clear_interviewer_user_ids();
+  handed.mutable_body()->mutable_interview()->add_interviewer_user_ids("medic");
+  ASSERT_TRUE(As("lead").Push({handed}).ok());
+
+  std::string bytes = pull("monitor", &page);
+  EXPECT_TRUE(page.reset());
+  EXPECT_EQ(bytes.find(kName), std::string::npos);
+  bool has_identity = false;
+  for (const auto& r : page.records()) has_identity |= r.id() == identity_m.record_id();
+  EXPECT_FALSE(has_identity);
+  bytes = pull("medic", &page);
+  EXPECT_TRUE(page.reset());
+  EXPECT_NE(bytes.find(kName), std::string::npos);
+  // The lead's view did not change: only the new revision of the interview.
+  pull("lead", &page);
+  EXPECT_FALSE(page.reset());
+  ASSERT_EQ(page.records_size(), 1);
+  EXPECT_EQ(page.records(0).id(), interview_m.record_id());
+  // Once reset, the next pull goes on from there.
+  pull("monitor", &page);
+  EXPECT_FALSE(page.reset());
+  EXPECT_EQ(page.records_size(), 0);
+}
+
 TEST_F(AccessTest, FieldsAreRedactedInTheBytesThatLeave) {
   const std::string kNotes = "He said the guard named Petrov beat him on 3 May";
   const std::string kName = "Ivan Detainee-Realname";
@@ -518,9 +581,23 @@ TEST_F(AccessTest, UnannouncedVisitPlansAreWithheldFromServices) {
   Mutation started = Create(own_, visit, visit_a_);
   started.set_base_revision(pushed.results(0).revision());
   started.mutable_body()->mutable_visit()->set_state(v1::VISIT_STATE_IN_PROGRESS);
-  ASSERT_TRUE(reviewer.Push({started}).ok());
+  PushResponse pushed_started;
+  ASSERT_TRUE(reviewer.Push({started}, &pushed_started).ok());
   ASSERT_TRUE(As("service").Pull(own_, &page).ok());
   EXPECT_EQ(page.records_size(), 1);
+  // Taken back to an unannounced plan: services start the scope again and
+  // the plan is no longer in what they receive.
+  const std::string cursor = page.next_cursor();
+  Mutation replanned = started;
+  replanned.set_mutation_id(NewId());
+  replanned.set_base_revision(pushed_started.results(0).revision());
+  replanned.mutable_body()->mutable_visit()->set_state(v1::VISIT_STATE_PLANNED);
+  ASSERT_TRUE(reviewer.Push({replanned}).ok());
+  std::string bytes;
+  ASSERT_TRUE(As("service").Pull(own_, &page, &bytes, cursor).ok());
+  EXPECT_TRUE(page.reset());
+  EXPECT_EQ(page.records_size(), 0);
+  EXPECT_EQ(bytes.find("night visit"), std::string::npos);
 }
 
 TEST_F(AccessTest, LeavingTheTeamPurgesTheScope) {
