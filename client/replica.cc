@@ -1322,6 +1322,89 @@ absl::StatusOr<std::string> StoreKeyFile(const std::string& dir) {
   return key;
 }
 
+namespace {
+
+constexpr char kSaltMagic[8] = {'V', 'G', 'L', 'S', 'A', 'L', 'T', '1'};
+
+std::string SaltPath(const std::string& dir) { return dir + "/store.salt"; }
+
+void PutUint64(std::string& out, std::uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+
+std::uint64_t GetUint64(std::string_view in) {
+  std::uint64_t v = 0;
+  for (unsigned char c : in.substr(0, 8)) v = (v << 8) | c;
+  return v;
+}
+
+}  // namespace
+
+bool SealedByPassphrase(const std::string& dir) {
+  struct stat st{};
+  return ::stat(SaltPath(dir).c_str(), &st) == 0;
+}
+
+absl::StatusOr<std::string> StoreKeyFromPassphrase(const std::string& dir,
+                                                   std::string_view passphrase) {
+  if (sodium_init() < 0) return absl::InternalError("libsodium did not initialise");
+  if (passphrase.empty()) return absl::InvalidArgumentError("the passphrase is empty");
+  struct stat st{};
+  if (::stat((dir + "/store.key").c_str(), &st) == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        dir, " is sealed with a key file (store.key), not a passphrase"));
+  }
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return ErrnoError(absl::StrCat("cannot create ", dir));
+  }
+  // Salt file: magic, opslimit, memlimit (8 bytes each), salt.
+  const std::string path = SaltPath(dir);
+  constexpr std::size_t kSize = sizeof kSaltMagic + 16 + crypto_pwhash_SALTBYTES;
+  std::string salt_file(kSize + 1, '\0');
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd >= 0) {
+    absl::StatusOr<std::size_t> n = ReadFull(fd, salt_file.data(), salt_file.size());
+    ::close(fd);
+    if (!n.ok() || *n != kSize ||
+        std::string_view(salt_file.data(), sizeof kSaltMagic) !=
+            std::string_view(kSaltMagic, sizeof kSaltMagic)) {
+      return absl::DataLossError(absl::StrCat(path, " is not a store salt file"));
+    }
+    salt_file.resize(kSize);
+  } else {
+    if (errno != ENOENT) return ErrnoError(absl::StrCat("cannot read ", path));
+    salt_file.assign(kSaltMagic, sizeof kSaltMagic);
+    PutUint64(salt_file, crypto_pwhash_OPSLIMIT_INTERACTIVE);
+    PutUint64(salt_file, crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    std::string salt(crypto_pwhash_SALTBYTES, '\0');
+    randombytes_buf(salt.data(), salt.size());
+    salt_file += salt;
+    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return ErrnoError(absl::StrCat("cannot create ", path));
+    absl::Status written = WriteAll(fd, salt_file);
+    if (written.ok() && ::fsync(fd) != 0) written = ErrnoError("cannot sync the salt file");
+    ::close(fd);
+    RETURN_IF_ERROR(written);
+  }
+  const std::string_view fields(salt_file.data() + sizeof kSaltMagic, 16);
+  const std::uint64_t opslimit = GetUint64(fields);
+  const std::uint64_t memlimit = GetUint64(fields.substr(8));
+  if (opslimit < crypto_pwhash_OPSLIMIT_MIN || opslimit > crypto_pwhash_OPSLIMIT_MAX ||
+      memlimit < crypto_pwhash_MEMLIMIT_MIN || memlimit > (1ull << 32)) {
+    return absl::DataLossError(absl::StrCat(path, " names limits out of range"));
+  }
+  std::string key(crypto_aead_xchacha20poly1305_ietf_KEYBYTES, '\0');
+  if (crypto_pwhash(reinterpret_cast<unsigned char*>(key.data()), key.size(), passphrase.data(),
+                    passphrase.size(),
+                    reinterpret_cast<const unsigned char*>(salt_file.data()) + sizeof kSaltMagic +
+                        16,
+                    opslimit, static_cast<std::size_t>(memlimit),
+                    crypto_pwhash_ALG_ARGON2ID13) != 0) {
+    return absl::ResourceExhaustedError("not enough memory to derive the store key");
+  }
+  return key;
+}
+
 absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& dir,
                                                        const std::string& store_key) {
   if (sodium_init() < 0) return absl::InternalError("libsodium did not initialise");
@@ -1335,6 +1418,10 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& dir,
   }
   std::string key = store_key;
   if (key.empty()) {
+    if (SealedByPassphrase(dir)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(dir, " is sealed by a passphrase: open it with the key derived from it"));
+    }
     ASSIGN_OR_RETURN(key, StoreKeyFile(dir));
   }
   storage::StorageOptions options;

@@ -128,8 +128,10 @@ class Replica {
   // (Android Keystore, iOS Keychain), so that a copy of the files without the
   // device's unlock opens nothing. Empty: a key file `dir/store.key` (mode
   // 0600) is made and used, which protects nothing against someone holding
-  // the directory (vigilctl, development). FailedPrecondition when another
-  // process has the store open, or for a key other than the store's.
+  // the directory (development; vigilctl without a passphrase). Empty for a
+  // store sealed by a passphrase (StoreKeyFromPassphrase) is
+  // FailedPrecondition. FailedPrecondition when another process has the
+  // store open, or for a key other than the store's.
   static absl::StatusOr<std::unique_ptr<Replica>> Open(const std::string& dir,
                                                        const std::string& store_key = "");
 
@@ -225,6 +227,20 @@ class Replica {
   explicit Replica(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// A store key derived from a passphrase, for a machine with no keystore to
+// hold one (vigilctl on a laptop): Argon2id (libsodium's crypto_pwhash,
+// interactive limits: 64 MiB, about 0.1 s) over a random salt kept, with
+// the limits, in `dir`/store.salt, made on first use (and `dir` with it,
+// mode 0700). The store's files then open only with the passphrase; a wrong
+// one is refused by Replica::Open. InvalidArgument for an empty passphrase,
+// FailedPrecondition when `dir` already has a key file (`store.key`: the
+// store is not sealed by a passphrase), DataLoss for a malformed salt file.
+absl::StatusOr<std::string> StoreKeyFromPassphrase(const std::string& dir,
+                                                   std::string_view passphrase);
+
+// Whether the store in `dir` was sealed under a passphrase (has store.salt).
+bool SealedByPassphrase(const std::string& dir);
 
 // Checks a receipt's Ed25519 signature against `public_key` and parses its
 // manifest. DataLoss when it does not verify.

@@ -21,6 +21,9 @@ namespace vigil::vigilctl {
 struct Globals {
   // The profile and local store ($VIGILCTL_HOME, else ~/.vigilctl).
   std::string home;
+  // A file whose first line is the passphrase the home's store is sealed
+  // by ($VIGILCTL_PASSPHRASE_FILE); empty: a key file in the home.
+  std::string passphrase_file;
   bool json = false;
   Output out() const { return Output(json); }
 };

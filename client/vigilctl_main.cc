@@ -194,6 +194,12 @@ int main(int argc, char** argv) {
   g.home = DefaultHome();
   app.add_option("--home", g.home,
                  "profile and local store (default $VIGILCTL_HOME, else ~/.vigilctl)");
+  if (const char* file = std::getenv("VIGILCTL_PASSPHRASE_FILE"); file != nullptr) {
+    g.passphrase_file = file;
+  }
+  app.add_option("--passphrase-file", g.passphrase_file,
+                 "seal the home's store by the passphrase on this file's first line (Argon2id); "
+                 "default $VIGILCTL_PASSPHRASE_FILE, else a key file in the home");
   app.add_flag("--json", g.json, "machine output: one JSON object per result, one per line");
 
   Args a;

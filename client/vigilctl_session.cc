@@ -21,11 +21,39 @@ std::unique_ptr<client::Replica> OpenHome(const Globals& g, int* exit_code) {
   std::error_code ec;
   const fs::path parent = fs::path(g.home).parent_path();
   if (!parent.empty()) fs::create_directories(parent, ec);
-  absl::StatusOr<std::unique_ptr<client::Replica>> replica = client::Replica::Open(g.home);
+  std::string key;
+  if (!g.passphrase_file.empty()) {
+    std::ifstream in(g.passphrase_file);
+    std::string passphrase;
+    if (!in || !std::getline(in, passphrase)) {
+      *exit_code = Fail(absl::StrCat("reading the passphrase from ", g.passphrase_file),
+                        absl::NotFoundError("cannot read the file's first line"));
+      return nullptr;
+    }
+    if (!passphrase.empty() && passphrase.back() == '\r') passphrase.pop_back();
+    absl::StatusOr<std::string> derived = client::StoreKeyFromPassphrase(g.home, passphrase);
+    sodium_memzero(passphrase.data(), passphrase.size());
+    if (!derived.ok()) {
+      *exit_code = Fail(absl::StrCat("unsealing the home ", g.home), derived.status());
+      return nullptr;
+    }
+    key = std::move(*derived);
+  } else if (client::SealedByPassphrase(g.home)) {
+    *exit_code = Fail(absl::StrCat("opening the home ", g.home),
+                      absl::FailedPreconditionError(
+                          "it is sealed by a passphrase: give --passphrase-file FILE (or set "
+                          "VIGILCTL_PASSPHRASE_FILE)"));
+    return nullptr;
+  }
+  absl::StatusOr<std::unique_ptr<client::Replica>> replica = client::Replica::Open(g.home, key);
+  sodium_memzero(key.data(), key.size());
   if (!replica.ok()) {
     std::string what = absl::StrCat("opening the home ", g.home);
     if (absl::StrContains(replica.status().message(), "lock")) {
       absl::StrAppend(&what, " (another vigilctl, or a tablet app, is using it: wait for it)");
+    } else if (!g.passphrase_file.empty() &&
+               replica.status().code() == absl::StatusCode::kFailedPrecondition) {
+      absl::StrAppend(&what, " (wrong passphrase?)");
     }
     *exit_code = Fail(what, replica.status());
     return nullptr;

@@ -843,6 +843,44 @@ TEST_F(ReplicaTest, NothingInTheStoreFilesIsReadableWithoutTheKey) {
   EXPECT_TRUE((*t)->Uploads()->at(0).uploaded());
 }
 
+TEST_F(ReplicaTest, AStoreSealedByAPassphraseOpensOnlyWithIt) {
+  const std::string dir = dir_.Sub("by-passphrase");
+  auto key = client::StoreKeyFromPassphrase(dir, "correct horse battery staple");
+  ASSERT_OK(key.status());
+  ASSERT_EQ(key->size(), 32u);
+  EXPECT_TRUE(client::SealedByPassphrase(dir));
+  std::string id;
+  {
+    auto t = Replica::Open(dir, *key);
+    ASSERT_OK(t.status());
+    ASSERT_OK((*t)->SetCredentials(Address(), server_.ReviewerToken()));
+    auto created = (*t)->Create(scope_, Finding("Kept under a passphrase", 1));
+    ASSERT_OK(created.status());
+    id = *created;
+  }
+  struct stat st{};
+  EXPECT_NE(::stat((dir + "/store.key").c_str(), &st), 0);  // no key beside the store
+  // The same passphrase gives the same key; another opens nothing, and
+  // neither does opening without one (which must not make a key file).
+  auto again = client::StoreKeyFromPassphrase(dir, "correct horse battery staple");
+  ASSERT_OK(again.status());
+  EXPECT_EQ(*again, *key);
+  auto wrong = client::StoreKeyFromPassphrase(dir, "correct horse battery stable");
+  ASSERT_OK(wrong.status());
+  EXPECT_EQ(Replica::Open(dir, *wrong).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Replica::Open(dir).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(::stat((dir + "/store.key").c_str(), &st), 0);
+  auto t = Replica::Open(dir, *key);
+  ASSERT_OK(t.status());
+  EXPECT_EQ((*t)->Get(id)->body.finding().title(), "Kept under a passphrase");
+  // Bad input changes nothing.
+  EXPECT_EQ(client::StoreKeyFromPassphrase(dir_.Sub("other"), "").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto plain = Tablet("anna");
+  EXPECT_EQ(client::StoreKeyFromPassphrase(dir_.Sub("anna-1"), "x").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST_F(ReplicaTest, BadInputIsRefusedAndChangesNothing) {
   auto anna = Tablet("anna");
   EXPECT_EQ(anna->Follow("visits").code(), absl::StatusCode::kInvalidArgument);

@@ -489,6 +489,28 @@ TEST(VigilctlTest, WalkthroughTwoTabletsAConflictAndTheLeadsResolution) {
   }
 }
 
+TEST(VigilctlTest, AHomeSealedByAPassphraseOpensOnlyWithIt) {
+  TempDir tmp;
+  Vigilctl cli(tmp);
+  const std::string home = tmp.Sub("home");
+  const std::string pass = tmp.Sub("pass"), other = tmp.Sub("other");
+  std::ofstream(pass) << "correct horse battery staple\n";
+  std::ofstream(other) << "correct horse battery stable\n";
+  CliRun r = cli(home, {"--passphrase-file", pass, "follow", "registry"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_FALSE(std::filesystem::exists(home + "/store.key"));
+  r = cli(home, {"--passphrase-file", pass, "--json", "status"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_NE(r.out.find("registry"), std::string::npos) << r.out;
+  r = cli(home, {"status"});
+  EXPECT_EQ(r.exit_code, kFailure) << Describe(r);
+  EXPECT_NE(r.err.find("sealed by a passphrase"), std::string::npos) << r.err;
+  r = cli(home, {"--passphrase-file", other, "status"});
+  EXPECT_EQ(r.exit_code, kFailure) << Describe(r);
+  EXPECT_NE(r.err.find("wrong passphrase"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(home + "/store.key"));
+}
+
 TEST(VigilctlTest, BadUsageExitsTwo) {
   TempDir tmp;
   Vigilctl cli(tmp);
