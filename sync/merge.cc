@@ -304,24 +304,36 @@ class Merger {
   // The head's text merge at `path` without the versions the edit saw
   // (those of the same merge on the revision it was made on, and one whose
   // own text it was made on); nullptr if there is none or it saw them all,
-  // which ends the merge.
+  // which ends the merge. An edit made on a text from before the merge
+  // (neither its base nor a version's text, nor a revision holding part of
+  // it) ends it too: its own text against the merge's base would undo what
+  // it never saw, so it is merged against the text it saw, as without one.
   Conflict* UnseenTextMerge(const Message& base, const FieldDescriptor* f,
                             const std::string& path) {
     auto it = text_merges_.find(path);
     if (it == text_merges_.end()) return nullptr;
     Conflict& merge = it->second;
+    const FieldValue base_value = ValueOf(base, f);
+    bool in_merge = SameValue(base_value, merge.base());
     absl::flat_hash_set<std::string> seen;
     if (in_.base_text_merges != nullptr) {
       for (const Conflict& c : *in_.base_text_merges) {
         if (c.field_path() != path || !SameValue(c.base(), merge.base())) {
           continue;
         }
+        in_merge = true;
         for (const ConflictVersion& v : c.versions()) {
           seen.insert(v.edit().mutation_id());
         }
       }
     }
-    const FieldValue base_value = ValueOf(base, f);
+    for (const ConflictVersion& v : merge.versions()) {
+      in_merge = in_merge || SameValue(v.value(), base_value);
+    }
+    if (!in_merge) {
+      text_merges_.erase(it);
+      return nullptr;
+    }
     auto* versions = merge.mutable_versions();
     versions->erase(
         std::remove_if(versions->begin(), versions->end(),

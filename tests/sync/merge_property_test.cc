@@ -622,9 +622,10 @@ RC_GTEST_PROP(MergeProperty, ConvergenceWithAnyNarrativeEdits, ()) {
 // No loss under any history, not only rounds: 2-6 narrative edits, each
 // made on any revision of one server's history so far (so an edit may have
 // seen some earlier edits and not others), each writing lines of its own.
-// Every line written by an edit that no later edit saw (none was made on a
-// revision holding it, so none could have removed it) is in the head's
-// narrative or in a version of the open text conflict.
+// Every line that no later edit removed (made on a revision holding the
+// line, without it) is in the head's narrative or in a version of the open
+// text conflict. Regression: an edit made before a clean text merge undid
+// a line it never saw.
 RC_GTEST_PROP(MergeProperty, NoNarrativeLineIsLostWhateverRevisionEditsSaw, ()) {
   Mutation create;
   create.set_mutation_id("m-0");
@@ -634,6 +635,7 @@ RC_GTEST_PROP(MergeProperty, NoNarrativeLineIsLostWhateverRevisionEditsSaw, ()) 
   r.Apply(create);
   const int n = *rc::gen::inRange(2, 7);
   std::vector<std::vector<std::string>> written(n);
+  std::vector<std::string> own(n);
   std::vector<uint64_t> made_on(n), made(n);
   for (int i = 0; i < n; ++i) {
     Mutation m;
@@ -657,6 +659,7 @@ RC_GTEST_PROP(MergeProperty, NoNarrativeLineIsLostWhateverRevisionEditsSaw, ()) 
     *m.mutable_hlc() = stamp.hlc();
     r.Apply(m);
     written[i] = added;
+    own[i] = f.narrative();
     made_on[i] = m.base_revision();
     made[i] = r.history.size();
   }
@@ -672,10 +675,12 @@ RC_GTEST_PROP(MergeProperty, NoNarrativeLineIsLostWhateverRevisionEditsSaw, ()) 
   }
   int checked = 0;
   for (int i = 0; i < n; ++i) {
-    bool seen_later = false;
-    for (int j = i + 1; j < n; ++j) seen_later = seen_later || made_on[j] >= made[i];
-    if (seen_later) continue;
     for (const std::string& line : written[i]) {
+      bool removed = false;
+      for (int j = i + 1; j < n; ++j) {
+        removed = removed || (made_on[j] >= made[i] && own[j].find(line) == std::string::npos);
+      }
+      if (removed) continue;
       bool kept = false;
       for (const std::string& text : texts) kept = kept || text.find(line) != std::string::npos;
       if (!kept) RC_LOG() << r.Describe() << "lost: " << line;

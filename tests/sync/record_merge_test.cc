@@ -546,6 +546,22 @@ TEST(RecordMergeTest, TextMergeEndsWithAnEditThatSawIt) {
   EXPECT_THAT(h.head().open_conflicts(), IsEmpty());
 }
 
+// An edit made before the text a clean merge started from (it saw neither
+// the merged edits nor what came before them) is merged against the text it
+// saw, as without a text merge: it must not undo what it never saw.
+// Regression: it joined the merge and its old first line replaced X's.
+TEST(RecordMergeTest, AnEditOlderThanATextMergeDoesNotUndoWhatItNeverSaw) {
+  History h;
+  ASSERT_OK(h.Apply(Edit("m0", 0, R"(finding { narrative: "A\nx\ny\nz\nw\n" })", 10)));
+  ASSERT_OK(h.Apply(Edit("m-x", 1, R"(finding { narrative: "B\nx\ny\nz\nw\n" })", 20)));
+  ASSERT_OK(h.Apply(Edit("m-a", 2, R"(finding { narrative: "B\na\ny\nz\nw\n" })", 30)));
+  ASSERT_OK(h.Apply(Edit("m-c", 2, R"(finding { narrative: "B\nx\nc\nz\nw\n" })", 40)));
+  ASSERT_THAT(h.head().text_merges(), SizeIs(1));
+  ASSERT_OK(h.Apply(Edit("m-g", 1, R"(finding { narrative: "A\nx\ny\nz\ng\n" })", 50)));
+  EXPECT_EQ(h.head().body().finding().narrative(), "B\na\nc\nz\ng\n");
+  EXPECT_THAT(h.head().open_conflicts(), IsEmpty());
+}
+
 // Removing an element that has a conflict open inside it does not settle
 // that conflict: the element is kept and the removal is a delete-vs-edit
 // conflict, as when the removal arrives before the edits it competes with.
