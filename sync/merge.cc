@@ -315,16 +315,17 @@ class Merger {
     Conflict& merge = it->second;
     const FieldValue base_value = ValueOf(base, f);
     bool in_merge = SameValue(base_value, merge.base());
-    absl::flat_hash_set<std::string> seen;
+    // Seen by text, not by writer: a version may hold a text that merged
+    // several edits under one of them (the head's text when the merge
+    // began), which an edit that saw that writer's own text did not see.
+    std::vector<const FieldValue*> seen = {&base_value};
     if (in_.base_text_merges != nullptr) {
       for (const Conflict& c : *in_.base_text_merges) {
         if (c.field_path() != path || !SameValue(c.base(), merge.base())) {
           continue;
         }
         in_merge = true;
-        for (const ConflictVersion& v : c.versions()) {
-          seen.insert(v.edit().mutation_id());
-        }
+        for (const ConflictVersion& v : c.versions()) seen.push_back(&v.value());
       }
     }
     for (const ConflictVersion& v : merge.versions()) {
@@ -338,8 +339,10 @@ class Merger {
     versions->erase(
         std::remove_if(versions->begin(), versions->end(),
                        [&](const ConflictVersion& v) {
-                         return seen.contains(v.edit().mutation_id()) ||
-                                SameValue(v.value(), base_value);
+                         return std::any_of(seen.begin(), seen.end(),
+                                            [&v](const FieldValue* s) {
+                                              return SameValue(v.value(), *s);
+                                            });
                        }),
         versions->end());
     if (versions->empty()) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
@@ -619,7 +620,7 @@ RC_GTEST_PROP(MergeProperty, ConvergenceWithAnyNarrativeEdits, ()) {
                     .record_deletes = true});
 }
 
-// No loss under any history, not only rounds: 2-6 narrative edits, each
+// No loss under any history, not only rounds: 2-10 narrative edits, each
 // made on any revision of one server's history so far (so an edit may have
 // seen some earlier edits and not others), each writing lines of its own.
 // Every line that no later edit removed (made on a revision holding the
@@ -633,7 +634,7 @@ RC_GTEST_PROP(MergeProperty, NoNarrativeLineIsLostWhateverRevisionEditsSaw, ()) 
   *create.mutable_body()->mutable_finding() = GenFinding();
   Replica r;
   r.Apply(create);
-  const int n = *rc::gen::inRange(2, 7);
+  const int n = *rc::gen::inRange(2, 11);
   std::vector<std::vector<std::string>> written(n);
   std::vector<std::string> own(n);
   std::vector<uint64_t> made_on(n), made(n);
@@ -683,7 +684,18 @@ RC_GTEST_PROP(MergeProperty, NoNarrativeLineIsLostWhateverRevisionEditsSaw, ()) 
       if (removed) continue;
       bool kept = false;
       for (const std::string& text : texts) kept = kept || text.find(line) != std::string::npos;
-      if (!kept) RC_LOG() << r.Describe() << "lost: " << line;
+      if (!kept) {
+        for (int k = 0; k < n; ++k) {
+          RC_LOG() << "edit m-" << k + 1 << " on revision " << made_on[k] << " made "
+                   << made[k] << ": " << absl::CEscape(own[k]) << "\n";
+        }
+        for (const Record& rev : r.history) {
+          RC_LOG() << "revision " << rev.revision() << " "
+                   << absl::CEscape(rev.body().finding().narrative()) << " merges "
+                   << rev.text_merges_size() << " conflicts " << rev.open_conflicts_size() << "\n";
+        }
+        RC_LOG() << r.Describe() << "lost: " << line;
+      }
       RC_ASSERT(kept);
       ++checked;
     }

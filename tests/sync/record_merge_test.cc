@@ -562,6 +562,30 @@ TEST(RecordMergeTest, AnEditOlderThanATextMergeDoesNotUndoWhatItNeverSaw) {
   EXPECT_THAT(h.head().open_conflicts(), IsEmpty());
 }
 
+// A text merge that began on a head whose text was itself a merge holds
+// that text under one writer. An edit that saw that writer's own text (not
+// the merged one) still joins it without dropping it. Regression (found by
+// NoNarrativeLineIsLostWhateverRevisionEditsSaw): versions were taken as
+// seen by writer, and m-4's line, merged under m-3, was lost.
+TEST(RecordMergeTest, AVersionHoldingSeveralEditsIsSeenByItsTextNotItsWriter) {
+  History h;
+  ASSERT_OK(h.Apply(Edit("m0", 0, R"(finding { narrative: "0\n1\n2\n3\n4\n5\n" })", 10)));
+  ASSERT_OK(h.Apply(Edit("m-1", 1, R"(finding { narrative: "1\n2\n3\n4\n5\n" })", 20)));
+  ASSERT_OK(h.Apply(Edit("m-2", 2, R"(finding { narrative: "m2\n1\n2\n3\n4\n5\n" })", 30)));
+  ASSERT_OK(h.Apply(Edit("m-3", 1, R"(finding { narrative: "0\n1\nm3\n2\n3\n4\n5\n" })", 90)));
+  ASSERT_OK(h.Apply(Edit("m-4", 2, R"(finding { narrative: "1\n2\nm4\n3\n4\n5\n" })", 40)));
+  ASSERT_OK(h.Apply(Edit("m-5", 1, R"(finding { narrative: "0\n1\n2\n3\nm5\n4\n5\n" })", 50)));
+  ASSERT_EQ(h.head().body().finding().narrative(), "m2\n1\nm3\n2\nm4\n3\nm5\n4\n5\n");
+  // Made on revision 4 (m-2 and m-3 merged), before m-4 and m-5.
+  ASSERT_OK(h.Apply(Edit("m-6", 4, R"(finding { narrative: "m6\nm2\n1\nm3\n2\n3\n4\n5\n" })",
+                         60)));
+  EXPECT_NE(h.head().body().finding().narrative().find("m4\n"), std::string::npos)
+      << h.head().body().finding().narrative();
+  EXPECT_NE(h.head().body().finding().narrative().find("m5\n"), std::string::npos);
+  ASSERT_THAT(h.head().open_conflicts(), SizeIs(1));  // m-6 and m-2 both wrote the top
+  EXPECT_EQ(h.head().open_conflicts(0).field_path(), "narrative");
+}
+
 // Removing an element that has a conflict open inside it does not settle
 // that conflict: the element is kept and the removal is a delete-vs-edit
 // conflict, as when the removal arrives before the edits it competes with.
