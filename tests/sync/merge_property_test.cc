@@ -645,14 +645,31 @@ RC_GTEST_PROP(MergeProperty, NoNarrativeLineIsLostWhateverRevisionEditsSaw, ()) 
     m.set_base_revision(*rc::gen::inRange<uint64_t>(1, r.history.size() + 1));
     Finding f = r.history[m.base_revision() - 1].body().finding();
     std::vector<std::string> lines = NarrativeLines(f);
-    const int first = *rc::gen::inRange<int>(0, lines.size() + 1);
-    const int last = *rc::gen::inRange<int>(first, std::min<int>(lines.size(), first + 3) + 1);
-    std::vector<std::string> added;
-    const int count = *rc::gen::inRange(first == last ? 1 : 0, 3);
-    for (int k = 0; k < count; ++k) added.push_back(absl::StrCat(m.mutation_id(), " line ", k, "\n"));
-    lines.erase(lines.begin() + first, lines.begin() + last);
-    lines.insert(lines.begin() + first, added.begin(), added.end());
+    // One or two places: each replaces up to 3 lines by up to 2 new ones.
+    std::vector<std::string> added_all;
+    for (int place = *rc::gen::inRange(1, 3); place > 0; --place) {
+      const int first = *rc::gen::inRange<int>(0, lines.size() + 1);
+      const int last =
+          *rc::gen::inRange<int>(first, std::min<int>(lines.size(), first + 3) + 1);
+      std::vector<std::string> added;
+      const int count = *rc::gen::inRange(first == last ? 1 : 0, 3);
+      for (int k = 0; k < count; ++k) {
+        added.push_back(absl::StrCat(m.mutation_id(), " line ", added_all.size(), "\n"));
+        added_all.push_back(added.back());
+      }
+      lines.erase(lines.begin() + first, lines.begin() + last);
+      lines.insert(lines.begin() + first, added.begin(), added.end());
+    }
     f.set_narrative(absl::StrJoin(lines, ""));
+    // A second place may replace what the first added.
+    std::vector<std::string> added;
+    for (const std::string& line : added_all) {
+      if (f.narrative().find(line) != std::string::npos) added.push_back(line);
+    }
+    if (f.narrative() == r.history[m.base_revision() - 1].body().finding().narrative()) {
+      f.set_narrative(f.narrative() + m.mutation_id() + " line end\n");
+      added.push_back(m.mutation_id() + " line end\n");
+    }
     *m.mutable_body()->mutable_finding() = f;
     const auto stamp = GenStamp(m.mutation_id());
     m.set_author(stamp.author());
