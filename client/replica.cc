@@ -184,25 +184,44 @@ absl::StatusOr<std::vector<std::pair<std::string, M>>> CollectSealed(const Seale
   return out;
 }
 
+// Scans of the store's keys, and of a commit's (which sees its own writes).
+auto ScanOf(storage::Storage& db) {
+  return [&db](const storage::KeyRange& range, auto visit) {
+    return db.Scan(kMeta, range, nullptr, visit);
+  };
+}
+auto ScanOf(storage::CommitContext& ctx) {
+  return [&ctx](const storage::KeyRange& range, auto visit) {
+    return ctx.Scan(kMeta, range, visit);
+  };
+}
+
 template <typename M>
 absl::StatusOr<std::vector<std::pair<std::string, M>>> ScanAll(const Sealer& sealer,
                                                                storage::Storage& db,
                                                                const std::string& prefix,
                                                                std::size_t limit = SIZE_MAX) {
-  return CollectSealed<M>(sealer, prefix, limit, [&](const storage::KeyRange& range, auto visit) {
-    return db.Scan(kMeta, range, nullptr, visit);
-  });
+  return CollectSealed<M>(sealer, prefix, limit, ScanOf(db));
 }
 
-// The same inside a commit (sees the commit's own writes).
 template <typename M>
 absl::StatusOr<std::vector<std::pair<std::string, M>>> ScanIn(const Sealer& sealer,
                                                               storage::CommitContext& ctx,
                                                               const std::string& prefix) {
-  return CollectSealed<M>(sealer, prefix, SIZE_MAX,
-                          [&](const storage::KeyRange& range, auto visit) {
-                            return ctx.Scan(kMeta, range, visit);
-                          });
+  return CollectSealed<M>(sealer, prefix, SIZE_MAX, ScanOf(ctx));
+}
+
+// The ids of the records held in `scope`, from `scan` (a ScanOf).
+template <typename ScanFn>
+absl::StatusOr<std::vector<std::string>> IdsInScope(const std::string& scope, ScanFn scan) {
+  std::vector<std::string> ids;
+  const std::string prefix = InScopePrefix(scope);
+  RETURN_IF_ERROR(scan(storage::KeyRange::Prefix(prefix),
+                       [&](std::string_view key, std::string_view) {
+                         ids.emplace_back(key.substr(prefix.size()));
+                         return true;
+                       }));
+  return ids;
 }
 
 // Attachment copies: a header (magic, 16-byte file nonce), then chunks of
@@ -239,8 +258,6 @@ bool Transient(grpc::StatusCode code) {
          code == grpc::StatusCode::RESOURCE_EXHAUSTED || code == grpc::StatusCode::ABORTED ||
          code == grpc::StatusCode::CANCELLED;
 }
-
-std::string Sha256Of(std::string_view data) { return Sha256::HexOf(data); }
 
 LocalView ViewOf(const std::string& id, const LocalRecord& rec) {
   LocalView view;
@@ -748,7 +765,7 @@ class Replica::Impl {
         auto* c = message.mutable_chunk();
         c->set_offset(offset);
         c->set_data(chunk);
-        c->set_sha256(Sha256Of(c->data()));
+        c->set_sha256(Sha256::HexOf(c->data()));
         open = writer->Write(message);
         if (open) {
           offset += want;
@@ -969,11 +986,7 @@ class Replica::Impl {
     // edits not yet sent or not yet seen in a pulled head.
     std::vector<std::string> held;
     if (page.reset()) {
-      RETURN_IF_ERROR(db_->Scan(kMeta, storage::KeyRange::Prefix(InScopePrefix(scope)), nullptr,
-                                [&](std::string_view key, std::string_view) {
-                                  held.emplace_back(key.substr(InScopePrefix(scope).size()));
-                                  return true;
-                                }));
+      ASSIGN_OR_RETURN(held, IdsInScope(scope, ScanOf(*db_)));
     }
     return db_
         ->Commit([&](storage::CommitContext& ctx) -> absl::Status {
@@ -1047,12 +1060,7 @@ class Replica::Impl {
     ASSIGN_OR_RETURN(auto outbox, ScanAll<OutboxEntry>(sealer_, *db_, "t/out/"));
     ASSIGN_OR_RETURN(auto parked, ScanAll<ParkedMutation>(sealer_, *db_, "t/park/"));
     ASSIGN_OR_RETURN(auto uploads, ScanAll<UploadEntry>(sealer_, *db_, "t/upload/"));
-    std::vector<std::string> ids;
-    RETURN_IF_ERROR(db_->Scan(kMeta, storage::KeyRange::Prefix(InScopePrefix(scope)), nullptr,
-                              [&](std::string_view key, std::string_view) {
-                                ids.emplace_back(key.substr(InScopePrefix(scope).size()));
-                                return true;
-                              }));
+    ASSIGN_OR_RETURN(const std::vector<std::string> ids, IdsInScope(scope, ScanOf(*db_)));
     std::set<std::string> in_scope(ids.begin(), ids.end());
     std::vector<ParkedMutation> discarded;
     std::vector<std::string> blobs;
@@ -1130,12 +1138,8 @@ class Replica::Impl {
     RETURN_IF_ERROR(
         db_->Commit([&](storage::CommitContext& ctx) -> absl::Status {
              blobs.clear();
-             std::vector<std::string> ids;
-             RETURN_IF_ERROR(ctx.Scan(kMeta, storage::KeyRange::Prefix(InScopePrefix(scope)),
-                                      [&](std::string_view key, std::string_view) {
-                                        ids.emplace_back(key.substr(InScopePrefix(scope).size()));
-                                        return true;
-                                      }));
+             ASSIGN_OR_RETURN(const std::vector<std::string> ids,
+                              IdsInScope(scope, ScanOf(ctx)));
              ASSIGN_OR_RETURN(std::optional<std::string> followed,
                               ctx.Get(kMeta, FollowKey(scope)));
              if (!followed.has_value() && ids.empty()) {
@@ -1540,13 +1544,7 @@ absl::StatusOr<LocalView> Replica::Get(const std::string& record_id) const {
 }
 
 absl::StatusOr<std::vector<LocalView>> Replica::List(const std::string& scope) const {
-  std::vector<std::string> ids;
-  const std::string prefix = InScopePrefix(scope);
-  RETURN_IF_ERROR(impl_->db_->Scan(kMeta, storage::KeyRange::Prefix(prefix), nullptr,
-                                   [&](std::string_view key, std::string_view) {
-                                     ids.emplace_back(key.substr(prefix.size()));
-                                     return true;
-                                   }));
+  ASSIGN_OR_RETURN(const std::vector<std::string> ids, IdsInScope(scope, ScanOf(*impl_->db_)));
   std::vector<LocalView> out;
   for (const std::string& id : ids) {
     ASSIGN_OR_RETURN(LocalView view, Get(id));
