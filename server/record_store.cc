@@ -50,12 +50,20 @@ std::string ViewEpochKey(std::string_view scope, std::string_view principal) {
 }
 constexpr std::string_view kServicesEpoch = "*services";
 
+// 8 bytes, most significant first (cursors, view epochs).
+void AppendUint64(std::string& out, std::uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+std::uint64_t ReadUint64(const unsigned char* bytes) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | bytes[i];
+  return v;
+}
+
 absl::StatusOr<std::uint64_t> ParseEpoch(const std::optional<std::string>& raw) {
   if (!raw.has_value()) return 0;
   if (raw->size() != 8) return absl::DataLossError("malformed view epoch");
-  std::uint64_t epoch = 0;
-  for (unsigned char c : *raw) epoch = (epoch << 8) | c;
-  return epoch;
+  return ReadUint64(reinterpret_cast<const unsigned char*>(raw->data()));
 }
 
 // What shapes the records a grant sees (which fields are removed, which
@@ -267,10 +275,9 @@ absl::Status RecordStore::MoveViewEpochs(CommitContext& ctx, const std::optional
   for (const std::string& principal : moved) {
     const std::string key = ViewEpochKey(after.scope(), principal);
     ASSIGN_OR_RETURN(std::optional<std::string> raw, ctx.Get(ColumnFamily::kIndexes, key));
-    ASSIGN_OR_RETURN(std::uint64_t epoch, ParseEpoch(raw));
-    ++epoch;
+    ASSIGN_OR_RETURN(const std::uint64_t epoch, ParseEpoch(raw));
     std::string bytes;
-    for (int shift = 56; shift >= 0; shift -= 8) bytes.push_back(static_cast<char>(epoch >> shift));
+    AppendUint64(bytes, epoch + 1);
     ctx.Put(ColumnFamily::kIndexes, key, std::move(bytes));
   }
   return absl::OkStatus();
@@ -652,11 +659,9 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
 std::string RecordStore::EncodeCursor(absl::string_view scope, std::uint64_t seq,
                                       std::uint8_t view, std::uint64_t epoch) const {
   std::string payload(1, static_cast<char>(kCursorVersion));
-  for (int shift = 56; shift >= 0; shift -= 8) payload.push_back(static_cast<char>(seq >> shift));
+  AppendUint64(payload, seq);
   payload.push_back(static_cast<char>(view));
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    payload.push_back(static_cast<char>(epoch >> shift));
-  }
+  AppendUint64(payload, epoch);
   const std::string authenticated = payload + std::string(scope);
   unsigned char mac[crypto_auth_hmacsha256_BYTES];
   crypto_auth_hmacsha256(mac, reinterpret_cast<const unsigned char*>(authenticated.data()),
@@ -704,10 +709,10 @@ absl::StatusOr<RecordStore::CursorPosition> RecordStore::DecodeCursor(
                          reinterpret_cast<const unsigned char*>(cursor_key_.data()));
   if (sodium_memcmp(mac, payload + body, kCursorMacBytes) != 0) return invalid();
   CursorPosition position;
-  for (int i = 1; i <= 8; ++i) position.seq = (position.seq << 8) | payload[i];
+  position.seq = ReadUint64(payload + 1);
   if (body >= 10) position.view = payload[9];
   if (body == 18) {
-    for (int i = 10; i < 18; ++i) position.epoch = (position.epoch << 8) | payload[i];
+    position.epoch = ReadUint64(payload + 10);
   }
   return position;
 }
