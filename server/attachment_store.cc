@@ -93,8 +93,6 @@ absl::Status AttachmentStore::ValidateSha256(std::string_view sha256) {
       "SHA256_INVALID", {{"field", "sha256"}});
 }
 
-std::string AttachmentStore::Sha256Hex(std::string_view data) { return Sha256::HexOf(data); }
-
 absl::StatusOr<AttachmentState> AttachmentStore::GetState(std::string_view sha256) {
   RETURN_IF_ERROR(ValidateSha256(sha256));
   ASSIGN_OR_RETURN(auto meta, ParseMeta(storage_->Get(ColumnFamily::kAttachments,
@@ -189,7 +187,7 @@ void AttachmentStore::Append(const Caller& caller, std::string sha256, std::uint
                            "a chunk must hold 1..", options_.max_chunk_bytes, " bytes")),
                        "CHUNK_SIZE_INVALID", {{"offset", std::to_string(offset)}});
   }
-  if (valid.ok() && Sha256Hex(data) != chunk_sha256) {
+  if (valid.ok() && Sha256::HexOf(data) != chunk_sha256) {
     valid = WithReason(
         absl::DataLossError("chunk bytes do not match the chunk's sha256: resend the chunk"),
         "CHUNK_CORRUPT", {{"offset", std::to_string(offset)}});

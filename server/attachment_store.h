@@ -67,7 +67,6 @@ class AttachmentStore {
 
   // InvalidArgument (reason SHA256_INVALID) unless 64 lowercase hex digits.
   static absl::Status ValidateSha256(std::string_view sha256);
-  static std::string Sha256Hex(std::string_view data);
 
   // The stored state; NotFound when nothing of it is stored.
   absl::StatusOr<AttachmentState> GetState(std::string_view sha256);

@@ -98,7 +98,7 @@ class UploadReactor final : public grpc::ServerReadReactor<UploadAttachmentReque
   // stored, and the scope is linked once all of them match.
   void Prove(const AttachmentChunk& chunk) {
     absl::Status bad;
-    if (AttachmentStore::Sha256Hex(chunk.data()) != chunk.sha256()) {
+    if (Sha256::HexOf(chunk.data()) != chunk.sha256()) {
       bad = WithReason(
           absl::DataLossError("chunk bytes do not match the chunk's sha256: resend the chunk"),
           "CHUNK_CORRUPT", {{"offset", std::to_string(chunk.offset())}});
@@ -225,7 +225,7 @@ class DownloadReactor final : public grpc::ServerWriteReactor<AttachmentChunk> {
       offset_ = piece.offset + piece.data.size();
       AttachmentChunk chunk;
       chunk.set_offset(piece.offset);
-      chunk.set_sha256(AttachmentStore::Sha256Hex(piece.data));
+      chunk.set_sha256(Sha256::HexOf(piece.data));
       chunk.set_data(std::move(piece.data));
       pending_.push_back(std::move(chunk));
     }

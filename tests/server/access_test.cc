@@ -12,11 +12,11 @@
 #include <sstream>
 
 #include "absl/time/clock.h"
+#include "base/sha256.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
-#include "server/attachment_store.h"
 #include "server/grpc_status.h"
 #include "server/operator_commands.h"
 #include "server/tls_bootstrap.h"
@@ -137,12 +137,12 @@ class Client {
     v1::AttachmentStatus ignored;
     auto writer = sync_->UploadAttachment(&ctx, out ? out : &ignored);
     v1::UploadAttachmentRequest header;
-    header.mutable_header()->set_sha256(server::AttachmentStore::Sha256Hex(content));
+    header.mutable_header()->set_sha256(Sha256::HexOf(content));
     header.mutable_header()->set_size(content.size());
     header.mutable_header()->set_scope(scope);
     v1::UploadAttachmentRequest chunk;
     chunk.mutable_chunk()->set_data(content);
-    chunk.mutable_chunk()->set_sha256(server::AttachmentStore::Sha256Hex(content));
+    chunk.mutable_chunk()->set_sha256(Sha256::HexOf(content));
     if (writer->Write(header)) writer->Write(chunk);
     writer->WritesDone();
     return writer->Finish();
@@ -295,7 +295,7 @@ TEST_F(AccessTest, RoleRpcScopeMatrix) {
     record_of[scope] = m.record_id();
     const std::string content = "photo of " + scope;
     ASSERT_TRUE(reviewer.Upload(scope, content).ok());
-    sha_of[scope] = server::AttachmentStore::Sha256Hex(content);
+    sha_of[scope] = Sha256::HexOf(content);
   }
   struct Rights {
     std::set<std::string> read, write;

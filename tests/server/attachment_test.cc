@@ -8,6 +8,7 @@
 
 #include "gtest/gtest.h"
 #include "absl/synchronization/notification.h"
+#include "base/sha256.h"
 #include "server/attachment_store.h"
 #include "storage/key_codec.h"
 #include "tests/testing/temp_dir.h"
@@ -63,8 +64,8 @@ class AttachmentTest : public ::testing::Test {
       auto* c = request.mutable_chunk();
       c->set_offset(off);
       c->set_data(content.substr(off, std::min(chunk, to - off)));
-      c->set_sha256(AttachmentStore::Sha256Hex(c->data()));
-      if (corrupt && *corrupt == off) c->set_sha256(AttachmentStore::Sha256Hex("other"));
+      c->set_sha256(Sha256::HexOf(c->data()));
+      if (corrupt && *corrupt == off) c->set_sha256(Sha256::HexOf("other"));
       if (!writer->Write(request)) break;
     }
     writer->WritesDone();
@@ -84,7 +85,7 @@ class AttachmentTest : public ::testing::Test {
     v1::AttachmentChunk chunk;
     while (reader->Read(&chunk)) {
       EXPECT_EQ(chunk.offset(), offset + out.size());
-      EXPECT_EQ(chunk.sha256(), AttachmentStore::Sha256Hex(chunk.data()));
+      EXPECT_EQ(chunk.sha256(), Sha256::HexOf(chunk.data()));
       out += chunk.data();
     }
     *status = reader->Finish();
@@ -110,7 +111,7 @@ class AttachmentTest : public ::testing::Test {
 
 TEST_F(AttachmentTest, UploadInChunksThenDownloadWholeAndRanges) {
   const std::string content = RandomBytes(3 * 1024 * 1024 + 123, 1);
-  const std::string sha = AttachmentStore::Sha256Hex(content);
+  const std::string sha = Sha256::HexOf(content);
   AttachmentStatus status;
   ASSERT_TRUE(Upload(sha, content.size(), content, 0, content.size(), 512 * 1024, &status).ok());
   EXPECT_TRUE(status.complete());
@@ -133,7 +134,7 @@ TEST_F(AttachmentTest, UploadInChunksThenDownloadWholeAndRanges) {
 
 TEST_F(AttachmentTest, InterruptedUploadResumesAtTheDurableOffset) {
   const std::string content = RandomBytes(1000000, 2);
-  const std::string sha = AttachmentStore::Sha256Hex(content);
+  const std::string sha = Sha256::HexOf(content);
   AttachmentStatus status;
   // The tablet sends 3 chunks of 100 000 bytes, then the connection ends.
   ASSERT_TRUE(Upload(sha, content.size(), content, 0, 300000, 100000, &status).ok());
@@ -156,7 +157,7 @@ TEST_F(AttachmentTest, InterruptedUploadResumesAtTheDurableOffset) {
 
 TEST_F(AttachmentTest, CorruptedChunkIsRefusedAndNothingOfItStored) {
   const std::string content = RandomBytes(300000, 3);
-  const std::string sha = AttachmentStore::Sha256Hex(content);
+  const std::string sha = Sha256::HexOf(content);
   AttachmentStatus status;
   grpc::Status s = Upload(sha, content.size(), content, 0, content.size(), 100000, &status,
                           /*corrupt=*/100000);
@@ -170,7 +171,7 @@ TEST_F(AttachmentTest, CorruptedChunkIsRefusedAndNothingOfItStored) {
 
 TEST_F(AttachmentTest, ContentNotMatchingItsHashIsDiscarded) {
   const std::string content = RandomBytes(200000, 4);
-  const std::string claimed = AttachmentStore::Sha256Hex("something else");
+  const std::string claimed = Sha256::HexOf("something else");
   AttachmentStatus status;
   grpc::Status s = Upload(claimed, content.size(), content, 0, content.size(), 100000, &status);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::DATA_LOSS);
@@ -180,7 +181,7 @@ TEST_F(AttachmentTest, ContentNotMatchingItsHashIsDiscarded) {
 
 TEST_F(AttachmentTest, SameContentTwiceIsStoredOnce) {
   const std::string content = RandomBytes(250000, 5);
-  const std::string sha = AttachmentStore::Sha256Hex(content);
+  const std::string sha = Sha256::HexOf(content);
   AttachmentStatus status;
   ASSERT_TRUE(Upload(sha, content.size(), content, 0, content.size(), 100000, &status).ok());
   // A second device sends the same photo: the header alone completes it.
@@ -196,7 +197,7 @@ TEST_F(AttachmentTest, SameContentTwiceIsStoredOnce) {
 
 TEST_F(AttachmentTest, AnotherScopeGetsTheContentOnlyByProvingItHasTheBytes) {
   const std::string content = RandomBytes(250000, 9);
-  const std::string sha = AttachmentStore::Sha256Hex(content);
+  const std::string sha = Sha256::HexOf(content);
   const std::string other = "visits/01900000-0000-7000-8000-0000000000b2";
   AttachmentStatus status;
   ASSERT_TRUE(Upload(sha, content.size(), content, 0, content.size(), 100000, &status).ok());
@@ -230,7 +231,7 @@ TEST_F(AttachmentTest, AnotherScopeGetsTheContentOnlyByProvingItHasTheBytes) {
 
 TEST_F(AttachmentTest, UploadsAreAudited) {
   const std::string content = RandomBytes(1000, 9);
-  const std::string sha = AttachmentStore::Sha256Hex(content);
+  const std::string sha = Sha256::HexOf(content);
   AttachmentStatus status;
   ASSERT_TRUE(Upload(sha, content.size(), content, 0, content.size(), 1000, &status).ok());
   std::ostringstream log;
@@ -252,7 +253,7 @@ TEST_F(AttachmentTest, AttachmentBytesAreEncryptedAtRest) {
   const std::string sentence = "Officer K. struck the detainee in cell block C at 02:10.";
   std::string content;
   while (content.size() < 300000) content += sentence + "\n";
-  const std::string sha = AttachmentStore::Sha256Hex(content);
+  const std::string sha = Sha256::HexOf(content);
   AttachmentStatus status;
   ASSERT_TRUE(Upload(sha, content.size(), content, 0, content.size(), 100000, &status).ok());
   ASSERT_TRUE(status.complete());
@@ -271,7 +272,7 @@ TEST_F(AttachmentTest, AttachmentBytesAreEncryptedAtRest) {
 
 TEST_F(AttachmentTest, BadInputGetsSpecificErrors) {
   const std::string content = RandomBytes(1000, 6);
-  const std::string sha = AttachmentStore::Sha256Hex(content);
+  const std::string sha = Sha256::HexOf(content);
   AttachmentStatus status;
   grpc::Status s = Upload("ABC", content.size(), content, 0, 0, 1000, &status);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
@@ -294,7 +295,7 @@ TEST_F(AttachmentTest, BadInputGetsSpecificErrors) {
   EXPECT_EQ(Reason(s), "ATTACHMENT_SIZE_MISMATCH");
   // A chunk over 1 MiB.
   const std::string big = RandomBytes((1 << 20) + 1, 7);
-  s = Upload(AttachmentStore::Sha256Hex(big), big.size(), big, 0, big.size(), big.size(), &status);
+  s = Upload(Sha256::HexOf(big), big.size(), big, 0, big.size(), big.size(), &status);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Reason(s), "CHUNK_SIZE_INVALID");
   // Chunks before any header.
@@ -310,11 +311,11 @@ TEST_F(AttachmentTest, BadInputGetsSpecificErrors) {
     EXPECT_EQ(Reason(s), "UPLOAD_HEADER_MISSING");
   }
   grpc::Status d;
-  Download(AttachmentStore::Sha256Hex("never uploaded"), 0, 0, &d);
+  Download(Sha256::HexOf("never uploaded"), 0, 0, &d);
   EXPECT_EQ(d.error_code(), grpc::StatusCode::NOT_FOUND);
   // An incomplete upload cannot be downloaded.
   const std::string partial = RandomBytes(1000, 8);
-  const std::string partial_sha = AttachmentStore::Sha256Hex(partial);
+  const std::string partial_sha = Sha256::HexOf(partial);
   ASSERT_TRUE(Upload(partial_sha, 1000, partial, 0, 500, 500, &status).ok());
   Download(partial_sha, 0, 0, &d);
   EXPECT_EQ(d.error_code(), grpc::StatusCode::NOT_FOUND);
@@ -348,11 +349,11 @@ TEST(AttachmentStoreTest, InterruptedVerificationIsResumedByBegin) {
     return result;
   };
   const std::string content = "register page scan";
-  const std::string sha = AttachmentStore::Sha256Hex(content);
+  const std::string sha = Sha256::HexOf(content);
   const server::Caller caller{"tester", "dev"};
   ASSERT_OK(run([&](auto cb) { store.Begin(caller, kScope, sha, content.size(), cb); }));
   auto appended = run([&](auto cb) {
-    store.Append(caller, sha, 0, content, AttachmentStore::Sha256Hex(content), cb);
+    store.Append(caller, sha, 0, content, Sha256::HexOf(content), cb);
   });
   ASSERT_OK(appended);
   ASSERT_TRUE(appended->complete);

@@ -8,8 +8,8 @@
 #include <thread>
 
 #include "absl/time/clock.h"
+#include "base/sha256.h"
 #include "gtest/gtest.h"
-#include "server/attachment_store.h"
 #include "server/grpc_status.h"
 #include "server/operator_commands.h"
 #include "server/receipts.h"
@@ -490,7 +490,7 @@ TEST_F(SyncTest, SubscribeNotifiesOfNewChanges) {
 
 TEST_F(SyncTest, SignedReceiptCoversWhatTheServerHolds) {
   const std::string photo = "jpeg bytes of the cell";
-  const std::string photo_sha = server::AttachmentStore::Sha256Hex(photo);
+  const std::string photo_sha = Sha256::HexOf(photo);
   {
     grpc::ClientContext context;
     v1::AttachmentStatus status;
@@ -511,7 +511,7 @@ TEST_F(SyncTest, SignedReceiptCoversWhatTheServerHolds) {
   const std::string finding = NewId(), stored = NewId(), missing = NewId();
   v1::RecordBody stored_body, missing_body;
   stored_body.mutable_attachment()->set_sha256(photo_sha);
-  missing_body.mutable_attachment()->set_sha256(server::AttachmentStore::Sha256Hex("not sent"));
+  missing_body.mutable_attachment()->set_sha256(Sha256::HexOf("not sent"));
   PushOk({Edit(finding, 0, FindingBody("f"), "t1", scope_), Edit(finding, 1, FindingBody("f2")),
           Edit(stored, 0, stored_body, "t1", scope_), Edit(missing, 0, missing_body, "t1", scope_)});
   PushOk({Edit(NewId(), 0, FindingBody("elsewhere"), "t1", "visits/" + NewId())});
@@ -533,7 +533,7 @@ TEST_F(SyncTest, SignedReceiptCoversWhatTheServerHolds) {
 
   v1::Receipt forged = receipt;
   v1::ReceiptManifest more = *manifest;
-  more.add_attachment_sha256(server::AttachmentStore::Sha256Hex("not sent"));
+  more.add_attachment_sha256(Sha256::HexOf("not sent"));
   forged.set_manifest(more.SerializeAsString());
   EXPECT_THAT(server::ReceiptSigner::Verify(forged, receipt.public_key()),
               testing::StatusIs(absl::StatusCode::kDataLoss));
