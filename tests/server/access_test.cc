@@ -212,6 +212,22 @@ class AccessTest : public ::testing::Test {
 
   Client As(const std::string& user) { return Client(*server_, tokens_.at(user)); }
 
+  // An interview in visit A, interviewed by "monitor", and the identity
+  // record of the person interviewed (not pushed).
+  std::pair<Mutation, Mutation> InterviewWithIdentity(const std::string& notes,
+                                                      const std::string& full_name) {
+    v1::RecordBody interview;
+    interview.mutable_interview()->set_visit_id(visit_a_);
+    interview.mutable_interview()->set_pseudonym("Detainee 7");
+    if (!notes.empty()) interview.mutable_interview()->set_notes(notes);
+    interview.mutable_interview()->add_interviewer_user_ids("monitor");
+    Mutation interview_m = Create(own_, interview);
+    v1::RecordBody identity;
+    identity.mutable_identity()->set_interview_id(interview_m.record_id());
+    identity.mutable_identity()->set_full_name(full_name);
+    return {interview_m, Create(own_, identity)};
+  }
+
   std::unique_ptr<testing::TestServer> server_;
   std::map<std::string, std::string> tokens_;
   std::string visit_a_, visit_b_, own_, other_;
@@ -411,15 +427,7 @@ TEST_F(AccessTest, CleanNarrativeMergesAreRedactedToo) {
 TEST_F(AccessTest, IdentitiesFollowTheirInterviewsInterviewers) {
   const std::string kName = "Ivan Detainee-Realname";
   Client monitor = As("monitor");
-  v1::RecordBody interview;
-  interview.mutable_interview()->set_visit_id(visit_a_);
-  interview.mutable_interview()->set_pseudonym("Detainee 7");
-  interview.mutable_interview()->add_interviewer_user_ids("monitor");
-  Mutation interview_m = Create(own_, interview);
-  v1::RecordBody identity;
-  identity.mutable_identity()->set_interview_id(interview_m.record_id());
-  identity.mutable_identity()->set_full_name(kName);
-  Mutation identity_m = Create(own_, identity);
+  const auto [interview_m, identity_m] = InterviewWithIdentity("", kName);
   ASSERT_TRUE(monitor.Push({interview_m, identity_m}).ok());
 
   std::map<std::string, std::string> cursor;
@@ -472,16 +480,7 @@ TEST_F(AccessTest, FieldsAreRedactedInTheBytesThatLeave) {
   Client monitor = As("monitor");
   Client medic = As("medic");
 
-  v1::RecordBody interview;
-  interview.mutable_interview()->set_visit_id(visit_a_);
-  interview.mutable_interview()->set_pseudonym("Detainee 7");
-  interview.mutable_interview()->set_notes(kNotes);
-  interview.mutable_interview()->add_interviewer_user_ids("monitor");
-  Mutation interview_m = Create(own_, interview);
-  v1::RecordBody identity;
-  identity.mutable_identity()->set_interview_id(interview_m.record_id());
-  identity.mutable_identity()->set_full_name(kName);
-  Mutation identity_m = Create(own_, identity);
+  const auto [interview_m, identity_m] = InterviewWithIdentity(kNotes, kName);
   ASSERT_TRUE(monitor.Push({interview_m, identity_m}).ok());
   v1::RecordBody medical;
   medical.mutable_medical_finding()->set_visit_id(visit_a_);
@@ -547,12 +546,12 @@ TEST_F(AccessTest, FieldsAreRedactedInTheBytesThatLeave) {
   EXPECT_TRUE(contains(receipt.manifest(), identity_m.record_id()));
 
   // Nobody changes what they do not see in full.
-  Mutation overwrite = Create(own_, interview, interview_m.record_id());
+  Mutation overwrite = Create(own_, interview_m.body(), interview_m.record_id());
   overwrite.set_base_revision(1);
   overwrite.mutable_body()->mutable_interview()->clear_notes();
   EXPECT_EQ(medic.Push({overwrite}).error_code(), StatusCode::PERMISSION_DENIED);
   // ... nor create an identity for someone else's interview.
-  Mutation foreign_identity = Create(own_, identity);
+  Mutation foreign_identity = Create(own_, identity_m.body());
   EXPECT_EQ(medic.Push({foreign_identity}).error_code(), StatusCode::PERMISSION_DENIED);
 
   // Sensitive reads are in the audit log, by user and record.

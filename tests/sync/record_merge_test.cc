@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/sync/test_util.h"
@@ -288,6 +289,19 @@ std::string ConflictsAfter(const Mutation& create,
   return out;
 }
 
+// Every other order of `edits` after `order` (its first, sorted ascending)
+// gives the conflicts `first` and the body `first_body` that order gave.
+void ExpectSameInEveryOtherOrder(const Mutation& create, const std::vector<Mutation>& edits,
+                                 std::vector<size_t> order, const std::string& first,
+                                 const std::string& first_body) {
+  while (std::next_permutation(order.begin(), order.end())) {
+    std::string body;
+    EXPECT_EQ(ConflictsAfter(create, edits, order, &body), first)
+        << absl::StrJoin(order, "");
+    EXPECT_EQ(body, first_body);
+  }
+}
+
 // Every arrival order of the same concurrent edits gives one head and one set
 // of open conflicts (issue 3's convergence law). Regression: the element
 // delete-vs-edit conflict held the element as the head had it when the
@@ -319,12 +333,7 @@ TEST(RecordMergeTest, ElementRemovalConvergesInEveryOrder) {
   EXPECT_NE(first.find("mutation_id: \"m-del\""), std::string::npos) << first;
   EXPECT_EQ(first.find("mutation_id: \"m-type\""), std::string::npos) << first;
   EXPECT_EQ(first.find("mutation_id: \"m-del2\""), std::string::npos) << first;
-  while (std::next_permutation(order.begin(), order.end())) {
-    std::string body;
-    EXPECT_EQ(ConflictsAfter(create, edits, order, &body), first)
-        << order[0] << order[1] << order[2] << order[3];
-    EXPECT_EQ(body, first_body);
-  }
+  ExpectSameInEveryOtherOrder(create, edits, order, first, first_body);
 }
 
 // The head after applying `create` and then `edits` in the order `order`.
@@ -455,12 +464,7 @@ TEST(RecordMergeTest, OverlappingTextEditsConvergeInEveryOrder) {
                        R"(mutation_id: "m-c" text: "C\nC\nC\n" } })"),
             std::string::npos)
       << first;
-  while (std::next_permutation(order.begin(), order.end())) {
-    std::string body_bytes;
-    EXPECT_EQ(ConflictsAfter(create, edits, order, &body_bytes), first)
-        << order[0] << order[1] << order[2];
-    EXPECT_EQ(body_bytes, first_body);
-  }
+  ExpectSameInEveryOtherOrder(create, edits, order, first, first_body);
 }
 
 // Two narrative edits that merge cleanly and a third that overlaps one of
@@ -489,12 +493,7 @@ TEST(RecordMergeTest, CleanTextMergeThenOverlapConvergesInEveryOrder) {
                        R"(mutation_id: "m-b" text: "b\n" } })"),
             std::string::npos)
       << first;
-  while (std::next_permutation(order.begin(), order.end())) {
-    std::string body_bytes;
-    EXPECT_EQ(ConflictsAfter(create, edits, order, &body_bytes), first)
-        << order[0] << order[1] << order[2];
-    EXPECT_EQ(body_bytes, first_body);
-  }
+  ExpectSameInEveryOtherOrder(create, edits, order, first, first_body);
 }
 
 // A clean merge of concurrent narrative edits is kept with their own texts
