@@ -162,16 +162,16 @@ void AppendLengthDelimited(std::string& out, std::uint32_t field, std::string_vi
   out.append(bytes);
 }
 
-// A visit's records are locked once the visit is approved or published. The
-// visit record itself stays writable: that is how review moves it on.
+// A visit's records, the visit record itself included, are locked once the
+// visit is approved or published; deleting the visit record does not unlock
+// them (a tombstone keeps its body). Only the NPM unit still changes the
+// visit record of a locked visit: that is how review moves it on.
 absl::StatusOr<bool> VisitLocked(CommitContext& ctx, const std::string& scope,
-                                 const std::string& record_id, const storage::KeyRing& keys) {
+                                 const storage::KeyRing& keys) {
   if (!absl::StartsWith(scope, "visits/")) return false;
   const std::string visit_id = scope.substr(7);
-  if (visit_id == record_id) return false;
   ASSIGN_OR_RETURN(auto visit, ReadRecord(ctx, ColumnFamily::kRecords, RecordKey(visit_id), keys));
-  if (!visit.has_value() || visit->deleted() || !visit->body().has_visit() ||
-      visit->scope() != scope) {
+  if (!visit.has_value() || !visit->body().has_visit() || visit->scope() != scope) {
     return false;
   }
   const auto state = visit->body().visit().state();
@@ -496,19 +496,24 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
                               i, m, "MUTATION_TARGET_NOT_FOUND");
           }
           const std::string scope = head.has_value() ? head->scope() : m.scope();
+          // An edit chained on one held as a late submission (same record,
+          // same device) is held with it: its base was never applied.
+          bool chained_on_late = false;
+          if (!m.base_mutation_id().empty()) {
+            const std::string base_key = MutationKey(m.base_mutation_id());
+            ASSIGN_OR_RETURN(auto raw_base, ctx.Get(ColumnFamily::kMutations, base_key));
+            if (raw_base.has_value()) {
+              ASSIGN_OR_RETURN(StoredMutation prior,
+                               Decode<StoredMutation>(*raw_base, base_key, *keys_));
+              chained_on_late = prior.result().late_submission() &&
+                                prior.result().record_id() == m.record_id() &&
+                                prior.device_id() == m.device_id();
+            }
+          }
           if (!head.has_value() && !m.base_mutation_id().empty()) {
             // A chain on a create that is not applied: legitimate only when
             // that create was held as a late submission (same scope).
-            ASSIGN_OR_RETURN(auto raw_base, ctx.Get(ColumnFamily::kMutations,
-                                                    MutationKey(m.base_mutation_id())));
-            std::optional<StoredMutation> prior;
-            if (raw_base.has_value()) {
-              ASSIGN_OR_RETURN(prior, Decode<StoredMutation>(
-                                          *raw_base, MutationKey(m.base_mutation_id()), *keys_));
-            }
-            if (!prior.has_value() || !prior->result().late_submission() ||
-                prior->result().record_id() != m.record_id() ||
-                prior->device_id() != m.device_id()) {
+            if (!chained_on_late) {
               return AtMutation(absl::NotFoundError(absl::StrCat(
                                     "record ", m.record_id(), " does not exist")),
                                 i, m, "MUTATION_TARGET_NOT_FOUND");
@@ -529,12 +534,58 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
           if (cached != lock_cache.end() && !is_visit_record) {
             locked = cached->second;
           } else {
-            ASSIGN_OR_RETURN(locked, VisitLocked(ctx, scope, m.record_id(), *keys_));
+            ASSIGN_OR_RETURN(locked, VisitLocked(ctx, scope, *keys_));
             if (is_visit_record) {
               lock_cache.erase(scope);
             } else {
               lock_cache[scope] = locked;
             }
+          }
+          if (is_visit_record && (**grant).reviewer) locked = false;
+          locked = locked || chained_on_late;
+          // From here on the mutation is as the server takes it (accepted
+          // HLC, chained base); it is edited in place rather than copied.
+          Mutation& effective = m;
+          // A device clock far ahead is clamped, so one wrong tablet cannot
+          // win every later conflict; the accepted time is what is stored.
+          absl::StatusOr<sync::HlcReceipt> received = clock_.Receive(m.hlc(), now);
+          if (!received.ok()) return AtMutation(received.status(), i, m, "HLC_INVALID");
+          *effective.mutable_hlc() = received->accepted_remote;
+          // A mutation held for a locked visit is checked as if it were
+          // applied now (its base, the conflicts it resolves, its body), so
+          // that nonsense is refused rather than queued; one chained on a
+          // held edit has no applied base to check against.
+          std::optional<Record> base;
+          std::optional<sync::ApplyOutcome> outcome;
+          if (!chained_on_late) {
+            if (!m.base_mutation_id().empty()) {
+              absl::Status chained = ResolveChainBase(ctx, m, head, &effective, &base);
+              if (!chained.ok()) {
+                return AtMutation(
+                    chained, i, m,
+                    ReasonOf(chained).value_or(std::string(ReasonFor(chained.code()))));
+              }
+            } else if (head.has_value() && m.base_revision() > 0 &&
+                       m.base_revision() < head->revision()) {
+              ASSIGN_OR_RETURN(base,
+                               ReadRevision(ctx, head, m.record_id(), m.base_revision(), *keys_));
+              if (!base.has_value()) {
+                return absl::DataLossError(absl::StrCat("history of ", m.record_id(),
+                                                        " lacks revision ", m.base_revision()));
+              }
+            }
+            absl::StatusOr<sync::ApplyOutcome> applied = sync::ApplyMutation(
+                head ? &*head : nullptr, base ? &*base : nullptr, effective, now);
+            if (!applied.ok()) {
+              return AtMutation(applied.status(), i, m, ReasonFor(applied.status().code()));
+            }
+            // Nobody writes what they could not read back in full (an
+            // interview without themselves as interviewer, an identity of
+            // someone else's interview).
+            ASSIGN_OR_RETURN(Visibility after,
+                             VisibilityOf(**grant, applied->record, same_scope));
+            if (after != Visibility::kFull) return denied();
+            outcome = std::move(*applied);
           }
           if (locked) {
             const std::string late_key = LateKey(scope, m.mutation_id());
@@ -548,43 +599,6 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
             RETURN_IF_ERROR(audit.Append(
                 AuditOf(caller, "record.late_submission", "records/" + m.record_id())));
             continue;
-          }
-          // From here on the mutation is as the server takes it (accepted
-          // HLC, chained base); it is edited in place rather than copied.
-          Mutation& effective = m;
-          // A device clock far ahead is clamped, so one wrong tablet cannot
-          // win every later conflict; the accepted time is what is stored.
-          absl::StatusOr<sync::HlcReceipt> received = clock_.Receive(m.hlc(), now);
-          if (!received.ok()) return AtMutation(received.status(), i, m, "HLC_INVALID");
-          *effective.mutable_hlc() = received->accepted_remote;
-          std::optional<Record> base;
-          if (!m.base_mutation_id().empty()) {
-            absl::Status chained = ResolveChainBase(ctx, m, head, &effective, &base);
-            if (!chained.ok()) {
-              return AtMutation(chained, i, m,
-                                ReasonOf(chained).value_or(std::string(ReasonFor(chained.code()))));
-            }
-          } else if (head.has_value() && m.base_revision() > 0 &&
-                     m.base_revision() < head->revision()) {
-            ASSIGN_OR_RETURN(base,
-                             ReadRevision(ctx, head, m.record_id(), m.base_revision(), *keys_));
-            if (!base.has_value()) {
-              return absl::DataLossError(absl::StrCat("history of ", m.record_id(),
-                                                      " lacks revision ", m.base_revision()));
-            }
-          }
-          absl::StatusOr<sync::ApplyOutcome> outcome = sync::ApplyMutation(
-              head ? &*head : nullptr, base ? &*base : nullptr, effective, now);
-          if (!outcome.ok()) {
-            return AtMutation(outcome.status(), i, m, ReasonFor(outcome.status().code()));
-          }
-          // Nobody writes what they could not read back in full (an
-          // interview without themselves as interviewer, an identity of
-          // someone else's interview).
-          {
-            ASSIGN_OR_RETURN(Visibility after,
-                             VisibilityOf(**grant, outcome->record, same_scope));
-            if (after != Visibility::kFull) return denied();
           }
           // The review workflow's states are not the field team's to set.
           if (outcome->record.body().has_visit() &&

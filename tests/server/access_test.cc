@@ -599,6 +599,74 @@ TEST_F(AccessTest, UnannouncedVisitPlansAreWithheldFromServices) {
   EXPECT_EQ(bytes.find("night visit"), std::string::npos);
 }
 
+// The review workflow's states belong to the NPM unit, and once a visit is
+// approved its team changes nothing of it, not even its visit record: what
+// they push is held as a late submission, a delete of the visit record too.
+TEST_F(AccessTest, ALockedVisitIsTheNpmUnitsToMove) {
+  Client monitor = As("monitor"), lead = As("lead"), reviewer = As("reviewer");
+  v1::RecordBody visit;
+  visit.mutable_visit()->set_state(v1::VISIT_STATE_IN_PROGRESS);
+  visit.mutable_visit()->set_summary("Block C visited");
+  std::uint64_t revision = 0;
+  auto move = [&](Client& who, v1::VisitState to, PushResponse* out = nullptr) {
+    Mutation m = Create(own_, visit, visit_a_);
+    m.set_base_revision(revision);
+    m.mutable_body()->mutable_visit()->set_state(to);
+    PushResponse response;
+    grpc::Status s = who.Push({m}, &response);
+    if (s.ok() && !response.results(0).late_submission()) {
+      revision = response.results(0).revision();
+    }
+    if (out != nullptr) *out = response;
+    return s;
+  };
+  ASSERT_TRUE(move(monitor, v1::VISIT_STATE_IN_PROGRESS).ok());
+  for (Client* who : {&monitor, &lead}) {
+    grpc::Status s = move(*who, v1::VISIT_STATE_APPROVED);
+    EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(Reason(s), "VISIT_STATE_NOT_PERMITTED");
+  }
+  EXPECT_EQ(Reason(move(monitor, v1::VISIT_STATE_SUBMITTED)), "VISIT_STATE_NOT_PERMITTED");
+  ASSERT_TRUE(move(lead, v1::VISIT_STATE_SUBMITTED).ok());
+  ASSERT_TRUE(move(reviewer, v1::VISIT_STATE_APPROVED).ok());
+  const std::uint64_t approved = revision;
+
+  // Locked: an edit of the visit record's other fields, a delete of it and
+  // a new finding from the team are all held, none applied.
+  Mutation edit = Create(own_, visit, visit_a_);
+  edit.set_base_revision(approved);
+  edit.mutable_body()->mutable_visit()->set_state(v1::VISIT_STATE_APPROVED);
+  edit.mutable_body()->mutable_visit()->set_summary("Block C was fine");
+  Mutation del = Create(own_, v1::RecordBody(), visit_a_);
+  del.set_base_revision(approved);
+  del.set_delete_(true);
+  Mutation finding = Create(own_, Finding("after approval"));
+  for (Client* who : {&monitor, &lead}) {
+    for (const Mutation& m : {edit, del, finding}) {
+      Mutation fresh = m;
+      fresh.set_mutation_id(NewId());
+      PushResponse held;
+      ASSERT_TRUE(who->Push({fresh}, &held).ok());
+      EXPECT_TRUE(held.results(0).late_submission());
+      EXPECT_EQ(held.results(0).revision(), 0u);
+    }
+  }
+  PullResponse page;
+  ASSERT_TRUE(reviewer.Pull(own_, &page).ok());
+  ASSERT_EQ(page.records_size(), 1) << "only the visit record";
+  EXPECT_EQ(page.records(0).revision(), approved);
+  EXPECT_FALSE(page.records(0).deleted());
+  EXPECT_EQ(page.records(0).body().visit().summary(), "Block C visited");
+
+  // The NPM unit sends it back; the team writes again.
+  ASSERT_TRUE(move(reviewer, v1::VISIT_STATE_CHANGES_REQUESTED).ok());
+  EXPECT_GT(revision, approved);
+  PushResponse applied;
+  ASSERT_TRUE(monitor.Push({Create(own_, Finding("after changes requested"))}, &applied).ok());
+  EXPECT_FALSE(applied.results(0).late_submission());
+  EXPECT_EQ(applied.results(0).revision(), 1u);
+}
+
 TEST_F(AccessTest, LeavingTheTeamPurgesTheScope) {
   Client monitor = As("monitor");
   ASSERT_TRUE(monitor.Push({Create(own_, Finding("mine"))}).ok());

@@ -465,6 +465,47 @@ TEST_F(SyncTest, LockedVisitQueuesLateSubmissions) {
   EXPECT_TRUE(records[0].body().has_visit());
 }
 
+// What is held for a locked visit is checked as if it were applied, and an
+// offline chain on a held create stays held after the visit is reopened
+// (its base was never applied), so the device's outbox drains.
+TEST_F(SyncTest, LockedVisitChecksWhatItHoldsAndKeepsChainsTogether) {
+  const std::string visit_id = NewId();
+  const std::string scope = "visits/" + visit_id;
+  v1::RecordBody visit;
+  visit.mutable_visit()->set_state(v1::VISIT_STATE_IN_PROGRESS);
+  PushResponse opened = PushOk({Edit(visit_id, 0, visit, "office", scope)});
+  const std::string finding = NewId();
+  PushOk({Edit(finding, 0, FindingBody("before approval"), "t1", scope)});
+  visit.mutable_visit()->set_state(v1::VISIT_STATE_APPROVED);
+  PushResponse approved = PushOk({Edit(visit_id, opened.results(0).revision(), visit, "office")});
+
+  PushResponse refused;
+  Mutation bad_clock = Edit(finding, 1, FindingBody("edited"), "t1");
+  bad_clock.mutable_hlc()->set_wall_time_micros(-1);
+  grpc::Status s = Push({bad_clock}, &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Reason(s), "HLC_INVALID");
+  Mutation bogus = Edit(finding, 1, FindingBody("edited"), "t1");
+  bogus.add_resolves_conflict_ids(NewId());
+  s = Push({bogus}, &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+
+  Mutation create = Edit(NewId(), 0, FindingBody("late create"), "t2", scope);
+  EXPECT_TRUE(PushOk({create}).results(0).late_submission());
+  // Reopened by the NPM unit; the device's next edits of its held create
+  // are held with it, in order, and not refused.
+  visit.mutable_visit()->set_state(v1::VISIT_STATE_CHANGES_REQUESTED);
+  PushOk({Edit(visit_id, approved.results(0).revision(), visit, "office")});
+  Mutation chained = Edit(create.record_id(), 0, FindingBody("late edit"), "t2", scope);
+  chained.set_base_mutation_id(create.mutation_id());
+  Mutation again = Edit(create.record_id(), 0, FindingBody("later edit"), "t2", scope);
+  again.set_base_mutation_id(chained.mutation_id());
+  PushResponse held = PushOk({chained, again});
+  EXPECT_TRUE(held.results(0).late_submission());
+  EXPECT_TRUE(held.results(1).late_submission());
+  for (const Record& r : PullAll(scope)) EXPECT_NE(r.id(), create.record_id());
+}
+
 TEST_F(SyncTest, SubscribeNotifiesOfNewChanges) {
   grpc::ClientContext context;
   v1::SubscribeRequest request;
