@@ -109,6 +109,13 @@ absl::StatusOr<bool> AttachmentStore::InScope(std::string_view sha256, std::stri
   return link.has_value();
 }
 
+absl::StatusOr<bool> AttachmentStore::UploadingIn(std::string_view sha256,
+                                                  std::string_view scope) {
+  ASSIGN_OR_RETURN(auto meta, ParseMeta(storage_->Get(ColumnFamily::kAttachments,
+                                                      MetaKey(sha256))));
+  return meta.has_value() && !meta->complete() && meta->uploader_scope() == scope;
+}
+
 void AttachmentStore::Begin(const Caller& caller, std::string scope, std::string sha256,
                             std::uint64_t size, AttachmentDoneFn done) {
   absl::Status valid = ValidateSha256(sha256);
@@ -128,14 +135,17 @@ void AttachmentStore::Begin(const Caller& caller, std::string scope, std::string
         ASSIGN_OR_RETURN(auto meta,
                          ParseMeta(ctx.Get(ColumnFamily::kAttachments, MetaKey(sha256))));
         ASSIGN_OR_RETURN(auto linked, ctx.Get(ColumnFamily::kAttachments, ScopeKey(sha256, scope)));
-        if (meta.has_value() && !linked.has_value()) {
+        // The scope storing an unfinished upload resumes it; any other scope
+        // first proves it has every byte.
+        const bool uploading = meta.has_value() && !meta->complete() &&
+                               meta->uploader_scope() == scope;
+        if (meta.has_value() && !linked.has_value() && !uploading) {
           AttachmentState proof;
           proof.sha256 = sha256;
           proof.size = size;
           proof.proof_needed = true;
           return proof;
         }
-        ctx.Put(ColumnFamily::kAttachments, ScopeKey(sha256, scope), "");
         if (meta.has_value() && meta->size() == size) return StateOf(sha256, *meta);
         if (meta.has_value() && meta->complete()) {
           return WithReason(
@@ -151,9 +161,11 @@ void AttachmentStore::Begin(const Caller& caller, std::string scope, std::string
         AttachmentMeta fresh;
         fresh.set_size(size);
         fresh.set_created_unix(absl::ToUnixSeconds(absl::Now()));
+        fresh.set_uploader_scope(scope);
         ctx.Put(ColumnFamily::kAttachments, MetaKey(sha256), fresh.SerializeAsString());
         RETURN_IF_ERROR(storage::AppendAudit(
-            ctx, AuditOf(caller, "attachment.upload_started", "attachments/" + sha256)));
+            ctx, AuditOf(caller, "attachment.upload_started",
+                         "attachments/" + sha256 + " in " + scope)));
         return StateOf(sha256, fresh);
       },
       VerifyWhenFull(caller, std::move(done)));
@@ -171,6 +183,12 @@ void AttachmentStore::Link(const Caller& caller, std::string scope, std::string 
                             "ATTACHMENT_GONE");
         }
         ctx.Put(ColumnFamily::kAttachments, ScopeKey(sha256, scope), "");
+        // Whoever began the stored upload may never finish it (or never had
+        // the bytes): the scope that proved them takes it over.
+        if (!meta->complete() && meta->uploader_scope() != scope) {
+          meta->set_uploader_scope(scope);
+          ctx.Put(ColumnFamily::kAttachments, MetaKey(sha256), meta->SerializeAsString());
+        }
         RETURN_IF_ERROR(storage::AppendAudit(
             ctx, AuditOf(caller, "attachment.linked", "attachments/" + sha256 + " in " + scope)));
         return StateOf(sha256, *meta);
@@ -178,9 +196,9 @@ void AttachmentStore::Link(const Caller& caller, std::string scope, std::string 
       VerifyWhenFull(caller, std::move(done)));
 }
 
-void AttachmentStore::Append(const Caller& caller, std::string sha256, std::uint64_t offset,
-                             std::string data, std::string_view chunk_sha256,
-                             AttachmentDoneFn done) {
+void AttachmentStore::Append(const Caller& caller, std::string scope, std::string sha256,
+                             std::uint64_t offset, std::string data,
+                             std::string_view chunk_sha256, AttachmentDoneFn done) {
   absl::Status valid = ValidateSha256(sha256);
   if (valid.ok() && (data.empty() || data.size() > options_.max_chunk_bytes)) {
     valid = WithReason(absl::InvalidArgumentError(absl::StrCat(
@@ -198,12 +216,16 @@ void AttachmentStore::Append(const Caller& caller, std::string sha256, std::uint
   }
   CommitState(
       storage_,
-      [this, sha256, offset, data = std::move(data)](CommitContext& ctx)
+      [this, scope, sha256, offset, data = std::move(data)](CommitContext& ctx)
           -> absl::StatusOr<AttachmentState> {
         ASSIGN_OR_RETURN(auto meta,
                          ParseMeta(ctx.Get(ColumnFamily::kAttachments, MetaKey(sha256))));
-        if (!meta.has_value()) {
-          return WithReason(absl::FailedPreconditionError("no upload begun for this sha256"),
+        ASSIGN_OR_RETURN(auto linked, ctx.Get(ColumnFamily::kAttachments, ScopeKey(sha256, scope)));
+        if (!meta.has_value() ||
+            (!linked.has_value() && !meta->complete() && meta->uploader_scope() != scope)) {
+          return WithReason(absl::FailedPreconditionError(
+                                "no upload of this sha256 is begun in this scope (another "
+                                "scope took it over): begin again"),
                             "UPLOAD_NOT_BEGUN");
         }
         if (meta->complete()) return StateOf(sha256, *meta);
@@ -276,6 +298,11 @@ void AttachmentStore::Verify(Caller caller, std::string sha256, AttachmentDoneFn
         if (meta->complete()) return StateOf(sha256, *meta);
         if (matches && total == meta->size()) {
           meta->set_complete(true);
+          // The scope that stored the bytes may now read them.
+          if (!meta->uploader_scope().empty()) {
+            ctx.Put(ColumnFamily::kAttachments, ScopeKey(sha256, meta->uploader_scope()), "");
+            meta->clear_uploader_scope();
+          }
           ctx.Put(ColumnFamily::kAttachments, MetaKey(sha256), meta->SerializeAsString());
           RETURN_IF_ERROR(storage::AppendAudit(
               ctx, AuditOf(caller, "attachment.stored", "attachments/" + sha256)));

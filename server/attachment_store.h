@@ -80,28 +80,36 @@ class AttachmentStore {
   // size of 0 or over the limit; FailedPrecondition when the stored content
   // of this hash has another size. An unfinished upload that declared
   // another size is restarted.
-  // The content is linked to `scope` (a validated scope the caller may
-  // write), so that readers of that scope may see it, unless content of this
-  // hash is already held for other scopes only: then the state comes back
-  // with proof_needed, nothing is written, and the caller links the scope
-  // with Link once the uploader has sent every byte and they matched.
+  // A new upload is stored for `scope` (a validated scope the caller may
+  // write), which is linked to the content (its readers may download it)
+  // once every byte is stored and verified: beginning an upload proves
+  // nothing. When content of this hash is held, or being uploaded, for
+  // another scope only, the state comes back with proof_needed, nothing is
+  // written, and the caller links the scope with Link once the uploader has
+  // sent every byte and they matched.
   void Begin(const Caller& caller, std::string scope, std::string sha256, std::uint64_t size,
              AttachmentDoneFn done);
   // Links stored content to `scope` after its bytes were proven (see Begin),
-  // audited as attachment.linked. Aborted when the content was discarded
+  // audited as attachment.linked; an unfinished upload is taken over by
+  // that scope (it resumes it). Aborted when the content was discarded
   // meanwhile (upload again).
   void Link(const Caller& caller, std::string scope, std::string sha256, AttachmentDoneFn done);
-  // True once content of this hash was uploaded into `scope`.
+  // True once content of this hash was uploaded into `scope`, or proven
+  // there, and verified: readers of the scope may download it.
   absl::StatusOr<bool> InScope(std::string_view sha256, std::string_view scope);
+  // True while `scope` stores an unfinished upload of this hash.
+  absl::StatusOr<bool> UploadingIn(std::string_view sha256, std::string_view scope);
 
   // Appends `data` at `offset` after checking it against `chunk_sha256`
-  // (DataLoss when it does not match; nothing is written). The offset must be
-  // where the stored upload ends (FailedPrecondition with metadata
-  // expected_offset otherwise). When this completes the content, the whole
-  // attachment is verified against its hash in the background: it is marked
-  // complete, or discarded with DataLoss.
-  void Append(const Caller& caller, std::string sha256, std::uint64_t offset, std::string data,
-              std::string_view chunk_sha256, AttachmentDoneFn done);
+  // (DataLoss when it does not match; nothing is written), for an upload
+  // begun in `scope` (or content proven there); FailedPrecondition
+  // UPLOAD_NOT_BEGUN otherwise. The offset must be where the stored upload
+  // ends (FailedPrecondition with metadata expected_offset otherwise). When
+  // this completes the content, the whole attachment is verified against its
+  // hash in the background: it is marked complete and linked to the scope
+  // that stored it, or discarded with DataLoss.
+  void Append(const Caller& caller, std::string scope, std::string sha256, std::uint64_t offset,
+              std::string data, std::string_view chunk_sha256, AttachmentDoneFn done);
 
   // Up to `max_bytes` (at least one piece) of a complete attachment from
   // `offset` until `end`. NotFound when not complete, OutOfRange when

@@ -60,8 +60,12 @@ absl::StatusOr<vigil::v1::Receipt> ReceiptSigner::Issue(const Caller& caller,
             [](const auto& a, const auto& b) { return a.record_id() < b.record_id(); });
   for (auto& e : entries) *manifest.add_records() = std::move(e);
   for (const std::string& sha : named_attachments) {
+    // Held for this scope: complete, and uploaded or proven here (what the
+    // scope's readers can download), not merely held for another scope.
     absl::StatusOr<AttachmentState> state = attachments.GetState(sha);
-    if (state.ok() && state->complete) manifest.add_attachment_sha256(sha);
+    if (!state.ok() || !state->complete) continue;
+    ASSIGN_OR_RETURN(bool here, attachments.InScope(sha, scope));
+    if (here) manifest.add_attachment_sha256(sha);
   }
   vigil::v1::Receipt receipt;
   receipt.set_manifest(sync::SerializeDeterministic(manifest));

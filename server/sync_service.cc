@@ -87,8 +87,8 @@ class UploadReactor final : public grpc::ServerReadReactor<UploadAttachmentReque
       Prove(*chunk);
       return;
     }
-    store_->Append(caller_, state_->sha256, chunk->offset(), std::move(*chunk->mutable_data()),
-                   chunk->sha256(), stored);
+    store_->Append(caller_, scope_, state_->sha256, chunk->offset(),
+                   std::move(*chunk->mutable_data()), chunk->sha256(), stored);
   }
 
   void OnDone() override { delete this; }
@@ -374,6 +374,11 @@ absl::Status SyncService::CheckAttachmentRead(const Caller& caller, const std::s
   // Photos and scans may show faces, injuries, names: never for services.
   if (grant.service) return AccessPolicy::Denied();
   ASSIGN_OR_RETURN(bool linked, attachments_->InScope(sha256, scope));
+  // The scope storing an unfinished upload learns where it ends (its bytes
+  // are readable only once complete, and then the scope is linked).
+  if (!linked) {
+    ASSIGN_OR_RETURN(linked, attachments_->UploadingIn(sha256, scope));
+  }
   if (!linked) {
     return WithReason(absl::NotFoundError("no attachment with this hash in this scope"),
                       "ATTACHMENT_NOT_FOUND", {{"sha256", sha256}});

@@ -69,7 +69,8 @@ class SyncService final
       const vigil::v1::DownloadAttachmentRequest* request) override;
 
  private:
-  // OK when the caller may read `scope` and the content was uploaded into it.
+  // OK when the caller may read `scope` and the content was uploaded into it
+  // (or proven there), or while the scope stores an unfinished upload of it.
   absl::Status CheckAttachmentRead(const Caller& caller, const std::string& scope,
                                    const std::string& sha256);
 

@@ -667,6 +667,73 @@ TEST_F(AccessTest, ALockedVisitIsTheNpmUnitsToMove) {
   EXPECT_EQ(applied.results(0).revision(), 1u);
 }
 
+// Knowing a photo's hash is not having it: beginning an upload, or storing
+// a guessed first byte, links nothing. The scope that proves every byte
+// takes the upload over, and only it may read the content; a receipt lists
+// only what its scope may read.
+TEST_F(AccessTest, BeginningAnUploadGrantsNothing) {
+  auto token = server_->EnrollUser("outsider", v1::ROLE_FIELD_MONITOR);
+  ASSERT_OK(token);
+  tokens_["outsider"] = *token;
+  ASSERT_OK(server_->AddToTeam(visit_b_, "outsider", v1::TEAM_ROLE_MONITOR));
+  Client outsider = As("outsider"), monitor = As("monitor");
+  const std::string photo = "photo of the injuries, taken in cell 4";
+  const std::string sha = Sha256::HexOf(photo);
+  auto send = [&](Client& who, const std::string& scope, std::uint64_t offset,
+                  const std::string& bytes, v1::AttachmentStatus* out) {
+    grpc::ClientContext ctx;
+    auto writer = who.sync().UploadAttachment(&ctx, out);
+    v1::UploadAttachmentRequest header;
+    header.mutable_header()->set_sha256(sha);
+    header.mutable_header()->set_size(photo.size());
+    header.mutable_header()->set_scope(scope);
+    bool open = writer->Write(header);
+    if (open && !bytes.empty()) {
+      v1::UploadAttachmentRequest chunk;
+      chunk.mutable_chunk()->set_offset(offset);
+      chunk.mutable_chunk()->set_data(bytes);
+      chunk.mutable_chunk()->set_sha256(Sha256::HexOf(bytes));
+      writer->Write(chunk);
+    }
+    writer->WritesDone();
+    return writer->Finish();
+  };
+  // The outsider begins an upload of the hash in their own visit and
+  // stores its first byte (a JPEG's is no secret).
+  v1::AttachmentStatus status;
+  ASSERT_TRUE(send(outsider, other_, 0, photo.substr(0, 1), &status).ok());
+  EXPECT_EQ(status.received(), 1u);
+  EXPECT_TRUE(outsider.AttachmentStatus(other_, sha).ok()) << "their upload, to resume";
+  // The monitor who took the photo proves all of it, takes the upload over
+  // and finishes it.
+  ASSERT_TRUE(send(monitor, own_, 0, photo, &status).ok());
+  EXPECT_FALSE(status.complete());
+  // The outsider's resume is now a demand to prove every byte from 0.
+  EXPECT_EQ(Reason(send(outsider, other_, 1, photo.substr(1), &status)), "CHUNK_OFFSET_MISMATCH");
+  ASSERT_TRUE(send(monitor, own_, status.received(), photo.substr(status.received()), &status)
+                  .ok());
+  EXPECT_TRUE(status.complete());
+  std::string bytes;
+  ASSERT_TRUE(monitor.Download(own_, sha, &bytes).ok());
+  EXPECT_EQ(bytes, photo);
+  // The outsider reads nothing of it, and their visit's receipt does not
+  // claim it even where a record there names it.
+  EXPECT_EQ(outsider.Download(other_, sha).error_code(), StatusCode::NOT_FOUND);
+  EXPECT_EQ(outsider.AttachmentStatus(other_, sha).error_code(), StatusCode::NOT_FOUND);
+  v1::RecordBody named;
+  named.mutable_attachment()->set_sha256(sha);
+  ASSERT_TRUE(outsider.Push({Create(other_, named)}).ok());
+  ASSERT_TRUE(monitor.Push({Create(own_, named)}).ok());
+  for (auto [who, scope, listed] : {std::tuple{&outsider, other_, false},
+                                    std::tuple{&monitor, own_, true}}) {
+    v1::Receipt receipt;
+    ASSERT_TRUE(who->Receipt(scope, &receipt).ok());
+    v1::ReceiptManifest manifest;
+    ASSERT_TRUE(manifest.ParseFromString(receipt.manifest()));
+    EXPECT_EQ(manifest.attachment_sha256_size(), listed ? 1 : 0) << scope;
+  }
+}
+
 TEST_F(AccessTest, LeavingTheTeamPurgesTheScope) {
   Client monitor = As("monitor");
   ASSERT_TRUE(monitor.Push({Create(own_, Finding("mine"))}).ok());

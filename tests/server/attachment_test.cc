@@ -8,6 +8,7 @@
 
 #include "gtest/gtest.h"
 #include "absl/synchronization/notification.h"
+#include "base/error_reason.h"
 #include "base/sha256.h"
 #include "server/attachment_store.h"
 #include "storage/key_codec.h"
@@ -353,7 +354,7 @@ TEST(AttachmentStoreTest, InterruptedVerificationIsResumedByBegin) {
   const server::Caller caller{"tester", "dev"};
   ASSERT_OK(run([&](auto cb) { store.Begin(caller, kScope, sha, content.size(), cb); }));
   auto appended = run([&](auto cb) {
-    store.Append(caller, sha, 0, content, Sha256::HexOf(content), cb);
+    store.Append(caller, kScope, sha, 0, content, Sha256::HexOf(content), cb);
   });
   ASSERT_OK(appended);
   ASSERT_TRUE(appended->complete);
@@ -373,6 +374,50 @@ TEST(AttachmentStoreTest, InterruptedVerificationIsResumedByBegin) {
   ASSERT_OK(resumed);
   EXPECT_TRUE(resumed->complete);
   EXPECT_TRUE(store.GetState(sha)->complete);
+}
+
+// Chunks count only for the scope that stores the upload (or proved the
+// content): another scope's stream that skipped the proof stores nothing.
+TEST(AttachmentStoreTest, ChunksAreStoredOnlyForTheUploadingScope) {
+  testing::TempDir dir;
+  ASSERT_OK(storage::KeyRing::Generate(dir.Sub("data.key")));
+  auto keys = storage::KeyRing::Load(dir.Sub("data.key"));
+  ASSERT_OK(keys);
+  auto db = storage::Storage::Open(dir.Sub("db"), storage::StorageOptions());
+  ASSERT_OK(db);
+  server::AttachmentStore store(db->get(), keys->get(), server::AttachmentOptions{});
+  auto run = [](auto call) {
+    absl::Notification done;
+    absl::StatusOr<server::AttachmentState> result;
+    call([&](absl::StatusOr<server::AttachmentState> r) {
+      result = std::move(r);
+      done.Notify();
+    });
+    done.WaitForNotification();
+    return result;
+  };
+  const std::string content = "medical report scan";
+  const std::string sha = Sha256::HexOf(content);
+  const server::Caller caller{"tester", "dev"};
+  const std::string elsewhere = "visits/0190a7e0-0000-7000-8000-000000000001";
+  ASSERT_OK(run([&](auto cb) { store.Begin(caller, kScope, sha, content.size(), cb); }));
+  EXPECT_TRUE(*store.UploadingIn(sha, kScope));
+  EXPECT_FALSE(*store.UploadingIn(sha, elsewhere));
+  auto foreign = run([&](auto cb) {
+    store.Append(caller, elsewhere, sha, 0, content, Sha256::HexOf(content), cb);
+  });
+  EXPECT_EQ(foreign.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ReasonOf(foreign.status()), "UPLOAD_NOT_BEGUN");
+  EXPECT_EQ(store.GetState(sha)->received, 0u);
+  EXPECT_FALSE(*store.InScope(sha, kScope)) << "nothing is linked before the bytes are verified";
+  auto own = run([&](auto cb) {
+    store.Append(caller, kScope, sha, 0, content, Sha256::HexOf(content), cb);
+  });
+  ASSERT_OK(own);
+  EXPECT_TRUE(own->complete);
+  EXPECT_TRUE(*store.InScope(sha, kScope));
+  EXPECT_FALSE(*store.InScope(sha, elsewhere));
+  EXPECT_FALSE(*store.UploadingIn(sha, kScope));
 }
 
 }  // namespace
