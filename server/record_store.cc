@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "base/deterministic_bytes.h"
 #include "base/error_reason.h"
+#include "base/sha256.h"
 #include "base/status_macros.h"
 #include "server/access_policy.h"
 #include "storage/audit_log.h"
@@ -130,6 +131,27 @@ absl::StatusOr<std::optional<Record>> ReadRevision(CommitContext& ctx,
                                                    const storage::KeyRing& keys) {
   if (head.has_value() && head->revision() == revision) return head;
   return ReadRecord(ctx, ColumnFamily::kHistory, HistoryKey(id, revision), keys);
+}
+
+// What identifies one edit of a device (see StoredMutation.fingerprint).
+std::string Fingerprint(const Mutation& m) {
+  std::string key;
+  auto add = [&key](std::string_view part) {
+    AppendUint64(key, part.size());
+    key.append(part);
+  };
+  add(m.record_id());
+  add(m.scope());
+  add(m.base_mutation_id());
+  AppendUint64(key, m.base_revision());
+  AppendUint64(key, m.delete_() ? 1 : 0);
+  AppendUint64(key, static_cast<std::uint64_t>(m.hlc().wall_time_micros()));
+  AppendUint64(key, m.hlc().logical());
+  AppendUint64(key, static_cast<std::uint64_t>(m.resolves_conflict_ids_size()));
+  for (const std::string& id : m.resolves_conflict_ids()) add(id);
+  AppendUint64(key, static_cast<std::uint64_t>(m.body().kind_case()));
+  AppendUint64(key, m.body().ByteSizeLong());
+  return Sha256::Of(key).substr(0, 16);
 }
 
 absl::Status AtMutation(absl::Status status, int index, const Mutation& m,
@@ -430,12 +452,21 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
           auto denied = [&] {
             return AtMutation(AccessPolicy::Denied(), i, m, "SCOPE_NOT_PERMITTED");
           };
+          const std::string fingerprint = Fingerprint(m);
           ASSIGN_OR_RETURN(auto seen, ctx.Get(ColumnFamily::kMutations, mutation_key));
           if (seen.has_value()) {
             ASSIGN_OR_RETURN(StoredMutation stored,
                              Decode<StoredMutation>(*seen, mutation_key, *keys_));
             // The first result is only for the device that pushed it.
             if (stored.device_id() != caller.device) return denied();
+            // A resend gets it; the same id on another edit is a device's
+            // bug that would silently lose that edit.
+            if (!stored.fingerprint().empty() && stored.fingerprint() != fingerprint) {
+              return AtMutation(absl::AlreadyExistsError(
+                                    "this mutation id was already used for another edit; "
+                                    "give every edit its own id"),
+                                i, m, "MUTATION_ID_REUSED");
+            }
             *result = stored.result();
             result->set_duplicate(true);
             continue;
@@ -594,6 +625,7 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
             StoredMutation stored;
             *stored.mutable_result() = *result;
             stored.set_device_id(caller.device);
+            stored.set_fingerprint(fingerprint);
             ctx.Put(ColumnFamily::kMutations, mutation_key,
                     Encode(stored, false, mutation_key, *keys_));
             RETURN_IF_ERROR(audit.Append(
@@ -642,6 +674,7 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
           StoredMutation stored;
           *stored.mutable_result() = *result;
           stored.set_device_id(caller.device);
+          stored.set_fingerprint(fingerprint);
           // Keep what was pushed when the revision differs from it (merged):
           // a later mutation chained on this one is merged against it.
           const bool taken_as_is =

@@ -229,6 +229,21 @@ TEST_F(SyncTest, ResentBatchReturnsFirstResultsAndWritesNothing) {
     EXPECT_EQ(again.results(i).revision(), first.results(i).revision());
   }
   EXPECT_TRUE(PullAll(scope_, &cursor).empty()) << "a resend must not create changes";
+
+  // The same id on another edit is refused, naming it, and nothing of its
+  // batch is written; in one batch too.
+  Mutation other = Edit(NewId(), 0, FindingBody("another finding"), "t1", scope_);
+  other.set_mutation_id(batch[1].mutation_id());
+  PushResponse refused;
+  grpc::Status s = Push({Edit(NewId(), 0, FindingBody("fresh"), "t1", scope_), other}, &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(Reason(s), "MUTATION_ID_REUSED");
+  Mutation first_use = Edit(NewId(), 0, FindingBody("one"), "t1", scope_);
+  Mutation reuse = Edit(NewId(), 0, FindingBody("two"), "t1", scope_);
+  reuse.set_mutation_id(first_use.mutation_id());
+  s = Push({first_use, reuse}, &refused);
+  EXPECT_EQ(Reason(s), "MUTATION_ID_REUSED");
+  EXPECT_TRUE(PullAll(scope_, &cursor).empty()) << "a refused batch writes nothing";
 }
 
 TEST_F(SyncTest, OfflineChainAppliesInOrder) {
