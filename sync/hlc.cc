@@ -36,6 +36,8 @@ Hlc Tick(int64_t wall, uint32_t logical) {
 
 }  // namespace
 
+Hlc NextHlc(const Hlc& h) { return Tick(h.wall_time_micros(), h.logical()); }
+
 int CompareHlc(const Hlc& a, const Hlc& b) {
   if (a.wall_time_micros() != b.wall_time_micros()) {
     return a.wall_time_micros() < b.wall_time_micros() ? -1 : 1;

@@ -12,6 +12,10 @@ namespace vigil::sync {
 // Orders HLC times: by wall_time_micros, then logical. -1, 0 or 1.
 int CompareHlc(const vigil::v1::Hlc& a, const vigil::v1::Hlc& b);
 
+// The time right after `h`, never wrapping the logical counter: at its
+// maximum the wall time moves one microsecond instead.
+vigil::v1::Hlc NextHlc(const vigil::v1::Hlc& h);
+
 struct HybridClockOptions {
   // How far ahead of the local physical clock a remote time may be. A remote
   // time beyond that (a device whose clock is wrong) is clamped to

@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "sync/hlc.h"
 #include "sync/merge.h"
 #include "sync/reflection_util.h"
 
@@ -288,8 +289,7 @@ absl::StatusOr<ApplyOutcome> ApplyMutation(const Record* head,
     const auto& floor = latest.hlc();
     if (std::make_pair(at.wall_time_micros(), at.logical()) <=
         std::make_pair(floor.wall_time_micros(), floor.logical())) {
-      edit.mutable_hlc()->set_wall_time_micros(floor.wall_time_micros());
-      edit.mutable_hlc()->set_logical(floor.logical() + 1);
+      *edit.mutable_hlc() = NextHlc(floor);
     }
   }
 

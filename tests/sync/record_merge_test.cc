@@ -1,6 +1,7 @@
 #include "sync/record_merge.h"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -416,6 +417,18 @@ TEST(RecordMergeTest, EditIsPlacedAfterTheRevisionItWasMadeOn) {
   // A clock ahead of the revision is kept as it is.
   ASSERT_OK(h.Apply(Edit("m3", 3, "finding { title: \"w\" }", 500)));
   EXPECT_EQ(h.head().updated().hlc().wall_time_micros(), 500);
+  EXPECT_EQ(h.head().updated().hlc().logical(), 0u);
+}
+
+// At the logical counter's maximum the next time moves the wall clock on:
+// the edit still comes after the one it saw, never before it by wrapping.
+TEST(RecordMergeTest, EditAfterTheLargestLogicalCounterDoesNotWrap) {
+  History h;
+  Mutation first = Edit("m0", 0, "finding { title: \"t\" }", 100);
+  first.mutable_hlc()->set_logical(std::numeric_limits<std::uint32_t>::max());
+  ASSERT_OK(h.Apply(first));
+  ASSERT_OK(h.Apply(Edit("m1", 1, "finding { title: \"u\" }", 50)));
+  EXPECT_EQ(h.head().updated().hlc().wall_time_micros(), 101);
   EXPECT_EQ(h.head().updated().hlc().logical(), 0u);
 }
 
