@@ -963,21 +963,25 @@ absl::StatusOr<vigil::v1::GetHistoryResponse> RecordStore::ReadHistory(
   auto same_scope = [&](std::string_view id) -> absl::StatusOr<std::optional<Record>> {
     return ReadInScope(id, head.scope(), snapshot);
   };
-  // Every revision is shown as the head decides: a withheld record is
-  // withheld with all its history.
+  // A withheld record is withheld with all its history; otherwise each
+  // revision is shown as it itself may be seen (an attachment once marked
+  // identifiable, a visit once an unannounced plan), and a revision the
+  // caller may not see at all is left out.
   ASSIGN_OR_RETURN(Visibility visibility, VisibilityOf(grant, head, same_scope));
   if (visibility == Visibility::kWithheld) return AccessPolicy::Denied();
   // History holds revisions 1..head-1; the head is the last one.
   vigil::v1::GetHistoryResponse response;
   absl::Status decoded;
   std::size_t bytes = 0;
+  std::uint32_t read = 0;        // revisions read for this page, shown or not
+  std::uint64_t last_read = 0;   // the newest of them
   bool full = false;  // the byte budget ended the page
   RETURN_IF_ERROR(storage_->Scan(
       ColumnFamily::kHistory,
       storage::KeyRange{HistoryKey(request.record_id(), from),
                         HistoryKey(request.record_id(), head.revision())},
       &snapshot, [&](std::string_view key, std::string_view value) {
-        if (static_cast<std::uint32_t>(response.revisions_size()) == page) return false;
+        if (read == page) return false;
         if (bytes >= options_.max_pull_bytes) {
           full = true;
           return false;
@@ -988,23 +992,22 @@ absl::StatusOr<vigil::v1::GetHistoryResponse> RecordStore::ReadHistory(
           decoded = record.status();
           return false;
         }
-        *response.add_revisions() = std::move(*record);
+        ++read;
+        last_read = record->revision();
+        absl::StatusOr<Visibility> shown = Redact(grant, *record, same_scope);
+        if (!shown.ok()) {
+          decoded = shown.status();
+          return false;
+        }
+        if (*shown != Visibility::kWithheld) *response.add_revisions() = std::move(*record);
         return true;
       }));
   RETURN_IF_ERROR(decoded);
-  if (visibility == Visibility::kRedacted) {
-    for (Record& revision : *response.mutable_revisions()) {
-      RETURN_IF_ERROR(Redact(grant, revision, same_scope).status());
-    }
-    RETURN_IF_ERROR(Redact(grant, head, same_scope).status());
-  }
-  if (!full && static_cast<std::uint32_t>(response.revisions_size()) < page &&
-      from <= head.revision()) {
+  RETURN_IF_ERROR(Redact(grant, head, same_scope).status());
+  if (!full && read < page && from <= head.revision()) {
     *response.add_revisions() = std::move(head);
-  } else if (response.revisions_size() > 0 &&
-             response.revisions(response.revisions_size() - 1).revision() < head.revision()) {
-    response.set_next_page_token(
-        std::to_string(response.revisions(response.revisions_size() - 1).revision() + 1));
+  } else if (last_read > 0 && last_read < head.revision()) {
+    response.set_next_page_token(std::to_string(last_read + 1));
   }
   if (IsSensitive(head.body())) sensitive_ids.push_back(head.id());
   return response;

@@ -584,6 +584,13 @@ TEST_F(AccessTest, UnannouncedVisitPlansAreWithheldFromServices) {
   ASSERT_TRUE(reviewer.Push({started}, &pushed_started).ok());
   ASSERT_TRUE(As("service").Pull(own_, &page).ok());
   EXPECT_EQ(page.records_size(), 1);
+  // Its history does not show the plan either.
+  v1::GetHistoryResponse history;
+  ASSERT_TRUE(As("service").History(visit_a_, &history).ok());
+  ASSERT_EQ(history.revisions_size(), 1);
+  EXPECT_EQ(history.revisions(0).revision(), pushed_started.results(0).revision());
+  ASSERT_TRUE(As("reviewer").History(visit_a_, &history).ok());
+  EXPECT_EQ(history.revisions_size(), 2);
   // Taken back to an unannounced plan: services start the scope again and
   // the plan is no longer in what they receive.
   const std::string cursor = page.next_cursor();
@@ -732,6 +739,32 @@ TEST_F(AccessTest, BeginningAnUploadGrantsNothing) {
     ASSERT_TRUE(manifest.ParseFromString(receipt.manifest()));
     EXPECT_EQ(manifest.attachment_sha256_size(), listed ? 1 : 0) << scope;
   }
+}
+
+// Each revision in a history is shown as it itself may be seen: a photo's
+// description from while it was marked identifiable never reaches services,
+// even once the photo no longer is.
+TEST_F(AccessTest, HistoryShowsEachRevisionAsItMayBeSeen) {
+  v1::RecordBody photo;
+  photo.mutable_attachment()->set_sha256(Sha256::HexOf("photo"));
+  photo.mutable_attachment()->set_identifiable(true);
+  photo.mutable_attachment()->set_caption("Face of the detainee in cell 4");
+  Mutation first = Create(own_, photo);
+  PushResponse pushed;
+  ASSERT_TRUE(As("monitor").Push({first}, &pushed).ok());
+  Mutation blurred = first;
+  blurred.set_mutation_id(NewId());
+  blurred.set_base_revision(pushed.results(0).revision());
+  blurred.mutable_body()->mutable_attachment()->set_identifiable(false);
+  blurred.mutable_body()->mutable_attachment()->set_caption("Cell 4, faces blurred");
+  ASSERT_TRUE(As("monitor").Push({blurred}).ok());
+  v1::GetHistoryResponse history;
+  ASSERT_TRUE(As("service").History(first.record_id(), &history).ok());
+  ASSERT_EQ(history.revisions_size(), 1);
+  EXPECT_EQ(history.revisions(0).body().attachment().caption(), "Cell 4, faces blurred");
+  EXPECT_EQ(history.SerializeAsString().find("Face of the detainee"), std::string::npos);
+  ASSERT_TRUE(As("monitor").History(first.record_id(), &history).ok());
+  EXPECT_EQ(history.revisions_size(), 2);
 }
 
 TEST_F(AccessTest, LeavingTheTeamPurgesTheScope) {
