@@ -355,8 +355,19 @@ grpc::ServerWriteReactor<vigil::v1::ChangeNotice>* SyncService::Subscribe(
     if (!allowed.ok()) return new Refused(allowed);
     scopes.insert(scope);
   }
-  return new SubscribeReactor(hub_, std::move(scopes), storage_->LastCommittedSeq(),
-                              caller->principal, caller->device);
+  auto* reactor = new SubscribeReactor(hub_, std::move(scopes), storage_->LastCommittedSeq(),
+                                       caller->principal, caller->device);
+  // Rights are checked again now that the stream is registered: a removal
+  // from the team whose closing of streams ran between the first check and
+  // the registration did not see this one.
+  for (const std::string& scope : reactor->scopes()) {
+    absl::Status allowed = policy_->RequireRead(*caller, scope).status();
+    if (!allowed.ok()) {
+      reactor->Close(ToGrpcStatus(allowed));
+      break;
+    }
+  }
+  return reactor;
 }
 
 grpc::ServerReadReactor<UploadAttachmentRequest>* SyncService::UploadAttachment(
