@@ -522,6 +522,9 @@ class Replica::Impl {
           } else {
             m.set_base_revision(rec->server().revision());
           }
+          // The server needs it for an edit chained on a create it holds for
+          // a locked visit (the record does not exist there yet).
+          m.set_scope(rec->scope());
           if (!rec->dirty()) *rec->mutable_base() = rec->server();
           rec->set_dirty(true);
           rec->set_last_mutation_id(m.mutation_id());
@@ -864,19 +867,26 @@ class Replica::Impl {
           if (rec->last_mutation_id() == parked.mutation().mutation_id() && rec->queued() == 0) {
             rec->clear_last_mutation_id();
           }
-          if (rec->queued() == 0 && rec->acked_revision() <= rec->server().revision()) {
-            if (rec->server().revision() == 0) {
-              // Never reached the server: nothing to show but the parked copy.
-              ctx.Delete(kMeta, RecordKey(id));
-              ctx.Delete(kMeta, InScopeKey(rec->scope(), id));
-              return absl::OkStatus();
-            }
-            ShowServer(*rec);
-          }
-          Store(sealer_, ctx, RecordKey(id), *rec);
+          StoreSettled(ctx, id, *rec);
           return absl::OkStatus();
         })
         .status();
+  }
+
+  // Stores `rec` after an edit of it was parked or held rather than applied:
+  // with nothing else of it pending, it shows the server's head again (the
+  // parked copy keeps the edit), or, if it never reached the server, it
+  // leaves the view.
+  void StoreSettled(storage::CommitContext& ctx, const std::string& id, LocalRecord& rec) {
+    if (rec.queued() == 0 && rec.acked_revision() <= rec.server().revision()) {
+      if (rec.server().revision() == 0) {
+        ctx.Delete(kMeta, RecordKey(id));
+        ctx.Delete(kMeta, InScopeKey(rec.scope(), id));
+        return;
+      }
+      ShowServer(rec);
+    }
+    Store(sealer_, ctx, RecordKey(id), rec);
   }
 
   static void ShowServer(LocalRecord& rec) {
@@ -895,6 +905,7 @@ class Replica::Impl {
         db_->Commit([&](storage::CommitContext& ctx) -> absl::Status {
              late.clear();
              std::map<std::string, LocalRecord> touched;
+             std::set<std::string> held;  // records with an edit held, not applied
              for (std::size_t i = 0; i < batch.size(); ++i) {
                const auto& result = response.results(static_cast<int>(i));
                const Mutation& m = batch[i].second.mutation();
@@ -910,7 +921,9 @@ class Replica::Impl {
                rec.set_queued(rec.queued() > 0 ? rec.queued() - 1 : 0);
                rec.set_acked_revision(std::max(rec.acked_revision(), result.revision()));
                if (result.late_submission()) {
-                 // Not applied: later edits cannot chain onto it.
+                 // Not applied: the server holds it for the NPM unit, and
+                 // the parked note says so.
+                 held.insert(m.record_id());
                  if (rec.last_mutation_id() == m.mutation_id()) rec.clear_last_mutation_id();
                  ParkedMutation parked;
                  *parked.mutable_mutation() = m;
@@ -925,7 +938,13 @@ class Replica::Impl {
                  Store(sealer_, ctx, ParkKey(n), parked);
                }
              }
-             for (const auto& [id, rec] : touched) Store(sealer_, ctx, RecordKey(id), rec);
+             for (auto& [id, rec] : touched) {
+               if (held.count(id) > 0) {
+                 StoreSettled(ctx, id, rec);
+               } else {
+                 Store(sealer_, ctx, RecordKey(id), rec);
+               }
+             }
              return absl::OkStatus();
            })
             .status());

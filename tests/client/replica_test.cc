@@ -682,6 +682,44 @@ TEST_F(ReplicaTest, AScopeIsForgottenOnlyOnceTheServerVerifiablyHoldsIt) {
   EXPECT_EQ(anna->Get(*id)->body.finding().title(), "Cell 4, window broken");
 }
 
+// Edits made offline to a visit the NPM unit has since approved are held by
+// the server, not applied: the device says so, shows the server's records
+// again (a held create leaves the view), and can forget the visit, since
+// the server holds those edits.
+TEST_F(ReplicaTest, EditsToALockedVisitAreHeldAndTheVisitCanBeForgotten) {
+  auto anna = Tablet("anna");
+  auto rita = Tablet("rita", v1::ROLE_NPM_REVIEWER, v1::TEAM_ROLE_UNSPECIFIED);
+  auto finding = anna->Create(scope_, Finding("Cell 4", 2));
+  ASSERT_OK(finding.status());
+  ASSERT_OK(anna->Sync(Fast()).status());
+  RecordBody visit;
+  visit.mutable_visit()->set_state(v1::VISIT_STATE_APPROVED);
+  ASSERT_OK(rita->Create(scope_, visit, visit_id_).status());
+  ASSERT_OK(rita->Sync(Fast()).status());
+
+  // Offline, after the approval: an edit, and a new finding edited twice.
+  ASSERT_OK(anna->Edit(*finding, Finding("Cell 4, window broken", 2)));
+  auto late = anna->Create(scope_, Finding("Cell 9", 1));
+  ASSERT_OK(late.status());
+  ASSERT_OK(anna->Edit(*late, Finding("Cell 9, no light", 1)));
+  ASSERT_OK(anna->Edit(*late, Finding("Cell 9, no light, no water", 1)));
+  auto report = anna->Sync(Fast());
+  ASSERT_OK(report.status());
+  auto parked = anna->Parked();
+  ASSERT_OK(parked.status());
+  ASSERT_EQ(parked->size(), 4u);
+  for (const auto& p : *parked) EXPECT_EQ(p.kind(), "late_submission") << p.message();
+  auto shown = anna->Get(*finding);
+  ASSERT_OK(shown.status());
+  EXPECT_FALSE(shown->pending);
+  EXPECT_EQ(shown->body.finding().title(), "Cell 4");
+  EXPECT_EQ(anna->Get(*late).status().code(), absl::StatusCode::kNotFound);
+  ASSERT_OK(anna->Sync(Fast()).status());
+  EXPECT_EQ(anna->Parked()->size(), 4u) << "nothing more is sent, nothing refused";
+  ASSERT_OK(anna->Forget(scope_).status());
+  EXPECT_TRUE(anna->Parked()->empty());
+}
+
 TEST_F(ReplicaTest, ARefusedEditKeepsItsScopeOnTheDevice) {
   // Not on the team: the edit is refused and parked with its content.
   auto anna = Tablet("anna", v1::ROLE_FIELD_MONITOR, v1::TEAM_ROLE_UNSPECIFIED);
