@@ -1,5 +1,7 @@
 #include "client/channel.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <optional>
 #include <utility>
@@ -42,8 +44,14 @@ std::string HostOf(const std::string& target) {
   return colon == std::string::npos ? target : target.substr(0, colon);
 }
 
+// Only literal loopback addresses (and "localhost"): a name such as
+// "127.example.org" is resolved elsewhere.
 bool IsLoopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 std::optional<google::rpc::ErrorInfo> InfoOf(const grpc::Status& status) {

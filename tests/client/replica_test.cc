@@ -938,10 +938,15 @@ TEST_F(ReplicaTest, BadInputIsRefusedAndChangesNothing) {
   // Plaintext to another host is refused before any byte is sent.
   auto other = Replica::Open(dir_.Sub("plain"));
   ASSERT_OK(other.status());
-  EXPECT_EQ((*other)
-                ->Enroll(client::PlaintextAddress("tablets.example.org:7443"), "code", "t")
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  for (const char* target : {"tablets.example.org:7443", "127.example.org:7443",
+                             "127.0.0.1.example.org:7443", "[::2]:7443"}) {
+    EXPECT_EQ((*other)->Enroll(client::PlaintextAddress(target), "code", "t").code(),
+              absl::StatusCode::kInvalidArgument)
+        << target;
+  }
+  for (const char* target : {"127.0.0.2:1", "[::1]:1", "localhost:1"}) {
+    EXPECT_OK(client::ValidateAddress(client::PlaintextAddress(target))) << target;
+  }
   // A revoked device's sync is refused as unauthenticated, nothing dropped.
   auto me = anna->Profile();
   {
