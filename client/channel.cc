@@ -1,8 +1,5 @@
 #include "client/channel.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <optional>
 #include <utility>
 #include <vector>
@@ -12,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/error_reason.h"
+#include "base/loopback.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 
@@ -44,16 +42,6 @@ std::string HostOf(const std::string& target) {
   return colon == std::string::npos ? target : target.substr(0, colon);
 }
 
-// Only literal loopback addresses (and "localhost"): a name such as
-// "127.example.org" is resolved elsewhere.
-bool IsLoopback(const std::string& host) {
-  if (host == "localhost") return true;
-  in_addr v4{};
-  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
-  in6_addr v6{};
-  return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
-}
-
 std::optional<google::rpc::ErrorInfo> InfoOf(const grpc::Status& status) {
   google::rpc::Status rich;
   if (status.error_details().empty() || !rich.ParseFromString(status.error_details())) {
@@ -76,7 +64,7 @@ grpc::experimental::Interceptor* BearerInterceptorFactory::CreateClientIntercept
 absl::Status ValidateAddress(const ServerAddress& address) {
   if (address.target.empty()) return absl::InvalidArgumentError("no server address given");
   if (address.plaintext && !absl::StartsWith(address.target, "unix:") &&
-      !IsLoopback(HostOf(address.target))) {
+      !IsLoopbackHost(HostOf(address.target))) {
     return absl::InvalidArgumentError(absl::StrCat(
         "plaintext is only for a server on this machine (loopback); ", address.target,
         " needs TLS: give the server's CA certificate"));

@@ -1,12 +1,11 @@
 #include "server/config.h"
 
-#include <arpa/inet.h>
-
 #include <filesystem>
 #include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/loopback.h"
 #include "base/status_macros.h"
 #include "toml++/toml.h"
 
@@ -153,19 +152,6 @@ absl::StatusOr<HostPort> ParseHostPort(const std::string& address) {
         absl::StrCat("listen address '", address, "' needs a host and a port 0..65535"));
   }
   return out;
-}
-
-bool IsLoopbackHost(const std::string& host) {
-  if (host == "localhost") return true;
-  in_addr v4{};
-  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) {
-    return (ntohl(v4.s_addr) >> 24) == 127;
-  }
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
-    return IN6_IS_ADDR_LOOPBACK(&v6);
-  }
-  return false;
 }
 
 absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& config_file,

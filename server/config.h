@@ -107,9 +107,6 @@ struct HostPort {
 // Parses "host:port" or "[v6]:port". InvalidArgument when malformed.
 absl::StatusOr<HostPort> ParseHostPort(const std::string& address);
 
-// True for localhost, 127.0.0.0/8 and ::1.
-bool IsLoopbackHost(const std::string& host);
-
 }  // namespace vigil::server
 
 #endif  // VIGIL_SERVER_CONFIG_H_
