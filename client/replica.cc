@@ -58,7 +58,11 @@ std::string InScopeKey(const std::string& scope, const std::string& id) {
 }
 std::string OutboxKey(std::uint64_t n) { return absl::StrFormat("t/out/%020d", n); }
 std::string ParkKey(std::uint64_t n) { return absl::StrFormat("t/park/%020d", n); }
-std::string UploadKey(const std::string& sha) { return absl::StrCat("t/upload/", sha); }
+// One entry per content and scope: the same photo attached in two visits is
+// uploaded (or proven) into each. Stores from before keep "t/upload/<sha>".
+std::string UploadKey(const std::string& sha, const std::string& scope) {
+  return absl::StrCat("t/upload/", sha, "/", scope);
+}
 std::string ReceiptKey(const std::string& scope) { return absl::StrCat("t/receipt/", scope); }
 
 // Every value of the local store (records, outbox, parked edits, the
@@ -607,13 +611,14 @@ class Replica::Impl {
     *body.mutable_attachment() = std::move(metadata);
     std::string id;
     RETURN_IF_ERROR(db_->Commit([&](storage::CommitContext& ctx) -> absl::Status {
-                         ASSIGN_OR_RETURN(auto upload, LoadIn<UploadEntry>(sealer_, ctx, UploadKey(sha)));
-                         if (!upload.has_value() || upload->freed() || upload->scope() != scope) {
+                         const std::string key = UploadKey(sha, scope);
+                         ASSIGN_OR_RETURN(auto upload, LoadIn<UploadEntry>(sealer_, ctx, key));
+                         if (!upload.has_value() || upload->freed()) {
                            UploadEntry entry;
                            entry.set_sha256(sha);
                            entry.set_size(size);
                            entry.set_scope(scope);
-                           Store(sealer_, ctx, UploadKey(sha), entry);
+                           Store(sealer_, ctx, key, entry);
                          }
                          ASSIGN_OR_RETURN(id, CreateIn(ctx, profile, scope, body));
                          return absl::OkStatus();
@@ -689,14 +694,14 @@ class Replica::Impl {
   absl::Status UploadAll(vigil::v1::SyncService::Stub& stub, const SyncOptions& options,
                          SyncReport& report, Progress& state, Tell& tell) {
     ASSIGN_OR_RETURN(auto uploads, ScanAll<UploadEntry>(sealer_, *db_, "t/upload/"));
-    std::vector<UploadEntry> todo;
+    std::vector<std::pair<std::string, UploadEntry>> todo;
     for (auto& [key, entry] : uploads) {
       if (!entry.uploaded() && !entry.freed()) {
         state.bytes_left += entry.size();
-        todo.push_back(std::move(entry));
+        todo.emplace_back(key, std::move(entry));
       }
     }
-    for (UploadEntry& entry : todo) {
+    for (auto& [key, entry] : todo) {
       tell(Progress::Phase::kUpload, entry.scope());
       absl::Status uploaded = UploadOne(stub, entry, options, report, state, tell);
       // A refusal for one scope (e.g. no longer on its team) does not stop
@@ -707,9 +712,13 @@ class Replica::Impl {
         continue;
       }
       RETURN_IF_ERROR(uploaded);
-      entry.set_uploaded(true);
       RETURN_IF_ERROR(db_->Commit([&](storage::CommitContext& ctx) {
-                           Store(sealer_, ctx, UploadKey(entry.sha256()), entry);
+                           // Only its own mark: the entry may have changed
+                           // meanwhile (confirmed, freed).
+                           ASSIGN_OR_RETURN(auto now, LoadIn<UploadEntry>(sealer_, ctx, key));
+                           if (!now.has_value()) return absl::OkStatus();  // purged
+                           now->set_uploaded(true);
+                           Store(sealer_, ctx, key, *now);
                            return absl::OkStatus();
                          })
                           .status());
@@ -1133,10 +1142,15 @@ class Replica::Impl {
       ctx.Delete(kMeta, RecordKey(id));
       ctx.Delete(kMeta, InScopeKey(scope, id));
     }
+    // A copy another scope still has to upload (or prove) stays.
+    std::set<std::string> kept;
+    for (const auto& [key, u] : uploads) {
+      if (u.scope() != scope && !u.freed()) kept.insert(u.sha256());
+    }
     for (const auto& [key, u] : uploads) {
       if (u.scope() != scope) continue;
       ctx.Delete(kMeta, key);
-      blobs->push_back(u.sha256());
+      if (kept.count(u.sha256()) == 0) blobs->push_back(u.sha256());
     }
     ctx.Delete(kMeta, CursorKey(scope));
     ctx.Delete(kMeta, FollowKey(scope));
@@ -1675,21 +1689,33 @@ absl::StatusOr<std::uint64_t> Replica::Forget(const std::string& scope) {
 }
 
 absl::StatusOr<std::uint64_t> Replica::FreeConfirmedAttachments() {
+  absl::MutexLock one_at_a_time(&impl_->sync_mu_);
   ASSIGN_OR_RETURN(auto all, ScanAll<UploadEntry>(impl_->sealer_, *impl_->db_, "t/upload/"));
+  // A copy is freed once every scope it was attached in holds it: one
+  // content may be attached in several visits.
+  std::map<std::string, std::vector<std::pair<std::string, UploadEntry>*>> by_content;
+  for (auto& entry : all) {
+    if (!entry.second.freed()) by_content[entry.second.sha256()].push_back(&entry);
+  }
   std::uint64_t freed = 0;
-  for (auto& [key, u] : all) {
-    if (!u.confirmed() || u.freed()) continue;
-    if (::unlink(impl_->BlobPath(u.sha256()).c_str()) != 0 && errno != ENOENT) {
+  for (auto& [sha, entries] : by_content) {
+    const bool all_confirmed = std::all_of(entries.begin(), entries.end(), [](const auto* e) {
+      return e->second.confirmed();
+    });
+    if (!all_confirmed) continue;
+    if (::unlink(impl_->BlobPath(sha).c_str()) != 0 && errno != ENOENT) {
       return ErrnoError("cannot free an attachment copy");
     }
-    u.set_freed(true);
     RETURN_IF_ERROR(impl_->db_
                         ->Commit([&](storage::CommitContext& ctx) {
-                          Store(impl_->sealer_, ctx, key, u);
+                          for (auto* e : entries) {
+                            e->second.set_freed(true);
+                            Store(impl_->sealer_, ctx, e->first, e->second);
+                          }
                           return absl::OkStatus();
                         })
                         .status());
-    freed += u.size();
+    freed += entries.front()->second.size();
   }
   return freed;
 }

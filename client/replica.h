@@ -205,8 +205,9 @@ class Replica {
   // --- Sync. ---
   absl::StatusOr<SyncReport> Sync(const SyncOptions& options = {}, ProgressFn progress = {});
 
-  // Deletes the local copies of attachments that a verified receipt lists.
-  // Returns the bytes freed.
+  // Deletes the local copies of attachments that a verified receipt lists,
+  // for every visit the content was attached in (a copy attached in two
+  // visits stays until both receipts list it). Returns the bytes freed.
   absl::StatusOr<std::uint64_t> FreeConfirmedAttachments();
 
   // Frees this device's copy of a scope (a visit that is over): stops

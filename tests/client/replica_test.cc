@@ -608,6 +608,39 @@ TEST_F(ReplicaTest, AttachmentUploadResumesAndAReceiptFreesTheLocalCopy) {
   EXPECT_TRUE((*anna->Uploads())[0].freed());
 }
 
+// One photo attached in two visits is uploaded into each (the second proves
+// it), and its copy stays until both visits' receipts list it.
+TEST_F(ReplicaTest, AnAttachmentInTwoVisitsIsHeldForEach) {
+  auto anna = Tablet("anna");
+  const std::string second_visit = NewId(rng_);
+  const std::string second = "visits/" + second_visit;
+  ASSERT_OK(server_.AddToTeam(second_visit, "anna", v1::TEAM_ROLE_MONITOR));
+  ASSERT_OK(anna->Follow(second));
+  const std::string path = dir_.Sub("corridor.jpg");
+  std::ofstream(path, std::ios::binary) << std::string(64 * 1024, 'c');
+  ASSERT_OK(anna->Attach(scope_, path, v1::Attachment()).status());
+  ASSERT_OK(anna->Sync(Fast()).status());
+  ASSERT_OK(anna->Attach(second, path, v1::Attachment()).status());
+  ASSERT_EQ(anna->Uploads()->size(), 2u);
+  const std::string sha = (*anna->Uploads())[0].sha256();
+  const std::string blob = dir_.Sub("anna-1") + "/blobs/" + sha;
+  struct stat st{};
+  EXPECT_EQ(*anna->FreeConfirmedAttachments(), 0u) << "the second visit does not hold it yet";
+  ASSERT_EQ(::stat(blob.c_str(), &st), 0);
+
+  auto report = anna->Sync(Fast());
+  ASSERT_OK(report.status());
+  EXPECT_EQ(report->attachments_uploaded, 1u);
+  for (const auto& manifest : report->receipts) {
+    EXPECT_EQ(manifest.attachment_sha256_size(), 1) << manifest.scope();
+  }
+  // Forgetting one visit keeps the copy the other still lists.
+  ASSERT_OK(anna->Forget(scope_).status());
+  ASSERT_EQ(::stat(blob.c_str(), &st), 0);
+  EXPECT_EQ(*anna->FreeConfirmedAttachments(), 64u * 1024);
+  EXPECT_NE(::stat(blob.c_str(), &st), 0);
+}
+
 TEST_F(ReplicaTest, ReceiptsAreCheckedAgainstThePinnedKey) {
   auto anna = Tablet("anna");
   ASSERT_OK(anna->Create(scope_, Finding("F", 1)).status());
