@@ -494,8 +494,12 @@ class Replica::Impl {
   }
 
   // Edit, delete or resolution of an existing record.
+  // `made_on`: the server revision the change was made on, when older than
+  // the one the device holds now (a parked edit sent again), so that the
+  // server merges it with what changed since instead of taking it whole.
   absl::Status Change(const std::string& record_id, const RecordBody* body, bool del,
-                      const std::vector<std::string>* resolves) {
+                      const std::vector<std::string>* resolves,
+                      std::uint64_t made_on = 0) {
     ASSIGN_OR_RETURN(ClientProfile profile, Profile());
     return db_
         ->Commit([&](storage::CommitContext& ctx) -> absl::Status {
@@ -523,6 +527,8 @@ class Replica::Impl {
           }
           if (!rec->last_mutation_id().empty()) {
             m.set_base_mutation_id(rec->last_mutation_id());
+          } else if (made_on > 0 && made_on < rec->server().revision()) {
+            m.set_base_revision(made_on);
           } else {
             m.set_base_revision(rec->server().revision());
           }
@@ -1639,7 +1645,11 @@ absl::Status Replica::Requeue(const std::string& mutation_id) {
   const Mutation& m = parked.mutation();
   absl::StatusOr<LocalView> view = Get(m.record_id());
   if (view.ok() && !view->deleted) {
-    RETURN_IF_ERROR(m.delete_() ? Delete(m.record_id()) : Edit(m.record_id(), m.body()));
+    // Sent as made on the revision it was made on (when that is known), so
+    // that what others changed since is merged with it, not undone.
+    const std::uint64_t made_on = m.base_mutation_id().empty() ? m.base_revision() : 0;
+    RETURN_IF_ERROR(impl_->Change(m.record_id(), m.delete_() ? nullptr : &m.body(), m.delete_(),
+                                  nullptr, made_on));
   } else if (!view.ok() && m.base_revision() == 0 && m.base_mutation_id().empty() &&
              !m.scope().empty() && m.has_body()) {
     RETURN_IF_ERROR(Create(m.scope(), m.body(), m.record_id()).status());

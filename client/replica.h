@@ -189,8 +189,10 @@ class Replica {
   // Refused, late and purged mutations, oldest first.
   absl::StatusOr<std::vector<vigil::internal::ParkedMutation>> Parked() const;
   // Queues a refused mutation again, once what refused it is mended (e.g.
-  // the user was put on the visit's team): as a new edit of the record's
-  // current local view, or a create when the record is not on the device.
+  // the user was put on the visit's team): as a new edit made on the
+  // revision the refused one was made on (so the server merges it with what
+  // others changed since, instead of undoing that), or a create when the
+  // record is not on the device.
   // NotFound for an unknown id; FailedPrecondition for a late submission
   // (the server holds it) or a purged one (its content is gone).
   absl::Status Requeue(const std::string& mutation_id);

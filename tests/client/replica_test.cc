@@ -836,6 +836,52 @@ TEST_F(ReplicaTest, ARefusedEditIsKeptAndCanBeSentAgainOnceAllowed) {
   EXPECT_EQ(anna->Get(*id)->body.finding().title(), "Written before joining the team");
 }
 
+// A refused edit sent again is merged with what others changed since it was
+// made, not taken whole over it.
+TEST_F(ReplicaTest, ARequeuedEditIsMergedWithWhatChangedSince) {
+  auto lena = Tablet("lena", v1::ROLE_TEAM_LEAD, v1::TEAM_ROLE_TEAM_LEAD);
+  auto anna = Tablet("anna");
+  RecordBody visit;
+  visit.mutable_visit()->set_state(v1::VISIT_STATE_IN_PROGRESS);
+  visit.mutable_visit()->set_summary("Summary draft");
+  visit.mutable_visit()->set_objectives("Objectives draft");
+  ASSERT_OK(lena->Create(scope_, visit, visit_id_).status());
+  ASSERT_OK(lena->Sync(Fast()).status());
+  ASSERT_OK(anna->Sync(Fast()).status());
+
+  // Anna submits the visit with her summary: only the lead may submit.
+  RecordBody submitted = visit;
+  submitted.mutable_visit()->set_state(v1::VISIT_STATE_SUBMITTED);
+  submitted.mutable_visit()->set_summary("Summary by Anna");
+  ASSERT_OK(anna->Edit(visit_id_, submitted));
+  auto report = anna->Sync(Fast());
+  ASSERT_OK(report.status());
+  ASSERT_EQ(report->parked.size(), 1u);
+  EXPECT_EQ(report->parked[0].reason(), "VISIT_STATE_NOT_PERMITTED");
+  const std::string refused = report->parked[0].mutation().mutation_id();
+  // Meanwhile Lena rewrites the objectives.
+  RecordBody objectives = visit;
+  objectives.mutable_visit()->set_objectives("Objectives by Lena");
+  ASSERT_OK(lena->Edit(visit_id_, objectives));
+  ASSERT_OK(lena->Sync(Fast()).status());
+
+  // Anna becomes the lead and sends her edit again.
+  ASSERT_OK(server_.AddToTeam(visit_id_, "anna", v1::TEAM_ROLE_TEAM_LEAD));
+  ASSERT_OK(anna->Sync(Fast()).status());
+  ASSERT_OK(anna->Requeue(refused));
+  report = anna->Sync(Fast());
+  ASSERT_OK(report.status());
+  EXPECT_TRUE(report->parked.empty());
+  ASSERT_OK(lena->Sync(Fast()).status());
+  for (auto* tablet : {anna.get(), lena.get()}) {
+    auto head = tablet->Get(visit_id_);
+    ASSERT_OK(head.status());
+    EXPECT_EQ(head->body.visit().state(), v1::VISIT_STATE_SUBMITTED);
+    EXPECT_EQ(head->body.visit().summary(), "Summary by Anna");
+    EXPECT_EQ(head->body.visit().objectives(), "Objectives by Lena") << "not undone";
+  }
+}
+
 // --- Local store. ---
 
 TEST_F(ReplicaTest, EditsSurviveReopeningTheStore) {
