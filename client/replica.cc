@@ -1558,6 +1558,11 @@ absl::Status Replica::Edit(const std::string& record_id, const RecordBody& body)
   return impl_->Change(record_id, &body, false, nullptr);
 }
 
+absl::Status Replica::Edit(const std::string& record_id, const RecordBody& body,
+                           std::uint64_t made_on_revision) {
+  return impl_->Change(record_id, &body, false, nullptr, made_on_revision);
+}
+
 absl::Status Replica::Delete(const std::string& record_id) {
   return impl_->Change(record_id, nullptr, true, nullptr);
 }

@@ -165,6 +165,12 @@ class Replica {
   // NotFound for an unknown record, InvalidArgument for a body of another
   // kind, FailedPrecondition for a deleted record.
   absl::Status Edit(const std::string& record_id, const vigil::v1::RecordBody& body);
+  // The same, for an app that keeps a record open while syncs run:
+  // `made_on_revision` is the `server_revision` of the view the user
+  // edited. If a sync has pulled a newer revision since, the edit is merged
+  // with what changed meanwhile instead of undoing it.
+  absl::Status Edit(const std::string& record_id, const vigil::v1::RecordBody& body,
+                    std::uint64_t made_on_revision);
   absl::Status Delete(const std::string& record_id);
   // Settles open conflicts with `body` (a side chosen, or a new value).
   // FailedPrecondition when the record has local edits not yet synced (the

@@ -882,6 +882,32 @@ TEST_F(ReplicaTest, ARequeuedEditIsMergedWithWhatChangedSince) {
   }
 }
 
+// An app that kept a record open while a sync pulled someone else's edit
+// names the revision the user edited: the edit is merged with the newer one.
+TEST_F(ReplicaTest, AnEditOfAnOlderViewIsMergedNotTakenWhole) {
+  auto anna = Tablet("anna");
+  auto lena = Tablet("lena");
+  auto id = anna->Create(scope_, Finding("Cell 4", 3));
+  ASSERT_OK(id.status());
+  ASSERT_OK(anna->Sync(Fast()).status());
+  ASSERT_OK(lena->Sync(Fast()).status());
+  auto open = anna->Get(*id);  // what Anna's screen shows
+  ASSERT_OK(open.status());
+  RecordBody lenas = lena->Get(*id)->body;
+  lenas.mutable_finding()->set_narrative(lenas.finding().narrative() + "Lena's line\n");
+  ASSERT_OK(lena->Edit(*id, lenas));
+  ASSERT_OK(lena->Sync(Fast()).status());
+  ASSERT_OK(anna->Sync(Fast()).status());  // in the background
+  RecordBody annas = open->body;
+  annas.mutable_finding()->set_title("Cell 4, window broken");
+  ASSERT_OK(anna->Edit(*id, annas, open->server_revision));
+  ASSERT_OK(anna->Sync(Fast()).status());
+  auto head = anna->Get(*id);
+  ASSERT_OK(head.status());
+  EXPECT_EQ(head->body.finding().title(), "Cell 4, window broken");
+  EXPECT_NE(head->body.finding().narrative().find("Lena's line"), std::string::npos);
+}
+
 // --- Local store. ---
 
 TEST_F(ReplicaTest, EditsSurviveReopeningTheStore) {
