@@ -1132,6 +1132,8 @@ class Replica::Impl {
            })
             .status());
     for (const std::string& sha : blobs) ::unlink(BlobPath(sha).c_str());
+    // The purged values (sealed) go from the store's files too.
+    RETURN_IF_ERROR(db_->CompactAll());
     for (auto& p : discarded) report.parked.push_back(std::move(p));
     report.purged_scopes.push_back(scope);
     return absl::OkStatus();
@@ -1257,6 +1259,8 @@ class Replica::Impl {
            })
             .status());
     for (const std::string& sha : blobs) ::unlink(BlobPath(sha).c_str());
+    // The forgotten values (sealed) go from the store's files too.
+    RETURN_IF_ERROR(db_->CompactAll());
     return forgotten;
   }
 

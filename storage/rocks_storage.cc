@@ -553,6 +553,19 @@ class RocksStorage final : public Storage {
     return BackupInfo{info.backup_id, info.timestamp, info.size, info.number_files};
   }
 
+  absl::Status CompactAll() override {
+    rocksdb::FlushOptions flush;
+    flush.wait = true;
+    RETURN_IF_ERROR(FromRocks(db_->Flush(flush, handles_), "flush before compacting"));
+    rocksdb::CompactRangeOptions compact;
+    compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    for (rocksdb::ColumnFamilyHandle* h : handles_) {
+      RETURN_IF_ERROR(FromRocks(db_->CompactRange(compact, h, nullptr, nullptr),
+                                absl::StrCat("compact ", h->GetName())));
+    }
+    return absl::OkStatus();
+  }
+
  private:
   rocksdb::ColumnFamilyHandle* handle(ColumnFamily cf) const {
     return handles_[static_cast<int>(cf)];

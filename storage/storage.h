@@ -191,6 +191,12 @@ class Storage {
   // unchanged files are shared with earlier backups there) and verifies it.
   virtual absl::StatusOr<BackupInfo> CreateBackup(
       const std::string& backup_dir) = 0;
+
+  // Rewrites every column family's files down to the last level, so that
+  // values deleted so far no longer sit in any file of the database (older
+  // files and write-ahead logs are removed). For a device that has just
+  // discarded data it must not keep.
+  virtual absl::Status CompactAll() = 0;
 };
 
 }  // namespace vigil::storage

@@ -53,6 +53,42 @@ TEST(StorageTest, WritesSurviveReopen) {
   EXPECT_FALSE(missing->has_value());
 }
 
+// Deleted values are in the write-ahead log (and maybe a table file) until
+// CompactAll rewrites the database without them.
+TEST(StorageTest, CompactAllLeavesNoDeletedValueInAnyFile) {
+  TempDir dir;
+  auto storage = OpenOrDie(dir.path());
+  std::map<std::string, std::string> kv;
+  for (int i = 0; i < 50; ++i) {
+    kv["k" + std::to_string(i)] = "secret-value-" + std::to_string(i) + "-of-a-purged-visit";
+  }
+  ASSERT_OK(PutAll(*storage, ColumnFamily::kMeta, kv));
+  ASSERT_OK(PutAll(*storage, ColumnFamily::kRecords, {{"kept", "kept-value-of-a-visit"}}));
+  ASSERT_OK(storage
+                ->Commit([&](CommitContext& ctx) {
+                  for (const auto& [k, v] : kv) ctx.Delete(ColumnFamily::kMeta, k);
+                  return absl::OkStatus();
+                })
+                .status());
+  auto anywhere = [&](const std::string& needle) {
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(dir.path())) {
+      if (!entry.is_regular_file()) continue;
+      std::ifstream in(entry.path(), std::ios::binary);
+      std::stringstream bytes;
+      bytes << in.rdbuf();
+      if (bytes.str().find(needle) != std::string::npos) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(anywhere("secret-value-7-of-a-purged-visit")) << "the log holds it";
+  ASSERT_OK(storage->CompactAll());
+  for (const auto& [k, v] : kv) EXPECT_FALSE(anywhere(v)) << v;
+  auto kept = storage->Get(ColumnFamily::kRecords, "kept");
+  ASSERT_OK(kept);
+  EXPECT_EQ(kept->value_or(""), "kept-value-of-a-visit");
+  EXPECT_TRUE(anywhere("kept-value-of-a-visit"));
+}
+
 TEST(StorageTest, ScanVisitsRangeInOrderAndStops) {
   TempDir dir;
   auto storage = OpenOrDie(dir.path());
