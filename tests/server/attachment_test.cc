@@ -331,15 +331,24 @@ namespace {
 
 // The last chunk landed but its verification never completed (a crash, or
 // an error): the next Begin verifies instead of leaving the upload stuck.
-TEST(AttachmentStoreTest, InterruptedVerificationIsResumedByBegin) {
-  testing::TempDir dir;
-  ASSERT_OK(storage::KeyRing::Generate(dir.Sub("data.key")));
-  auto keys = storage::KeyRing::Load(dir.Sub("data.key"));
-  ASSERT_OK(keys);
-  auto db = storage::Storage::Open(dir.Sub("db"), storage::StorageOptions());
-  ASSERT_OK(db);
-  server::AttachmentStore store(db->get(), keys->get(), server::AttachmentOptions{});
-  auto run = [](auto call) {
+// An attachment store on a real database, called directly.
+class AttachmentStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK(storage::KeyRing::Generate(dir_.Sub("data.key")));
+    auto keys = storage::KeyRing::Load(dir_.Sub("data.key"));
+    ASSERT_OK(keys);
+    keys_ = std::move(*keys);
+    auto db = storage::Storage::Open(dir_.Sub("db"), storage::StorageOptions());
+    ASSERT_OK(db);
+    db_ = std::move(*db);
+    store_ = std::make_unique<server::AttachmentStore>(db_.get(), keys_.get(),
+                                                       server::AttachmentOptions{});
+  }
+
+  // Runs one asynchronous store call and waits for its result.
+  template <typename Call>
+  static absl::StatusOr<server::AttachmentState> run(Call call) {
     absl::Notification done;
     absl::StatusOr<server::AttachmentState> result;
     call([&](absl::StatusOr<server::AttachmentState> r) {
@@ -348,7 +357,17 @@ TEST(AttachmentStoreTest, InterruptedVerificationIsResumedByBegin) {
     });
     done.WaitForNotification();
     return result;
-  };
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<storage::KeyRing> keys_;
+  std::unique_ptr<storage::Storage> db_;
+  std::unique_ptr<server::AttachmentStore> store_;
+};
+
+TEST_F(AttachmentStoreTest, InterruptedVerificationIsResumedByBegin) {
+  server::AttachmentStore& store = *store_;
+  storage::Storage* db = db_.get();
   const std::string content = "register page scan";
   const std::string sha = Sha256::HexOf(content);
   const server::Caller caller{"tester", "dev"};
@@ -361,9 +380,9 @@ TEST(AttachmentStoreTest, InterruptedVerificationIsResumedByBegin) {
   // Put the metadata back to "every byte received, not verified".
   const std::string meta_key = storage::KeyBuilder().AddString("m").AddString(sha).key();
   vigil::internal::AttachmentMeta meta;
-  ASSERT_TRUE(meta.ParseFromString(**(*db)->Get(storage::ColumnFamily::kAttachments, meta_key)));
+  ASSERT_TRUE(meta.ParseFromString(**db->Get(storage::ColumnFamily::kAttachments, meta_key)));
   meta.set_complete(false);
-  ASSERT_OK((*db)->Commit([&](storage::CommitContext& ctx) {
+  ASSERT_OK(db->Commit([&](storage::CommitContext& ctx) {
                    ctx.Put(storage::ColumnFamily::kAttachments, meta_key,
                            meta.SerializeAsString());
                    return absl::OkStatus();
@@ -378,24 +397,8 @@ TEST(AttachmentStoreTest, InterruptedVerificationIsResumedByBegin) {
 
 // Chunks count only for the scope that stores the upload (or proved the
 // content): another scope's stream that skipped the proof stores nothing.
-TEST(AttachmentStoreTest, ChunksAreStoredOnlyForTheUploadingScope) {
-  testing::TempDir dir;
-  ASSERT_OK(storage::KeyRing::Generate(dir.Sub("data.key")));
-  auto keys = storage::KeyRing::Load(dir.Sub("data.key"));
-  ASSERT_OK(keys);
-  auto db = storage::Storage::Open(dir.Sub("db"), storage::StorageOptions());
-  ASSERT_OK(db);
-  server::AttachmentStore store(db->get(), keys->get(), server::AttachmentOptions{});
-  auto run = [](auto call) {
-    absl::Notification done;
-    absl::StatusOr<server::AttachmentState> result;
-    call([&](absl::StatusOr<server::AttachmentState> r) {
-      result = std::move(r);
-      done.Notify();
-    });
-    done.WaitForNotification();
-    return result;
-  };
+TEST_F(AttachmentStoreTest, ChunksAreStoredOnlyForTheUploadingScope) {
+  server::AttachmentStore& store = *store_;
   const std::string content = "medical report scan";
   const std::string sha = Sha256::HexOf(content);
   const server::Caller caller{"tester", "dev"};
