@@ -1201,7 +1201,9 @@ class Replica::Impl {
              }
              ASSIGN_OR_RETURN(auto parked, ScanIn<ParkedMutation>(sealer_, ctx, "t/park/"));
              for (const auto& [key, p] : parked) {
-               if (belongs(p.mutation()) && p.kind() == "refused" && p.mutation().has_body()) {
+               // A refused delete carries no body but is still an intent
+               // only this device holds.
+               if (belongs(p.mutation()) && p.kind() == "refused") {
                  return absl::FailedPreconditionError(absl::StrCat(
                      "edit ", p.mutation().mutation_id(), " of ", scope,
                      " was refused and exists only on this device: requeue it once allowed, "

@@ -767,6 +767,29 @@ TEST_F(ReplicaTest, ARefusedEditKeepsItsScopeOnTheDevice) {
   EXPECT_TRUE(anna->Followed()->empty());
 }
 
+// A refused delete carries no body, but it too is an intent only the device
+// holds: the visit is not forgotten over it.
+TEST_F(ReplicaTest, ARefusedDeleteKeepsItsScopeOnTheDevice) {
+  auto lena = Tablet("lena", v1::ROLE_TEAM_LEAD, v1::TEAM_ROLE_TEAM_LEAD);
+  auto anna = Tablet("anna");
+  RecordBody interview;
+  interview.mutable_interview()->set_pseudonym("Detainee 3");
+  interview.mutable_interview()->set_notes("What was said in cell 3");
+  interview.mutable_interview()->add_interviewer_user_ids("lena");
+  auto id = lena->Create(scope_, interview);
+  ASSERT_OK(id.status());
+  ASSERT_OK(lena->Sync(Fast()).status());
+  ASSERT_OK(anna->Sync(Fast()).status());
+  // Anna sees the interview without its notes, and may not delete it.
+  ASSERT_OK(anna->Delete(*id));
+  ASSERT_OK(anna->Sync(Fast()).status());
+  ASSERT_EQ(anna->Parked()->size(), 1u);
+  EXPECT_EQ((*anna->Parked())[0].kind(), "refused");
+  auto forgotten = anna->Forget(scope_);
+  EXPECT_EQ(forgotten.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(forgotten.status().message().find("refused"), std::string::npos);
+}
+
 // --- Purge. ---
 
 TEST_F(ReplicaTest, PurgeRemovesTheScopeAndSaysWhatWasDiscarded) {
