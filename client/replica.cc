@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <utility>
@@ -359,6 +360,28 @@ class Replica::Impl {
  public:
   Impl(std::string dir, std::unique_ptr<storage::Storage> db, std::string key)
       : dir_(std::move(dir)), db_(std::move(db)), sealer_(std::move(key)) {}
+
+  // Deletes attachment copies nothing needs any more: left by an attach, a
+  // purge, a forget or a free interrupted between its file and its commit.
+  absl::Status RemoveOrphanCopies() {
+    ASSIGN_OR_RETURN(auto uploads, ScanAll<UploadEntry>(sealer_, *db_, "t/upload/"));
+    std::set<std::string> needed;
+    for (const auto& [key, u] : uploads) {
+      if (!u.freed()) needed.insert(u.sha256());
+    }
+    std::error_code ec;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(absl::StrCat(dir_, "/blobs"), ec)) {
+      const std::string name = entry.path().filename().string();
+      if (needed.count(name) > 0) continue;
+      if (::unlink(entry.path().c_str()) != 0 && errno != ENOENT) {
+        return ErrnoError(absl::StrCat("cannot remove ", entry.path().string()));
+      }
+    }
+    if (ec) return absl::InternalError(absl::StrCat("cannot list the store's attachment copies: ",
+                                                    ec.message()));
+    return absl::OkStatus();
+  }
 
   absl::Status Init() {
     // A known value sealed on first open tells a wrong key at once.
@@ -1479,6 +1502,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& dir,
                    storage::Storage::Open(dir + "/db", options));
   auto impl = std::make_unique<Impl>(dir, std::move(db), std::move(key));
   RETURN_IF_ERROR(impl->Init());
+  RETURN_IF_ERROR(impl->RemoveOrphanCopies());
   return std::unique_ptr<Replica>(new Replica(std::move(impl)));
 }
 

@@ -641,6 +641,29 @@ TEST_F(ReplicaTest, AnAttachmentInTwoVisitsIsHeldForEach) {
   EXPECT_NE(::stat(blob.c_str(), &st), 0);
 }
 
+// A copy that an interrupted attach, purge or free left behind is removed
+// when the store is next opened; the copies uploads still need stay.
+TEST_F(ReplicaTest, OrphanAttachmentCopiesAreRemovedAtOpen) {
+  auto anna = Tablet("anna");
+  const std::string path = dir_.Sub("yard.jpg");
+  std::ofstream(path, std::ios::binary) << std::string(10 * 1024, 'y');
+  ASSERT_OK(anna->Attach(scope_, path, v1::Attachment()).status());
+  const std::string blobs = dir_.Sub("anna-1") + "/blobs/";
+  const std::string needed = blobs + (*anna->Uploads())[0].sha256();
+  const std::string stray = blobs + std::string(64, 'a');
+  const std::string partial = blobs + ".tmp-interrupted";
+  std::ofstream(stray) << "sealed bytes of a purged photo";
+  std::ofstream(partial) << "half a copy";
+  anna.reset();
+  auto reopened = Replica::Open(dir_.Sub("anna-1"));
+  ASSERT_OK(reopened.status());
+  struct stat st{};
+  EXPECT_EQ(::stat(needed.c_str(), &st), 0);
+  EXPECT_NE(::stat(stray.c_str(), &st), 0);
+  EXPECT_NE(::stat(partial.c_str(), &st), 0);
+  EXPECT_EQ((*reopened)->Uploads()->size(), 1u);
+}
+
 TEST_F(ReplicaTest, ReceiptsAreCheckedAgainstThePinnedKey) {
   auto anna = Tablet("anna");
   ASSERT_OK(anna->Create(scope_, Finding("F", 1)).status());
