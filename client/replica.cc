@@ -839,25 +839,44 @@ class Replica::Impl {
     state.records_left = all.size();
     state.records_done = 0;
     tell(Progress::Phase::kPush, "");
+    // A batch that cannot cross the link within the deadline (a slow mobile
+    // link) is halved, down to one mutation, rather than resent whole
+    // forever: it is applied atomically, so nothing of it would ever land.
+    std::size_t max_count = static_cast<std::size_t>(std::max(1, options.push_batch));
+    std::size_t max_bytes = 8u << 20;  // the server takes 16 MiB per call
     while (true) {
-      // The head of the outbox, by count and by bytes (the server takes 16
-      // MiB per call).
-      ASSIGN_OR_RETURN(auto batch, ScanAll<OutboxEntry>(sealer_, *db_, "t/out/",
-                                                        static_cast<std::size_t>(options.push_batch)));
+      // The head of the outbox, by count and by bytes.
+      ASSIGN_OR_RETURN(auto batch, ScanAll<OutboxEntry>(sealer_, *db_, "t/out/", max_count));
       if (batch.empty()) return absl::OkStatus();
       vigil::v1::PushRequest request;
       std::size_t bytes = 0;
       for (const auto& [key, entry] : batch) {
         bytes += entry.mutation().ByteSizeLong();
-        if (request.mutations_size() > 0 && bytes > (8u << 20)) break;
+        if (request.mutations_size() > 0 && bytes > max_bytes) break;
         *request.add_mutations() = entry.mutation();
       }
       batch.resize(static_cast<std::size_t>(request.mutations_size()));
       vigil::v1::PushResponse response;
+      bool too_slow = false;
       grpc::Status s = Retrying(options, report, [&](grpc::ClientContext& ctx) {
         response.Clear();
-        return stub.Push(&ctx, request, &response);
+        grpc::Status pushed = stub.Push(&ctx, request, &response);
+        if (pushed.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+            request.mutations_size() > 1) {
+          too_slow = true;
+          // Not transient: ends this call's retries (handled below).
+          return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "halve the batch");
+        }
+        return pushed;
       });
+      if (too_slow) {
+        // Resending is safe: whatever of it the server applied comes back
+        // as duplicates.
+        ++report.retries;
+        max_count = std::max<std::size_t>(1, batch.size() / 2);
+        max_bytes = std::max<std::size_t>(1, bytes / 2);
+        continue;
+      }
       if (s.ok()) {
         if (response.results_size() != request.mutations_size()) {
           return absl::InternalError("the server answered a push with the wrong number of results");

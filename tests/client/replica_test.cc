@@ -14,6 +14,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -92,6 +93,53 @@ class DropRepliesFactory final : public grpc::experimental::ClientInterceptorFac
   unsigned one_in_;
   int from_;
   std::mt19937 rng_;
+};
+
+// A link too slow for large pushes: a Push of more than `max` mutations
+// reaches the server (which applies it) but its reply misses the deadline.
+class SlowLinkForLargePushes final : public grpc::experimental::Interceptor {
+ public:
+  SlowLinkForLargePushes(int max, std::shared_ptr<std::vector<int>> sizes)
+      : max_(max), sizes_(std::move(sizes)) {}
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    if (sizes_ != nullptr &&
+        methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_MESSAGE)) {
+      const auto* request = static_cast<const v1::PushRequest*>(methods->GetSendMessage());
+      if (request != nullptr) {
+        mutations_ = request->mutations_size();
+        sizes_->push_back(mutations_);
+      }
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_STATUS) &&
+        mutations_ > max_) {
+      *methods->GetRecvStatus() =
+          grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "the link is too slow");
+    }
+    methods->Proceed();
+  }
+
+ private:
+  int max_;
+  std::shared_ptr<std::vector<int>> sizes_;
+  int mutations_ = 0;
+};
+
+class SlowLinkFactory final : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  SlowLinkFactory(int max, std::shared_ptr<std::vector<int>> sizes)
+      : max_(max), sizes_(std::move(sizes)) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo* info) override {
+    if (std::string(info->method()) != "/vigil.v1.SyncService/Push") {
+      return new SlowLinkForLargePushes(std::numeric_limits<int>::max(), nullptr);  // passes
+    }
+    return new SlowLinkForLargePushes(max_, sizes_);
+  }
+
+ private:
+  int max_;
+  std::shared_ptr<std::vector<int>> sizes_;
 };
 
 class ReplicaTest : public ::testing::Test {
@@ -952,6 +1000,34 @@ TEST_F(ReplicaTest, AnEditOfAnOlderViewIsMergedNotTakenWhole) {
   ASSERT_OK(head.status());
   EXPECT_EQ(head->body.finding().title(), "Cell 4, window broken");
   EXPECT_NE(head->body.finding().narrative().find("Lena's line"), std::string::npos);
+}
+
+// On a link too slow for a whole batch within the deadline, the batch is
+// halved until it gets through, instead of being resent whole until the
+// sync gives up; what the server applied of the larger tries comes back as
+// duplicates.
+TEST_F(ReplicaTest, PushBatchesShrinkUntilTheyCrossASlowLink) {
+  auto anna = Tablet("anna");
+  for (int i = 0; i < 40; ++i) ASSERT_OK(anna->Create(scope_, Finding(absl::StrCat("F", i), 1)).status());
+  auto sizes = std::make_shared<std::vector<int>>();
+  SyncOptions options = Fast();
+  options.push_batch = 40;
+  options.interceptors = [sizes] {
+    client::Interceptors extra;
+    extra.push_back(std::make_unique<SlowLinkFactory>(10, sizes));
+    return extra;
+  };
+  auto report = anna->Sync(options);
+  ASSERT_OK(report.status());
+  EXPECT_EQ(anna->OutboxSize().value_or(~0ull), 0u);
+  EXPECT_TRUE(report->parked.empty());
+  ASSERT_GE(sizes->size(), 4u);
+  EXPECT_EQ(sizes->front(), 40);
+  EXPECT_LE(sizes->back(), 10);
+  EXPECT_GT(report->duplicates, 0u) << "the larger tries were applied";
+  auto lena = Tablet("lena");
+  ASSERT_OK(lena->Sync(Fast()).status());
+  EXPECT_EQ(lena->List(scope_)->size(), 40u);
 }
 
 // --- Local store. ---
