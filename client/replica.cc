@@ -740,6 +740,13 @@ class Replica::Impl {
         report.scope_errors.emplace_back(entry.scope(), uploaded);
         continue;
       }
+      if (!uploaded.ok() && uploaded.code() != absl::StatusCode::kUnauthenticated) {
+        // The link did not carry it within the retry window: it stays
+        // queued (and resumes where the server's copy ends), and the edits,
+        // far smaller, are still pushed.
+        report.scope_errors.emplace_back(entry.scope(), uploaded);
+        return absl::OkStatus();
+      }
       RETURN_IF_ERROR(uploaded);
       RETURN_IF_ERROR(db_->Commit([&](storage::CommitContext& ctx) {
                            // Only its own mark: the entry may have changed

@@ -712,6 +712,42 @@ TEST_F(ReplicaTest, OrphanAttachmentCopiesAreRemovedAtOpen) {
   EXPECT_EQ((*reopened)->Uploads()->size(), 1u);
 }
 
+// A photo the link cannot carry now does not hold back the edits: they are
+// pushed, and the upload stays queued for the next sync.
+TEST_F(ReplicaTest, AnUploadTheLinkCannotCarryDoesNotHoldBackTheEdits) {
+  auto anna = Tablet("anna");
+  const std::string path = dir_.Sub("cell.jpg");
+  std::ofstream(path, std::ios::binary) << std::string(32 * 1024, 'p');
+  ASSERT_OK(anna->Attach(scope_, path, v1::Attachment()).status());
+  auto finding = anna->Create(scope_, Finding("Cell 2", 1));
+  ASSERT_OK(finding.status());
+  SyncOptions options = Fast();
+  options.retry_for = absl::Milliseconds(200);
+  // No answer about the upload ever gets back.
+  auto uploads = std::make_shared<std::atomic<int>>(0);
+  auto asks = std::make_shared<std::atomic<int>>(0);
+  options.interceptors = [uploads, asks] {
+    client::Interceptors extra;
+    extra.push_back(std::make_unique<DropRepliesFactory>(
+        "/vigil.v1.SyncService/UploadAttachment", uploads, 0, 1, 1));
+    extra.push_back(std::make_unique<DropRepliesFactory>(
+        "/vigil.v1.SyncService/GetAttachmentStatus", asks, 0, 1, 1));
+    return extra;
+  };
+  auto report = anna->Sync(options);
+  ASSERT_OK(report.status());
+  EXPECT_EQ(anna->OutboxSize().value_or(~0ull), 0u);
+  ASSERT_EQ(report->scope_errors.size(), 1u);
+  EXPECT_EQ(report->scope_errors[0].first, scope_);
+  EXPECT_FALSE((*anna->Uploads())[0].uploaded());
+  EXPECT_EQ(anna->Get(*finding)->server_revision, 1u);
+  report = anna->Sync(Fast());
+  ASSERT_OK(report.status());
+  EXPECT_EQ(report->attachments_uploaded, 1u);
+  EXPECT_TRUE(report->scope_errors.empty());
+  EXPECT_TRUE((*anna->Uploads())[0].confirmed());
+}
+
 TEST_F(ReplicaTest, ReceiptsAreCheckedAgainstThePinnedKey) {
   auto anna = Tablet("anna");
   ASSERT_OK(anna->Create(scope_, Finding("F", 1)).status());
