@@ -306,17 +306,16 @@ absl::Status RecordStore::MoveViewEpochs(CommitContext& ctx, const std::optional
 }
 
 absl::Status RecordStore::ResolveChainBase(CommitContext& ctx, const Mutation& m,
+                                           const std::optional<StoredMutation>& chained_on,
                                            const std::optional<Record>& head,
                                            Mutation* effective, std::optional<Record>* base) {
-  const std::string key = MutationKey(m.base_mutation_id());
-  ASSIGN_OR_RETURN(auto raw, ctx.Get(ColumnFamily::kMutations, key));
-  if (!raw.has_value()) {
+  if (!chained_on.has_value()) {
     return WithReason(absl::FailedPreconditionError(absl::StrCat(
                           "base mutation ", m.base_mutation_id(),
                           " has not been applied: push it first (or earlier in this batch)")),
                       "BASE_MUTATION_UNKNOWN");
   }
-  ASSIGN_OR_RETURN(StoredMutation stored, Decode<StoredMutation>(*raw, key, *keys_));
+  const StoredMutation& stored = *chained_on;
   const MutationResult& prior = stored.result();
   if (prior.record_id() != m.record_id() || prior.revision() == 0 || !head.has_value() ||
       stored.device_id() != m.device_id()) {
@@ -529,18 +528,18 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
           const std::string scope = head.has_value() ? head->scope() : m.scope();
           // An edit chained on one held as a late submission (same record,
           // same device) is held with it: its base was never applied.
-          bool chained_on_late = false;
+          std::optional<StoredMutation> chained_on;
           if (!m.base_mutation_id().empty()) {
             const std::string base_key = MutationKey(m.base_mutation_id());
             ASSIGN_OR_RETURN(auto raw_base, ctx.Get(ColumnFamily::kMutations, base_key));
             if (raw_base.has_value()) {
-              ASSIGN_OR_RETURN(StoredMutation prior,
-                               Decode<StoredMutation>(*raw_base, base_key, *keys_));
-              chained_on_late = prior.result().late_submission() &&
-                                prior.result().record_id() == m.record_id() &&
-                                prior.device_id() == m.device_id();
+              ASSIGN_OR_RETURN(chained_on, Decode<StoredMutation>(*raw_base, base_key, *keys_));
             }
           }
+          const bool chained_on_late = chained_on.has_value() &&
+                                       chained_on->result().late_submission() &&
+                                       chained_on->result().record_id() == m.record_id() &&
+                                       chained_on->device_id() == m.device_id();
           if (!head.has_value() && !m.base_mutation_id().empty()) {
             // A chain on a create that is not applied: legitimate only when
             // that create was held as a late submission (same scope).
@@ -590,7 +589,7 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
           std::optional<sync::ApplyOutcome> outcome;
           if (!chained_on_late) {
             if (!m.base_mutation_id().empty()) {
-              absl::Status chained = ResolveChainBase(ctx, m, head, &effective, &base);
+              absl::Status chained = ResolveChainBase(ctx, m, chained_on, head, &effective, &base);
               if (!chained.ok()) {
                 return AtMutation(
                     chained, i, m,

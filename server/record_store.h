@@ -133,9 +133,11 @@ class RecordStore {
                                                                const storage::Snapshot& snapshot);
 
   absl::Status ValidateBatch(const vigil::v1::PushRequest& request) const;
-  // For a mutation naming base_mutation_id: the base revision and body to
-  // merge against (the body that mutation carried).
+  // For a mutation naming base_mutation_id, whose stored result is `prior`
+  // (nullopt when that id is unknown): the base revision and body to merge
+  // against (the body that mutation carried).
   absl::Status ResolveChainBase(storage::CommitContext& ctx, const vigil::v1::Mutation& m,
+                                const std::optional<vigil::internal::StoredMutation>& prior,
                                 const std::optional<vigil::v1::Record>& head,
                                 vigil::v1::Mutation* effective,
                                 std::optional<vigil::v1::Record>* base);

@@ -1044,7 +1044,9 @@ TEST_F(ReplicaTest, AnEditOfAnOlderViewIsMergedNotTakenWhole) {
 // duplicates.
 TEST_F(ReplicaTest, PushBatchesShrinkUntilTheyCrossASlowLink) {
   auto anna = Tablet("anna");
-  for (int i = 0; i < 40; ++i) ASSERT_OK(anna->Create(scope_, Finding(absl::StrCat("F", i), 1)).status());
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_OK(anna->Create(scope_, Finding(absl::StrCat("F", i), 1)).status());
+  }
   auto sizes = std::make_shared<std::vector<int>>();
   SyncOptions options = Fast();
   options.push_batch = 40;
