@@ -1577,8 +1577,16 @@ absl::Status Replica::SetCredentials(const ServerAddress& server, const std::str
   profile.set_token(token);
   profile.set_device_id(me.device().device_id());
   profile.set_user_id(me.user().user_id());
-  // Keep a key pinned at enrollment.
   ASSIGN_OR_RETURN(auto existing, LoadFrom<ClientProfile>(impl_->sealer_, *impl_->db_, kProfileKey));
+  // A store holds one user's work: another user's token would push the
+  // queued edits, and show the records, of the first.
+  if (existing.has_value() && !existing->user_id().empty() &&
+      existing->user_id() != profile.user_id()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "this store belongs to ", existing->user_id(), ", not ", profile.user_id(),
+        ": use another store for another user"));
+  }
+  // Keep a key pinned at enrollment.
   if (existing.has_value()) profile.set_receipt_public_key(existing->receipt_public_key());
   return impl_->SaveProfile(profile);
 }

@@ -140,7 +140,8 @@ class Replica {
   // FailedPrecondition when the store is already enrolled.
   absl::Status Enroll(const ServerAddress& server, const std::string& code,
                       const std::string& device_name);
-  // Uses an existing token instead (an admin, or a test).
+  // Uses an existing token instead (an admin, or a test). FailedPrecondition
+  // when the store belongs to another user (one store per user).
   absl::Status SetCredentials(const ServerAddress& server, const std::string& token);
   absl::StatusOr<vigil::internal::ClientProfile> Profile() const;
   // A channel to the server with this device's credentials.

@@ -1212,6 +1212,12 @@ TEST_F(ReplicaTest, BadInputIsRefusedAndChangesNothing) {
   for (const char* target : {"127.0.0.2:1", "[::1]:1", "localhost:1"}) {
     EXPECT_OK(client::ValidateAddress(client::PlaintextAddress(target))) << target;
   }
+  // A store is one user's: another user's token is refused, the owner's
+  // own (renewed) one is taken.
+  EXPECT_EQ(anna->SetCredentials(Address(), server_.AdminToken()).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(anna->Profile()->user_id(), "anna");
+  EXPECT_OK(anna->SetCredentials(Address(), anna->Profile()->token()));
   // A revoked device's sync is refused as unauthenticated, nothing dropped.
   auto me = anna->Profile();
   {
