@@ -1396,6 +1396,17 @@ absl::StatusOr<vigil::v1::ReceiptManifest> VerifyReceipt(const vigil::v1::Receip
 Replica::Replica(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Replica::~Replica() = default;
 
+// Creates `path` (mode 0600; refused if it exists) holding `bytes`, synced:
+// the store's key file, or the salt its passphrase key is derived with.
+absl::Status CreateSecretFile(const std::string& path, std::string_view bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return ErrnoError(absl::StrCat("cannot create ", path));
+  absl::Status written = WriteAll(fd, bytes);
+  if (written.ok() && ::fsync(fd) != 0) written = ErrnoError(absl::StrCat("cannot sync ", path));
+  ::close(fd);
+  return written;
+}
+
 // The key in DIR/store.key, made on first use (mode 0600).
 absl::StatusOr<std::string> StoreKeyFile(const std::string& dir) {
   const std::string path = dir + "/store.key";
@@ -1411,12 +1422,7 @@ absl::StatusOr<std::string> StoreKeyFile(const std::string& dir) {
   }
   if (errno != ENOENT) return ErrnoError(absl::StrCat("cannot read ", path));
   randombytes_buf(key.data(), key.size());
-  fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return ErrnoError(absl::StrCat("cannot create ", path));
-  absl::Status written = WriteAll(fd, key);
-  if (written.ok() && ::fsync(fd) != 0) written = ErrnoError("cannot sync the store key");
-  ::close(fd);
-  RETURN_IF_ERROR(written);
+  RETURN_IF_ERROR(CreateSecretFile(path, key));
   return key;
 }
 
@@ -1477,12 +1483,7 @@ absl::StatusOr<std::string> StoreKeyFromPassphrase(const std::string& dir,
     std::string salt(crypto_pwhash_SALTBYTES, '\0');
     randombytes_buf(salt.data(), salt.size());
     salt_file += salt;
-    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) return ErrnoError(absl::StrCat("cannot create ", path));
-    absl::Status written = WriteAll(fd, salt_file);
-    if (written.ok() && ::fsync(fd) != 0) written = ErrnoError("cannot sync the salt file");
-    ::close(fd);
-    RETURN_IF_ERROR(written);
+    RETURN_IF_ERROR(CreateSecretFile(path, salt_file));
   }
   const std::string_view fields(salt_file.data() + sizeof kSaltMagic, 16);
   const std::uint64_t opslimit = GetUint64(fields);
