@@ -202,6 +202,15 @@ class ReplicaTest : public ::testing::Test {
     return body;
   }
 
+  static RecordBody Interview(const std::string& pseudonym, const std::string& notes,
+                              const std::string& interviewer) {
+    RecordBody body;
+    body.mutable_interview()->set_pseudonym(pseudonym);
+    body.mutable_interview()->set_notes(notes);
+    body.mutable_interview()->add_interviewer_user_ids(interviewer);
+    return body;
+  }
+
   testing::TestServer server_;
   testing::TempDir dir_;
   std::mt19937_64 rng_;
@@ -454,11 +463,7 @@ TEST_F(ReplicaTest, ConflictIsSurfacedAndResolvedByTheLead) {
 TEST_F(ReplicaTest, AWiderViewPullsTheScopeAgainInTheNewShape) {
   auto anna = Tablet("anna");
   auto ben = Tablet("ben");
-  RecordBody interview;
-  interview.mutable_interview()->set_pseudonym("D-17");
-  interview.mutable_interview()->set_notes("He was beaten on arrival.\n");
-  interview.mutable_interview()->add_interviewer_user_ids("anna");
-  auto id = anna->Create(scope_, interview);
+  auto id = anna->Create(scope_, Interview("D-17", "He was beaten on arrival.\n", "anna"));
   ASSERT_OK(id.status());
   ASSERT_OK(anna->Sync(Fast()).status());
   ASSERT_OK(ben->Sync(Fast()).status());
@@ -879,11 +884,7 @@ TEST_F(ReplicaTest, ARefusedEditKeepsItsScopeOnTheDevice) {
 TEST_F(ReplicaTest, ARefusedDeleteKeepsItsScopeOnTheDevice) {
   auto lena = Tablet("lena", v1::ROLE_TEAM_LEAD, v1::TEAM_ROLE_TEAM_LEAD);
   auto anna = Tablet("anna");
-  RecordBody interview;
-  interview.mutable_interview()->set_pseudonym("Detainee 3");
-  interview.mutable_interview()->set_notes("What was said in cell 3");
-  interview.mutable_interview()->add_interviewer_user_ids("lena");
-  auto id = lena->Create(scope_, interview);
+  auto id = lena->Create(scope_, Interview("Detainee 3", "What was said in cell 3", "lena"));
   ASSERT_OK(id.status());
   ASSERT_OK(lena->Sync(Fast()).status());
   ASSERT_OK(anna->Sync(Fast()).status());
