@@ -18,10 +18,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "base/error_reason.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
 #include "storage/storage.h"
 #include "sync/ids.h"
+#include "sync/merge.h"
 #include "sync/record_merge.h"
 #include "vigil/v1/admin.grpc.pb.h"
 #include "vigil/v1/sync.grpc.pb.h"
@@ -65,6 +67,13 @@ std::string UploadKey(const std::string& sha, const std::string& scope) {
   return absl::StrCat("t/upload/", sha, "/", scope);
 }
 std::string ReceiptKey(const std::string& scope) { return absl::StrCat("t/receipt/", scope); }
+// After the server was restored from a backup: the revisions this device
+// holds that were committed after the backup ("t/lost/{scope}\0{id}", the
+// LocalRecord as it was), until they are sent again, and the restore point.
+std::string LostPrefix(const std::string& scope) {
+  return absl::StrCat("t/lost/", scope, std::string(1, '\0'));
+}
+std::string RestoredKey(const std::string& scope) { return absl::StrCat("t/restored/", scope); }
 
 // Every value of the local store (records, outbox, parked edits, the
 // device token, receipts) is sealed with XChaCha20-Poly1305 under the store
@@ -526,53 +535,59 @@ class Replica::Impl {
     ASSIGN_OR_RETURN(ClientProfile profile, Profile());
     return db_
         ->Commit([&](storage::CommitContext& ctx) -> absl::Status {
-          ASSIGN_OR_RETURN(std::optional<LocalRecord> rec,
-                           LoadIn<LocalRecord>(sealer_, ctx, RecordKey(record_id)));
-          if (!rec.has_value()) {
-            return absl::NotFoundError(absl::StrCat("no record ", record_id, " on this device"));
-          }
-          if (rec->deleted()) {
-            return absl::FailedPreconditionError(
-                absl::StrCat("record ", record_id, " is deleted"));
-          }
-          if (body != nullptr && body->kind_case() != rec->body().kind_case()) {
-            return absl::InvalidArgumentError(
-                absl::StrCat("record ", record_id, " is of another kind"));
-          }
-          ASSIGN_OR_RETURN(Mutation m, NewMutation(ctx, profile, record_id));
-          if (resolves != nullptr) {
-            if (rec->dirty() || rec->queued() > 0) {
-              return absl::FailedPreconditionError(
-                  "the record has local edits not yet synced: sync first, then resolve on the "
-                  "head the conflicts are on");
-            }
-            for (const std::string& c : *resolves) m.add_resolves_conflict_ids(c);
-          }
-          if (!rec->last_mutation_id().empty()) {
-            m.set_base_mutation_id(rec->last_mutation_id());
-          } else if (made_on > 0 && made_on < rec->server().revision()) {
-            m.set_base_revision(made_on);
-          } else {
-            m.set_base_revision(rec->server().revision());
-          }
-          // The server needs it for an edit chained on a create it holds for
-          // a locked visit (the record does not exist there yet).
-          m.set_scope(rec->scope());
-          if (!rec->dirty()) *rec->mutable_base() = rec->server();
-          rec->set_dirty(true);
-          rec->set_last_mutation_id(m.mutation_id());
-          rec->set_queued(rec->queued() + 1);
-          if (del) {
-            m.set_delete_(true);
-            rec->set_deleted(true);
-          } else {
-            *m.mutable_body() = *body;
-            *rec->mutable_body() = *body;
-          }
-          Store(sealer_, ctx, RecordKey(record_id), *rec);
-          return Enqueue(ctx, std::move(m));
+          return ChangeIn(ctx, profile, record_id, body, del, resolves, made_on);
         })
         .status();
+  }
+
+  absl::Status ChangeIn(storage::CommitContext& ctx, const ClientProfile& profile,
+                        const std::string& record_id, const RecordBody* body, bool del,
+                        const std::vector<std::string>* resolves, std::uint64_t made_on) {
+    ASSIGN_OR_RETURN(std::optional<LocalRecord> rec,
+                     LoadIn<LocalRecord>(sealer_, ctx, RecordKey(record_id)));
+    if (!rec.has_value()) {
+      return absl::NotFoundError(absl::StrCat("no record ", record_id, " on this device"));
+    }
+    if (rec->deleted()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("record ", record_id, " is deleted"));
+    }
+    if (body != nullptr && body->kind_case() != rec->body().kind_case()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("record ", record_id, " is of another kind"));
+    }
+    ASSIGN_OR_RETURN(Mutation m, NewMutation(ctx, profile, record_id));
+    if (resolves != nullptr) {
+      if (rec->dirty() || rec->queued() > 0) {
+        return absl::FailedPreconditionError(
+            "the record has local edits not yet synced: sync first, then resolve on the "
+            "head the conflicts are on");
+      }
+      for (const std::string& c : *resolves) m.add_resolves_conflict_ids(c);
+    }
+    if (!rec->last_mutation_id().empty()) {
+      m.set_base_mutation_id(rec->last_mutation_id());
+    } else if (made_on > 0 && made_on < rec->server().revision()) {
+      m.set_base_revision(made_on);
+    } else {
+      m.set_base_revision(rec->server().revision());
+    }
+    // The server needs it for an edit chained on a create it holds for
+    // a locked visit (the record does not exist there yet).
+    m.set_scope(rec->scope());
+    if (!rec->dirty()) *rec->mutable_base() = rec->server();
+    rec->set_dirty(true);
+    rec->set_last_mutation_id(m.mutation_id());
+    rec->set_queued(rec->queued() + 1);
+    if (del) {
+      m.set_delete_(true);
+      rec->set_deleted(true);
+    } else {
+      *m.mutable_body() = *body;
+      *rec->mutable_body() = *body;
+    }
+    Store(sealer_, ctx, RecordKey(record_id), *rec);
+    return Enqueue(ctx, std::move(m));
   }
 
   absl::StatusOr<std::string> Attach(const std::string& scope, const std::string& file_path,
@@ -703,6 +718,11 @@ class Replica::Impl {
       absl::Status pulled = PullScope(*stub, scope, options, report, state, tell);
       if (pulled.code() == absl::StatusCode::kUnauthenticated) return pulled;
       if (!pulled.ok()) report.scope_errors.emplace_back(scope, pulled);
+    }
+    if (options.push && !report.recovered.empty()) {
+      // What the server lost in a restore goes back now, not a sync later.
+      RETURN_IF_ERROR(UploadAll(*stub, options, report, state, tell));
+      RETURN_IF_ERROR(PushAll(*stub, options, report, state, tell));
     }
     if (options.fetch_receipts && !profile.receipt_public_key().empty()) {
       // Scopes purged by this sync are no longer followed.
@@ -1029,6 +1049,8 @@ class Replica::Impl {
     // a backup, so its cursors were voided) starts the scope again, as a
     // reset: what this device holds is replaced by what the server has.
     bool restart = false;
+    // The server's restore point, when it names one (see RecoverLost).
+    std::optional<std::uint64_t> restored_at;
     while (true) {
       ASSIGN_OR_RETURN(std::optional<std::string> cursor, db_->Get(kMeta, CursorKey(scope)));
       vigil::v1::PullRequest request;
@@ -1044,32 +1066,152 @@ class Replica::Impl {
           s.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
           ErrorReason(s) == "CURSOR_INVALID") {
         restart = true;
+        const auto metadata = MetadataOf(ToAbsl(s));
+        std::uint64_t point = 0;
+        if (auto it = metadata.find("restored_at_seq");
+            it != metadata.end() && absl::SimpleAtoi(it->second, &point)) {
+          restored_at = point;
+        }
         continue;
       }
       RETURN_IF_ERROR(ToAbsl(s));
       if (page.purge()) return Purge(scope, report);
+      const bool first_after_restart = restart;
       if (restart) {
         page.set_reset(true);
         restart = false;
       }
-      RETURN_IF_ERROR(ApplyPage(scope, page));
+      RETURN_IF_ERROR(ApplyPage(scope, page, first_after_restart ? restored_at : std::nullopt));
       report.pulled += static_cast<std::uint64_t>(page.records_size());
       state.records_done += static_cast<std::uint64_t>(page.records_size());
       tell(Progress::Phase::kPull, scope);
-      if (!page.has_more()) return absl::OkStatus();
+      if (!page.has_more()) return RecoverLost(stub, scope, options, report);
     }
+  }
+
+  // Sends again what the server lost in a restore from backup: each
+  // revision this device held that was committed after the backup and that
+  // the server, now pulled in full, does not have. A record the server no
+  // longer has is created again (same id); one it has at another revision
+  // gets the held body (or deletion) as an edit made on the revision the
+  // backup held, so the server merges it with what was changed since the
+  // restore. They go out with this device's next push, authored by its
+  // user. A record with local edits waits until those are through.
+  absl::Status RecoverLost(vigil::v1::SyncService::Stub& stub, const std::string& scope,
+                           const SyncOptions& options, SyncReport& report) {
+    ASSIGN_OR_RETURN(auto lost, ScanAll<LocalRecord>(sealer_, *db_, LostPrefix(scope)));
+    ASSIGN_OR_RETURN(std::optional<std::string> raw_point, db_->Get(kMeta, RestoredKey(scope)));
+    std::uint64_t point = 0;
+    if (raw_point.has_value() && !absl::SimpleAtoi(*raw_point, &point)) {
+      return absl::DataLossError("local store: malformed restore point");
+    }
+    ASSIGN_OR_RETURN(ClientProfile profile, Profile());
+    std::size_t waiting = 0;
+    for (const auto& [key, old] : lost) {
+      const Record& held = old.server();
+      ASSIGN_OR_RETURN(std::optional<LocalRecord> now,
+                       LoadFrom<LocalRecord>(sealer_, *db_, RecordKey(held.id())));
+      if (now.has_value() && (now->dirty() || now->queued() > 0)) {
+        ++waiting;  // after this device's own edits are through
+        continue;
+      }
+      bool send = true;
+      std::uint64_t made_on = 0;
+      if (now.has_value()) {
+        const Record& head = now->server();
+        send = head.updated().mutation_id() != held.updated().mutation_id() &&
+               (head.deleted() != held.deleted() ||
+                sync::SerializeDeterministic(head.body()) !=
+                    sync::SerializeDeterministic(held.body()));
+        if (send && head.deleted()) {
+          // Deleted there since: an edit cannot revive it, and the lost
+          // revision is not dropped either.
+          ++waiting;
+          report.scope_errors.emplace_back(
+              scope, absl::FailedPreconditionError(absl::StrCat(
+                         "record ", held.id(), ": revision ", held.revision(),
+                         " was lost in the server's restore from backup and the record is "
+                         "deleted there now; this device keeps the lost revision")));
+          continue;
+        }
+        if (send) {
+          if (head.seq() <= point) {
+            made_on = head.revision();
+          } else {
+            ASSIGN_OR_RETURN(made_on, RevisionAtRestore(stub, options, report, held.id(), point));
+          }
+        }
+      } else if (held.deleted()) {
+        send = false;  // created and deleted after the backup: nothing to bring back
+      }
+      RETURN_IF_ERROR(db_->Commit([&](storage::CommitContext& ctx) -> absl::Status {
+                           ctx.Delete(kMeta, key);
+                           if (!send) return absl::OkStatus();
+                           if (!now.has_value()) {
+                             return CreateIn(ctx, profile, old.scope(), held.body(), held.id())
+                                 .status();
+                           }
+                           return ChangeIn(ctx, profile, held.id(),
+                                           held.deleted() ? nullptr : &held.body(),
+                                           held.deleted(), nullptr, made_on);
+                         })
+                          .status());
+      if (send) report.recovered.push_back(held.id());
+    }
+    if (waiting == 0 && raw_point.has_value()) {
+      RETURN_IF_ERROR(db_->Commit([&](storage::CommitContext& ctx) {
+                           ctx.Delete(kMeta, RestoredKey(scope));
+                           return absl::OkStatus();
+                         })
+                          .status());
+    }
+    return absl::OkStatus();
+  }
+
+  // The newest revision of `id` the restored server kept from its backup
+  // (committed at or before `point`), from its history; its oldest revision
+  // when every one is newer.
+  absl::StatusOr<std::uint64_t> RevisionAtRestore(vigil::v1::SyncService::Stub& stub,
+                                                  const SyncOptions& options, SyncReport& report,
+                                                  const std::string& id, std::uint64_t point) {
+    vigil::v1::GetHistoryRequest request;
+    request.set_record_id(id);
+    request.set_page_size(1000);
+    std::uint64_t kept = 0;
+    std::uint64_t oldest = 0;
+    while (true) {
+      vigil::v1::GetHistoryResponse page;
+      RETURN_IF_ERROR(ToAbsl(Retrying(options, report, [&](grpc::ClientContext& ctx) {
+        page.Clear();
+        return stub.GetHistory(&ctx, request, &page);
+      })));
+      for (const Record& r : page.revisions()) {
+        if (oldest == 0 || r.revision() < oldest) oldest = r.revision();
+        if (r.seq() <= point) kept = std::max(kept, r.revision());
+      }
+      if (page.next_page_token().empty()) break;
+      request.set_page_token(page.next_page_token());
+    }
+    return kept > 0 ? kept : oldest;
   }
 
   // One page and its cursor, atomically: an interrupted pull resumes after
   // the last page stored.
-  absl::Status ApplyPage(const std::string& scope, const vigil::v1::PullResponse& page) {
+  // `restored_at`: on the first page after the server voided this device's
+  // cursor in a restore from backup, the restore point it named.
+  absl::Status ApplyPage(const std::string& scope, const vigil::v1::PullResponse& page,
+                         std::optional<std::uint64_t> restored_at = std::nullopt) {
     const absl::Time now = absl::Now();
     // A reset page starts the scope again in a new view: what this device
     // holds of it was shaped for the old one and goes, unless it carries
     // edits not yet sent or not yet seen in a pulled head.
     std::vector<std::string> held;
+    std::vector<std::pair<std::string, UploadEntry>> uploads;
     if (page.reset()) {
       ASSIGN_OR_RETURN(held, IdsInScope(scope, ScanOf(*db_)));
+    }
+    if (restored_at.has_value()) {
+      ASSIGN_OR_RETURN(uploads, ScanAll<UploadEntry>(sealer_, *db_, "t/upload/"));
     }
     return db_
         ->Commit([&](storage::CommitContext& ctx) -> absl::Status {
@@ -1077,8 +1219,35 @@ class Replica::Impl {
             ASSIGN_OR_RETURN(std::optional<LocalRecord> rec,
                              LoadIn<LocalRecord>(sealer_, ctx, RecordKey(id)));
             if (rec.has_value() && (rec->dirty() || rec->queued() > 0)) continue;
+            // A revision committed after the backup the server went back
+            // to may exist nowhere else: kept until RecoverLost has seen
+            // what the server holds.
+            if (rec.has_value() && restored_at.has_value() && rec->server().revision() > 0 &&
+                rec->server().seq() > *restored_at) {
+              Store(sealer_, ctx, LostPrefix(scope) + id, *rec);
+            }
             ctx.Delete(kMeta, RecordKey(id));
             ctx.Delete(kMeta, InScopeKey(scope, id));
+          }
+          if (restored_at.has_value()) {
+            // The earliest point of any restore not yet recovered from.
+            ASSIGN_OR_RETURN(std::optional<std::string> earlier,
+                             ctx.Get(kMeta, RestoredKey(scope)));
+            std::uint64_t point = *restored_at;
+            std::uint64_t before = 0;
+            if (earlier.has_value() && absl::SimpleAtoi(*earlier, &before)) {
+              point = std::min(point, before);
+            }
+            ctx.Put(kMeta, RestoredKey(scope), std::to_string(point));
+            // The receipt vouched for what the server has lost; attachments
+            // it held are checked (and sent) again while copies are here.
+            ctx.Delete(kMeta, ReceiptKey(scope));
+            for (auto [key, entry] : uploads) {
+              if (entry.scope() != scope || entry.freed()) continue;
+              entry.set_uploaded(false);
+              entry.set_confirmed(false);
+              Store(sealer_, ctx, key, entry);
+            }
           }
           // This device's clock moves past every time it has seen, so that
           // its next edit counts as made after them (a resolution of a
@@ -1176,7 +1345,7 @@ class Replica::Impl {
                p.mutable_mutation()->clear_body();
                Store(sealer_, ctx, key, p);
              }
-             RemoveScopeIn(ctx, scope, ids, uploads, &blobs);
+             RETURN_IF_ERROR(RemoveScopeIn(ctx, scope, ids, uploads, &blobs));
              return absl::OkStatus();
            })
             .status());
@@ -1191,7 +1360,7 @@ class Replica::Impl {
   // Deletes the scope's records (`ids`), its attachment uploads, cursor,
   // receipt and follow mark. The attachment copies to unlink once the commit
   // is durable are added to `blobs`.
-  static void RemoveScopeIn(storage::CommitContext& ctx, const std::string& scope,
+  static absl::Status RemoveScopeIn(storage::CommitContext& ctx, const std::string& scope,
                             const std::vector<std::string>& ids,
                             const std::vector<std::pair<std::string, UploadEntry>>& uploads,
                             std::vector<std::string>* blobs) {
@@ -1212,6 +1381,15 @@ class Replica::Impl {
     ctx.Delete(kMeta, CursorKey(scope));
     ctx.Delete(kMeta, FollowKey(scope));
     ctx.Delete(kMeta, ReceiptKey(scope));
+    ctx.Delete(kMeta, RestoredKey(scope));
+    std::vector<std::string> lost;
+    RETURN_IF_ERROR(ctx.Scan(kMeta, storage::KeyRange::Prefix(LostPrefix(scope)),
+                             [&](std::string_view key, std::string_view) {
+                               lost.emplace_back(key);
+                               return true;
+                             }));
+    for (const std::string& key : lost) ctx.Delete(kMeta, key);
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::uint64_t> Forget(const std::string& scope) {
@@ -1259,6 +1437,13 @@ class Replica::Impl {
                      "or drop it"));
                }
              }
+             ASSIGN_OR_RETURN(auto lost, ScanIn<LocalRecord>(sealer_, ctx, LostPrefix(scope)));
+             if (!lost.empty()) {
+               return absl::FailedPreconditionError(absl::StrCat(
+                   lost.size(), " record(s) of ", scope,
+                   " the server lost in a restore from backup are held only on this device: "
+                   "sync first"));
+             }
              ASSIGN_OR_RETURN(auto uploads, ScanIn<UploadEntry>(sealer_, ctx, "t/upload/"));
              for (const auto& [key, u] : uploads) {
                if (u.scope() == scope && !u.confirmed()) {
@@ -1299,7 +1484,7 @@ class Replica::Impl {
                  }
                }
              }
-             RemoveScopeIn(ctx, scope, ids, uploads, &blobs);
+             RETURN_IF_ERROR(RemoveScopeIn(ctx, scope, ids, uploads, &blobs));
              // Late submissions are held by the server, purged edits kept no
              // content: their notes go with the scope.
              for (const auto& [key, p] : parked) {

@@ -97,6 +97,10 @@ struct SyncReport {
   std::vector<vigil::internal::ParkedMutation> parked;
   // Scopes whose data was removed on the server's purge instruction.
   std::vector<std::string> purged_scopes;
+  // Records whose revision the server lost in a restore from backup while
+  // this device held it: queued again (and pushed in this sync), authored
+  // by this device's user.
+  std::vector<std::string> recovered;
   // Verified receipts, per visit scope.
   std::vector<vigil::v1::ReceiptManifest> receipts;
   // Followed scopes that could not be pulled or whose receipt failed, and

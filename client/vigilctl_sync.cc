@@ -249,6 +249,7 @@ int Sync(const Globals& g, bool free_attachments) {
   }
   json.ObjList("parked", parked)
       .StrList("purged_scopes", report->purged_scopes)
+      .StrList("recovered", report->recovered)
       .ObjList("receipts", receipts)
       .ObjList("scope_errors", errors)
       .Uint("open_conflicts", open_conflicts)
@@ -278,6 +279,11 @@ int Sync(const Globals& g, bool free_attachments) {
                     Plural(report->parked.size(), "edit was", "edits were"),
                     " not applied (kept on this device: vigilctl status):");
     for (const auto& p : report->parked) absl::StrAppend(&text, "\n  ", ParkedLine(p));
+  }
+  if (!report->recovered.empty()) {
+    absl::StrAppend(&text, "\n  recovered ",
+                    Plural(report->recovered.size(), "record", "records"),
+                    " the server lost in its restore from backup, sent again from this device");
   }
   for (const std::string& scope : report->purged_scopes) {
     absl::StrAppend(&text, "\n  purged    ", scope,

@@ -11,6 +11,7 @@
 #include "google/protobuf/wire_format_lite.h"
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/deterministic_bytes.h"
@@ -229,7 +230,25 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Create(storage::Storag
   if (key.size() != crypto_auth_hmacsha256_KEYBYTES) {
     return absl::DataLossError("stored cursor key has the wrong size");
   }
-  return std::unique_ptr<RecordStore>(new RecordStore(storage, keys, policy, options, std::move(key)));
+  ASSIGN_OR_RETURN(std::optional<std::string> point,
+                   storage->Get(ColumnFamily::kMeta, RestorePointKey()));
+  std::optional<std::uint64_t> restored_at;
+  if (point.has_value()) {
+    std::uint64_t seq = 0;
+    if (!absl::SimpleAtoi(*point, &seq)) return absl::DataLossError("malformed restore point");
+    restored_at = seq;
+  }
+  return std::unique_ptr<RecordStore>(
+      new RecordStore(storage, keys, policy, options, std::move(key), restored_at));
+}
+
+absl::Status RecordStore::CursorInvalid(absl::string_view scope,
+                                        absl::string_view message) const {
+  absl::Status invalid =
+      WithReason(absl::InvalidArgumentError(message), "CURSOR_INVALID", {{"scope", scope}});
+  if (!restored_at_.has_value()) return invalid;
+  const std::string point = std::to_string(*restored_at_);
+  return WithReason(std::move(invalid), "CURSOR_INVALID", {{"restored_at_seq", point}});
 }
 
 absl::StatusOr<std::uint64_t> RecordStore::ForEachInScope(
@@ -727,10 +746,9 @@ absl::StatusOr<RecordStore::CursorPosition> RecordStore::DecodeCursor(
     absl::string_view scope, absl::string_view cursor) const {
   if (cursor.empty()) return CursorPosition{};
   auto invalid = [&] {
-    return WithReason(absl::InvalidArgumentError(
-                          "cursor is malformed, was altered, or belongs to another scope or "
-                          "server: pull this scope from the beginning"),
-                      "CURSOR_INVALID", {{"scope", std::string(scope)}});
+    return CursorInvalid(scope,
+                         "cursor is malformed, was altered, or belongs to another scope or "
+                         "server: pull this scope from the beginning");
   };
   unsigned char payload[1 + 8 + 1 + 8 + kCursorMacBytes];
   std::size_t len = 0;
@@ -822,10 +840,9 @@ absl::StatusOr<std::string> RecordStore::ReadPage(const Caller& caller,
     // Only a database restored to an earlier point (with its cursor key)
     // can be behind a cursor it issued; restore also replaces that key, so
     // this is a second line of defence against silently skipping changes.
-    return WithReason(absl::InvalidArgumentError(
-                          "cursor is ahead of this server's data: pull this scope from the "
-                          "beginning"),
-                      "CURSOR_INVALID", {{"scope", request.scope()}});
+    return CursorInvalid(request.scope(),
+                         "cursor is ahead of this server's data: pull this scope from the "
+                         "beginning");
   }
   std::vector<std::pair<std::uint64_t, std::string>> changed;
   absl::Status malformed;

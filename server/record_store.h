@@ -111,12 +111,18 @@ class RecordStore {
 
  private:
   RecordStore(storage::Storage* storage, const storage::KeyRing* keys,
-              const AccessPolicy* policy, RecordStoreOptions options, std::string cursor_key)
+              const AccessPolicy* policy, RecordStoreOptions options, std::string cursor_key,
+              std::optional<std::uint64_t> restored_at)
       : storage_(storage),
         keys_(keys),
         policy_(policy),
         options_(options),
-        cursor_key_(std::move(cursor_key)) {}
+        cursor_key_(std::move(cursor_key)),
+        restored_at_(restored_at) {}
+
+  // INVALID_ARGUMENT, CURSOR_INVALID: the device pulls `scope` from the
+  // beginning. Names the restore point when the database was restored.
+  absl::Status CursorInvalid(absl::string_view scope, absl::string_view message) const;
 
   absl::StatusOr<std::string> ReadPage(const Caller& caller,
                                        const vigil::v1::PullRequest& request,
@@ -169,6 +175,8 @@ class RecordStore {
   const AccessPolicy* policy_;
   const RecordStoreOptions options_;
   const std::string cursor_key_;
+  // The last commit of the backup this database was restored from, if it was.
+  const std::optional<std::uint64_t> restored_at_;
   ChangeListener listener_;
   // Used only inside push PrepareFns, which the commit pipeline runs one at
   // a time on its writer thread.

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "server/data_dir.h"
+#include "storage/key_codec.h"
 #include "storage/storage.h"
 #include "storage/value_cipher.h"
 
@@ -41,6 +42,8 @@ absl::Status CopyKeyFile(const std::string& from, const std::string& to) {
 
 }  // namespace
 
+std::string RestorePointKey() { return storage::KeyBuilder().AddString("restore_point").key(); }
+
 absl::Status RunRestore(const std::string& backup_dir, const std::string& data_dir,
                         std::optional<std::uint32_t> backup_id, const std::string& key_file) {
   DataDirLayout layout = LayoutOf(data_dir);
@@ -60,6 +63,16 @@ absl::Status RunRestore(const std::string& backup_dir, const std::string& data_d
     absl::StatusOr<std::unique_ptr<storage::Storage>> db =
         storage::Storage::Open(layout.db(), options);
     restored = db.ok() ? storage::ForgetSecret(**db, kCursorSecretName) : db.status();
+    if (restored.ok()) {
+      // Where the backup ends, for the devices that hold what came after.
+      const std::string point = std::to_string((*db)->LastCommittedSeq());
+      restored = (*db)
+                     ->Commit([&](storage::CommitContext& ctx) {
+                       ctx.Put(storage::ColumnFamily::kMeta, RestorePointKey(), point);
+                       return absl::OkStatus();
+                     })
+                     .status();
+    }
   }
   if (restored.ok()) restored = CopyTlsMaterial(LayoutOf(backup_dir).root + "/tls", layout.tls());
   if (restored.ok() && !key_file.empty()) restored = CopyKeyFile(key_file, layout.default_key_file());

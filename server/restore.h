@@ -19,6 +19,14 @@ namespace vigil::server {
 // sequence numbers are reused and old cursors would skip changes.
 inline constexpr std::string_view kCursorSecretName = "cursor_hmac";
 
+// The meta key (column family kMeta) under which a restored database keeps
+// its restore point: the last commit sequence number the backup held, as
+// decimal text. Everything a device pulled with a higher sequence number
+// was committed after the backup and may be gone; the server names this
+// point in CURSOR_INVALID (metadata "restored_at_seq") so that devices can
+// send back what only they still hold.
+std::string RestorePointKey();
+
 // Copies the files of `from` into `to` (created 0700), keeping permissions;
 // nothing when `from` is missing.
 absl::Status CopyTlsMaterial(const std::string& from, const std::string& to);

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <fstream>
 #include <future>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -43,6 +44,24 @@ std::string EnrollmentCode(const std::shared_ptr<grpc::Channel>& admin_channel,
   return code.code();
 }
 
+void PutOnTeam(const std::shared_ptr<grpc::Channel>& admin_channel, const std::string& visit,
+               const std::string& user, v1::TeamRole role) {
+  grpc::ClientContext ctx;
+  v1::SetTeamMemberRequest request;
+  request.mutable_membership()->set_visit_id(visit);
+  request.mutable_membership()->set_user_id(user);
+  request.mutable_membership()->set_team_role(role);
+  v1::TeamMembership membership;
+  EXPECT_TRUE(v1::AdminService::NewStub(admin_channel)->SetTeamMember(&ctx, request, &membership).ok());
+}
+
+v1::RecordBody Finding(const std::string& title, const std::string& narrative) {
+  v1::RecordBody body;
+  body.mutable_finding()->set_title(title);
+  body.mutable_finding()->set_narrative(narrative);
+  return body;
+}
+
 TEST(VigildRestartTest, SyncFinishesAfterTheServerIsKilledMidPush) {
   testing::TempDir tmp;
   const std::string data = tmp.Sub("data");
@@ -62,26 +81,14 @@ TEST(VigildRestartTest, SyncFinishesAfterTheServerIsKilledMidPush) {
   ASSERT_OK((*tablet)->Enroll(address,
                               EnrollmentCode(*admin_channel, "lena", v1::ROLE_TEAM_LEAD),
                               "tablet 1"));
-  {
-    grpc::ClientContext ctx;
-    v1::SetTeamMemberRequest request;
-    request.mutable_membership()->set_visit_id(visit);
-    request.mutable_membership()->set_user_id("lena");
-    request.mutable_membership()->set_team_role(v1::TEAM_ROLE_TEAM_LEAD);
-    v1::TeamMembership membership;
-    ASSERT_TRUE(v1::AdminService::NewStub(*admin_channel)
-                    ->SetTeamMember(&ctx, request, &membership)
-                    .ok());
-  }
+  PutOnTeam(*admin_channel, visit, "lena", v1::TEAM_ROLE_TEAM_LEAD);
   ASSERT_OK((*tablet)->Follow(scope));
 
   // A day of work, offline.
   constexpr int kRecords = 1500;
   for (int i = 0; i < kRecords; ++i) {
-    v1::RecordBody body;
-    body.mutable_finding()->set_title(absl::StrCat("Finding ", i));
-    body.mutable_finding()->set_narrative(std::string(900, 'n'));
-    ASSERT_OK((*tablet)->Create(scope, body).status());
+    ASSERT_OK((*tablet)->Create(scope, Finding(absl::StrCat("Finding ", i), std::string(900, 'n')))
+                  .status());
   }
 
   client::SyncOptions options;
@@ -140,6 +147,108 @@ TEST(VigildRestartTest, SyncFinishesAfterTheServerIsKilledMidPush) {
   // The receipt covers all of it.
   ASSERT_EQ(report->receipts.size(), 1u);
   EXPECT_EQ(report->receipts[0].records_size(), kRecords);
+}
+
+TEST(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThatHoldIt) {
+  testing::TempDir tmp;
+  const std::string data = tmp.Sub("data");
+  auto first = std::make_unique<testing::Vigild>(VIGIL_VIGILD, tmp, data,
+                                                 std::vector<std::string>{"--plaintext-loopback"});
+  ASSERT_GT(first->port(), 0) << first->process().Output();
+  const int port = first->port();
+  const client::ServerAddress address =
+      client::PlaintextAddress("127.0.0.1:" + std::to_string(port));
+  auto admin_channel = client::MakeChannel(address, testing::ReadFile(data + "/initial-admin-token"));
+  ASSERT_OK(admin_channel.status());
+  const std::string visit = "0190a000-0000-7000-8000-00000000cafe";
+  const std::string scope = "visits/" + visit;
+  auto lena = Replica::Open(tmp.Sub("lena"));
+  ASSERT_OK(lena.status());
+  ASSERT_OK((*lena)->Enroll(address, EnrollmentCode(*admin_channel, "lena", v1::ROLE_TEAM_LEAD),
+                            "tablet 1"));
+  PutOnTeam(*admin_channel, visit, "lena", v1::TEAM_ROLE_TEAM_LEAD);
+  ASSERT_OK((*lena)->Follow(scope));
+  auto office = Replica::Open(tmp.Sub("office"));
+  ASSERT_OK(office.status());
+  ASSERT_OK((*office)->Enroll(address,
+                              EnrollmentCode(*admin_channel, "rita", v1::ROLE_NPM_REVIEWER),
+                              "office"));
+  ASSERT_OK((*office)->Follow(scope));
+
+  auto one = (*lena)->Create(scope, Finding("One", "n1"));
+  auto four = (*lena)->Create(scope, Finding("Four", "n4"));
+  ASSERT_OK(one.status());
+  ASSERT_OK(four.status());
+  ASSERT_OK((*lena)->Sync().status());
+  const std::string backups = tmp.Sub("backups");
+  testing::CommandResult backup = testing::RunCommand(
+      {VIGIL_VIGILD, "backup", "--data-dir", data, "--to", backups}, tmp.Sub("backup.log"));
+  ASSERT_EQ(backup.exit_code, 0) << backup.output;
+
+  // Acknowledged after the backup, then lost with the disk.
+  auto two = (*lena)->Create(scope, Finding("Two", "n2"));
+  auto three = (*lena)->Create(scope, Finding("Three", "n3"));
+  ASSERT_OK(two.status());
+  ASSERT_OK(three.status());
+  ASSERT_OK((*lena)->Edit(*one, Finding("One, checked", "n1")));
+  ASSERT_OK((*lena)->Edit(*four, Finding("Four", "n4, cell 3 seen")));
+  ASSERT_OK((*lena)->Sync().status());
+  ASSERT_OK((*lena)->Delete(*three));
+  auto acked = (*lena)->Sync();
+  ASSERT_OK(acked.status());
+  ASSERT_EQ((*lena)->OutboxSize().value_or(~0ull), 0u);
+  first->Stop();
+  first.reset();
+
+  const std::string restored = tmp.Sub("restored");
+  testing::CommandResult restore = testing::RunCommand(
+      {VIGIL_VIGILD, "restore", "--from", backups, "--data-dir", restored, "--key-file",
+       data + "/keys/data.key"},
+      tmp.Sub("restore.log"));
+  ASSERT_EQ(restore.exit_code, 0) << restore.output;
+  testing::Vigild second(VIGIL_VIGILD, tmp, restored, {"--plaintext-loopback"},
+                         "127.0.0.1:" + std::to_string(port));
+  ASSERT_EQ(second.port(), port) << second.process().Output();
+
+  // The office works on the restored server first: it knows only the backup.
+  auto before = (*office)->Sync();
+  ASSERT_OK(before.status());
+  ASSERT_EQ((*office)->List(scope)->size(), 2u);
+  ASSERT_OK((*office)->Edit(*four, Finding("Four (reviewed)", "n4")));
+  ASSERT_OK((*office)->Sync().status());
+
+  // Lena's tablet finds its cursor void, pulls the scope again, and sends
+  // back what only it still holds.
+  auto report = (*lena)->Sync();
+  ASSERT_OK(report.status());
+  EXPECT_TRUE(report->scope_errors.empty());
+  EXPECT_TRUE(report->parked.empty());
+  std::set<std::string> recovered(report->recovered.begin(), report->recovered.end());
+  EXPECT_EQ(recovered, (std::set<std::string>{*one, *two, *four}));
+  EXPECT_EQ((*lena)->OutboxSize().value_or(~0ull), 0u);
+  // Nothing is left to recover on the next sync.
+  auto again = (*lena)->Sync();
+  ASSERT_OK(again.status());
+  EXPECT_TRUE(again->recovered.empty());
+
+  // The server holds every value again; the office's edit made after the
+  // restore is merged, not undone.
+  ASSERT_OK((*office)->Sync().status());
+  for (Replica* r : {lena->get(), office->get()}) {
+    auto views = r->List(scope);
+    ASSERT_OK(views.status());
+    std::map<std::string, std::pair<std::string, std::string>> seen;
+    for (const auto& v : *views) {
+      EXPECT_FALSE(v.pending) << v.id;
+      seen[v.id] = {v.body.finding().title(), v.body.finding().narrative()};
+    }
+    EXPECT_EQ(seen.size(), 3u);
+    EXPECT_EQ(seen[*one], std::make_pair(std::string("One, checked"), std::string("n1")));
+    EXPECT_EQ(seen[*two], std::make_pair(std::string("Two"), std::string("n2")));
+    EXPECT_EQ(seen[*four],
+              std::make_pair(std::string("Four (reviewed)"), std::string("n4, cell 3 seen")));
+    EXPECT_EQ(seen.count(*three), 0u);
+  }
 }
 
 }  // namespace
