@@ -1144,7 +1144,15 @@ class Replica::Impl {
       } else if (held.deleted()) {
         send = false;  // created and deleted after the backup: nothing to bring back
       }
+      bool moved = false;  // edited or pulled meanwhile: decided again next sync
       RETURN_IF_ERROR(db_->Commit([&](storage::CommitContext& ctx) -> absl::Status {
+                           ASSIGN_OR_RETURN(std::optional<LocalRecord> again,
+                                            LoadIn<LocalRecord>(sealer_, ctx, RecordKey(held.id())));
+                           moved = again.has_value() != now.has_value() ||
+                                   (again.has_value() &&
+                                    (again->dirty() || again->queued() > 0 ||
+                                     again->server().revision() != now->server().revision()));
+                           if (moved) return absl::OkStatus();
                            ctx.Delete(kMeta, key);
                            if (!send) return absl::OkStatus();
                            if (!now.has_value()) {
@@ -1156,7 +1164,11 @@ class Replica::Impl {
                                            held.deleted(), nullptr, made_on);
                          })
                           .status());
-      if (send) report.recovered.push_back(held.id());
+      if (moved) {
+        ++waiting;
+      } else if (send) {
+        report.recovered.push_back(held.id());
+      }
     }
     if (waiting == 0 && raw_point.has_value()) {
       RETURN_IF_ERROR(db_->Commit([&](storage::CommitContext& ctx) {
