@@ -1134,11 +1134,28 @@ class Replica::Impl {
                          "deleted there now; this device keeps the lost revision")));
           continue;
         }
-        if (send) {
-          if (head.seq() <= point) {
-            made_on = head.revision();
-          } else {
-            ASSIGN_OR_RETURN(made_on, RevisionAtRestore(stub, options, report, held.id(), point));
+        if (send && head.seq() <= point) {
+          made_on = head.revision();
+        } else if (send) {
+          // Changed on the restored server since: merged here first, as the
+          // server would, so that what another tablet already brought back
+          // (and was merged with those changes) is not sent again.
+          ASSIGN_OR_RETURN(Record kept, RevisionAtRestore(stub, options, report, held.id(), point));
+          made_on = kept.revision();
+          Mutation m;
+          m.set_mutation_id(held.updated().mutation_id());
+          m.set_record_id(held.id());
+          m.set_base_revision(made_on);
+          m.set_delete_(held.deleted());
+          if (!held.deleted()) *m.mutable_body() = held.body();
+          *m.mutable_hlc() = head.updated().hlc();
+          absl::StatusOr<sync::ApplyOutcome> merged =
+              sync::ApplyMutation(&head, &kept, m, absl::Now());
+          if (merged.ok() && merged->conflict_ids.empty() &&
+              merged->record.deleted() == head.deleted() &&
+              sync::SerializeDeterministic(merged->record.body()) ==
+                  sync::SerializeDeterministic(head.body())) {
+            send = false;
           }
         }
       } else if (held.deleted()) {
@@ -1183,14 +1200,14 @@ class Replica::Impl {
   // The newest revision of `id` the restored server kept from its backup
   // (committed at or before `point`), from its history; its oldest revision
   // when every one is newer.
-  absl::StatusOr<std::uint64_t> RevisionAtRestore(vigil::v1::SyncService::Stub& stub,
-                                                  const SyncOptions& options, SyncReport& report,
-                                                  const std::string& id, std::uint64_t point) {
+  absl::StatusOr<Record> RevisionAtRestore(vigil::v1::SyncService::Stub& stub,
+                                           const SyncOptions& options, SyncReport& report,
+                                           const std::string& id, std::uint64_t point) {
     vigil::v1::GetHistoryRequest request;
     request.set_record_id(id);
     request.set_page_size(1000);
-    std::uint64_t kept = 0;
-    std::uint64_t oldest = 0;
+    std::optional<Record> kept;
+    std::optional<Record> oldest;
     while (true) {
       vigil::v1::GetHistoryResponse page;
       RETURN_IF_ERROR(ToAbsl(Retrying(options, report, [&](grpc::ClientContext& ctx) {
@@ -1198,13 +1215,15 @@ class Replica::Impl {
         return stub.GetHistory(&ctx, request, &page);
       })));
       for (const Record& r : page.revisions()) {
-        if (oldest == 0 || r.revision() < oldest) oldest = r.revision();
-        if (r.seq() <= point) kept = std::max(kept, r.revision());
+        if (!oldest.has_value() || r.revision() < oldest->revision()) oldest = r;
+        if (r.seq() <= point && (!kept.has_value() || r.revision() > kept->revision())) kept = r;
       }
       if (page.next_page_token().empty()) break;
       request.set_page_token(page.next_page_token());
     }
-    return kept > 0 ? kept : oldest;
+    if (kept.has_value()) return *std::move(kept);
+    if (oldest.has_value()) return *std::move(oldest);
+    return absl::NotFoundError(absl::StrCat("the server shows no revision of record ", id));
   }
 
   // One page and its cursor, atomically: an interrupted pull resumes after

@@ -168,6 +168,13 @@ TEST(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThatHo
                             "tablet 1"));
   PutOnTeam(*admin_channel, visit, "lena", v1::TEAM_ROLE_TEAM_LEAD);
   ASSERT_OK((*lena)->Follow(scope));
+  // A teammate's tablet pulls everything before the server's disk is lost.
+  auto omar = Replica::Open(tmp.Sub("omar"));
+  ASSERT_OK(omar.status());
+  ASSERT_OK((*omar)->Enroll(address, EnrollmentCode(*admin_channel, "omar", v1::ROLE_FIELD_MONITOR),
+                            "tablet 2"));
+  PutOnTeam(*admin_channel, visit, "omar", v1::TEAM_ROLE_MONITOR);
+  ASSERT_OK((*omar)->Follow(scope));
   auto office = Replica::Open(tmp.Sub("office"));
   ASSERT_OK(office.status());
   ASSERT_OK((*office)->Enroll(address,
@@ -197,6 +204,7 @@ TEST(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThatHo
   auto acked = (*lena)->Sync();
   ASSERT_OK(acked.status());
   ASSERT_EQ((*lena)->OutboxSize().value_or(~0ull), 0u);
+  ASSERT_OK((*omar)->Sync().status());
   first->Stop();
   first.reset();
 
@@ -231,10 +239,17 @@ TEST(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThatHo
   ASSERT_OK(again.status());
   EXPECT_TRUE(again->recovered.empty());
 
+  // The teammate's tablet held the same revisions: the server has them
+  // again, so it sends nothing twice.
+  auto teammate = (*omar)->Sync();
+  ASSERT_OK(teammate.status());
+  EXPECT_TRUE(teammate->recovered.empty());
+  EXPECT_EQ(teammate->pushed, 0u);
+
   // The server holds every value again; the office's edit made after the
   // restore is merged, not undone.
   ASSERT_OK((*office)->Sync().status());
-  for (Replica* r : {lena->get(), office->get()}) {
+  for (Replica* r : {lena->get(), omar->get(), office->get()}) {
     auto views = r->List(scope);
     ASSERT_OK(views.status());
     std::map<std::string, std::pair<std::string, std::string>> seen;
