@@ -62,32 +62,53 @@ v1::RecordBody Finding(const std::string& title, const std::string& narrative) {
   return body;
 }
 
-TEST(VigildRestartTest, SyncFinishesAfterTheServerIsKilledMidPush) {
-  testing::TempDir tmp;
-  const std::string data = tmp.Sub("data");
-  auto first = std::make_unique<testing::Vigild>(VIGIL_VIGILD, tmp, data,
-                                                 std::vector<std::string>{"--plaintext-loopback"});
-  ASSERT_GT(first->port(), 0) << first->process().Output();
-  const int port = first->port();
-  const client::ServerAddress address =
-      client::PlaintextAddress("127.0.0.1:" + std::to_string(port));
-  auto admin_channel = client::MakeChannel(address, testing::ReadFile(data + "/initial-admin-token"));
-  ASSERT_OK(admin_channel.status());
+// A real vigild on a data directory, and tablets enrolled with it.
+class VigildRestartTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    first_ = std::make_unique<testing::Vigild>(VIGIL_VIGILD, tmp_, data_,
+                                               std::vector<std::string>{"--plaintext-loopback"});
+    ASSERT_GT(first_->port(), 0) << first_->process().Output();
+    port_ = first_->port();
+    address_ = client::PlaintextAddress("127.0.0.1:" + std::to_string(port_));
+    auto channel = client::MakeChannel(address_, testing::ReadFile(data_ + "/initial-admin-token"));
+    ASSERT_OK(channel.status());
+    admin_channel_ = *channel;
+  }
+
+  // A device of a new user in `dir`, following `scope`; on the team of
+  // `visit` unless the role is TEAM_ROLE_UNSPECIFIED.
+  std::unique_ptr<Replica> Tablet(const std::string& dir, const std::string& user, v1::Role role,
+                                  const std::string& device, const std::string& visit,
+                                  v1::TeamRole team_role) {
+    auto tablet = Replica::Open(tmp_.Sub(dir));
+    EXPECT_OK(tablet.status());
+    if (!tablet.ok()) return nullptr;
+    EXPECT_OK((*tablet)->Enroll(address_, EnrollmentCode(admin_channel_, user, role), device));
+    if (team_role != v1::TEAM_ROLE_UNSPECIFIED) PutOnTeam(admin_channel_, visit, user, team_role);
+    EXPECT_OK((*tablet)->Follow("visits/" + visit));
+    return *std::move(tablet);
+  }
+
+  testing::TempDir tmp_;
+  const std::string data_ = tmp_.Sub("data");
+  std::unique_ptr<testing::Vigild> first_;
+  int port_ = 0;
+  client::ServerAddress address_;
+  std::shared_ptr<grpc::Channel> admin_channel_;
+};
+
+TEST_F(VigildRestartTest, SyncFinishesAfterTheServerIsKilledMidPush) {
   const std::string visit = "0190a000-0000-7000-8000-00000000beef";
   const std::string scope = "visits/" + visit;
-
-  auto tablet = Replica::Open(tmp.Sub("tablet"));
-  ASSERT_OK(tablet.status());
-  ASSERT_OK((*tablet)->Enroll(address,
-                              EnrollmentCode(*admin_channel, "lena", v1::ROLE_TEAM_LEAD),
-                              "tablet 1"));
-  PutOnTeam(*admin_channel, visit, "lena", v1::TEAM_ROLE_TEAM_LEAD);
-  ASSERT_OK((*tablet)->Follow(scope));
+  auto tablet =
+      Tablet("tablet", "lena", v1::ROLE_TEAM_LEAD, "tablet 1", visit, v1::TEAM_ROLE_TEAM_LEAD);
+  ASSERT_NE(tablet, nullptr);
 
   // A day of work, offline.
   constexpr int kRecords = 1500;
   for (int i = 0; i < kRecords; ++i) {
-    ASSERT_OK((*tablet)->Create(scope, Finding(absl::StrCat("Finding ", i), std::string(900, 'n')))
+    ASSERT_OK(tablet->Create(scope, Finding(absl::StrCat("Finding ", i), std::string(900, 'n')))
                   .status());
   }
 
@@ -104,25 +125,25 @@ TEST(VigildRestartTest, SyncFinishesAfterTheServerIsKilledMidPush) {
       midway.set_value();
     }
   };
-  auto sync = std::async(std::launch::async, [&] { return (*tablet)->Sync(options, progress); });
+  auto sync = std::async(std::launch::async, [&] { return tablet->Sync(options, progress); });
 
   midway.get_future().wait();
-  first->Stop(SIGKILL);
-  first.reset();
+  first_->Stop(SIGKILL);
+  first_.reset();
   // Down for a moment; the tablet keeps retrying.
   absl::SleepFor(absl::Milliseconds(300));
-  testing::Vigild second(VIGIL_VIGILD, tmp, data, {"--plaintext-loopback"},
-                         "127.0.0.1:" + std::to_string(port));
-  ASSERT_EQ(second.port(), port) << second.process().Output();
+  testing::Vigild second(VIGIL_VIGILD, tmp_, data_, {"--plaintext-loopback"},
+                         "127.0.0.1:" + std::to_string(port_));
+  ASSERT_EQ(second.port(), port_) << second.process().Output();
 
   auto report = sync.get();
   ASSERT_OK(report.status());
   EXPECT_GT(report->retries, 0u);
-  EXPECT_EQ((*tablet)->OutboxSize().value_or(~0ull), 0u);
+  EXPECT_EQ(tablet->OutboxSize().value_or(~0ull), 0u);
   EXPECT_TRUE(report->parked.empty());
 
   // The tablet's view: every record, each applied exactly once (revision 1).
-  auto views = (*tablet)->List(scope);
+  auto views = tablet->List(scope);
   ASSERT_OK(views.status());
   ASSERT_EQ(views->size(), static_cast<std::size_t>(kRecords));
   for (const auto& v : *views) {
@@ -131,14 +152,11 @@ TEST(VigildRestartTest, SyncFinishesAfterTheServerIsKilledMidPush) {
   }
 
   // A fresh replica of the NPM unit sees the same: no record lost, none twice.
-  auto reviewer = Replica::Open(tmp.Sub("reviewer"));
-  ASSERT_OK(reviewer.status());
-  ASSERT_OK((*reviewer)->Enroll(address,
-                                EnrollmentCode(*admin_channel, "rita", v1::ROLE_NPM_REVIEWER),
-                                "office"));
-  ASSERT_OK((*reviewer)->Follow(scope));
-  ASSERT_OK((*reviewer)->Sync().status());
-  auto pulled = (*reviewer)->List(scope);
+  auto reviewer =
+      Tablet("reviewer", "rita", v1::ROLE_NPM_REVIEWER, "office", visit, v1::TEAM_ROLE_UNSPECIFIED);
+  ASSERT_NE(reviewer, nullptr);
+  ASSERT_OK(reviewer->Sync().status());
+  auto pulled = reviewer->List(scope);
   ASSERT_OK(pulled.status());
   std::set<std::string> titles;
   for (const auto& v : *pulled) titles.insert(v.body.finding().title());
@@ -149,107 +167,85 @@ TEST(VigildRestartTest, SyncFinishesAfterTheServerIsKilledMidPush) {
   EXPECT_EQ(report->receipts[0].records_size(), kRecords);
 }
 
-TEST(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThatHoldIt) {
-  testing::TempDir tmp;
-  const std::string data = tmp.Sub("data");
-  auto first = std::make_unique<testing::Vigild>(VIGIL_VIGILD, tmp, data,
-                                                 std::vector<std::string>{"--plaintext-loopback"});
-  ASSERT_GT(first->port(), 0) << first->process().Output();
-  const int port = first->port();
-  const client::ServerAddress address =
-      client::PlaintextAddress("127.0.0.1:" + std::to_string(port));
-  auto admin_channel = client::MakeChannel(address, testing::ReadFile(data + "/initial-admin-token"));
-  ASSERT_OK(admin_channel.status());
+TEST_F(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThatHoldIt) {
   const std::string visit = "0190a000-0000-7000-8000-00000000cafe";
   const std::string scope = "visits/" + visit;
-  auto lena = Replica::Open(tmp.Sub("lena"));
-  ASSERT_OK(lena.status());
-  ASSERT_OK((*lena)->Enroll(address, EnrollmentCode(*admin_channel, "lena", v1::ROLE_TEAM_LEAD),
-                            "tablet 1"));
-  PutOnTeam(*admin_channel, visit, "lena", v1::TEAM_ROLE_TEAM_LEAD);
-  ASSERT_OK((*lena)->Follow(scope));
+  auto lena = Tablet("lena", "lena", v1::ROLE_TEAM_LEAD, "tablet 1", visit, v1::TEAM_ROLE_TEAM_LEAD);
   // A teammate's tablet pulls everything before the server's disk is lost.
-  auto omar = Replica::Open(tmp.Sub("omar"));
-  ASSERT_OK(omar.status());
-  ASSERT_OK((*omar)->Enroll(address, EnrollmentCode(*admin_channel, "omar", v1::ROLE_FIELD_MONITOR),
-                            "tablet 2"));
-  PutOnTeam(*admin_channel, visit, "omar", v1::TEAM_ROLE_MONITOR);
-  ASSERT_OK((*omar)->Follow(scope));
-  auto office = Replica::Open(tmp.Sub("office"));
-  ASSERT_OK(office.status());
-  ASSERT_OK((*office)->Enroll(address,
-                              EnrollmentCode(*admin_channel, "rita", v1::ROLE_NPM_REVIEWER),
-                              "office"));
-  ASSERT_OK((*office)->Follow(scope));
+  auto omar = Tablet("omar", "omar", v1::ROLE_FIELD_MONITOR, "tablet 2", visit,
+                     v1::TEAM_ROLE_MONITOR);
+  auto office = Tablet("office", "rita", v1::ROLE_NPM_REVIEWER, "office", visit,
+                       v1::TEAM_ROLE_UNSPECIFIED);
+  ASSERT_TRUE(lena && omar && office);
 
-  auto one = (*lena)->Create(scope, Finding("One", "n1"));
-  auto four = (*lena)->Create(scope, Finding("Four", "n4"));
+  auto one = lena->Create(scope, Finding("One", "n1"));
+  auto four = lena->Create(scope, Finding("Four", "n4"));
   ASSERT_OK(one.status());
   ASSERT_OK(four.status());
-  ASSERT_OK((*lena)->Sync().status());
-  const std::string backups = tmp.Sub("backups");
+  ASSERT_OK(lena->Sync().status());
+  const std::string backups = tmp_.Sub("backups");
   testing::CommandResult backup = testing::RunCommand(
-      {VIGIL_VIGILD, "backup", "--data-dir", data, "--to", backups}, tmp.Sub("backup.log"));
+      {VIGIL_VIGILD, "backup", "--data-dir", data_, "--to", backups}, tmp_.Sub("backup.log"));
   ASSERT_EQ(backup.exit_code, 0) << backup.output;
 
   // Acknowledged after the backup, then lost with the disk.
-  auto two = (*lena)->Create(scope, Finding("Two", "n2"));
-  auto three = (*lena)->Create(scope, Finding("Three", "n3"));
+  auto two = lena->Create(scope, Finding("Two", "n2"));
+  auto three = lena->Create(scope, Finding("Three", "n3"));
   ASSERT_OK(two.status());
   ASSERT_OK(three.status());
-  ASSERT_OK((*lena)->Edit(*one, Finding("One, checked", "n1")));
-  ASSERT_OK((*lena)->Edit(*four, Finding("Four", "n4, cell 3 seen")));
-  ASSERT_OK((*lena)->Sync().status());
-  ASSERT_OK((*lena)->Delete(*three));
-  auto acked = (*lena)->Sync();
+  ASSERT_OK(lena->Edit(*one, Finding("One, checked", "n1")));
+  ASSERT_OK(lena->Edit(*four, Finding("Four", "n4, cell 3 seen")));
+  ASSERT_OK(lena->Sync().status());
+  ASSERT_OK(lena->Delete(*three));
+  auto acked = lena->Sync();
   ASSERT_OK(acked.status());
-  ASSERT_EQ((*lena)->OutboxSize().value_or(~0ull), 0u);
-  ASSERT_OK((*omar)->Sync().status());
-  first->Stop();
-  first.reset();
+  ASSERT_EQ(lena->OutboxSize().value_or(~0ull), 0u);
+  ASSERT_OK(omar->Sync().status());
+  first_->Stop();
+  first_.reset();
 
-  const std::string restored = tmp.Sub("restored");
+  const std::string restored = tmp_.Sub("restored");
   testing::CommandResult restore = testing::RunCommand(
       {VIGIL_VIGILD, "restore", "--from", backups, "--data-dir", restored, "--key-file",
-       data + "/keys/data.key"},
-      tmp.Sub("restore.log"));
+       data_ + "/keys/data.key"},
+      tmp_.Sub("restore.log"));
   ASSERT_EQ(restore.exit_code, 0) << restore.output;
-  testing::Vigild second(VIGIL_VIGILD, tmp, restored, {"--plaintext-loopback"},
-                         "127.0.0.1:" + std::to_string(port));
-  ASSERT_EQ(second.port(), port) << second.process().Output();
+  testing::Vigild second(VIGIL_VIGILD, tmp_, restored, {"--plaintext-loopback"},
+                         "127.0.0.1:" + std::to_string(port_));
+  ASSERT_EQ(second.port(), port_) << second.process().Output();
 
   // The office works on the restored server first: it knows only the backup.
-  auto before = (*office)->Sync();
+  auto before = office->Sync();
   ASSERT_OK(before.status());
-  ASSERT_EQ((*office)->List(scope)->size(), 2u);
-  ASSERT_OK((*office)->Edit(*four, Finding("Four (reviewed)", "n4")));
-  ASSERT_OK((*office)->Sync().status());
+  ASSERT_EQ(office->List(scope)->size(), 2u);
+  ASSERT_OK(office->Edit(*four, Finding("Four (reviewed)", "n4")));
+  ASSERT_OK(office->Sync().status());
 
   // Lena's tablet finds its cursor void, pulls the scope again, and sends
   // back what only it still holds.
-  auto report = (*lena)->Sync();
+  auto report = lena->Sync();
   ASSERT_OK(report.status());
   EXPECT_TRUE(report->scope_errors.empty());
   EXPECT_TRUE(report->parked.empty());
   std::set<std::string> recovered(report->recovered.begin(), report->recovered.end());
   EXPECT_EQ(recovered, (std::set<std::string>{*one, *two, *four}));
-  EXPECT_EQ((*lena)->OutboxSize().value_or(~0ull), 0u);
+  EXPECT_EQ(lena->OutboxSize().value_or(~0ull), 0u);
   // Nothing is left to recover on the next sync.
-  auto again = (*lena)->Sync();
+  auto again = lena->Sync();
   ASSERT_OK(again.status());
   EXPECT_TRUE(again->recovered.empty());
 
   // The teammate's tablet held the same revisions: the server has them
   // again, so it sends nothing twice.
-  auto teammate = (*omar)->Sync();
+  auto teammate = omar->Sync();
   ASSERT_OK(teammate.status());
   EXPECT_TRUE(teammate->recovered.empty());
   EXPECT_EQ(teammate->pushed, 0u);
 
   // The server holds every value again; the office's edit made after the
   // restore is merged, not undone.
-  ASSERT_OK((*office)->Sync().status());
-  for (Replica* r : {lena->get(), omar->get(), office->get()}) {
+  ASSERT_OK(office->Sync().status());
+  for (Replica* r : {lena.get(), omar.get(), office.get()}) {
     auto views = r->List(scope);
     ASSERT_OK(views.status());
     std::map<std::string, std::pair<std::string, std::string>> seen;
