@@ -1353,21 +1353,38 @@ class Replica::Impl {
              blobs.clear();
              // What could not be sent is discarded, and said so; its content
              // does not stay on a device that lost the right to it.
-             for (const auto& [key, entry] : outbox) {
-               const Mutation& m = entry.mutation();
-               if (!in_scope.count(m.record_id()) && m.scope() != scope) continue;
-               ctx.Delete(kMeta, key);
+             auto discard = [&](const std::string& mutation_id, const std::string& record_id,
+                                std::string message) -> absl::Status {
                ParkedMutation p;
-               p.mutable_mutation()->set_mutation_id(m.mutation_id());
-               p.mutable_mutation()->set_record_id(m.record_id());
+               p.mutable_mutation()->set_mutation_id(mutation_id);
+               p.mutable_mutation()->set_record_id(record_id);
                p.mutable_mutation()->set_scope(scope);
                p.set_kind("purged");
-               p.set_message(absl::StrCat("not sent: this device may no longer write ", scope));
+               p.set_message(std::move(message));
                absl::Status counter = absl::OkStatus();
                const std::uint64_t n = NextCounter(ctx, "t/parkseq", &counter);
                RETURN_IF_ERROR(counter);
                Store(sealer_, ctx, ParkKey(n), p);
                discarded.push_back(std::move(p));
+               return absl::OkStatus();
+             };
+             for (const auto& [key, entry] : outbox) {
+               const Mutation& m = entry.mutation();
+               if (!in_scope.count(m.record_id()) && m.scope() != scope) continue;
+               ctx.Delete(kMeta, key);
+               RETURN_IF_ERROR(discard(m.mutation_id(), m.record_id(),
+                                       absl::StrCat("not sent: this device may no longer write ",
+                                                    scope)));
+             }
+             // Revisions the server lost in a restore, not yet sent again.
+             ASSIGN_OR_RETURN(auto lost, ScanIn<LocalRecord>(sealer_, ctx, LostPrefix(scope)));
+             for (const auto& [key, old] : lost) {
+               RETURN_IF_ERROR(discard(
+                   old.server().updated().mutation_id(), old.server().id(),
+                   absl::StrCat("revision ", old.server().revision(),
+                                " lost in the server's restore was not sent again: this device "
+                                "may no longer write ",
+                                scope)));
              }
              for (auto [key, p] : parked) {
                if (!in_scope.count(p.mutation().record_id()) && p.mutation().scope() != scope) {
@@ -1389,12 +1406,12 @@ class Replica::Impl {
   }
 
   // Deletes the scope's records (`ids`), its attachment uploads, cursor,
-  // receipt and follow mark. The attachment copies to unlink once the commit
+  // receipt, follow mark and what it kept aside after a server restore. The attachment copies to unlink once the commit
   // is durable are added to `blobs`.
-  static absl::Status RemoveScopeIn(storage::CommitContext& ctx, const std::string& scope,
-                            const std::vector<std::string>& ids,
-                            const std::vector<std::pair<std::string, UploadEntry>>& uploads,
-                            std::vector<std::string>* blobs) {
+  static absl::Status RemoveScopeIn(
+      storage::CommitContext& ctx, const std::string& scope, const std::vector<std::string>& ids,
+      const std::vector<std::pair<std::string, UploadEntry>>& uploads,
+      std::vector<std::string>* blobs) {
     for (const std::string& id : ids) {
       ctx.Delete(kMeta, RecordKey(id));
       ctx.Delete(kMeta, InScopeKey(scope, id));
