@@ -1106,6 +1106,14 @@ class Replica::Impl {
       return absl::DataLossError("local store: malformed restore point");
     }
     ASSIGN_OR_RETURN(ClientProfile profile, Profile());
+    // Edits made on a lost revision and refused for it (pushed before this
+    // pull found the restore) go out again after the revision is back.
+    ASSIGN_OR_RETURN(auto parked, ScanAll<ParkedMutation>(sealer_, *db_, "t/park/"));
+    auto refused_for_lost_base = [](const ParkedMutation& p) {
+      return p.kind() == "refused" &&
+             (p.reason() == "MUTATION_TARGET_NOT_FOUND" || p.reason() == "BASE_REVISION_IN_FUTURE" ||
+              p.reason() == "BASE_MUTATION_UNKNOWN");
+    };
     std::size_t waiting = 0;
     for (const auto& [key, old] : lost) {
       const Record& held = old.server();
@@ -1171,14 +1179,31 @@ class Replica::Impl {
                                      again->server().revision() != now->server().revision()));
                            if (moved) return absl::OkStatus();
                            ctx.Delete(kMeta, key);
-                           if (!send) return absl::OkStatus();
-                           if (!now.has_value()) {
-                             return CreateIn(ctx, profile, old.scope(), held.body(), held.id())
-                                 .status();
+                           if (send && !now.has_value()) {
+                             RETURN_IF_ERROR(
+                                 CreateIn(ctx, profile, old.scope(), held.body(), held.id())
+                                     .status());
+                           } else if (send) {
+                             RETURN_IF_ERROR(ChangeIn(ctx, profile, held.id(),
+                                                      held.deleted() ? nullptr : &held.body(),
+                                                      held.deleted(), nullptr, made_on));
                            }
-                           return ChangeIn(ctx, profile, held.id(),
-                                           held.deleted() ? nullptr : &held.body(),
-                                           held.deleted(), nullptr, made_on);
+                           // Chained on the recovered revision when it was
+                           // sent (the server merges against it), else made
+                           // on what the backup kept.
+                           ASSIGN_OR_RETURN(std::optional<LocalRecord> after,
+                                            LoadIn<LocalRecord>(sealer_, ctx, RecordKey(held.id())));
+                           for (const auto& [parked_key, p] : parked) {
+                             if (!after.has_value() || after->deleted()) break;
+                             const Mutation& edit = p.mutation();
+                             if (edit.record_id() != held.id() || !refused_for_lost_base(p)) continue;
+                             RETURN_IF_ERROR(ChangeIn(ctx, profile, held.id(),
+                                                      edit.delete_() ? nullptr : &edit.body(),
+                                                      edit.delete_(), nullptr, send ? 0 : made_on));
+                             ctx.Delete(kMeta, parked_key);
+                             if (edit.delete_()) break;
+                           }
+                           return absl::OkStatus();
                          })
                           .status());
       if (moved) {

@@ -201,6 +201,9 @@ TEST_F(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThat
   ASSERT_OK(acked.status());
   ASSERT_EQ(lena->OutboxSize().value_or(~0ull), 0u);
   ASSERT_OK(omar->Sync().status());
+  // Made offline on a revision the server is about to lose, sent only
+  // after the restore.
+  ASSERT_OK(lena->Edit(*two, Finding("Two", "n2, cell 5 too")));
   first_->Stop();
   first_.reset();
 
@@ -226,7 +229,11 @@ TEST_F(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThat
   auto report = lena->Sync();
   ASSERT_OK(report.status());
   EXPECT_TRUE(report->scope_errors.empty());
-  EXPECT_TRUE(report->parked.empty());
+  // The offline edit was refused (its record was gone), then sent again
+  // once the record was back.
+  ASSERT_EQ(report->parked.size(), 1u);
+  EXPECT_EQ(report->parked[0].reason(), "MUTATION_TARGET_NOT_FOUND");
+  EXPECT_TRUE(lena->Parked()->empty());
   std::set<std::string> recovered(report->recovered.begin(), report->recovered.end());
   EXPECT_EQ(recovered, (std::set<std::string>{*one, *two, *four}));
   EXPECT_EQ(lena->OutboxSize().value_or(~0ull), 0u);
@@ -255,7 +262,7 @@ TEST_F(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThat
     }
     EXPECT_EQ(seen.size(), 3u);
     EXPECT_EQ(seen[*one], std::make_pair(std::string("One, checked"), std::string("n1")));
-    EXPECT_EQ(seen[*two], std::make_pair(std::string("Two"), std::string("n2")));
+    EXPECT_EQ(seen[*two], std::make_pair(std::string("Two"), std::string("n2, cell 5 too")));
     EXPECT_EQ(seen[*four],
               std::make_pair(std::string("Four (reviewed)"), std::string("n4, cell 3 seen")));
     EXPECT_EQ(seen.count(*three), 0u);
