@@ -1142,14 +1142,18 @@ class Replica::Impl {
                          "deleted there now; this device keeps the lost revision")));
           continue;
         }
+        std::optional<Record> kept;
         if (send && head.seq() <= point) {
           made_on = head.revision();
         } else if (send) {
+          ASSIGN_OR_RETURN(kept, RevisionAtRestore(stub, options, report, held, point));
+          send = kept.has_value();
+        }
+        if (send && kept.has_value()) {
           // Changed on the restored server since: merged here first, as the
           // server would, so that what another tablet already brought back
           // (and was merged with those changes) is not sent again.
-          ASSIGN_OR_RETURN(Record kept, RevisionAtRestore(stub, options, report, held.id(), point));
-          made_on = kept.revision();
+          made_on = kept->revision();
           Mutation m;
           m.set_mutation_id(held.updated().mutation_id());
           m.set_record_id(held.id());
@@ -1158,7 +1162,7 @@ class Replica::Impl {
           if (!held.deleted()) *m.mutable_body() = held.body();
           *m.mutable_hlc() = head.updated().hlc();
           absl::StatusOr<sync::ApplyOutcome> merged =
-              sync::ApplyMutation(&head, &kept, m, absl::Now());
+              sync::ApplyMutation(&head, &*kept, m, absl::Now());
           if (merged.ok() && merged->conflict_ids.empty() &&
               merged->record.deleted() == head.deleted() &&
               sync::SerializeDeterministic(merged->record.body()) ==
@@ -1222,12 +1226,16 @@ class Replica::Impl {
     return absl::OkStatus();
   }
 
-  // The newest revision of `id` the restored server kept from its backup
-  // (committed at or before `point`), from its history; its oldest revision
-  // when every one is newer.
-  absl::StatusOr<Record> RevisionAtRestore(vigil::v1::SyncService::Stub& stub,
-                                           const SyncOptions& options, SyncReport& report,
-                                           const std::string& id, std::uint64_t point) {
+  // The newest revision of `held`'s record the restored server kept from
+  // its backup (committed at or before `point`), from its history; its
+  // oldest revision when every one is newer. Nothing when the history holds
+  // `held` itself (the same edit): it was not lost after all, as when the
+  // cursor was refused for another reason long after a restore.
+  absl::StatusOr<std::optional<Record>> RevisionAtRestore(vigil::v1::SyncService::Stub& stub,
+                                                          const SyncOptions& options,
+                                                          SyncReport& report, const Record& held,
+                                                          std::uint64_t point) {
+    const std::string& id = held.id();
     vigil::v1::GetHistoryRequest request;
     request.set_record_id(id);
     request.set_page_size(1000);
@@ -1240,6 +1248,7 @@ class Replica::Impl {
         return stub.GetHistory(&ctx, request, &page);
       })));
       for (const Record& r : page.revisions()) {
+        if (r.updated().mutation_id() == held.updated().mutation_id()) return std::nullopt;
         if (!oldest.has_value() || r.revision() < oldest->revision()) oldest = r;
         if (r.seq() <= point && (!kept.has_value() || r.revision() > kept->revision())) kept = r;
       }

@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "client/replica.h"
 #include "gtest/gtest.h"
+#include "storage/storage.h"
 #include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -267,6 +268,34 @@ TEST_F(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThat
               std::make_pair(std::string("Four (reviewed)"), std::string("n4, cell 3 seen")));
     EXPECT_EQ(seen.count(*three), 0u);
   }
+
+  // Long after the restore, a cursor refused for another reason (here: it
+  // was altered) still names the old restore point. What the device holds
+  // now, even a revision older than the server's head, is on the server:
+  // nothing is sent.
+  ASSERT_OK(office->Edit(*one, Finding("One, checked twice", "n1")));
+  ASSERT_OK(office->Sync().status());
+  lena.reset();
+  {
+    storage::StorageOptions options;
+    options.create_if_missing = false;
+    auto db = storage::Storage::Open(tmp_.Sub("lena") + "/db", options);
+    ASSERT_OK(db.status());
+    ASSERT_OK((*db)
+                  ->Commit([&](storage::CommitContext& ctx) {
+                    ctx.Put(storage::ColumnFamily::kMeta, "t/cursor/" + scope, "altered");
+                    return absl::OkStatus();
+                  })
+                  .status());
+  }
+  auto reopened = Replica::Open(tmp_.Sub("lena"));
+  ASSERT_OK(reopened.status());
+  auto later = (*reopened)->Sync();
+  ASSERT_OK(later.status());
+  EXPECT_TRUE(later->scope_errors.empty());
+  EXPECT_TRUE(later->recovered.empty());
+  EXPECT_EQ(later->pushed, 0u);
+  EXPECT_EQ((*reopened)->Get(*one)->body.finding().title(), "One, checked twice");
 }
 
 }  // namespace
