@@ -18,7 +18,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "base/error_reason.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
 #include "storage/storage.h"
@@ -535,20 +534,24 @@ class Replica::Impl {
     ASSIGN_OR_RETURN(ClientProfile profile, Profile());
     return db_
         ->Commit([&](storage::CommitContext& ctx) -> absl::Status {
-          return ChangeIn(ctx, profile, record_id, body, del, resolves, made_on);
+          return ChangeIn(ctx, profile, record_id, body, del, resolves,
+                          made_on > 0 ? std::optional<std::uint64_t>(made_on) : std::nullopt);
         })
         .status();
   }
 
+  // `made_on`: unset for the revision the device holds. `onto_deleted`: an
+  // edit of a record deleted on the server (kept there as a conflict).
   absl::Status ChangeIn(storage::CommitContext& ctx, const ClientProfile& profile,
                         const std::string& record_id, const RecordBody* body, bool del,
-                        const std::vector<std::string>* resolves, std::uint64_t made_on) {
+                        const std::vector<std::string>* resolves,
+                        std::optional<std::uint64_t> made_on, bool onto_deleted = false) {
     ASSIGN_OR_RETURN(std::optional<LocalRecord> rec,
                      LoadIn<LocalRecord>(sealer_, ctx, RecordKey(record_id)));
     if (!rec.has_value()) {
       return absl::NotFoundError(absl::StrCat("no record ", record_id, " on this device"));
     }
-    if (rec->deleted()) {
+    if (rec->deleted() && !onto_deleted) {
       return absl::FailedPreconditionError(
           absl::StrCat("record ", record_id, " is deleted"));
     }
@@ -567,8 +570,8 @@ class Replica::Impl {
     }
     if (!rec->last_mutation_id().empty()) {
       m.set_base_mutation_id(rec->last_mutation_id());
-    } else if (made_on > 0 && made_on < rec->server().revision()) {
-      m.set_base_revision(made_on);
+    } else if (made_on.has_value() && *made_on < rec->server().revision()) {
+      m.set_base_revision(*made_on);
     } else {
       m.set_base_revision(rec->server().revision());
     }
@@ -1066,12 +1069,8 @@ class Replica::Impl {
           s.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
           ErrorReason(s) == "CURSOR_INVALID") {
         restart = true;
-        const auto metadata = MetadataOf(ToAbsl(s));
         std::uint64_t point = 0;
-        if (auto it = metadata.find("restored_at_seq");
-            it != metadata.end() && absl::SimpleAtoi(it->second, &point)) {
-          restored_at = point;
-        }
+        if (absl::SimpleAtoi(ErrorMetadata(s, "restored_at_seq"), &point)) restored_at = point;
         continue;
       }
       RETURN_IF_ERROR(ToAbsl(s));
@@ -1096,7 +1095,9 @@ class Replica::Impl {
   // gets the held body (or deletion) as an edit made on the revision the
   // backup held, so the server merges it with what was changed since the
   // restore. They go out with this device's next push, authored by its
-  // user. A record with local edits waits until those are through.
+  // user. A record with local edits waits until those are through; one
+  // that cannot be settled now (its history unreadable) is reported for the
+  // scope and tried again at the next sync, the others go on.
   absl::Status RecoverLost(vigil::v1::SyncService::Stub& stub, const std::string& scope,
                            const SyncOptions& options, SyncReport& report) {
     ASSIGN_OR_RETURN(auto lost, ScanAll<LocalRecord>(sealer_, *db_, LostPrefix(scope)));
@@ -1105,115 +1106,23 @@ class Replica::Impl {
     if (raw_point.has_value() && !absl::SimpleAtoi(*raw_point, &point)) {
       return absl::DataLossError("local store: malformed restore point");
     }
-    ASSIGN_OR_RETURN(ClientProfile profile, Profile());
-    // Edits made on a lost revision and refused for it (pushed before this
-    // pull found the restore) go out again after the revision is back.
-    ASSIGN_OR_RETURN(auto parked, ScanAll<ParkedMutation>(sealer_, *db_, "t/park/"));
-    auto refused_for_lost_base = [](const ParkedMutation& p) {
-      return p.kind() == "refused" &&
-             (p.reason() == "MUTATION_TARGET_NOT_FOUND" || p.reason() == "BASE_REVISION_IN_FUTURE" ||
-              p.reason() == "BASE_MUTATION_UNKNOWN");
-    };
     std::size_t waiting = 0;
-    for (const auto& [key, old] : lost) {
-      const Record& held = old.server();
-      ASSIGN_OR_RETURN(std::optional<LocalRecord> now,
-                       LoadFrom<LocalRecord>(sealer_, *db_, RecordKey(held.id())));
-      if (now.has_value() && (now->dirty() || now->queued() > 0)) {
-        ++waiting;  // after this device's own edits are through
-        continue;
-      }
-      bool send = true;
-      std::uint64_t made_on = 0;
-      if (now.has_value()) {
-        const Record& head = now->server();
-        send = head.updated().mutation_id() != held.updated().mutation_id() &&
-               (head.deleted() != held.deleted() ||
-                sync::SerializeDeterministic(head.body()) !=
-                    sync::SerializeDeterministic(held.body()));
-        if (send && head.deleted()) {
-          // Deleted there since: an edit cannot revive it, and the lost
-          // revision is not dropped either.
-          ++waiting;
+    if (!lost.empty()) {
+      ASSIGN_OR_RETURN(ClientProfile profile, Profile());
+      for (const auto& [key, old] : lost) {
+        absl::StatusOr<bool> settled = RecoverOne(stub, options, report, profile, key, old, point);
+        if (!settled.ok() && settled.status().code() == absl::StatusCode::kUnauthenticated) {
+          return settled.status();
+        }
+        if (!settled.ok()) {
           report.scope_errors.emplace_back(
-              scope, absl::FailedPreconditionError(absl::StrCat(
-                         "record ", held.id(), ": revision ", held.revision(),
-                         " was lost in the server's restore from backup and the record is "
-                         "deleted there now; this device keeps the lost revision")));
-          continue;
+              scope, absl::Status(settled.status().code(),
+                                  absl::StrCat("record ", old.server().id(),
+                                               " (lost in the server's restore, kept on this "
+                                               "device): ",
+                                               settled.status().message())));
         }
-        std::optional<Record> kept;
-        if (send && head.seq() <= point) {
-          made_on = head.revision();
-        } else if (send) {
-          ASSIGN_OR_RETURN(kept, RevisionAtRestore(stub, options, report, held, point));
-          send = kept.has_value();
-        }
-        if (send && kept.has_value()) {
-          // Changed on the restored server since: merged here first, as the
-          // server would, so that what another tablet already brought back
-          // (and was merged with those changes) is not sent again.
-          made_on = kept->revision();
-          Mutation m;
-          m.set_mutation_id(held.updated().mutation_id());
-          m.set_record_id(held.id());
-          m.set_base_revision(made_on);
-          m.set_delete_(held.deleted());
-          if (!held.deleted()) *m.mutable_body() = held.body();
-          *m.mutable_hlc() = head.updated().hlc();
-          absl::StatusOr<sync::ApplyOutcome> merged =
-              sync::ApplyMutation(&head, &*kept, m, absl::Now());
-          if (merged.ok() && merged->conflict_ids.empty() &&
-              merged->record.deleted() == head.deleted() &&
-              sync::SerializeDeterministic(merged->record.body()) ==
-                  sync::SerializeDeterministic(head.body())) {
-            send = false;
-          }
-        }
-      } else if (held.deleted()) {
-        send = false;  // created and deleted after the backup: nothing to bring back
-      }
-      bool moved = false;  // edited or pulled meanwhile: decided again next sync
-      RETURN_IF_ERROR(db_->Commit([&](storage::CommitContext& ctx) -> absl::Status {
-                           ASSIGN_OR_RETURN(std::optional<LocalRecord> again,
-                                            LoadIn<LocalRecord>(sealer_, ctx, RecordKey(held.id())));
-                           moved = again.has_value() != now.has_value() ||
-                                   (again.has_value() &&
-                                    (again->dirty() || again->queued() > 0 ||
-                                     again->server().revision() != now->server().revision()));
-                           if (moved) return absl::OkStatus();
-                           ctx.Delete(kMeta, key);
-                           if (send && !now.has_value()) {
-                             RETURN_IF_ERROR(
-                                 CreateIn(ctx, profile, old.scope(), held.body(), held.id())
-                                     .status());
-                           } else if (send) {
-                             RETURN_IF_ERROR(ChangeIn(ctx, profile, held.id(),
-                                                      held.deleted() ? nullptr : &held.body(),
-                                                      held.deleted(), nullptr, made_on));
-                           }
-                           // Chained on the recovered revision when it was
-                           // sent (the server merges against it), else made
-                           // on what the backup kept.
-                           ASSIGN_OR_RETURN(std::optional<LocalRecord> after,
-                                            LoadIn<LocalRecord>(sealer_, ctx, RecordKey(held.id())));
-                           for (const auto& [parked_key, p] : parked) {
-                             if (!after.has_value() || after->deleted()) break;
-                             const Mutation& edit = p.mutation();
-                             if (edit.record_id() != held.id() || !refused_for_lost_base(p)) continue;
-                             RETURN_IF_ERROR(ChangeIn(ctx, profile, held.id(),
-                                                      edit.delete_() ? nullptr : &edit.body(),
-                                                      edit.delete_(), nullptr, send ? 0 : made_on));
-                             ctx.Delete(kMeta, parked_key);
-                             if (edit.delete_()) break;
-                           }
-                           return absl::OkStatus();
-                         })
-                          .status());
-      if (moved) {
-        ++waiting;
-      } else if (send) {
-        report.recovered.push_back(held.id());
+        if (!settled.ok() || !*settled) ++waiting;
       }
     }
     if (waiting == 0 && raw_point.has_value()) {
@@ -1226,21 +1135,132 @@ class Replica::Impl {
     return absl::OkStatus();
   }
 
-  // The newest revision of `held`'s record the restored server kept from
-  // its backup (committed at or before `point`), from its history; its
-  // oldest revision when every one is newer. Nothing when the history holds
-  // `held` itself (the same edit): it was not lost after all, as when the
-  // cursor was refused for another reason long after a restore.
-  absl::StatusOr<std::optional<Record>> RevisionAtRestore(vigil::v1::SyncService::Stub& stub,
-                                                          const SyncOptions& options,
-                                                          SyncReport& report, const Record& held,
-                                                          std::uint64_t point) {
-    const std::string& id = held.id();
-    vigil::v1::GetHistoryRequest request;
-    request.set_record_id(id);
-    request.set_page_size(1000);
+  // One kept-aside revision (`old`, under `key`): true once settled (sent
+  // again, or found on the server), false while it waits.
+  absl::StatusOr<bool> RecoverOne(vigil::v1::SyncService::Stub& stub, const SyncOptions& options,
+                                  SyncReport& report, const ClientProfile& profile,
+                                  const std::string& key, const LocalRecord& old,
+                                  std::uint64_t point) {
+    const Record& held = old.server();
+    ASSIGN_OR_RETURN(std::optional<LocalRecord> now,
+                     LoadFrom<LocalRecord>(sealer_, *db_, RecordKey(held.id())));
+    if (now.has_value() && (now->dirty() || now->queued() > 0)) return false;
+    enum class Action { kNothing, kCreate, kEdit } action = Action::kNothing;
+    // The revision an edit of it (sent again, or a parked edit made on it)
+    // is made on: unset for the server's head, 0 for none (merged as two
+    // creates, every difference a conflict).
+    std::optional<std::uint64_t> made_on;
+    if (!now.has_value()) {
+      // Created and deleted after the backup: nothing to bring back.
+      action = held.deleted() ? Action::kNothing : Action::kCreate;
+    } else {
+      const Record& head = now->server();
+      const bool same =
+          head.updated().mutation_id() == held.updated().mutation_id() ||
+          (head.deleted() == held.deleted() &&
+           (head.deleted() || sync::SerializeDeterministic(head.body()) ==
+                                  sync::SerializeDeterministic(held.body())));
+      if (same) {
+        action = Action::kNothing;
+      } else if (head.seq() <= point) {
+        action = Action::kEdit;
+        made_on = head.revision();
+      } else {
+        ASSIGN_OR_RETURN(RestoreBase found, RevisionAtRestore(stub, options, report, held, point));
+        if (found.held_at.has_value()) {
+          made_on = found.held_at;  // not lost after all
+        } else {
+          made_on = found.kept.has_value() ? found.kept->revision() : 0;
+          // Merged here first, as the server would, so that what another
+          // tablet already brought back (and was merged with the changes
+          // made since) is not sent again.
+          Mutation m;
+          m.set_mutation_id(held.updated().mutation_id());
+          m.set_record_id(held.id());
+          m.set_base_revision(*made_on);
+          m.set_delete_(held.deleted());
+          if (!held.deleted()) *m.mutable_body() = held.body();
+          *m.mutable_hlc() = head.updated().hlc();
+          absl::StatusOr<sync::ApplyOutcome> merged = sync::ApplyMutation(
+              &head, found.kept.has_value() ? &*found.kept : nullptr, m, absl::Now());
+          const bool no_op = merged.ok() && merged->conflict_ids.empty() &&
+                             merged->record.deleted() == head.deleted() &&
+                             sync::SerializeDeterministic(merged->record.body()) ==
+                                 sync::SerializeDeterministic(head.body());
+          action = no_op ? Action::kNothing : Action::kEdit;
+        }
+      }
+    }
+    bool moved = false;  // edited or pulled meanwhile: decided again next sync
+    RETURN_IF_ERROR(db_->Commit([&](storage::CommitContext& ctx) -> absl::Status {
+                         ASSIGN_OR_RETURN(std::optional<LocalRecord> again,
+                                          LoadIn<LocalRecord>(sealer_, ctx, RecordKey(held.id())));
+                         moved = again.has_value() != now.has_value() ||
+                                 (again.has_value() &&
+                                  (again->dirty() || again->queued() > 0 ||
+                                   again->server().revision() != now->server().revision()));
+                         if (moved) return absl::OkStatus();
+                         ctx.Delete(kMeta, key);
+                         if (action == Action::kCreate) {
+                           RETURN_IF_ERROR(
+                               CreateIn(ctx, profile, old.scope(), held.body(), held.id()).status());
+                         } else if (action == Action::kEdit) {
+                           // Also onto a record deleted since: the server keeps
+                           // the edit as a delete/edit conflict.
+                           RETURN_IF_ERROR(ChangeIn(ctx, profile, held.id(),
+                                                    held.deleted() ? nullptr : &held.body(),
+                                                    held.deleted(), nullptr, made_on,
+                                                    /*onto_deleted=*/true));
+                         }
+                         // Edits made on the lost revision and refused for it
+                         // (pushed before this pull found the restore): chained
+                         // on the revision sent again, else made on the one
+                         // they were made on.
+                         ASSIGN_OR_RETURN(auto parked, ScanIn<ParkedMutation>(sealer_, ctx, "t/park/"));
+                         for (const auto& [parked_key, p] : parked) {
+                           const Mutation& edit = p.mutation();
+                           if (edit.record_id() != held.id() || !RefusedForLostBase(p)) continue;
+                           ASSIGN_OR_RETURN(std::optional<LocalRecord> target,
+                                            LoadIn<LocalRecord>(sealer_, ctx, RecordKey(held.id())));
+                           if (!target.has_value() || target->deleted()) break;
+                           RETURN_IF_ERROR(ChangeIn(ctx, profile, held.id(),
+                                                    edit.delete_() ? nullptr : &edit.body(),
+                                                    edit.delete_(), nullptr,
+                                                    action == Action::kNothing ? made_on
+                                                                               : std::nullopt));
+                           ctx.Delete(kMeta, parked_key);
+                         }
+                         return absl::OkStatus();
+                       })
+                        .status());
+    if (moved) return false;
+    if (action != Action::kNothing) report.recovered.push_back(held.id());
+    return true;
+  }
+
+  static bool RefusedForLostBase(const ParkedMutation& p) {
+    return p.kind() == "refused" &&
+           (p.reason() == "MUTATION_TARGET_NOT_FOUND" || p.reason() == "BASE_REVISION_IN_FUTURE" ||
+            p.reason() == "BASE_MUTATION_UNKNOWN");
+  }
+
+  // From a record's history on the restored server: the revision holding
+  // `held` itself (the same edit, as when a cursor is refused for another
+  // reason long after a restore, or the same content, sent again by another
+  // tablet): not lost after all; else the newest revision the backup kept
+  // (committed at or before `point`), if any.
+  struct RestoreBase {
+    std::optional<std::uint64_t> held_at;
     std::optional<Record> kept;
-    std::optional<Record> oldest;
+  };
+  absl::StatusOr<RestoreBase> RevisionAtRestore(vigil::v1::SyncService::Stub& stub,
+                                                const SyncOptions& options, SyncReport& report,
+                                                const Record& held, std::uint64_t point) {
+    vigil::v1::GetHistoryRequest request;
+    request.set_record_id(held.id());
+    request.set_page_size(1000);
+    RestoreBase found;
+    const std::string held_body = sync::SerializeDeterministic(held.body());
     while (true) {
       vigil::v1::GetHistoryResponse page;
       RETURN_IF_ERROR(ToAbsl(Retrying(options, report, [&](grpc::ClientContext& ctx) {
@@ -1248,16 +1268,19 @@ class Replica::Impl {
         return stub.GetHistory(&ctx, request, &page);
       })));
       for (const Record& r : page.revisions()) {
-        if (r.updated().mutation_id() == held.updated().mutation_id()) return std::nullopt;
-        if (!oldest.has_value() || r.revision() < oldest->revision()) oldest = r;
-        if (r.seq() <= point && (!kept.has_value() || r.revision() > kept->revision())) kept = r;
+        if (r.updated().mutation_id() == held.updated().mutation_id() ||
+            (r.deleted() == held.deleted() &&
+             sync::SerializeDeterministic(r.body()) == held_body)) {
+          found.held_at = r.revision();
+          return found;
+        }
+        if (r.seq() <= point && (!found.kept.has_value() || r.revision() > found.kept->revision())) {
+          found.kept = r;
+        }
       }
-      if (page.next_page_token().empty()) break;
+      if (page.next_page_token().empty()) return found;
       request.set_page_token(page.next_page_token());
     }
-    if (kept.has_value()) return *std::move(kept);
-    if (oldest.has_value()) return *std::move(oldest);
-    return absl::NotFoundError(absl::StrCat("the server shows no revision of record ", id));
   }
 
   // One page and its cursor, atomically: an interrupted pull resumes after

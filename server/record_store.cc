@@ -244,11 +244,12 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Create(storage::Storag
 
 absl::Status RecordStore::CursorInvalid(absl::string_view scope,
                                         absl::string_view message) const {
-  absl::Status invalid =
-      WithReason(absl::InvalidArgumentError(message), "CURSOR_INVALID", {{"scope", scope}});
-  if (!restored_at_.has_value()) return invalid;
+  if (!restored_at_.has_value()) {
+    return WithReason(absl::InvalidArgumentError(message), "CURSOR_INVALID", {{"scope", scope}});
+  }
   const std::string point = std::to_string(*restored_at_);
-  return WithReason(std::move(invalid), "CURSOR_INVALID", {{"restored_at_seq", point}});
+  return WithReason(absl::InvalidArgumentError(message), "CURSOR_INVALID",
+                    {{"scope", scope}, {"restored_at_seq", point}});
 }
 
 absl::StatusOr<std::uint64_t> RecordStore::ForEachInScope(

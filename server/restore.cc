@@ -2,8 +2,10 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "server/data_dir.h"
@@ -65,13 +67,26 @@ absl::Status RunRestore(const std::string& backup_dir, const std::string& data_d
     restored = db.ok() ? storage::ForgetSecret(**db, kCursorSecretName) : db.status();
     if (restored.ok()) {
       // Where the backup ends, for the devices that hold what came after.
-      const std::string point = std::to_string((*db)->LastCommittedSeq());
-      restored = (*db)
-                     ->Commit([&](storage::CommitContext& ctx) {
-                       ctx.Put(storage::ColumnFamily::kMeta, RestorePointKey(), point);
-                       return absl::OkStatus();
-                     })
-                     .status();
+      // A backup of a database restored before keeps the earlier point: a
+      // device that last synced before that restore holds what it lost.
+      std::uint64_t point = (*db)->LastCommittedSeq();
+      absl::StatusOr<std::optional<std::string>> earlier =
+          (*db)->Get(storage::ColumnFamily::kMeta, RestorePointKey(), nullptr);
+      std::uint64_t before = 0;
+      if (!earlier.ok()) {
+        restored = earlier.status();
+      } else if (earlier->has_value() && absl::SimpleAtoi(**earlier, &before)) {
+        point = std::min(point, before);
+      }
+      if (restored.ok()) {
+        restored = (*db)
+                       ->Commit([&](storage::CommitContext& ctx) {
+                         ctx.Put(storage::ColumnFamily::kMeta, RestorePointKey(),
+                                 std::to_string(point));
+                         return absl::OkStatus();
+                       })
+                       .status();
+      }
     }
   }
   if (restored.ok()) restored = CopyTlsMaterial(LayoutOf(backup_dir).root + "/tls", layout.tls());

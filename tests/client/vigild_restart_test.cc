@@ -181,8 +181,10 @@ TEST_F(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThat
 
   auto one = lena->Create(scope, Finding("One", "n1"));
   auto four = lena->Create(scope, Finding("Four", "n4"));
+  auto five = lena->Create(scope, Finding("Five", "n5"));
   ASSERT_OK(one.status());
   ASSERT_OK(four.status());
+  ASSERT_OK(five.status());
   ASSERT_OK(lena->Sync().status());
   const std::string backups = tmp_.Sub("backups");
   testing::CommandResult backup = testing::RunCommand(
@@ -196,6 +198,7 @@ TEST_F(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThat
   ASSERT_OK(three.status());
   ASSERT_OK(lena->Edit(*one, Finding("One, checked", "n1")));
   ASSERT_OK(lena->Edit(*four, Finding("Four", "n4, cell 3 seen")));
+  ASSERT_OK(lena->Edit(*five, Finding("Five, checked", "n5")));
   ASSERT_OK(lena->Sync().status());
   ASSERT_OK(lena->Delete(*three));
   auto acked = lena->Sync();
@@ -221,8 +224,10 @@ TEST_F(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThat
   // The office works on the restored server first: it knows only the backup.
   auto before = office->Sync();
   ASSERT_OK(before.status());
-  ASSERT_EQ(office->List(scope)->size(), 2u);
+  ASSERT_EQ(office->List(scope)->size(), 3u);
   ASSERT_OK(office->Edit(*four, Finding("Four (reviewed)", "n4")));
+  // Deleted by the office, not knowing of the tablet's lost edit.
+  ASSERT_OK(office->Delete(*five));
   ASSERT_OK(office->Sync().status());
 
   // Lena's tablet finds its cursor void, pulls the scope again, and sends
@@ -236,7 +241,7 @@ TEST_F(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThat
   EXPECT_EQ(report->parked[0].reason(), "MUTATION_TARGET_NOT_FOUND");
   EXPECT_TRUE(lena->Parked()->empty());
   std::set<std::string> recovered(report->recovered.begin(), report->recovered.end());
-  EXPECT_EQ(recovered, (std::set<std::string>{*one, *two, *four}));
+  EXPECT_EQ(recovered, (std::set<std::string>{*one, *two, *four, *five}));
   EXPECT_EQ(lena->OutboxSize().value_or(~0ull), 0u);
   // Nothing is left to recover on the next sync.
   auto again = lena->Sync();
@@ -259,6 +264,15 @@ TEST_F(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThat
     std::map<std::string, std::pair<std::string, std::string>> seen;
     for (const auto& v : *views) {
       EXPECT_FALSE(v.pending) << v.id;
+      if (v.id == *five) {
+        // The lost edit is back, flagged against the office's delete as a
+        // delete/edit conflict for the NPM unit to settle.
+        EXPECT_FALSE(v.deleted);
+        EXPECT_EQ(v.body.finding().title(), "Five, checked");
+        ASSERT_EQ(v.conflicts.size(), 1u);
+        EXPECT_EQ(v.conflicts[0].kind(), v1::CONFLICT_KIND_DELETE_EDIT);
+        continue;
+      }
       seen[v.id] = {v.body.finding().title(), v.body.finding().narrative()};
     }
     EXPECT_EQ(seen.size(), 3u);
