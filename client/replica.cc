@@ -453,10 +453,14 @@ class Replica::Impl {
   // A mutation stamped with this device's identity and a fresh HLC time,
   // which is persisted with it (`ctx`), so time never runs backwards across
   // restarts.
+  // `mutation_id`: a new id when empty.
   absl::StatusOr<Mutation> NewMutation(storage::CommitContext& ctx, const ClientProfile& profile,
-                                       const std::string& record_id) {
+                                       const std::string& record_id,
+                                       std::string mutation_id = "") {
     Mutation m;
-    ASSIGN_OR_RETURN(std::string mutation_id, NewId());
+    if (mutation_id.empty()) {
+      ASSIGN_OR_RETURN(mutation_id, NewId());
+    }
     m.set_mutation_id(mutation_id);
     m.set_record_id(record_id);
     m.set_author(profile.user_id());
@@ -483,7 +487,7 @@ class Replica::Impl {
 
   absl::StatusOr<std::string> CreateIn(storage::CommitContext& ctx, const ClientProfile& profile,
                                        const std::string& scope, const RecordBody& body,
-                                       std::string id = "") {
+                                       std::string id = "", const std::string& mutation_id = "") {
     if (body.kind_case() == RecordBody::KIND_NOT_SET) {
       return absl::InvalidArgumentError("a record body needs a kind");
     }
@@ -496,7 +500,7 @@ class Replica::Impl {
         return absl::AlreadyExistsError(absl::StrCat("record ", id, " is already on this device"));
       }
     }
-    ASSIGN_OR_RETURN(Mutation m, NewMutation(ctx, profile, id));
+    ASSIGN_OR_RETURN(Mutation m, NewMutation(ctx, profile, id, mutation_id));
     m.set_scope(scope);
     *m.mutable_body() = body;
     LocalRecord rec;
@@ -542,10 +546,12 @@ class Replica::Impl {
 
   // `made_on`: unset for the revision the device holds. `onto_deleted`: an
   // edit of a record deleted on the server (kept there as a conflict).
+  // `mutation_id`: a new id when empty.
   absl::Status ChangeIn(storage::CommitContext& ctx, const ClientProfile& profile,
                         const std::string& record_id, const RecordBody* body, bool del,
                         const std::vector<std::string>* resolves,
-                        std::optional<std::uint64_t> made_on, bool onto_deleted = false) {
+                        std::optional<std::uint64_t> made_on, bool onto_deleted = false,
+                        const std::string& mutation_id = "") {
     ASSIGN_OR_RETURN(std::optional<LocalRecord> rec,
                      LoadIn<LocalRecord>(sealer_, ctx, RecordKey(record_id)));
     if (!rec.has_value()) {
@@ -559,7 +565,7 @@ class Replica::Impl {
       return absl::InvalidArgumentError(
           absl::StrCat("record ", record_id, " is of another kind"));
     }
-    ASSIGN_OR_RETURN(Mutation m, NewMutation(ctx, profile, record_id));
+    ASSIGN_OR_RETURN(Mutation m, NewMutation(ctx, profile, record_id, mutation_id));
     if (resolves != nullptr) {
       if (rec->dirty() || rec->queued() > 0) {
         return absl::FailedPreconditionError(
@@ -574,6 +580,9 @@ class Replica::Impl {
       m.set_base_revision(*made_on);
     } else {
       m.set_base_revision(rec->server().revision());
+      // Refused if that revision number names another change on the server
+      // (restored from an older backup), rather than merged against it.
+      m.set_base_edit_id(rec->server().updated().mutation_id());
     }
     // The server needs it for an edit chained on a create it holds for
     // a locked visit (the record does not exist there yet).
@@ -1201,16 +1210,21 @@ class Replica::Impl {
                                    again->server().revision() != now->server().revision()));
                          if (moved) return absl::OkStatus();
                          ctx.Delete(kMeta, key);
+                         // Sent under the lost edit's own id (unknown to the
+                         // restored server), so that every other tablet
+                         // holding it finds it in the history again.
+                         const std::string& lost_edit = held.updated().mutation_id();
                          if (action == Action::kCreate) {
-                           RETURN_IF_ERROR(
-                               CreateIn(ctx, profile, old.scope(), held.body(), held.id()).status());
+                           RETURN_IF_ERROR(CreateIn(ctx, profile, old.scope(), held.body(),
+                                                    held.id(), lost_edit)
+                                               .status());
                          } else if (action == Action::kEdit) {
                            // Also onto a record deleted since: the server keeps
                            // the edit as a delete/edit conflict.
                            RETURN_IF_ERROR(ChangeIn(ctx, profile, held.id(),
                                                     held.deleted() ? nullptr : &held.body(),
                                                     held.deleted(), nullptr, made_on,
-                                                    /*onto_deleted=*/true));
+                                                    /*onto_deleted=*/true, lost_edit));
                          }
                          // Edits made on the lost revision and refused for it
                          // (pushed before this pull found the restore): chained
@@ -1241,7 +1255,7 @@ class Replica::Impl {
   static bool RefusedForLostBase(const ParkedMutation& p) {
     return p.kind() == "refused" &&
            (p.reason() == "MUTATION_TARGET_NOT_FOUND" || p.reason() == "BASE_REVISION_IN_FUTURE" ||
-            p.reason() == "BASE_MUTATION_UNKNOWN");
+            p.reason() == "BASE_MUTATION_UNKNOWN" || p.reason() == "BASE_REVISION_UNKNOWN");
   }
 
   // From a record's history on the restored server: the revision holding

@@ -421,6 +421,11 @@ absl::Status RecordStore::ValidateBatch(const vigil::v1::PushRequest& request) c
     if (!m.delete_() && m.body().kind_case() == vigil::v1::RecordBody::KIND_NOT_SET) {
       return AtMutation(absl::InvalidArgumentError("body has no kind"), i, m, "BODY_KIND_MISSING");
     }
+    if (!m.base_edit_id().empty()) {
+      if (absl::Status s = sync::ValidateRecordId(m.base_edit_id()); !s.ok()) {
+        return AtMutation(s, i, m, "BASE_EDIT_INVALID");
+      }
+    }
     if (!m.base_mutation_id().empty()) {
       if (absl::Status s = sync::ValidateRecordId(m.base_mutation_id()); !s.ok()) {
         return AtMutation(s, i, m, "BASE_MUTATION_INVALID");
@@ -622,6 +627,19 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
               if (!base.has_value()) {
                 return absl::DataLossError(absl::StrCat("history of ", m.record_id(),
                                                         " lacks revision ", m.base_revision()));
+              }
+            }
+            if (m.base_mutation_id().empty() && !m.base_edit_id().empty() && head.has_value() &&
+                m.base_revision() > 0) {
+              const Record* made_on =
+                  m.base_revision() == head->revision() ? &*head : (base ? &*base : nullptr);
+              if (made_on == nullptr || made_on->updated().mutation_id() != m.base_edit_id()) {
+                return AtMutation(
+                    absl::FailedPreconditionError(absl::StrCat(
+                        "revision ", m.base_revision(), " of record ", m.record_id(),
+                        " is not the one this edit was made on (was the server restored from "
+                        "an older backup?): pull, then edit again")),
+                    i, m, "BASE_REVISION_UNKNOWN");
               }
             }
             absl::StatusOr<sync::ApplyOutcome> applied = sync::ApplyMutation(

@@ -208,6 +208,7 @@ TEST_F(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThat
   // Made offline on a revision the server is about to lose, sent only
   // after the restore.
   ASSERT_OK(lena->Edit(*two, Finding("Two", "n2, cell 5 too")));
+  ASSERT_OK(lena->Edit(*four, Finding("Four", "n4, cell 3 seen, again")));
   first_->Stop();
   first_.reset();
 
@@ -235,10 +236,13 @@ TEST_F(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThat
   auto report = lena->Sync();
   ASSERT_OK(report.status());
   EXPECT_TRUE(report->scope_errors.empty());
-  // The offline edit was refused (its record was gone), then sent again
-  // once the record was back.
-  ASSERT_EQ(report->parked.size(), 1u);
-  EXPECT_EQ(report->parked[0].reason(), "MUTATION_TARGET_NOT_FOUND");
+  // The offline edits were refused (one's record was gone; the other's
+  // base revision number now names the office's edit, which taking it as
+  // made on that revision would have undone), then sent again once what
+  // they were made on was back.
+  std::set<std::string> reasons;
+  for (const auto& p : report->parked) reasons.insert(p.reason());
+  EXPECT_EQ(reasons, (std::set<std::string>{"MUTATION_TARGET_NOT_FOUND", "BASE_REVISION_UNKNOWN"}));
   EXPECT_TRUE(lena->Parked()->empty());
   std::set<std::string> recovered(report->recovered.begin(), report->recovered.end());
   EXPECT_EQ(recovered, (std::set<std::string>{*one, *two, *four, *five}));
@@ -278,8 +282,8 @@ TEST_F(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThat
     EXPECT_EQ(seen.size(), 3u);
     EXPECT_EQ(seen[*one], std::make_pair(std::string("One, checked"), std::string("n1")));
     EXPECT_EQ(seen[*two], std::make_pair(std::string("Two"), std::string("n2, cell 5 too")));
-    EXPECT_EQ(seen[*four],
-              std::make_pair(std::string("Four (reviewed)"), std::string("n4, cell 3 seen")));
+    EXPECT_EQ(seen[*four], std::make_pair(std::string("Four (reviewed)"),
+                                          std::string("n4, cell 3 seen, again")));
     EXPECT_EQ(seen.count(*three), 0u);
   }
 

@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "base/sha256.h"
 #include "gtest/gtest.h"
@@ -333,6 +334,12 @@ TEST_F(SyncTest, BadInputRejectsTheWholeBatchNamingTheMutation) {
   Mutation bad_scope = Edit(NewId(), 0, FindingBody("y"), "t1", "prisons/1");
   Mutation no_kind = Edit(NewId(), 0, v1::RecordBody(), "t1", scope_);
   Mutation big = Edit(NewId(), 0, FindingBody(std::string(2 << 20, 'x')), "t1", scope_);
+  // Made on a revision 1 that is not the server's (as after a restore from
+  // an older backup): refused, not merged against the wrong base.
+  Mutation other_base = Edit(existing, 1, FindingBody("y"));
+  other_base.set_base_edit_id(NewId());
+  Mutation bad_base_edit = Edit(existing, 1, FindingBody("y"));
+  bad_base_edit.set_base_edit_id("nope");
   std::vector<Case> cases = {
       {"malformed mutation id", bad_id, grpc::StatusCode::INVALID_ARGUMENT, "MUTATION_ID_INVALID"},
       {"malformed record id", bad_record, grpc::StatusCode::INVALID_ARGUMENT, "RECORD_ID_INVALID"},
@@ -345,6 +352,10 @@ TEST_F(SyncTest, BadInputRejectsTheWholeBatchNamingTheMutation) {
        "BODY_WRONG_KIND"},
       {"unknown record", Edit(NewId(), 3, FindingBody("y")), grpc::StatusCode::NOT_FOUND,
        "MUTATION_TARGET_NOT_FOUND"},
+      {"another base revision", other_base, grpc::StatusCode::FAILED_PRECONDITION,
+       "BASE_REVISION_UNKNOWN"},
+      {"malformed base edit", bad_base_edit, grpc::StatusCode::INVALID_ARGUMENT,
+       "BASE_EDIT_INVALID"},
   };
   for (const Case& c : cases) {
     // A good mutation first: it must not be written either.
@@ -371,6 +382,14 @@ TEST_F(SyncTest, BadInputRejectsTheWholeBatchNamingTheMutation) {
   EXPECT_EQ(Reason(s), "MUTATION_MALFORMED");
   EXPECT_EQ(server::ErrorInfoOf(s)->metadata().at("index"), "1");
   EXPECT_TRUE(PullAll(scope_, &cursor).empty());
+
+  // Naming the base revision's own edit is accepted.
+  std::string from_start;
+  const std::vector<Record> held = PullAll(scope_, &from_start);
+  ASSERT_EQ(held.size(), 1u);
+  Mutation same_base = Edit(existing, 1, FindingBody("z"));
+  same_base.set_base_edit_id(held[0].updated().mutation_id());
+  PushOk({same_base});
 }
 
 TEST_F(SyncTest, PullPagesResumeAndCursorsAreAuthenticated) {
@@ -638,11 +657,18 @@ TEST_F(SyncTest, CursorsIssuedBeforeARestoreAreRefusedAfterIt) {
   grpc::Status s = stub->Pull(&context, request, &page);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Reason(s), "CURSOR_INVALID");
+  auto info = server::ErrorInfoOf(s);
+  ASSERT_TRUE(info.ok());
+  std::uint64_t restored_at = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(info->metadata().at("restored_at_seq"), &restored_at));
   grpc::ClientContext fresh_context;
   request.clear_cursor();
   ASSERT_TRUE(stub->Pull(&fresh_context, request, &page).ok());
   ASSERT_EQ(page.records_size(), 4);
   EXPECT_EQ(page.records(0).body().finding().title(), "before backup");
+  // The restore point is where the backup ends: what came after is newer.
+  EXPECT_GE(restored_at, page.records(0).seq());
+  EXPECT_LT(restored_at, page.records(1).seq());
 }
 
 TEST_F(SyncTest, SensitiveBodiesAreEncryptedAtRest) {
