@@ -1320,12 +1320,35 @@ class Replica::Impl {
           for (const std::string& id : held) {
             ASSIGN_OR_RETURN(std::optional<LocalRecord> rec,
                              LoadIn<LocalRecord>(sealer_, ctx, RecordKey(id)));
-            if (rec.has_value() && (rec->dirty() || rec->queued() > 0)) continue;
+            if (!rec.has_value()) continue;
+            const bool pending = rec->dirty() || rec->queued() > 0;
             // A revision committed after the backup the server went back
-            // to may exist nowhere else: kept until RecoverLost has seen
-            // what the server holds.
-            if (rec.has_value() && restored_at.has_value() && rec->server().revision() > 0 &&
-                rec->server().seq() > *restored_at) {
+            // to may exist nowhere else: kept aside until RecoverLost has
+            // seen what the server holds.
+            const bool pulled_lost = restored_at.has_value() && rec->server().revision() > 0 &&
+                                     rec->server().seq() > *restored_at;
+            if (pending && rec->queued() == 0 && restored_at.has_value() &&
+                !rec->last_mutation_id().empty()) {
+              // Edits the server acknowledged, not yet seen in a pull: the
+              // view is what they made, the last of them its edit.
+              LocalRecord acked = *rec;
+              Record& made = *acked.mutable_server();
+              *made.mutable_body() = rec->body();
+              made.set_deleted(rec->deleted());
+              made.set_id(id);
+              made.mutable_updated()->set_mutation_id(rec->last_mutation_id());
+              Store(sealer_, ctx, LostPrefix(scope) + id, acked);
+            } else if (pending) {
+              if (pulled_lost) {
+                Store(sealer_, ctx, LostPrefix(scope) + id, *rec);
+                // Its queued edits were made on that revision: refused by
+                // the server and parked, they go out again after it. The
+                // device no longer takes the server to hold it.
+                rec->clear_server();
+                Store(sealer_, ctx, RecordKey(id), *rec);
+              }
+              continue;
+            } else if (pulled_lost) {
               Store(sealer_, ctx, LostPrefix(scope) + id, *rec);
             }
             ctx.Delete(kMeta, RecordKey(id));

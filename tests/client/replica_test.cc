@@ -31,6 +31,7 @@
 #include "storage/storage.h"
 #include "sync/ids.h"
 #include "sync/merge.h"
+#include "tests/testing/drop_replies.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_server.h"
@@ -42,6 +43,7 @@ namespace {
 
 using client::Replica;
 using client::SyncOptions;
+using testing::DropRepliesFactory;
 using v1::RecordBody;
 
 std::string NewId(std::mt19937_64& rng) {
@@ -49,51 +51,6 @@ std::string NewId(std::mt19937_64& rng) {
   for (auto& b : random) b = static_cast<uint8_t>(rng());
   return *sync::NewUuidV7(absl::Now(), random);
 }
-
-// Fails calls of one method after the server answered them, as when the
-// reply is lost on a weak link: the server applied the call, the client
-// learns nothing and resends.
-class DropReplies final : public grpc::experimental::Interceptor {
- public:
-  DropReplies(bool drop) : drop_(drop) {}
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
-    if (drop_ && methods->QueryInterceptionHookPoint(
-                     grpc::experimental::InterceptionHookPoints::POST_RECV_STATUS)) {
-      grpc::Status* status = methods->GetRecvStatus();
-      if (status->ok()) *status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "reply lost");
-    }
-    methods->Proceed();
-  }
-
- private:
-  bool drop_;
-};
-
-class DropRepliesFactory final : public grpc::experimental::ClientInterceptorFactoryInterface {
- public:
-  // Drops the reply of a call to `method` with probability 1/`one_in`, or
-  // only calls number `from`.. when `one_in` is 0.
-  DropRepliesFactory(std::string method, std::shared_ptr<std::atomic<int>> calls,
-                     unsigned one_in, int from, unsigned seed)
-      : method_(std::move(method)), calls_(std::move(calls)), one_in_(one_in), from_(from),
-        rng_(seed) {}
-  grpc::experimental::Interceptor* CreateClientInterceptor(
-      grpc::experimental::ClientRpcInfo* info) override {
-    bool drop = false;
-    if (method_ == info->method()) {
-      const int n = ++*calls_;
-      drop = one_in_ > 0 ? rng_() % one_in_ == 0 : n >= from_;
-    }
-    return new DropReplies(drop);
-  }
-
- private:
-  std::string method_;
-  std::shared_ptr<std::atomic<int>> calls_;
-  unsigned one_in_;
-  int from_;
-  std::mt19937 rng_;
-};
 
 // A link too slow for large pushes: a Push of more than `max` mutations
 // reaches the server (which applies it) but its reply misses the deadline.

@@ -15,6 +15,7 @@
 #include "client/replica.h"
 #include "gtest/gtest.h"
 #include "storage/storage.h"
+#include "tests/testing/drop_replies.h"
 #include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -25,6 +26,7 @@ namespace vigil {
 namespace {
 
 using client::Replica;
+using client::SyncOptions;
 
 std::string EnrollmentCode(const std::shared_ptr<grpc::Channel>& admin_channel,
                            const std::string& user, v1::Role role) {
@@ -205,10 +207,32 @@ TEST_F(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThat
   ASSERT_OK(acked.status());
   ASSERT_EQ(lena->OutboxSize().value_or(~0ull), 0u);
   ASSERT_OK(omar->Sync().status());
+  // Acknowledged, but the pull after it failed: the tablet never saw it
+  // come back before the server lost it.
+  auto six = lena->Create(scope, Finding("Six", "n6"));
+  ASSERT_OK(six.status());
+  {
+    SyncOptions no_pull_replies;
+    no_pull_replies.retry_for = absl::Milliseconds(200);
+    no_pull_replies.initial_backoff = absl::Milliseconds(20);
+    auto calls = std::make_shared<std::atomic<int>>(0);
+    no_pull_replies.interceptors = [calls] {
+      client::Interceptors extra;
+      extra.push_back(std::make_unique<testing::DropRepliesFactory>(
+          "/vigil.v1.SyncService/Pull", calls, 0, 1, 1));
+      return extra;
+    };
+    auto half = lena->Sync(no_pull_replies);
+    ASSERT_OK(half.status());
+    ASSERT_EQ(half->pushed, 1u);
+    ASSERT_EQ(half->scope_errors.size(), 1u);
+    ASSERT_TRUE(lena->Get(*six)->pending);
+  }
   // Made offline on a revision the server is about to lose, sent only
   // after the restore.
   ASSERT_OK(lena->Edit(*two, Finding("Two", "n2, cell 5 too")));
   ASSERT_OK(lena->Edit(*four, Finding("Four", "n4, cell 3 seen, again")));
+  ASSERT_OK(lena->Edit(*one, Finding("One, checked", "n1, door broken")));
   first_->Stop();
   first_.reset();
 
@@ -231,8 +255,14 @@ TEST_F(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThat
   ASSERT_OK(office->Delete(*five));
   ASSERT_OK(office->Sync().status());
 
-  // Lena's tablet finds its cursor void, pulls the scope again, and sends
-  // back what only it still holds.
+  // Lena's tablet finds its cursor void in a sync that only pulls, with
+  // its offline edits still queued; the next sync sends back what only it
+  // still holds.
+  SyncOptions pull_only;
+  pull_only.push = false;
+  auto pulled_first = lena->Sync(pull_only);
+  ASSERT_OK(pulled_first.status());
+  EXPECT_TRUE(pulled_first->scope_errors.empty());
   auto report = lena->Sync();
   ASSERT_OK(report.status());
   EXPECT_TRUE(report->scope_errors.empty());
@@ -242,10 +272,12 @@ TEST_F(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThat
   // they were made on was back.
   std::set<std::string> reasons;
   for (const auto& p : report->parked) reasons.insert(p.reason());
-  EXPECT_EQ(reasons, (std::set<std::string>{"MUTATION_TARGET_NOT_FOUND", "BASE_REVISION_UNKNOWN"}));
+  EXPECT_EQ(reasons, (std::set<std::string>{"MUTATION_TARGET_NOT_FOUND", "BASE_REVISION_UNKNOWN",
+                                            "BASE_REVISION_IN_FUTURE"}));
   EXPECT_TRUE(lena->Parked()->empty());
   std::set<std::string> recovered(report->recovered.begin(), report->recovered.end());
-  EXPECT_EQ(recovered, (std::set<std::string>{*one, *two, *four, *five}));
+  recovered.insert(pulled_first->recovered.begin(), pulled_first->recovered.end());
+  EXPECT_EQ(recovered, (std::set<std::string>{*one, *two, *four, *five, *six}));
   EXPECT_EQ(lena->OutboxSize().value_or(~0ull), 0u);
   // Nothing is left to recover on the next sync.
   auto again = lena->Sync();
@@ -279,8 +311,9 @@ TEST_F(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThat
       }
       seen[v.id] = {v.body.finding().title(), v.body.finding().narrative()};
     }
-    EXPECT_EQ(seen.size(), 3u);
-    EXPECT_EQ(seen[*one], std::make_pair(std::string("One, checked"), std::string("n1")));
+    EXPECT_EQ(seen.size(), 4u);
+    EXPECT_EQ(seen[*six], std::make_pair(std::string("Six"), std::string("n6")));
+    EXPECT_EQ(seen[*one], std::make_pair(std::string("One, checked"), std::string("n1, door broken")));
     EXPECT_EQ(seen[*two], std::make_pair(std::string("Two"), std::string("n2, cell 5 too")));
     EXPECT_EQ(seen[*four], std::make_pair(std::string("Four (reviewed)"),
                                           std::string("n4, cell 3 seen, again")));
