@@ -731,7 +731,7 @@ class Replica::Impl {
       if (pulled.code() == absl::StatusCode::kUnauthenticated) return pulled;
       if (!pulled.ok()) report.scope_errors.emplace_back(scope, pulled);
     }
-    if (options.push && !report.recovered.empty()) {
+    if (options.push && (!report.recovered.empty() || !report.requeued.empty())) {
       // What the server lost in a restore goes back now, not a sync later.
       RETURN_IF_ERROR(UploadAll(*stub, options, report, state, tell));
       RETURN_IF_ERROR(PushAll(*stub, options, report, state, tell));
@@ -1201,7 +1201,9 @@ class Replica::Impl {
       }
     }
     bool moved = false;  // edited or pulled meanwhile: decided again next sync
+    std::vector<std::string> requeued;
     RETURN_IF_ERROR(db_->Commit([&](storage::CommitContext& ctx) -> absl::Status {
+                         requeued.clear();
                          ASSIGN_OR_RETURN(std::optional<LocalRecord> again,
                                           LoadIn<LocalRecord>(sealer_, ctx, RecordKey(held.id())));
                          moved = again.has_value() != now.has_value() ||
@@ -1243,12 +1245,14 @@ class Replica::Impl {
                                                     action == Action::kNothing ? made_on
                                                                                : std::nullopt));
                            ctx.Delete(kMeta, parked_key);
+                           requeued.push_back(edit.mutation_id());
                          }
                          return absl::OkStatus();
                        })
                         .status());
     if (moved) return false;
     if (action != Action::kNothing) report.recovered.push_back(held.id());
+    for (std::string& id : requeued) report.requeued.push_back(std::move(id));
     return true;
   }
 

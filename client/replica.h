@@ -101,6 +101,9 @@ struct SyncReport {
   // this device held it: queued again (and pushed in this sync), authored
   // by this device's user.
   std::vector<std::string> recovered;
+  // Parked edits (by mutation id) that had been refused for a base the
+  // server lost in that restore, sent again after it.
+  std::vector<std::string> requeued;
   // Verified receipts, per visit scope.
   std::vector<vigil::v1::ReceiptManifest> receipts;
   // Followed scopes that could not be pulled or whose receipt failed, and

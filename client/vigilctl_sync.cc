@@ -250,6 +250,7 @@ int Sync(const Globals& g, bool free_attachments) {
   json.ObjList("parked", parked)
       .StrList("purged_scopes", report->purged_scopes)
       .StrList("recovered", report->recovered)
+      .StrList("requeued", report->requeued)
       .ObjList("receipts", receipts)
       .ObjList("scope_errors", errors)
       .Uint("open_conflicts", open_conflicts)
@@ -284,6 +285,10 @@ int Sync(const Globals& g, bool free_attachments) {
     absl::StrAppend(&text, "\n  recovered ",
                     Plural(report->recovered.size(), "record", "records"),
                     " the server lost in its restore from backup, sent again from this device");
+  }
+  if (!report->requeued.empty()) {
+    absl::StrAppend(&text, "\n  requeued  ", Plural(report->requeued.size(), "edit", "edits"),
+                    " refused for a revision the server had lost, sent again after it");
   }
   for (const std::string& scope : report->purged_scopes) {
     absl::StrAppend(&text, "\n  purged    ", scope,

@@ -275,6 +275,7 @@ TEST_F(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThat
   EXPECT_EQ(reasons, (std::set<std::string>{"MUTATION_TARGET_NOT_FOUND", "BASE_REVISION_UNKNOWN",
                                             "BASE_REVISION_IN_FUTURE"}));
   EXPECT_TRUE(lena->Parked()->empty());
+  EXPECT_EQ(report->requeued.size(), 3u);
   std::set<std::string> recovered(report->recovered.begin(), report->recovered.end());
   recovered.insert(pulled_first->recovered.begin(), pulled_first->recovered.end());
   EXPECT_EQ(recovered, (std::set<std::string>{*one, *two, *four, *five, *six}));
