@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "fuzz/narrative_history.h"
 #include "google/protobuf/stubs/logging.h"
 #include "sync/diff3.h"
 #include "sync/hlc.h"
@@ -182,6 +183,23 @@ std::string IdsAndClock(const Parts& p) {
   return "";
 }
 
+// The laws of fuzz/narrative_history.h over the plan the bytes describe,
+// in its own order and three others picked from the bytes.
+std::string NarrativeHistory(std::string_view bytes, bool disjoint) {
+  const NarrativePlan plan = PlanFromBytes(bytes, disjoint);
+  uint32_t state = 2166136261u;  // FNV-1a of the input picks the orders
+  for (char ch : bytes) state = (state ^ static_cast<uint8_t>(ch)) * 16777619u;
+  std::vector<std::vector<int>> orders = {
+      ArrivalOrder(plan, [](size_t) { return size_t{0}; })};
+  for (int i = 0; i < 3; ++i) {
+    orders.push_back(ArrivalOrder(plan, [&state](size_t n) {
+      state = state * 1103515245u + 12345u;
+      return static_cast<size_t>(state >> 16) % n;
+    }));
+  }
+  return CheckNarrativeHistory(plan, orders, disjoint);
+}
+
 }  // namespace
 
 std::string EncodeInput(Mode mode, std::string_view a, std::string_view b,
@@ -198,6 +216,11 @@ std::string EncodeInput(Mode mode, std::string_view a, std::string_view b,
 }
 
 std::string RunInput(const uint8_t* data, size_t size) {
+  if (size > 0 && (data[0] & 7) == kNarrativeHistory) {
+    return NarrativeHistory(
+        std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1),
+        (data[0] & 0x80) == 0);
+  }
   const Parts p = Split(data, size);
   switch (p.mode & 3) {
     case kDiff3:

@@ -350,12 +350,7 @@ absl::Status RecordStore::ResolveChainBase(CommitContext& ctx, const Mutation& m
     return absl::DataLossError(absl::StrCat("history of ", m.record_id(), " lacks revision ",
                                             prior.revision()));
   }
-  // The device edited what it pushed, not what the server made of it.
-  // It saw none of the concurrent narrative edits merged into that revision.
-  if (stored.has_pushed_body()) {
-    *(*base)->mutable_body() = stored.pushed_body();
-    (*base)->clear_text_merges();
-  }
+  if (stored.has_pushed_body()) **base = sync::ChainedBase(std::move(**base), stored.pushed_body());
   return absl::OkStatus();
 }
 

@@ -249,21 +249,21 @@ class Merger {
                       const Message& ours, Message* out,
                       const FieldDescriptor* f, const std::string& path) {
     const bool open = by_path_.contains(path);
-    Conflict* unseen = open ? nullptr : UnseenTextMerge(base, f, path);
-    if (!open && unseen == nullptr && FieldEqual(base, theirs, f)) {
+    Conflict* merge = open ? nullptr : JoinableTextMerge(base, f, path);
+    if (!open && merge == nullptr && FieldEqual(base, theirs, f)) {
       CopyField(ours, out, f);
       SetStamp(path, in_.ours_edit);
       return;
     }
     const EditStamp their_edit = TheirStamp(path);
-    if (unseen != nullptr) {
+    if (merge != nullptr) {
       // One more concurrent edit: the text is the n-way merge of them all,
       // and if they overlap, the conflict of them all.
-      AddVersion(unseen, ValueOf(ours, f), in_.ours_edit);
-      if (RemergeText(unseen, ours, out, f, path)) return;
+      AddVersion(merge, ValueOf(ours, f), in_.ours_edit);
+      if (RemergeText(merge, ours, out, f, path)) return;
       Conflict& c = OpenConflict(path, vigil::v1::CONFLICT_KIND_TEXT,
-                                 unseen->base());
-      for (const ConflictVersion& v : unseen->versions()) {
+                                 merge->base());
+      for (const ConflictVersion& v : merge->versions()) {
         AddVersion(&c, v.value(), v.edit());
       }
       text_merges_.erase(path);
@@ -301,55 +301,25 @@ class Merger {
     RemergeText(&conflicts_[by_path_.at(path)], ours, out, f, path);
   }
 
-  // The head's text merge at `path` without the versions the edit saw
-  // (those of the same merge on the revision it was made on, and one whose
-  // own text it was made on); nullptr if there is none or it saw them all,
-  // which ends the merge. An edit made on a text from before the merge
-  // (neither its base nor a version's text, nor a revision holding part of
-  // it) ends it too: its own text against the merge's base would undo what
-  // it never saw, so it is merged against the text it saw, as without one.
-  Conflict* UnseenTextMerge(const Message& base, const FieldDescriptor* f,
-                            const std::string& path) {
+  // The head's text merge at `path` if the edit was made on the text the
+  // merge began from (it saw none of the merged edits); nullptr if there is
+  // none or the edit was made on any other text, which ends the merge. Such
+  // an edit saw some of the merged edits (made on a later revision, or
+  // chained on one of them) or none of what came before them (made on an
+  // older revision). Its own text against the merge's base would count what
+  // it saw as its own change, competing with later edits of those lines
+  // that it never saw, and put back lines they replaced; so it is merged
+  // three-way against the text it saw, as when there is no text merge, and
+  // that is right for every edit of other lines whatever it saw.
+  // Regression (issue 15): a chained edit and an edit made between the
+  // chain's two edits opened a false conflict and reverted a third line.
+  Conflict* JoinableTextMerge(const Message& base, const FieldDescriptor* f,
+                              const std::string& path) {
     auto it = text_merges_.find(path);
     if (it == text_merges_.end()) return nullptr;
-    Conflict& merge = it->second;
-    const FieldValue base_value = ValueOf(base, f);
-    bool in_merge = SameValue(base_value, merge.base());
-    // Seen by text, not by writer: a version may hold a text that merged
-    // several edits under one of them (the head's text when the merge
-    // began), which an edit that saw that writer's own text did not see.
-    std::vector<const FieldValue*> seen = {&base_value};
-    if (in_.base_text_merges != nullptr) {
-      for (const Conflict& c : *in_.base_text_merges) {
-        if (c.field_path() != path || !SameValue(c.base(), merge.base())) {
-          continue;
-        }
-        in_merge = true;
-        for (const ConflictVersion& v : c.versions()) seen.push_back(&v.value());
-      }
-    }
-    for (const ConflictVersion& v : merge.versions()) {
-      in_merge = in_merge || SameValue(v.value(), base_value);
-    }
-    if (!in_merge) {
-      text_merges_.erase(it);
-      return nullptr;
-    }
-    auto* versions = merge.mutable_versions();
-    versions->erase(
-        std::remove_if(versions->begin(), versions->end(),
-                       [&](const ConflictVersion& v) {
-                         return std::any_of(seen.begin(), seen.end(),
-                                            [&v](const FieldValue* s) {
-                                              return SameValue(v.value(), *s);
-                                            });
-                       }),
-        versions->end());
-    if (versions->empty()) {
-      text_merges_.erase(it);
-      return nullptr;
-    }
-    return &merge;
+    if (SameValue(ValueOf(base, f), it->second.base())) return &it->second;
+    text_merges_.erase(it);
+    return nullptr;
   }
 
   // The value at `path` (with `subtree`, everything below it) was written

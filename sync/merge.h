@@ -39,12 +39,9 @@ struct MergeInput {
   const google::protobuf::RepeatedPtrField<vigil::v1::Conflict>*
       open_conflicts = nullptr;
   // Clean merges of concurrent narrative edits kept on the head
-  // (Record.text_merges; may be nullptr: none), and those of the revision
-  // the edit was made on (what it saw; may be nullptr).
+  // (Record.text_merges; may be nullptr: none).
   const google::protobuf::RepeatedPtrField<vigil::v1::Conflict>*
       text_merges = nullptr;
-  const google::protobuf::RepeatedPtrField<vigil::v1::Conflict>*
-      base_text_merges = nullptr;
 };
 
 struct MergeResult {
@@ -73,12 +70,15 @@ struct MergeResult {
 //    joins it with its own text, and the head's text and the conflict's
 //    hunks are the n-way merge of its versions (MergeTexts), so they do not
 //    depend on the order in which the versions arrived. Concurrent edits of
-//    a narrative that merge cleanly are kept as a text merge (each edit's
-//    own text against the text they were made on) until an edit that saw
-//    them changes the narrative; until then every edit of it that did not
-//    see them joins them and the head's text is their n-way merge, and if
-//    they overlap they become a text conflict of those versions, the one
-//    that arriving in any other order opens; set -> set merge;
+//    a narrative made on one text that merge cleanly are kept as a text
+//    merge (each edit's own text against that text); every later edit of
+//    the narrative made on that same text joins them and the head's text is
+//    their n-way merge, and if they overlap they become a text conflict of
+//    those versions, the one that arriving in any other order opens. An
+//    edit made on any other text (one that saw some of them, an offline
+//    chain on one of them, one from before them) ends the text merge and is
+//    merged three-way against the text it saw, so that edits of different
+//    lines merge cleanly whatever each saw; set -> set merge;
 //    keyed list -> element by element (an element removed on one side and
 //    edited on the other, or removed while a conflict is open inside it, is
 //    kept, with a Conflict that holds the element as the head does, under

@@ -191,6 +191,11 @@ EditStamp EditOf(const Mutation& mutation) {
   return edit;
 }
 
+Record ChainedBase(Record produced, const RecordBody& pushed) {
+  *produced.mutable_body() = pushed;
+  return produced;
+}
+
 absl::StatusOr<ApplyOutcome> ApplyMutation(const Record* head,
                                            const Record* base,
                                            const Mutation& mutation,
@@ -356,11 +361,6 @@ absl::StatusOr<ApplyOutcome> ApplyMutation(const Record* head,
   in.theirs_stamps = &head->field_stamps();
   in.open_conflicts = &out.open_conflicts();
   in.text_merges = &head->text_merges();
-  if (fast_forward) {
-    in.base_text_merges = &head->text_merges();
-  } else if (base_body != nullptr) {
-    in.base_text_merges = &base->text_merges();
-  }
   ASSIGN_OR_RETURN(MergeResult merged, ThreeWayMerge(in));
 
   SetUpdated(&out, edit, now);

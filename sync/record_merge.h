@@ -84,6 +84,14 @@ absl::StatusOr<ApplyOutcome> ApplyMutation(const vigil::v1::Record* head,
 // The edit stamp of a mutation.
 vigil::v1::EditStamp EditOf(const vigil::v1::Mutation& mutation);
 
+// The `base` ApplyMutation takes for a mutation chained on an earlier one of
+// the same device (Mutation.base_mutation_id): `produced`, the revision that
+// earlier mutation produced, holding `pushed`, the body the device pushed.
+// The device edited that body, not what the server merged it into, and saw
+// none of the concurrent edits merged into that revision.
+vigil::v1::Record ChainedBase(vigil::v1::Record produced,
+                              const vigil::v1::RecordBody& pushed);
+
 }  // namespace vigil::sync
 
 #endif  // VIGIL_SYNC_RECORD_MERGE_H_

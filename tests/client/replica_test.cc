@@ -996,6 +996,67 @@ TEST_F(ReplicaTest, AnEditOfAnOlderViewIsMergedNotTakenWhole) {
   EXPECT_NE(head->body.finding().narrative().find("Lena's line"), std::string::npos);
 }
 
+// Issue 15 through the tablets: Anna and Ben edit different lines of one
+// narrative; Ben's push is applied but its reply lost, so his next edit is an
+// offline chain on the first; Cleo edits a third line on the revision that
+// holds Anna's and Ben's first edits. Whichever of Ben's chain and Cleo's
+// edit reaches the server first, every line keeps its one editor's text and
+// no conflict opens. Regression: chain first, the head went back to Anna's
+// and Cleo's old lines under a false conflict.
+TEST_F(ReplicaTest, AnOfflineChainAndAnEditMadeBetweenItsEditsMergeCleanlyInBothOrders) {
+  auto anna = Tablet("anna");
+  auto ben = Tablet("ben");
+  auto cleo = Tablet("cleo");
+  for (const bool chain_first : {true, false}) {
+    SCOPED_TRACE(chain_first ? "Ben's chain first" : "Cleo's edit first");
+    RecordBody created;
+    created.mutable_finding()->set_title("Cell 4");
+    created.mutable_finding()->set_narrative("a\nb\nc\n");
+    auto id = anna->Create(scope_, created);
+    ASSERT_OK(id.status());
+    ASSERT_OK(anna->Sync(Fast()).status());
+    ASSERT_OK(ben->Sync(Fast()).status());
+    ASSERT_OK(cleo->Sync(Fast()).status());
+    auto edit_line = [&id](Replica& t, const std::string& from, const std::string& to) {
+      RecordBody body = t.Get(*id)->body;
+      std::string text = body.finding().narrative();
+      const size_t at = text.find(from + "\n");
+      ASSERT_NE(at, std::string::npos) << text;
+      text.replace(at, from.size(), to);
+      body.mutable_finding()->set_narrative(text);
+      ASSERT_OK(t.Edit(*id, body));
+    };
+    edit_line(*anna, "c", "c1");  // E1
+    ASSERT_OK(anna->Sync(Fast()).status());
+    edit_line(*ben, "b", "b1");  // E2, made on revision 1
+    SyncOptions lost = Fast();
+    lost.retry_for = absl::Milliseconds(50);
+    lost.interceptors = [] {
+      client::Interceptors extra;
+      extra.push_back(std::make_unique<DropRepliesFactory>(
+          "/vigil.v1.SyncService/Push", std::make_shared<std::atomic<int>>(0), 0, 1, 1));
+      return extra;
+    };
+    EXPECT_FALSE(ben->Sync(lost).ok());  // applied, but Ben never heard
+    edit_line(*ben, "b1", "b2");         // E3, chained on E2
+    ASSERT_OK(cleo->Sync(Fast()).status());
+    ASSERT_EQ(cleo->Get(*id)->body.finding().narrative(), "a\nb1\nc1\n");
+    edit_line(*cleo, "a", "a1");  // E4, made on revision 3
+    Replica& first = chain_first ? *ben : *cleo;
+    Replica& second = chain_first ? *cleo : *ben;
+    ASSERT_OK(first.Sync(Fast()).status());
+    ASSERT_OK(second.Sync(Fast()).status());
+    for (Replica* t : {anna.get(), ben.get(), cleo.get()}) {
+      ASSERT_OK(t->Sync(Fast()).status());
+      auto view = t->Get(*id);
+      ASSERT_OK(view.status());
+      EXPECT_EQ(view->body.finding().narrative(), "a1\nb2\nc1\n");
+      EXPECT_TRUE(view->conflicts.empty());
+      EXPECT_FALSE(view->pending);
+    }
+  }
+}
+
 // On a link too slow for a whole batch within the deadline, the batch is
 // halved until it gets through, instead of being resent whole until the
 // sync gives up; what the server applied of the larger tries comes back as

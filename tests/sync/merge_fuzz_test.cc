@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "fuzz/narrative_history.h"
 #include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
@@ -21,6 +22,15 @@ std::string Body(const std::string& text) {
   EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &body));
   return body.SerializeAsString();
 }
+
+const std::string kIssue15History = std::string(
+    "\x04"                          // mode: narrative history, disjoint
+    "\x00"                          // 3 slots
+    "\x01\x00\x02"                  // E1: device 1, revision 1, slot 2
+    "\x02\x00\x01"                  // E2: device 2, revision 1, slot 1
+    "\x06\x00\x01"                  // E3: device 2, chained, slot 1
+    "\x13\x02\x00",                 // E4: device 3 at 2, revision 3, slot 0
+    14);
 
 std::vector<std::string> Seeds() {
   const std::string b = Body(
@@ -51,6 +61,12 @@ std::vector<std::string> Seeds() {
                   "0123456789", "\x01\x90\x12\x34\x56\x78"),
       EncodeInput(kIdsAndClock, "01ARZ3NDEKTSV4RRFFQ69G5FAV", "",
                   "\xff\xff\xff\xff\xff\xff\xff\xff"),
+      // Issue 15's history: 3 slots; E1 (device 1) and E2 (device 2) on
+      // revision 1, E3 chained on E2, E4 (device 3) on revision 3.
+      kIssue15History,
+      // The same with overlaps allowed (mode bit 0x80).
+      std::string(1, static_cast<char>(kNarrativeHistory | 0x80)) +
+          kIssue15History.substr(1),
   };
 }
 
@@ -61,6 +77,18 @@ std::string RunOne(const std::string& input) {
 
 TEST(MergeFuzzTest, SeedCorpus) {
   for (const std::string& seed : Seeds()) EXPECT_EQ(RunOne(seed), "");
+}
+
+// The seed decodes to the sequence issue 15 reported.
+TEST(MergeFuzzTest, Issue15SeedIsTheReportedHistory) {
+  const NarrativePlan plan =
+      PlanFromBytes(kIssue15History.substr(1), /*disjoint=*/true);
+  EXPECT_EQ(DescribePlan(plan),
+            "3 slots\n"
+            "m-1 dev-1 at 1: made on revision 1, rewrites slots 2 with 1 line(s)\n"
+            "m-2 dev-2 at 1: made on revision 1, rewrites slots 1 with 1 line(s)\n"
+            "m-3 dev-2 at 2: chained on m-2, rewrites slots 1 with 1 line(s)\n"
+            "m-4 dev-3 at 2: made on revision 3, rewrites slots 0 with 1 line(s)\n");
 }
 
 TEST(MergeFuzzTest, RandomMutationsOfTheCorpus) {

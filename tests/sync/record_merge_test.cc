@@ -54,10 +54,14 @@ Mutation Delete(const std::string& id, uint64_t base_revision, int64_t hlc) {
 // A record history: revision r is history[r - 1].
 class History {
  public:
-  absl::StatusOr<ApplyOutcome> Apply(const Mutation& m) {
+  // `chained_base`: the base of a chained mutation (ChainedBase), instead of
+  // its base revision.
+  absl::StatusOr<ApplyOutcome> Apply(const Mutation& m,
+                                     const Record* chained_base = nullptr) {
     const Record* head = revisions_.empty() ? nullptr : &revisions_.back();
     const Record* base =
-        m.base_revision() >= 1 && m.base_revision() <= revisions_.size()
+        chained_base != nullptr ? chained_base
+        : m.base_revision() >= 1 && m.base_revision() <= revisions_.size()
             ? &revisions_[m.base_revision() - 1]
             : nullptr;
     auto outcome = ApplyMutation(head, base, m, kNow);
@@ -258,15 +262,12 @@ TEST(RecordMergeTest, OfflineChainMergesAgainstTheBodyItEdited) {
   ASSERT_EQ(h.head().body().finding().title(), "A");
   // B edits on top of what it pushed, before seeing revision 3: the server
   // passes revision 3 with the body B pushed as the base.
-  Record base = h.head();
-  *base.mutable_body() = first.body();
-  const Record head = h.head();
-  auto out = ApplyMutation(
-      &head, &base,
+  const Record base = ChainedBase(h.head(), first.body());
+  auto out = h.Apply(
       Edit("m4", 3,
            "finding { title: \"t\" location: \"L\" severity: SEVERITY_HIGH }",
            40, "dev-b"),
-      kNow);
+      &base);
   ASSERT_OK(out);
   EXPECT_TRUE(out->clean);
   EXPECT_EQ(out->record.body().finding().title(), "A");  // not reverted
@@ -575,11 +576,13 @@ TEST(RecordMergeTest, AnEditOlderThanATextMergeDoesNotUndoWhatItNeverSaw) {
 }
 
 // A text merge that began on a head whose text was itself a merge holds
-// that text under one writer. An edit that saw that writer's own text (not
-// the merged one) still joins it without dropping it. Regression (found by
-// NoNarrativeLineIsLostWhateverRevisionEditsSaw): versions were taken as
-// seen by writer, and m-4's line, merged under m-3, was lost.
-TEST(RecordMergeTest, AVersionHoldingSeveralEditsIsSeenByItsTextNotItsWriter) {
+// that text under one writer. An edit made on a revision holding part of the
+// merge is merged against the text it saw and keeps every line it did not
+// touch. Regression (found by NoNarrativeLineIsLostWhateverRevisionEditsSaw):
+// versions were taken as seen by writer, and m-4's line, merged under m-3,
+// was lost. Since issue 15, m-6 (which saw m-2's first line and only added
+// one above it) no longer conflicts with m-2 either.
+TEST(RecordMergeTest, AnEditMadeInsideATextMergeKeepsEveryLineItDidNotTouch) {
   History h;
   ASSERT_OK(h.Apply(Edit("m0", 0, R"(finding { narrative: "0\n1\n2\n3\n4\n5\n" })", 10)));
   ASSERT_OK(h.Apply(Edit("m-1", 1, R"(finding { narrative: "1\n2\n3\n4\n5\n" })", 20)));
@@ -589,13 +592,45 @@ TEST(RecordMergeTest, AVersionHoldingSeveralEditsIsSeenByItsTextNotItsWriter) {
   ASSERT_OK(h.Apply(Edit("m-5", 1, R"(finding { narrative: "0\n1\n2\n3\nm5\n4\n5\n" })", 50)));
   ASSERT_EQ(h.head().body().finding().narrative(), "m2\n1\nm3\n2\nm4\n3\nm5\n4\n5\n");
   // Made on revision 4 (m-2 and m-3 merged), before m-4 and m-5.
-  ASSERT_OK(h.Apply(Edit("m-6", 4, R"(finding { narrative: "m6\nm2\n1\nm3\n2\n3\n4\n5\n" })",
-                         60)));
-  EXPECT_NE(h.head().body().finding().narrative().find("m4\n"), std::string::npos)
-      << h.head().body().finding().narrative();
-  EXPECT_NE(h.head().body().finding().narrative().find("m5\n"), std::string::npos);
-  ASSERT_THAT(h.head().open_conflicts(), SizeIs(1));  // m-6 and m-2 both wrote the top
-  EXPECT_EQ(h.head().open_conflicts(0).field_path(), "narrative");
+  auto out = h.Apply(
+      Edit("m-6", 4, R"(finding { narrative: "m6\nm2\n1\nm3\n2\n3\n4\n5\n" })", 60));
+  ASSERT_OK(out);
+  EXPECT_TRUE(out->clean);
+  EXPECT_EQ(h.head().body().finding().narrative(),
+            "m6\nm2\n1\nm3\n2\nm4\n3\nm5\n4\n5\n");
+  EXPECT_THAT(h.head().open_conflicts(), IsEmpty());
+}
+
+// Issue 15, exactly as found by a load test from outside: E1 and E2 edit
+// different lines of revision 1, E3 is device 2's offline chain on E2, and
+// E4 is made on revision 3 (E1 and E2 merged). Every line was edited by one
+// device only, so both arrival orders give "a1\nb2\nc1\n" with no conflict.
+// Regression: arriving E1 E2 E3 E4, E4 opened a TEXT conflict over the whole
+// text and the head went back to "a\nb2\nc\n", losing E1's and E4's lines.
+TEST(RecordMergeTest, AChainAndAnEditMadeBetweenItsTwoEditsMergeCleanlyInBothOrders) {
+  for (const bool chain_first : {true, false}) {
+    SCOPED_TRACE(chain_first ? "E3 before E4" : "E4 before E3");
+    History h;
+    ASSERT_OK(h.Apply(Edit("m0", 0, R"(finding { narrative: "a\nb\nc\n" })", 10, "dev-0")));
+    ASSERT_OK(h.Apply(Edit("e1", 1, R"(finding { narrative: "a\nb\nc1\n" })", 20, "dev-1")));
+    const Mutation e2 = Edit("e2", 1, R"(finding { narrative: "a\nb1\nc\n" })", 21, "dev-2");
+    ASSERT_OK(h.Apply(e2));
+    ASSERT_EQ(h.head().body().finding().narrative(), "a\nb1\nc1\n");
+    const Record revision3 = h.head();
+    // E3: chained on E2 (the server passes E2's revision with E2's body).
+    Mutation e3 = Edit("e3", 3, R"(finding { narrative: "a\nb2\nc\n" })", 30, "dev-2");
+    e3.set_base_mutation_id("e2");
+    const Record e3_base = ChainedBase(revision3, e2.body());
+    const Mutation e4 =
+        Edit("e4", 3, R"(finding { narrative: "a1\nb1\nc1\n" })", 31, "dev-3");
+    for (int step = 0; step < 2; ++step) {
+      auto out = (step == 0) == chain_first ? h.Apply(e3, &e3_base) : h.Apply(e4);
+      ASSERT_OK(out);
+      EXPECT_TRUE(out->clean);
+    }
+    EXPECT_EQ(h.head().body().finding().narrative(), "a1\nb2\nc1\n");
+    EXPECT_THAT(h.head().open_conflicts(), IsEmpty());
+  }
 }
 
 // Removing an element that has a conflict open inside it does not settle
