@@ -1,68 +1,49 @@
 // vigilctl backup and restore, run on the server's host: the same work as
-// `vigild backup` / `vigild restore` (server/operator_commands.cc), without
+// `vigild backup` / `vigild restore` (datadir/operator_commands.cc), without
 // linking the server. Backup goes through the running server's operations
 // socket; restore writes a new data directory while no server runs on it.
 #include <sys/stat.h>
 
-#include <chrono>
-#include <filesystem>
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "client/vigilctl_commands.h"
-#include "server/restore.h"
+#include "datadir/data_dir.h"
+#include "datadir/restore.h"
+#include "datadir/running_server.h"
 #include "storage/storage.h"
 #include "storage/value_cipher.h"
-#include "vigil/internal/operations.grpc.pb.h"
 
 namespace vigil::vigilctl {
 namespace {
 
-namespace fs = std::filesystem;
-
-// The data directory layout vigild uses (server/data_dir.h).
-std::string Absolute(const std::string& dir) {
-  std::string out = fs::absolute(fs::path(dir)).lexically_normal().string();
-  while (out.size() > 1 && out.back() == '/') out.pop_back();
-  return out;
-}
+std::string Absolute(const std::string& dir) { return datadir::LayoutOf(dir).root; }
 
 }  // namespace
 
 int Backup(const Globals& g, const std::string& data_dir, const std::string& backup_dir) {
-  const std::string root = Absolute(data_dir);
   const std::string target = Absolute(backup_dir);
-  const std::string socket = root + "/vigild.sock";
-  std::error_code ec;
-  auto channel = grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials());
-  if (!fs::exists(socket, ec) ||
-      !channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(2))) {
+  const datadir::DataDirLayout layout = datadir::LayoutOf(data_dir);
+  auto server = datadir::ConnectToRunningServer(layout);
+  if (server == nullptr) {
     return Fail("backup", absl::FailedPreconditionError(absl::StrCat(
-                              "no vigild answers on ", socket,
+                              "no vigild answers on ", layout.ops_socket(),
                               "; with the server stopped, run `vigild backup --data-dir ", data_dir,
                               " --to ", backup_dir, "` instead")));
   }
-  auto stub = vigil::internal::OperationsService::NewStub(channel);
-  vigil::internal::CreateBackupRequest request;
-  request.set_backup_dir(target);
-  vigil::internal::CreateBackupResponse response;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::hours(6));
-  if (grpc::Status s = stub->CreateBackup(&context, request, &response); !s.ok()) {
-    return Fail("backup by the running server", s);
-  }
-  if (absl::Status s = server::CopyTlsMaterial(root + "/tls", target + "/tls"); !s.ok()) {
+  absl::StatusOr<storage::BackupInfo> b = datadir::BackupThroughRunningServer(*server, target);
+  if (!b.ok()) return Fail("backup", b.status());
+  if (absl::Status s = datadir::CopyTlsMaterial(layout.tls(), target + "/tls"); !s.ok()) {
     return Fail("copying the TLS material", s);
   }
-  const auto& b = response.backup();
   g.out().Result(JsonObject()
-                     .Uint("backup_id", b.id())
+                     .Uint("backup_id", b->id)
                      .Str("backup_dir", target)
-                     .Int("timestamp_unix", b.timestamp_unix())
-                     .Uint("size_bytes", b.size_bytes())
-                     .Uint("file_count", b.file_count()),
-                 absl::StrCat("backup ", b.id(), " written to ", target, " (",
-                              FormatBytes(b.size_bytes()), ", ", b.file_count(),
+                     .Int("timestamp_unix", b->timestamp)
+                     .Uint("size_bytes", b->size_bytes)
+                     .Uint("file_count", b->file_count),
+                 absl::StrCat("backup ", b->id, " written to ", target, " (",
+                              FormatBytes(b->size_bytes), ", ", b->file_count,
                               " files, verified)\nthe data key file is not part of the backup: "
                               "keep a copy of it apart"));
   return kExitOk;
@@ -71,7 +52,7 @@ int Backup(const Globals& g, const std::string& data_dir, const std::string& bac
 int Restore(const Globals& g, const std::string& backup_dir, const std::string& data_dir,
             std::optional<std::uint32_t> backup_id, const std::string& key_file) {
   const std::string root = Absolute(data_dir);
-  if (absl::Status s = server::RunRestore(Absolute(backup_dir), root, backup_id, key_file);
+  if (absl::Status s = datadir::RunRestore(Absolute(backup_dir), root, backup_id, key_file);
       !s.ok()) {
     return Fail("restore", s);
   }

@@ -17,9 +17,9 @@
 #include "google/protobuf/descriptor.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
-#include "server/grpc_status.h"
-#include "server/operator_commands.h"
-#include "server/tls_bootstrap.h"
+#include "server/api/grpc_status.h"
+#include "datadir/operator_commands.h"
+#include "server/ops/tls_bootstrap.h"
 #include "storage/storage.h"
 #include "storage/value_cipher.h"
 #include "sync/ids.h"
@@ -556,7 +556,7 @@ TEST_F(AccessTest, FieldsAreRedactedInTheBytesThatLeave) {
 
   // Sensitive reads are in the audit log, by user and record.
   std::ostringstream log;
-  ASSERT_OK(server::RunAuditExport(server_->dir().Sub("data"), log));
+  ASSERT_OK(datadir::RunAuditExport(server_->dir().Sub("data"), log));
   EXPECT_NE(log.str().find("\"principal\":\"medic\"") , std::string::npos);
   EXPECT_NE(log.str().find("\"action\":\"record.read\",\"target\":\"records/" +
                            interview_m.record_id()),
@@ -922,13 +922,13 @@ TEST_F(AccessTest, RevokedDevicesDisabledUsersUsedCodesAndRotatedTokens) {
   }
 
   std::ostringstream log;
-  ASSERT_OK(server::RunAuditExport(server_->dir().Sub("data"), log));
+  ASSERT_OK(datadir::RunAuditExport(server_->dir().Sub("data"), log));
   for (const char* action : {"device.enrolled", "device.revoked", "user.disabled",
                              "device.token_rotated", "auth.failed", "team.member_set"}) {
     EXPECT_NE(log.str().find(std::string("\"action\":\"") + action), std::string::npos)
         << action;
   }
-  auto verified = server::RunAuditVerify(server_->dir().Sub("data"));
+  auto verified = datadir::RunAuditVerify(server_->dir().Sub("data"));
   ASSERT_OK(verified);
   EXPECT_TRUE(verified->intact());
 }
@@ -1013,7 +1013,7 @@ TEST_F(AccessTest, DataKeyRotationKeepsEverythingReadable) {
   EXPECT_EQ(sealed, 2);
   std::ostringstream log;
   storage->reset();
-  ASSERT_OK(server::RunAuditExport(data, log));
+  ASSERT_OK(datadir::RunAuditExport(data, log));
   EXPECT_NE(log.str().find("\"action\":\"keys.rotated\",\"target\":\"keys/2\""),
             std::string::npos);
 }

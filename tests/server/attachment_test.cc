@@ -10,12 +10,12 @@
 #include "absl/synchronization/notification.h"
 #include "base/error_reason.h"
 #include "base/sha256.h"
-#include "server/attachment_store.h"
+#include "server/records/attachment_store.h"
 #include "storage/key_codec.h"
 #include "tests/testing/temp_dir.h"
 #include "vigil/internal/storage_values.pb.h"
-#include "server/grpc_status.h"
-#include "server/operator_commands.h"
+#include "server/api/grpc_status.h"
+#include "datadir/operator_commands.h"
 #include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_server.h"
@@ -236,7 +236,7 @@ TEST_F(AttachmentTest, UploadsAreAudited) {
   AttachmentStatus status;
   ASSERT_TRUE(Upload(sha, content.size(), content, 0, content.size(), 1000, &status).ok());
   std::ostringstream log;
-  ASSERT_OK(server::RunAuditExport(server_->dir().Sub("data"), log));
+  ASSERT_OK(datadir::RunAuditExport(server_->dir().Sub("data"), log));
   EXPECT_NE(log.str().find("\"action\":\"attachment.upload_started\",\"target\":\"attachments/" +
                            sha),
             std::string::npos)
@@ -244,7 +244,7 @@ TEST_F(AttachmentTest, UploadsAreAudited) {
   EXPECT_NE(log.str().find("\"action\":\"attachment.stored\""), std::string::npos);
   // By the authenticated user, not by whoever the client says it is.
   EXPECT_NE(log.str().find("\"principal\":\"reviewer\""), std::string::npos);
-  auto verified = server::RunAuditVerify(server_->dir().Sub("data"));
+  auto verified = datadir::RunAuditVerify(server_->dir().Sub("data"));
   ASSERT_OK(verified);
   EXPECT_TRUE(verified->intact());
   EXPECT_GE(verified->entries, 3u);  // admin credential, upload started, stored

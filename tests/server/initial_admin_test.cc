@@ -1,5 +1,5 @@
-#include "server/initial_admin.h"
-#include "server/identity_store.h"
+#include "server/ops/initial_admin.h"
+#include "server/auth/identity_store.h"
 
 #include <sys/stat.h>
 

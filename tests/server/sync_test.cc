@@ -11,9 +11,9 @@
 #include "absl/time/clock.h"
 #include "base/sha256.h"
 #include "gtest/gtest.h"
-#include "server/grpc_status.h"
-#include "server/operator_commands.h"
-#include "server/receipts.h"
+#include "server/api/grpc_status.h"
+#include "datadir/operator_commands.h"
+#include "server/records/receipts.h"
 #include "sync/ids.h"
 #include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
@@ -623,14 +623,14 @@ TEST_F(SyncTest, CursorsIssuedBeforeARestoreAreRefusedAfterIt) {
   PushOk({Edit(NewId(), 0, FindingBody("before backup"), "t1", scope_)});
   const std::string data = server_->dir().Sub("data");
   const std::string backups = server_->dir().Sub("backups");
-  ASSERT_OK(server::RunBackup(data, backups).status());
+  ASSERT_OK(datadir::RunBackup(data, backups).status());
   PushOk({Edit(NewId(), 0, FindingBody("after backup"), "t1", scope_)});
   std::string cursor;
   ASSERT_EQ(PullAll(scope_, &cursor).size(), 2u);
   server_->server().Shutdown();
 
   const std::string restored = server_->dir().Sub("restored");
-  ASSERT_OK(server::RunRestore(backups, restored, std::nullopt, data + "/keys/data.key"));
+  ASSERT_OK(datadir::RunRestore(backups, restored, std::nullopt, data + "/keys/data.key"));
   server::ServerConfig config;
   config.data_dir = restored;
   config.listen = "127.0.0.1:0";

@@ -1,4 +1,4 @@
-#include "server/tls_bootstrap.h"
+#include "server/ops/tls_bootstrap.h"
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>

@@ -10,8 +10,8 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
-#include "server/grpc_status.h"
-#include "server/vigil_server.h"
+#include "server/api/grpc_status.h"
+#include "server/api/vigil_server.h"
 #include "tests/testing/bearer_channel.h"
 #include "tests/testing/enroll.h"
 #include "tests/testing/temp_dir.h"

@@ -1,0 +1,430 @@
+#include "server/api/sync_service.h"
+
+#include <sodium.h>
+
+#include <deque>
+#include <optional>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "base/error_reason.h"
+#include "base/sha256.h"
+#include "base/status_macros.h"
+#include "server/api/grpc_status.h"
+#include "server/api/reactors.h"
+#include "storage/audit_log.h"
+
+namespace vigil::server {
+namespace {
+
+using vigil::v1::AttachmentChunk;
+using vigil::v1::AttachmentStatus;
+using vigil::v1::UploadAttachmentRequest;
+
+void FillStatus(const AttachmentState& state, AttachmentStatus* out) {
+  out->set_sha256(state.sha256);
+  out->set_size(state.size);
+  out->set_received(state.received);
+  out->set_complete(state.complete);
+}
+
+// Reads a header, then chunks; each is durable before the next is read.
+class UploadReactor final : public grpc::ServerReadReactor<UploadAttachmentRequest> {
+ public:
+  UploadReactor(AttachmentStore* store, Authenticator* auth, const AccessPolicy* policy,
+                Caller caller, AttachmentStatus* response)
+      : store_(store),
+        auth_(auth),
+        policy_(policy),
+        caller_(std::move(caller)),
+        response_(response) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the client finished sending (or went away)
+      if (!state_.has_value()) {
+        Finish(ToGrpcStatus(WithReason(
+            absl::InvalidArgumentError("an upload starts with a header message"),
+            "UPLOAD_HEADER_MISSING")));
+        return;
+      }
+      // Incomplete uploads answer OK with `received`: where to resume.
+      FillStatus(*state_, response_);
+      Finish(grpc::Status::OK);
+      return;
+    }
+    auto stored = [this](absl::StatusOr<AttachmentState> s) { OnStored(std::move(s)); };
+    if (!state_.has_value()) {
+      if (!request_.has_header()) {
+        Finish(ToGrpcStatus(WithReason(
+            absl::InvalidArgumentError("an upload starts with a header message"),
+            "UPLOAD_HEADER_MISSING")));
+        return;
+      }
+      const std::string& scope = request_.header().scope();
+      absl::Status allowed = RecordStore::ValidateScope(scope);
+      if (allowed.ok()) allowed = policy_->RequireWrite(caller_, scope).status();
+      if (!allowed.ok()) {
+        Finish(ToGrpcStatus(allowed));
+        return;
+      }
+      scope_ = scope;
+      store_->Begin(caller_, scope, request_.header().sha256(), request_.header().size(), stored);
+      return;
+    }
+    if (!request_.has_chunk()) {
+      Finish(ToGrpcStatus(WithReason(
+          absl::InvalidArgumentError("only chunks may follow the header"), "UPLOAD_HEADER_REPEATED")));
+      return;
+    }
+    AttachmentChunk* chunk = request_.mutable_chunk();
+    if (absl::Status charged = auth_->ChargeBytes(caller_, chunk->data().size()); !charged.ok()) {
+      Finish(ToGrpcStatus(charged));
+      return;
+    }
+    if (state_->proof_needed) {
+      Prove(*chunk);
+      return;
+    }
+    store_->Append(caller_, scope_, state_->sha256, chunk->offset(),
+                   std::move(*chunk->mutable_data()), chunk->sha256(), stored);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  // The content is held for another scope: every byte is hashed here, not
+  // stored, and the scope is linked once all of them match.
+  void Prove(const AttachmentChunk& chunk) {
+    absl::Status bad;
+    if (Sha256::HexOf(chunk.data()) != chunk.sha256()) {
+      bad = WithReason(
+          absl::DataLossError("chunk bytes do not match the chunk's sha256: resend the chunk"),
+          "CHUNK_CORRUPT", {{"offset", std::to_string(chunk.offset())}});
+    } else if (chunk.offset() != proved_) {
+      bad = WithReason(absl::FailedPreconditionError(absl::StrCat(
+                           "this content is held for another scope: send all of it from "
+                           "offset 0, in order (next: ",
+                           proved_, ")")),
+                       "CHUNK_OFFSET_MISMATCH", {{"expected_offset", std::to_string(proved_)}});
+    } else if (chunk.data().empty() || chunk.data().size() > store_->options().max_chunk_bytes ||
+               proved_ + chunk.data().size() > state_->size) {
+      bad = WithReason(absl::InvalidArgumentError("chunk is empty, too large or past the end"),
+                       "CHUNK_PAST_END", {{"offset", std::to_string(chunk.offset())}});
+    }
+    if (!bad.ok()) {
+      Finish(ToGrpcStatus(bad));
+      return;
+    }
+    proof_.Update(chunk.data());
+    proved_ += chunk.data().size();
+    if (proved_ < state_->size) {
+      StartRead(&request_);
+      return;
+    }
+    if (proof_.FinalHex() != state_->sha256) {
+      Finish(ToGrpcStatus(WithReason(
+          absl::DataLossError("the content does not match its sha256"), "ATTACHMENT_HASH_MISMATCH",
+          {{"sha256", state_->sha256}})));
+      return;
+    }
+    store_->Link(caller_, scope_, state_->sha256,
+                 [this](absl::StatusOr<AttachmentState> s) { OnStored(std::move(s)); });
+  }
+
+  void OnStored(absl::StatusOr<AttachmentState> state) {
+    if (!state.ok()) {
+      Finish(ToGrpcStatus(state.status()));
+      return;
+    }
+    state_ = std::move(*state);
+    if (state_->complete) {
+      FillStatus(*state_, response_);
+      Finish(grpc::Status::OK);
+      return;
+    }
+    StartRead(&request_);
+  }
+
+  AttachmentStore* store_;
+  Authenticator* auth_;
+  const AccessPolicy* policy_;
+  const Caller caller_;
+  AttachmentStatus* response_;
+  UploadAttachmentRequest request_;
+  std::optional<AttachmentState> state_;
+  std::string scope_;
+  Sha256 proof_;
+  std::uint64_t proved_ = 0;
+};
+
+// Streams pieces of at most ~1 MiB a batch, one write in flight at a time.
+class DownloadReactor final : public grpc::ServerWriteReactor<AttachmentChunk> {
+ public:
+  // Call Start() once constructed.
+  DownloadReactor(AttachmentStore* store, storage::Storage* storage,
+                  const vigil::v1::DownloadAttachmentRequest& request)
+      : store_(store), storage_(storage), sha256_(request.sha256()), offset_(request.offset()) {
+    absl::StatusOr<AttachmentState> state = store_->GetState(sha256_);
+    if (!state.ok()) {
+      Finish(ToGrpcStatus(state.status()));
+      return;
+    }
+    end_ = request.length() == 0 ? state->size : request.offset() + request.length();
+    if (request.length() != 0 && end_ < request.offset()) end_ = ~0ull;  // overflow
+    ready_ = true;
+  }
+
+  // Attachment bytes (photos, scans) leave the server only once the read is
+  // in the audit log. The first pieces are read here, on the gRPC thread:
+  // the commit callback only starts the write.
+  void Start(const Caller& caller, const std::string& scope) {
+    if (!ready_ || !Fill()) return;
+    storage_->Submit(
+        [caller, target = "attachments/" + sha256_ + " in " + scope](
+            storage::CommitContext& ctx) {
+          return storage::AppendAudit(ctx, AuditOf(caller, "attachment.read", target));
+        },
+        [this](absl::StatusOr<storage::CommitResult> audited) {
+          if (!audited.ok()) {
+            Finish(ToGrpcStatus(audited.status()));
+            return;
+          }
+          SendNext();
+        });
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "download cancelled"));
+      return;
+    }
+    if (pending_.empty()) {
+      if (offset_ >= end_) {
+        Finish(grpc::Status::OK);
+        return;
+      }
+      if (!Fill()) return;
+    }
+    SendNext();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  // Reads the next pieces into pending_; false (and finished) on an error.
+  bool Fill() {
+    absl::StatusOr<std::vector<AttachmentPiece>> pieces =
+        store_->Read(sha256_, offset_, end_, store_->options().max_chunk_bytes);
+    if (!pieces.ok()) {
+      Finish(ToGrpcStatus(pieces.status()));
+      return false;
+    }
+    for (auto& piece : *pieces) {
+      offset_ = piece.offset + piece.data.size();
+      AttachmentChunk chunk;
+      chunk.set_offset(piece.offset);
+      chunk.set_sha256(Sha256::HexOf(piece.data));
+      chunk.set_data(std::move(piece.data));
+      pending_.push_back(std::move(chunk));
+    }
+    if (pending_.empty()) {
+      Finish(ToGrpcStatus(absl::DataLossError("attachment bytes are missing")));
+      return false;
+    }
+    return true;
+  }
+
+  void SendNext() {
+    current_ = std::move(pending_.front());
+    pending_.pop_front();
+    StartWrite(&current_);
+  }
+
+  AttachmentStore* store_;
+  storage::Storage* storage_;
+  bool ready_ = false;
+  const std::string sha256_;
+  std::uint64_t offset_;
+  std::uint64_t end_ = 0;
+  std::deque<AttachmentChunk> pending_;
+  AttachmentChunk current_;
+};
+
+// A ByteBuffer that takes `bytes` over without copying them (pull pages are
+// megabytes).
+grpc::ByteBuffer BufferOf(std::string bytes) {
+  auto* owned = new std::string(std::move(bytes));
+  grpc::Slice slice(owned->data(), owned->size(),
+                    [](void* p) { delete static_cast<std::string*>(p); }, owned);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+std::string BytesOf(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (buffer.Dump(&slices).ok()) {
+    for (const auto& slice : slices) {
+      out.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* SyncService::Push(grpc::CallbackServerContext* context,
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<Caller> caller = Admit(*auth_, *context, reactor, request->Length());
+  if (!caller) return reactor;
+  absl::StatusOr<vigil::v1::PushRequest> parsed = records_->ParsePush(BytesOf(*request));
+  if (!parsed.ok()) {
+    reactor->Finish(ToGrpcStatus(parsed.status()));
+    return reactor;
+  }
+  records_->Push(*caller, std::move(*parsed),
+                 [reactor, response](absl::StatusOr<vigil::v1::PushResponse> result) {
+                   if (result.ok()) *response = BufferOf(result->SerializeAsString());
+                   reactor->Finish(ToGrpcStatus(result.status()));
+                 });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* SyncService::Pull(grpc::CallbackServerContext* context,
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
+  if (!caller) return reactor;
+  vigil::v1::PullRequest parsed;
+  const std::string wire = BytesOf(*request);
+  if (!parsed.ParseFromString(wire)) {
+    reactor->Finish(ToGrpcStatus(WithReason(
+        absl::InvalidArgumentError("the pull request cannot be parsed (invalid UTF-8?)"),
+        "REQUEST_MALFORMED")));
+    return reactor;
+  }
+  records_->Pull(*caller, parsed, [reactor, response](absl::StatusOr<std::string> result) {
+    if (result.ok()) *response = BufferOf(std::move(*result));
+    reactor->Finish(ToGrpcStatus(result.status()));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* SyncService::GetHistory(grpc::CallbackServerContext* context,
+                                                  const vigil::v1::GetHistoryRequest* request,
+                                                  vigil::v1::GetHistoryResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
+  if (!caller) return reactor;
+  records_->History(*caller, *request,
+                    [reactor, response](absl::StatusOr<vigil::v1::GetHistoryResponse> result) {
+                      FinishUnary(reactor, std::move(result), response);
+                    });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* SyncService::GetReceipt(grpc::CallbackServerContext* context,
+                                                  const vigil::v1::GetReceiptRequest* request,
+                                                  vigil::v1::Receipt* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
+  if (!caller) return reactor;
+  FinishUnary(reactor, signer_->Issue(*caller, *records_, *attachments_, request->scope()),
+              response);
+  return reactor;
+}
+
+grpc::ServerWriteReactor<vigil::v1::ChangeNotice>* SyncService::Subscribe(
+    grpc::CallbackServerContext* context, const vigil::v1::SubscribeRequest* request) {
+  using Refused = RefusedWriteReactor<vigil::v1::ChangeNotice>;
+  absl::StatusOr<Caller> caller = AuthenticateCall(*auth_, *context);
+  if (!caller.ok()) return new Refused(caller.status());
+  constexpr int kMaxScopes = 1000;
+  if (request->scopes_size() == 0 || request->scopes_size() > kMaxScopes) {
+    return new Refused(
+        WithReason(absl::InvalidArgumentError("subscribe to 1..1000 scopes"), "SCOPES_INVALID"));
+  }
+  std::set<std::string> scopes;
+  for (const auto& scope : request->scopes()) {
+    absl::Status allowed = RecordStore::ValidateScope(scope);
+    if (allowed.ok()) allowed = policy_->RequireRead(*caller, scope).status();
+    if (!allowed.ok()) return new Refused(allowed);
+    scopes.insert(scope);
+  }
+  auto* reactor = new SubscribeReactor(hub_, std::move(scopes), storage_->LastCommittedSeq(),
+                                       caller->principal, caller->device);
+  // Rights are checked again now that the stream is registered: a removal
+  // from the team whose closing of streams ran between the first check and
+  // the registration did not see this one.
+  for (const std::string& scope : reactor->scopes()) {
+    absl::Status allowed = policy_->RequireRead(*caller, scope).status();
+    if (!allowed.ok()) {
+      reactor->Close(ToGrpcStatus(allowed));
+      break;
+    }
+  }
+  return reactor;
+}
+
+grpc::ServerReadReactor<UploadAttachmentRequest>* SyncService::UploadAttachment(
+    grpc::CallbackServerContext* context, AttachmentStatus* response) {
+  absl::StatusOr<Caller> caller = AuthenticateCall(*auth_, *context);
+  if (!caller.ok()) return new RefusedReadReactor<UploadAttachmentRequest>(caller.status());
+  return new UploadReactor(attachments_, auth_, policy_, std::move(*caller), response);
+}
+
+absl::Status SyncService::CheckAttachmentRead(const Caller& caller, const std::string& scope,
+                                              const std::string& sha256) {
+  RETURN_IF_ERROR(RecordStore::ValidateScope(scope));
+  RETURN_IF_ERROR(AttachmentStore::ValidateSha256(sha256));
+  ASSIGN_OR_RETURN(ScopeGrant grant, policy_->RequireRead(caller, scope));
+  // Photos and scans may show faces, injuries, names: never for services.
+  if (grant.service) return AccessPolicy::Denied();
+  ASSIGN_OR_RETURN(bool linked, attachments_->InScope(sha256, scope));
+  // The scope storing an unfinished upload learns where it ends (its bytes
+  // are readable only once complete, and then the scope is linked).
+  if (!linked) {
+    ASSIGN_OR_RETURN(linked, attachments_->UploadingIn(sha256, scope));
+  }
+  if (!linked) {
+    return WithReason(absl::NotFoundError("no attachment with this hash in this scope"),
+                      "ATTACHMENT_NOT_FOUND", {{"sha256", sha256}});
+  }
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* SyncService::GetAttachmentStatus(
+    grpc::CallbackServerContext* context, const vigil::v1::GetAttachmentStatusRequest* request,
+    AttachmentStatus* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
+  if (!caller) return reactor;
+  if (absl::Status s = CheckAttachmentRead(*caller, request->scope(), request->sha256());
+      !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
+  absl::StatusOr<AttachmentState> state = attachments_->GetState(request->sha256());
+  if (state.ok()) FillStatus(*state, response);
+  reactor->Finish(ToGrpcStatus(state.status()));
+  return reactor;
+}
+
+grpc::ServerWriteReactor<AttachmentChunk>* SyncService::DownloadAttachment(
+    grpc::CallbackServerContext* context, const vigil::v1::DownloadAttachmentRequest* request) {
+  absl::StatusOr<Caller> caller = AuthenticateCall(*auth_, *context);
+  if (!caller.ok()) return new RefusedWriteReactor<AttachmentChunk>(caller.status());
+  if (absl::Status s = CheckAttachmentRead(*caller, request->scope(), request->sha256());
+      !s.ok()) {
+    return new RefusedWriteReactor<AttachmentChunk>(s);
+  }
+  auto* reactor = new DownloadReactor(attachments_, storage_, *request);
+  reactor->Start(*caller, request->scope());
+  return reactor;
+}
+
+}  // namespace vigil::server

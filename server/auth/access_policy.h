@@ -1,0 +1,107 @@
+// Authorization: who may read and write which scope, and which parts of a
+// record each caller may see. The one place where these rules live; the
+// record store, attachment store and receipts ask it for every request.
+//
+// Scopes (by the caller's role):
+//                     registry, facilities/*   visits/{v}
+//   admin             -                        -          (accounts, not content)
+//   service account   read                     read       (redacted, see below)
+//   NPM reviewer      read, write              read, write (everything)
+//   field roles       read                     read, write if on v's team
+//                                              (observers: read), else
+//                                              purge if taken off it, else -
+//
+// Fields (inside a readable visit scope):
+//   Interview.notes       the interviewers it names, the team lead, reviewers
+//   IdentityRecord        the interviewers of its interview, the team lead,
+//                         reviewers; withheld from everyone else
+//   MedicalFinding        clinical detail only for the team's medical expert,
+//                         the team lead and reviewers; others see a summary
+//   Visit                 service accounts never see an unannounced visit
+//                         before it starts (withheld while planned)
+//   Allegation            withheld from service accounts
+//   Attachment            service accounts: identifiable ones withheld, and
+//                         no attachment bytes at all
+// A caller may only change a record it sees in full.
+#ifndef VIGIL_SERVER_AUTH_ACCESS_POLICY_H_
+#define VIGIL_SERVER_AUTH_ACCESS_POLICY_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "server/auth/caller.h"
+#include "server/auth/identity_store.h"
+#include "vigil/v1/record.pb.h"
+
+namespace vigil::server {
+
+// What one caller may do in one scope; decided once per request.
+struct ScopeGrant {
+  std::string user_id;
+  bool read = false;
+  bool write = false;
+  // Taken off the visit's team: pulls answer with a purge instruction.
+  bool purge = false;
+  // No field is hidden (reviewers; the visit's team lead).
+  bool full_view = false;
+  // The NPM unit: moves visits through review.
+  bool reviewer = false;
+  // Sees medical detail (the visit's medical expert).
+  bool medical = false;
+  // A service account: identities, interview notes and plans of unannounced
+  // visits are never shown.
+  bool service = false;
+};
+
+enum class Visibility { kFull, kRedacted, kWithheld };
+
+// Looks up a record of the same scope by id (for an IdentityRecord, its
+// interview). nullopt when there is none.
+using RecordLookup =
+    absl::FunctionRef<absl::StatusOr<std::optional<vigil::v1::Record>>(std::string_view id)>;
+
+class AccessPolicy {
+ public:
+  // `identities` is borrowed and must outlive the policy.
+  explicit AccessPolicy(const IdentityStore* identities) : identities_(identities) {}
+
+  // The caller's rights in `scope` (validated by the caller of this).
+  absl::StatusOr<ScopeGrant> Grant(const Caller& caller, std::string_view scope) const;
+
+  // Grant(), then PERMISSION_DENIED (reason SCOPE_NOT_PERMITTED) unless the
+  // caller may read (resp. write) the scope. The error is the same whether or
+  // not anything exists there.
+  absl::StatusOr<ScopeGrant> RequireRead(const Caller& caller, std::string_view scope) const;
+  absl::StatusOr<ScopeGrant> RequireWrite(const Caller& caller, std::string_view scope) const;
+
+  // The same PERMISSION_DENIED for every refusal.
+  static absl::Status Denied();
+
+ private:
+  const IdentityStore* identities_;
+};
+
+// Removes from `record` (body and open conflicts) what `grant` may not see.
+absl::StatusOr<Visibility> Redact(const ScopeGrant& grant, vigil::v1::Record& record,
+                                  RecordLookup lookup);
+
+// How `grant` would see `record`, without changing it.
+absl::StatusOr<Visibility> VisibilityOf(const ScopeGrant& grant, const vigil::v1::Record& record,
+                                        RecordLookup lookup);
+
+// Whether `grant` may move a visit from state `from` to `to`: reviewers any
+// way; a team lead among planned, in progress, submitted (and out of changes
+// requested); other team members among planned and in progress. Approval,
+// publication and review belong to the NPM unit.
+bool MayMoveVisit(const ScopeGrant& grant, vigil::v1::VisitState from, vigil::v1::VisitState to);
+
+// True for the kinds whose bodies are sealed at rest and whose reads are
+// audited: interviews, identity records, allegations, medical findings.
+bool IsSensitive(const vigil::v1::RecordBody& body);
+
+}  // namespace vigil::server
+
+#endif  // VIGIL_SERVER_AUTH_ACCESS_POLICY_H_

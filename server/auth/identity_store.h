@@ -1,0 +1,96 @@
+// Users, enrolled devices and their tokens, one-time enrollment codes, visit
+// teams and purge markers, kept in the meta column family:
+//   ("user", user_id)            -> vigil.v1.User
+//   ("device", device_id)        -> StoredDevice (device + SHA-256 of its token)
+//   ("token", sha256(token))     -> device_id
+//   ("enroll", sha256(code))     -> StoredEnrollment
+//   ("team", visit_id, user_id)  -> vigil.v1.TeamMembership
+//   ("purge", user_id, scope)    -> PurgeMarker
+// Every change commits with its audit entry in the same batch. Reads are
+// point lookups against the latest commit, so a revocation or a disabled
+// user is refused from the very next call. Thread-safe.
+#ifndef VIGIL_SERVER_AUTH_IDENTITY_STORE_H_
+#define VIGIL_SERVER_AUTH_IDENTITY_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/auth/caller.h"
+#include "storage/storage.h"
+#include "vigil/v1/admin.pb.h"
+
+namespace vigil::server {
+
+template <typename T>
+using DoneFn = absl::AnyInvocable<void(absl::StatusOr<T>)>;
+
+class IdentityStore {
+ public:
+  // `storage` is borrowed and must outlive the store.
+  explicit IdentityStore(storage::Storage* storage) : storage_(storage) {}
+
+  // A new random bearer token ("vgl_" + 256 bits, URL-safe base64).
+  static std::string NewToken();
+  static std::string TokenHash(std::string_view token);
+
+  // Writes the first admin user ("admin") and a device holding the token
+  // whose SHA-256 is `token_sha256`, inside the caller's commit.
+  static absl::Status BootstrapAdmin(storage::CommitContext& ctx,
+                                     const std::string& token_sha256, absl::Time now);
+
+  // The user and device a token belongs to. UNAUTHENTICATED, reason
+  // TOKEN_UNKNOWN (never issued here, or replaced by a rotation),
+  // DEVICE_REVOKED or USER_DISABLED.
+  absl::StatusOr<Caller> Authenticate(std::string_view token) const;
+
+  void CreateUser(const Caller& by, vigil::v1::User user, DoneFn<vigil::v1::User> done);
+  // NOT_FOUND (USER_NOT_FOUND) for an unknown user.
+  absl::StatusOr<vigil::v1::User> GetUser(std::string_view user_id) const;
+  absl::StatusOr<vigil::v1::ListUsersResponse> ListUsers(
+      const vigil::v1::ListUsersRequest& request) const;
+  void SetUserDisabled(const Caller& by, std::string user_id, bool disabled,
+                       DoneFn<vigil::v1::User> done);
+
+  void CreateEnrollmentCode(const Caller& by, std::string user_id, std::uint32_t ttl_seconds,
+                            DoneFn<vigil::v1::EnrollmentCode> done);
+  // UNAUTHENTICATED (ENROLLMENT_CODE_INVALID) for a code that is unknown,
+  // used or expired, or whose user is disabled; nothing is written then.
+  void EnrollDevice(std::string code, std::string device_name,
+                    DoneFn<vigil::v1::EnrollDeviceResponse> done);
+  absl::StatusOr<vigil::v1::ListDevicesResponse> ListDevices(std::string_view user_id) const;
+  void RevokeDevice(const Caller& by, std::string device_id, DoneFn<vigil::v1::Device> done);
+  // Replaces the calling device's token.
+  void RotateToken(const Caller& device, DoneFn<std::string> done);
+  absl::StatusOr<vigil::v1::Device> GetDevice(std::string_view device_id) const;
+
+  void SetTeamMember(const Caller& by, vigil::v1::TeamMembership membership,
+                     DoneFn<vigil::v1::TeamMembership> done);
+  void RemoveTeamMember(const Caller& by, std::string visit_id, std::string user_id,
+                        DoneFn<bool> done);
+  absl::StatusOr<vigil::v1::ListTeamResponse> ListTeam(std::string_view visit_id) const;
+  // The user's role on the visit's team; TEAM_ROLE_UNSPECIFIED when the user
+  // is not on it.
+  absl::StatusOr<vigil::v1::TeamRole> TeamRoleOf(std::string_view user_id,
+                                                 std::string_view visit_id) const;
+  // True when the user was taken off the team of the visit owning `scope`
+  // (and not put back).
+  absl::StatusOr<bool> IsPurged(std::string_view user_id, std::string_view scope) const;
+
+  // "[a-z0-9._-]{2,64}".
+  static absl::Status ValidateUserId(std::string_view user_id);
+
+ private:
+  template <typename T>
+  void Run(std::function<absl::StatusOr<T>(storage::CommitContext&)> prepare, DoneFn<T> done);
+
+  storage::Storage* storage_;
+};
+
+}  // namespace vigil::server
+
+#endif  // VIGIL_SERVER_AUTH_IDENTITY_STORE_H_

@@ -1,0 +1,48 @@
+// Signed per-scope receipts: what the server holds durably, so a tablet can
+// free its local copies of exactly that and nothing more.
+#ifndef VIGIL_SERVER_RECORDS_RECEIPTS_H_
+#define VIGIL_SERVER_RECORDS_RECEIPTS_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "server/records/attachment_store.h"
+#include "server/records/record_store.h"
+#include "storage/storage.h"
+#include "storage/value_cipher.h"
+#include "vigil/v1/sync.pb.h"
+
+namespace vigil::server {
+
+class ReceiptSigner {
+ public:
+  // Loads (creating on first use) the server's Ed25519 signing key, kept
+  // sealed in the database. Everything is borrowed.
+  static absl::StatusOr<std::unique_ptr<ReceiptSigner>> Create(storage::Storage* storage,
+                                                               const storage::KeyRing* keys);
+
+  ~ReceiptSigner();
+  const std::string& public_key() const { return public_key_; }
+
+  // The receipt for `scope` at one snapshot, listing what the caller may see
+  // of it (PERMISSION_DENIED when it may not read the scope).
+  absl::StatusOr<vigil::v1::Receipt> Issue(const Caller& caller, RecordStore& records,
+                                           AttachmentStore& attachments,
+                                           const std::string& scope) const;
+
+  // Checks a receipt against a public key (what a tablet does). DataLoss when
+  // the signature does not verify.
+  static absl::StatusOr<vigil::v1::ReceiptManifest> Verify(const vigil::v1::Receipt& receipt,
+                                                           const std::string& public_key);
+
+ private:
+  ReceiptSigner(std::string secret_key, std::string public_key)
+      : secret_key_(std::move(secret_key)), public_key_(std::move(public_key)) {}
+  std::string secret_key_;
+  std::string public_key_;
+};
+
+}  // namespace vigil::server
+
+#endif  // VIGIL_SERVER_RECORDS_RECEIPTS_H_

@@ -1,0 +1,188 @@
+// Records on storage: push (idempotent, ordered, merged through
+// sync::ApplyMutation, durable before the reply), pull (per scope, from one
+// snapshot, in commit order, with authenticated resumable cursors), history,
+// and the late-submission queue of locked visits.
+//
+// Layout:
+//   records   (record_id)                -> head Record
+//   history   (record_id, revision)      -> Record as of that revision, for
+//                                           every revision but the head's
+//   changes   (scope, seq)               -> record_id; one entry per record,
+//                                           moved on each change
+//   mutations (mutation_id)              -> StoredMutation: first result
+//                                           (idempotency) and, if it was
+//                                           merged, the body pushed
+//   indexes   ("late", scope, mutation)  -> Mutation held for review
+// Records of sensitive kinds (interviews, identities, allegations, medical
+// findings) and held mutations are sealed with the data key.
+#ifndef VIGIL_SERVER_RECORDS_RECORD_STORE_H_
+#define VIGIL_SERVER_RECORDS_RECORD_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "datadir/restore.h"
+#include "server/auth/access_policy.h"
+#include "server/auth/caller.h"
+#include "storage/storage.h"
+#include "storage/value_cipher.h"
+#include "sync/hlc.h"
+#include "vigil/v1/sync.pb.h"
+
+namespace vigil::server {
+
+struct RecordStoreOptions {
+  // Default: 500 mutations and 16 MiB per push, 1 MiB per body.
+  std::size_t max_batch_mutations = 500;
+  std::size_t max_batch_bytes = 16 << 20;
+  std::size_t max_body_bytes = 1 << 20;
+  // Default page of a pull, and the most a client may ask for.
+  std::uint32_t default_pull_limit = 500;
+  std::uint32_t max_pull_limit = 1000;
+  // A page stops once it holds this many bytes (at least one record), so it
+  // fits a client's default 4 MiB receive limit.
+  std::size_t max_pull_bytes = 2 << 20;
+};
+
+// (scope, newest seq) pairs touched by one committed push.
+using ChangeListener =
+    absl::AnyInvocable<void(const std::vector<std::pair<std::string, std::uint64_t>>&)>;
+
+class RecordStore {
+ public:
+  // Loads (creating on first use) the cursor authentication key. `storage`
+  // and `keys` are borrowed and must outlive the store.
+  // `policy` decides what each caller may read and write.
+  static absl::StatusOr<std::unique_ptr<RecordStore>> Create(storage::Storage* storage,
+                                                             const storage::KeyRing* keys,
+                                                             const AccessPolicy* policy,
+                                                             RecordStoreOptions options);
+
+  // Called on the commit thread after every push that changed something;
+  // must be quick. Set before serving.
+  void SetChangeListener(ChangeListener listener) { listener_ = std::move(listener); }
+
+  // Parses a push request from its wire bytes. Beyond what the generated
+  // parser does, a failure names the first mutation that does not parse
+  // (e.g. invalid UTF-8 in a text field): InvalidArgument, reason
+  // MUTATION_MALFORMED with metadata "index", or REQUEST_MALFORMED /
+  // BATCH_TOO_LARGE.
+  absl::StatusOr<vigil::v1::PushRequest> ParsePush(std::string_view wire) const;
+
+  using PushDoneFn = absl::AnyInvocable<void(absl::StatusOr<vigil::v1::PushResponse>)>;
+  // Applies the batch in one atomic commit; `done` runs once it is durable.
+  // Each mutation's author and device are set to the caller's. A mutation
+  // into a scope the caller may not write, or of a record it does not see
+  // in full, fails the batch with PERMISSION_DENIED (SCOPE_NOT_PERMITTED).
+  void Push(const Caller& caller, vigil::v1::PushRequest request, PushDoneFn done);
+
+  // A serialized vigil.v1.PullResponse holding what the caller may see
+  // (access_policy.h), or only `purge` for a scope it was taken off.
+  // Sensitive records are audited as read before `done` runs.
+  using PullDoneFn = absl::AnyInvocable<void(absl::StatusOr<std::string>)>;
+  void Pull(const Caller& caller, const vigil::v1::PullRequest& request, PullDoneFn done);
+  using HistoryDoneFn =
+      absl::AnyInvocable<void(absl::StatusOr<vigil::v1::GetHistoryResponse>)>;
+  void History(const Caller& caller, const vigil::v1::GetHistoryRequest& request,
+               HistoryDoneFn done);
+
+  // Visits every record of `scope` the caller may see (redacted as for a
+  // pull) at one snapshot, in commit order, and returns that snapshot's
+  // commit sequence number.
+  absl::StatusOr<std::uint64_t> ForEachInScope(
+      const Caller& caller, const std::string& scope,
+      absl::FunctionRef<void(const vigil::v1::Record&)> visit);
+
+  // Name of the server secret that authenticates cursors (see
+  // server/restore.h).
+  static constexpr std::string_view kCursorSecret = datadir::kCursorSecretName;
+
+  // "registry", "visits/{id}" or "facilities/{id}" with a valid record id.
+  static absl::Status ValidateScope(absl::string_view scope);
+
+ private:
+  RecordStore(storage::Storage* storage, const storage::KeyRing* keys,
+              const AccessPolicy* policy, RecordStoreOptions options, std::string cursor_key,
+              std::optional<std::uint64_t> restored_at)
+      : storage_(storage),
+        keys_(keys),
+        policy_(policy),
+        options_(options),
+        cursor_key_(std::move(cursor_key)),
+        restored_at_(restored_at) {}
+
+  // INVALID_ARGUMENT, CURSOR_INVALID: the device pulls `scope` from the
+  // beginning. Names the restore point when the database was restored.
+  absl::Status CursorInvalid(absl::string_view scope, absl::string_view message) const;
+
+  absl::StatusOr<std::string> ReadPage(const Caller& caller,
+                                       const vigil::v1::PullRequest& request,
+                                       std::vector<std::string>& sensitive_ids);
+  absl::StatusOr<vigil::v1::GetHistoryResponse> ReadHistory(
+      const Caller& caller, const vigil::v1::GetHistoryRequest& request,
+      std::vector<std::string>& sensitive_ids);
+  // Commits a "record.read" audit entry per id, then runs `done`.
+  void AuditReads(const Caller& caller, std::vector<std::string> sensitive_ids,
+                  absl::AnyInvocable<void(absl::Status)> done);
+  // The record `id` at `snapshot` if it exists in `scope`.
+  absl::StatusOr<std::optional<vigil::v1::Record>> ReadInScope(std::string_view id,
+                                                               std::string_view scope,
+                                                               const storage::Snapshot& snapshot);
+
+  absl::Status ValidateBatch(const vigil::v1::PushRequest& request) const;
+  // For a mutation naming base_mutation_id, whose stored result is `prior`
+  // (nullopt when that id is unknown): the base revision and body to merge
+  // against (the body that mutation carried).
+  absl::Status ResolveChainBase(storage::CommitContext& ctx, const vigil::v1::Mutation& m,
+                                const std::optional<vigil::internal::StoredMutation>& prior,
+                                const std::optional<vigil::v1::Record>& head,
+                                vigil::v1::Mutation* effective,
+                                std::optional<vigil::v1::Record>* base);
+  // Moves the view epoch of every caller whose view of the scope `after`
+  // (the new state of `head`) changes beyond the record itself: the
+  // interviewers an interview gains or loses (its identity records appear
+  // or go), an identity record's interviewers when it moves to another
+  // interview, and service accounts when a record they could see is
+  // withheld from now on.
+  absl::Status MoveViewEpochs(storage::CommitContext& ctx, const std::optional<vigil::v1::Record>& head,
+                              const vigil::v1::Record& after, RecordLookup lookup) const;
+  // A cursor names a position in the scope's change feed, the view
+  // (ViewOf a grant) the records before it were shaped for, and the
+  // caller's view epoch in the scope then.
+  struct CursorPosition {
+    std::uint64_t seq = 0;
+    // 0xff for an empty cursor or one of version 1 (which had none).
+    std::uint8_t view = 0xff;
+    // 0 in cursors of versions 1 and 2.
+    std::uint64_t epoch = 0;
+  };
+  std::string EncodeCursor(absl::string_view scope, std::uint64_t seq, std::uint8_t view,
+                           std::uint64_t epoch) const;
+  absl::StatusOr<CursorPosition> DecodeCursor(absl::string_view scope,
+                                             absl::string_view cursor) const;
+
+  storage::Storage* storage_;
+  const storage::KeyRing* keys_;
+  const AccessPolicy* policy_;
+  const RecordStoreOptions options_;
+  const std::string cursor_key_;
+  // The last commit of the backup this database was restored from, if it was.
+  const std::optional<std::uint64_t> restored_at_;
+  ChangeListener listener_;
+  // Used only inside push PrepareFns, which the commit pipeline runs one at
+  // a time on its writer thread.
+  sync::HybridClock clock_;
+};
+
+}  // namespace vigil::server
+
+#endif  // VIGIL_SERVER_RECORDS_RECORD_STORE_H_
