@@ -78,15 +78,24 @@ struct KeyRange {
 using ScanVisitor =
     absl::FunctionRef<bool(std::string_view key, std::string_view value)>;
 
+// Point reads from one consistent view of the data: a commit in progress
+// (CommitContext is one), a snapshot or the latest committed state
+// (StorageView). Code that decides something from stored state (whether a
+// caller may write, say) takes the view of the request it decides for, so
+// that a push is judged by what its own commit sees. Borrowed for one
+// request; not thread-safe.
+class ReadView {
+ public:
+  virtual ~ReadView() = default;
+  virtual absl::StatusOr<std::optional<std::string>> Get(
+      ColumnFamily cf, std::string_view key) = 0;
+};
+
 // What a write request sees and does on the writer thread. Reads see every
 // commit before this group plus the writes of earlier requests of this group
 // and of this request itself.
-class CommitContext {
+class CommitContext : public ReadView {
  public:
-  virtual ~CommitContext() = default;
-
-  virtual absl::StatusOr<std::optional<std::string>> Get(
-      ColumnFamily cf, std::string_view key) = 0;
   virtual absl::Status Scan(ColumnFamily cf, const KeyRange& range,
                             ScanVisitor visit) = 0;
   // Keys and values are taken by value: pass temporaries (or std::move) and
@@ -197,6 +206,22 @@ class Storage {
   // files and write-ahead logs are removed). For a device that has just
   // discarded data it must not keep.
   virtual absl::Status CompactAll() = 0;
+};
+
+// Reads of `storage` at `snapshot`, or of the latest committed state when
+// null. Both are borrowed and must outlive the view.
+class StorageView final : public ReadView {
+ public:
+  explicit StorageView(Storage& storage, const Snapshot* snapshot = nullptr)
+      : storage_(storage), snapshot_(snapshot) {}
+  absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf,
+                                                 std::string_view key) override {
+    return storage_.Get(cf, key, snapshot_);
+  }
+
+ private:
+  Storage& storage_;
+  const Snapshot* snapshot_;
 };
 
 }  // namespace vigil::storage

@@ -114,6 +114,12 @@ absl::Status AccessPolicy::Denied() {
 
 absl::StatusOr<ScopeGrant> AccessPolicy::Grant(const Caller& caller,
                                                std::string_view scope) const {
+  storage::StorageView latest(identities_->storage());
+  return Grant(caller, scope, latest);
+}
+
+absl::StatusOr<ScopeGrant> AccessPolicy::Grant(const Caller& caller, std::string_view scope,
+                                               storage::ReadView& view) const {
   using vigil::v1::Role;
   ScopeGrant grant;
   grant.user_id = caller.principal;
@@ -137,9 +143,10 @@ absl::StatusOr<ScopeGrant> AccessPolicy::Grant(const Caller& caller,
     return grant;
   }
   ASSIGN_OR_RETURN(vigil::v1::TeamRole team_role,
-                   identities_->TeamRoleOf(caller.principal, scope.substr(kVisitPrefix.size())));
+                   IdentityStore::TeamRoleOf(view, caller.principal,
+                                             scope.substr(kVisitPrefix.size())));
   if (team_role == vigil::v1::TEAM_ROLE_UNSPECIFIED) {
-    ASSIGN_OR_RETURN(grant.purge, identities_->IsPurged(caller.principal, scope));
+    ASSIGN_OR_RETURN(grant.purge, IdentityStore::IsPurged(view, caller.principal, scope));
     return grant;
   }
   grant.read = true;
@@ -150,10 +157,17 @@ absl::StatusOr<ScopeGrant> AccessPolicy::Grant(const Caller& caller,
 }
 
 absl::StatusOr<ScopeGrant> AccessPolicy::RequireRead(const Caller& caller,
-                                                     std::string_view scope) const {
-  ASSIGN_OR_RETURN(ScopeGrant grant, Grant(caller, scope));
+                                                     std::string_view scope,
+                                                     storage::ReadView& view) const {
+  ASSIGN_OR_RETURN(ScopeGrant grant, Grant(caller, scope, view));
   if (!grant.read) return Denied();
   return grant;
+}
+
+absl::StatusOr<ScopeGrant> AccessPolicy::RequireRead(const Caller& caller,
+                                                     std::string_view scope) const {
+  storage::StorageView latest(identities_->storage());
+  return RequireRead(caller, scope, latest);
 }
 
 absl::StatusOr<ScopeGrant> AccessPolicy::RequireWrite(const Caller& caller,

@@ -68,12 +68,21 @@ class AccessPolicy {
   // `identities` is borrowed and must outlive the policy.
   explicit AccessPolicy(const IdentityStore* identities) : identities_(identities) {}
 
-  // The caller's rights in `scope` (validated by the caller of this).
+  // The caller's rights in `scope` (validated by the caller of this) as
+  // `view` holds them: a write takes the view of its own commit, so that a
+  // change of rights ahead of it in the same write group applies to it; a
+  // read, the snapshot it reads.
+  absl::StatusOr<ScopeGrant> Grant(const Caller& caller, std::string_view scope,
+                                   storage::ReadView& view) const;
+  // The same from the latest committed state, for a call that writes nothing
+  // and reads no snapshot (a subscription, an upload's header).
   absl::StatusOr<ScopeGrant> Grant(const Caller& caller, std::string_view scope) const;
 
   // Grant(), then PERMISSION_DENIED (reason SCOPE_NOT_PERMITTED) unless the
   // caller may read (resp. write) the scope. The error is the same whether or
   // not anything exists there.
+  absl::StatusOr<ScopeGrant> RequireRead(const Caller& caller, std::string_view scope,
+                                         storage::ReadView& view) const;
   absl::StatusOr<ScopeGrant> RequireRead(const Caller& caller, std::string_view scope) const;
   absl::StatusOr<ScopeGrant> RequireWrite(const Caller& caller, std::string_view scope) const;
 

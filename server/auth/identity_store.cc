@@ -71,8 +71,8 @@ absl::StatusOr<T> ParseStored(std::string_view bytes) {
 }
 
 template <typename T>
-absl::StatusOr<std::optional<T>> GetStored(storage::CommitContext& ctx, const std::string& key) {
-  ASSIGN_OR_RETURN(auto raw, ctx.Get(ColumnFamily::kMeta, key));
+absl::StatusOr<std::optional<T>> GetStored(storage::ReadView& view, const std::string& key) {
+  ASSIGN_OR_RETURN(auto raw, view.Get(ColumnFamily::kMeta, key));
   if (!raw.has_value()) return std::optional<T>();
   ASSIGN_OR_RETURN(T value, ParseStored<T>(*raw));
   return std::optional<T>(std::move(value));
@@ -80,10 +80,8 @@ absl::StatusOr<std::optional<T>> GetStored(storage::CommitContext& ctx, const st
 
 template <typename T>
 absl::StatusOr<std::optional<T>> GetStored(storage::Storage& storage, const std::string& key) {
-  ASSIGN_OR_RETURN(auto raw, storage.Get(ColumnFamily::kMeta, key));
-  if (!raw.has_value()) return std::optional<T>();
-  ASSIGN_OR_RETURN(T value, ParseStored<T>(*raw));
-  return std::optional<T>(std::move(value));
+  storage::StorageView latest(storage);
+  return GetStored<T>(latest, key);
 }
 
 absl::Status UserNotFound(std::string_view user_id) {
@@ -563,15 +561,16 @@ absl::StatusOr<vigil::v1::ListTeamResponse> IdentityStore::ListTeam(
   return response;
 }
 
-absl::StatusOr<vigil::v1::TeamRole> IdentityStore::TeamRoleOf(std::string_view user_id,
-                                                              std::string_view visit_id) const {
-  ASSIGN_OR_RETURN(auto member, GetStored<TeamMembership>(*storage_, TeamKey(visit_id, user_id)));
+absl::StatusOr<vigil::v1::TeamRole> IdentityStore::TeamRoleOf(storage::ReadView& view,
+                                                              std::string_view user_id,
+                                                              std::string_view visit_id) {
+  ASSIGN_OR_RETURN(auto member, GetStored<TeamMembership>(view, TeamKey(visit_id, user_id)));
   return member.has_value() ? member->team_role() : vigil::v1::TEAM_ROLE_UNSPECIFIED;
 }
 
-absl::StatusOr<bool> IdentityStore::IsPurged(std::string_view user_id,
-                                             std::string_view scope) const {
-  ASSIGN_OR_RETURN(auto marker, storage_->Get(ColumnFamily::kMeta, PurgeKey(user_id, scope)));
+absl::StatusOr<bool> IdentityStore::IsPurged(storage::ReadView& view, std::string_view user_id,
+                                             std::string_view scope) {
+  ASSIGN_OR_RETURN(auto marker, view.Get(ColumnFamily::kMeta, PurgeKey(user_id, scope)));
   return marker.has_value();
 }
 

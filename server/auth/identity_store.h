@@ -7,8 +7,9 @@
 //   ("team", visit_id, user_id)  -> vigil.v1.TeamMembership
 //   ("purge", user_id, scope)    -> PurgeMarker
 // Every change commits with its audit entry in the same batch. Reads are
-// point lookups against the latest commit, so a revocation or a disabled
-// user is refused from the very next call. Thread-safe.
+// point lookups against the latest commit (team rights: against the view
+// the caller passes, a commit in progress for a push), so a revocation or a
+// disabled user is refused from the very next call. Thread-safe.
 #ifndef VIGIL_SERVER_AUTH_IDENTITY_STORE_H_
 #define VIGIL_SERVER_AUTH_IDENTITY_STORE_H_
 
@@ -73,13 +74,18 @@ class IdentityStore {
   void RemoveTeamMember(const Caller& by, std::string visit_id, std::string user_id,
                         DoneFn<bool> done);
   absl::StatusOr<vigil::v1::ListTeamResponse> ListTeam(std::string_view visit_id) const;
-  // The user's role on the visit's team; TEAM_ROLE_UNSPECIFIED when the user
-  // is not on it.
-  absl::StatusOr<vigil::v1::TeamRole> TeamRoleOf(std::string_view user_id,
-                                                 std::string_view visit_id) const;
-  // True when the user was taken off the team of the visit owning `scope`
-  // (and not put back).
-  absl::StatusOr<bool> IsPurged(std::string_view user_id, std::string_view scope) const;
+  // The user's role on the visit's team as `view` holds it;
+  // TEAM_ROLE_UNSPECIFIED when the user is not on it.
+  static absl::StatusOr<vigil::v1::TeamRole> TeamRoleOf(storage::ReadView& view,
+                                                        std::string_view user_id,
+                                                        std::string_view visit_id);
+  // True when `view` holds that the user was taken off the team of the visit
+  // owning `scope` (and not put back).
+  static absl::StatusOr<bool> IsPurged(storage::ReadView& view, std::string_view user_id,
+                                       std::string_view scope);
+
+  // The storage these records live in (for a view of its latest state).
+  storage::Storage& storage() const { return *storage_; }
 
   // "[a-z0-9._-]{2,64}".
   static absl::Status ValidateUserId(std::string_view user_id);

@@ -256,8 +256,9 @@ absl::StatusOr<std::uint64_t> RecordStore::ForEachInScope(
     const Caller& caller, const std::string& scope,
     absl::FunctionRef<void(const Record&)> visit) {
   RETURN_IF_ERROR(ValidateScope(scope));
-  ASSIGN_OR_RETURN(ScopeGrant grant, policy_->RequireRead(caller, scope));
   const storage::Snapshot snapshot = storage_->GetSnapshot();
+  storage::StorageView at_snapshot(*storage_, &snapshot);
+  ASSIGN_OR_RETURN(ScopeGrant grant, policy_->RequireRead(caller, scope, at_snapshot));
   auto same_scope = [&](std::string_view id) -> absl::StatusOr<std::optional<Record>> {
     return ReadInScope(id, scope, snapshot);
   };
@@ -458,7 +459,9 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
         auto writable = [&](const std::string& scope) -> absl::StatusOr<const ScopeGrant*> {
           auto it = grants.find(scope);
           if (it == grants.end()) {
-            ASSIGN_OR_RETURN(ScopeGrant grant, policy_->Grant(caller, scope));
+            // Read through this commit: a change of rights earlier in the
+            // same write group (a removal from the team) applies.
+            ASSIGN_OR_RETURN(ScopeGrant grant, policy_->Grant(caller, scope, ctx));
             it = grants.emplace(scope, std::move(grant)).first;
           }
           if (!it->second.write) return AccessPolicy::Denied();
@@ -828,7 +831,10 @@ absl::StatusOr<std::string> RecordStore::ReadPage(const Caller& caller,
                                                   const vigil::v1::PullRequest& request,
                                                   std::vector<std::string>& sensitive_ids) {
   RETURN_IF_ERROR(ValidateScope(request.scope()));
-  ASSIGN_OR_RETURN(ScopeGrant grant, policy_->Grant(caller, request.scope()));
+  // Rights and records are read at one snapshot.
+  storage::Snapshot snapshot = storage_->GetSnapshot();
+  storage::StorageView at_snapshot(*storage_, &snapshot);
+  ASSIGN_OR_RETURN(ScopeGrant grant, policy_->Grant(caller, request.scope(), at_snapshot));
   if (grant.purge) return std::string("\x20\x01", 2);  // field 4 (purge) = true
   if (!grant.read) return AccessPolicy::Denied();
   ASSIGN_OR_RETURN(CursorPosition position, DecodeCursor(request.scope(), request.cursor()));
@@ -839,7 +845,6 @@ absl::StatusOr<std::string> RecordStore::ReadPage(const Caller& caller,
   // So does a move of the caller's view epoch (an interview gained or lost
   // them as interviewer; a record services saw is withheld from them now).
   const std::uint8_t view = ViewOf(grant);
-  storage::Snapshot snapshot = storage_->GetSnapshot();
   ASSIGN_OR_RETURN(std::optional<std::string> raw_epoch,
                    storage_->Get(ColumnFamily::kIndexes,
                                  ViewEpochKey(request.scope(),
@@ -989,7 +994,8 @@ absl::StatusOr<vigil::v1::GetHistoryResponse> RecordStore::ReadHistory(
                       {{"record_id", request.record_id()}});
   }
   ASSIGN_OR_RETURN(Record head, Decode<Record>(*raw_head, head_key, *keys_));
-  ASSIGN_OR_RETURN(ScopeGrant grant, policy_->RequireRead(caller, head.scope()));
+  storage::StorageView at_snapshot(*storage_, &snapshot);
+  ASSIGN_OR_RETURN(ScopeGrant grant, policy_->RequireRead(caller, head.scope(), at_snapshot));
   auto same_scope = [&](std::string_view id) -> absl::StatusOr<std::optional<Record>> {
     return ReadInScope(id, head.scope(), snapshot);
   };
