@@ -282,6 +282,8 @@ LocalView ViewOf(const std::string& id, const LocalRecord& rec) {
   view.server_revision = rec.server().revision();
   view.conflicts.assign(rec.server().open_conflicts().begin(),
                         rec.server().open_conflicts().end());
+  view.withheld_fields.assign(rec.server().withheld_fields().begin(),
+                              rec.server().withheld_fields().end());
   return view;
 }
 

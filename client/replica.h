@@ -124,6 +124,9 @@ struct LocalView {
   std::uint64_t server_revision = 0;
   // Open conflicts as of the last pulled head.
   std::vector<vigil::v1::Conflict> conflicts;
+  // Fields of the body the server withheld from this user (Record.
+  // withheld_fields, as of the last pulled head): hidden, not empty.
+  std::vector<std::string> withheld_fields;
 };
 
 class Replica {

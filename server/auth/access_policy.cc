@@ -1,28 +1,24 @@
 #include "server/auth/access_policy.h"
 
 #include <algorithm>
+#include <optional>
+#include <set>
+#include <vector>
 
 #include "base/error_reason.h"
 #include "base/status_macros.h"
+#include "server/auth/field_visibility.h"
 
 namespace vigil::server {
 namespace {
 
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using vigil::v1::Audience;
 using vigil::v1::Record;
 using vigil::v1::RecordBody;
 
 constexpr std::string_view kVisitPrefix = "visits/";
-
-// Top-level body fields that only some callers see, per kind.
-bool HiddenField(RecordBody::KindCase kind, std::string_view field) {
-  if (kind == RecordBody::kInterview) return field == "notes";
-  if (kind == RecordBody::kMedicalFinding) {
-    return field == "injuries_observed" || field == "history" ||
-           field == "consistency_with_allegation" || field == "body_chart_attachment_ids" ||
-           field == "conclusions";
-  }
-  return false;
-}
 
 std::string_view TopField(std::string_view path) {
   return path.substr(0, std::min(path.find('.'), path.find('[')));
@@ -41,53 +37,80 @@ bool UnannouncedPlan(const vigil::v1::Visit& visit) {
                                 visit.state() == vigil::v1::VISIT_STATE_PLANNED);
 }
 
-// Which fields of kind `kind` the grant hides (none: Visibility::kFull).
-absl::StatusOr<Visibility> Decide(const ScopeGrant& grant, const Record& record,
-                                  RecordLookup lookup) {
-  if (grant.full_view) return Visibility::kFull;
-  const RecordBody& body = record.body();
-  switch (body.kind_case()) {
-    case RecordBody::kVisit:
-      return grant.service && UnannouncedPlan(body.visit()) ? Visibility::kWithheld
-                                                            : Visibility::kFull;
-    case RecordBody::kInterview:
-      return !grant.service && IsInterviewer(body.interview(), grant.user_id)
-                 ? Visibility::kFull
-                 : Visibility::kRedacted;
-    case RecordBody::kIdentity: {
-      if (grant.service) return Visibility::kWithheld;
-      ASSIGN_OR_RETURN(std::optional<Record> interview, lookup(body.identity().interview_id()));
-      const bool interviewer = interview.has_value() && interview->body().has_interview() &&
-                               IsInterviewer(interview->body().interview(), grant.user_id);
-      return interviewer ? Visibility::kFull : Visibility::kWithheld;
-    }
-    case RecordBody::kMedicalFinding:
-      return grant.medical ? Visibility::kFull : Visibility::kRedacted;
-    // What was alleged against whom, and whether the person allowed it to be
-    // passed on, is not for other services; nor are photos that show people.
-    case RecordBody::kAllegation:
-      return grant.service ? Visibility::kWithheld : Visibility::kFull;
-    case RecordBody::kAttachment:
-      return grant.service && body.attachment().identifiable() ? Visibility::kWithheld
-                                                               : Visibility::kFull;
-    default:
-      return Visibility::kFull;
-  }
+const FieldDescriptor* KindField(const RecordBody& body) {
+  static const auto* oneof = RecordBody::descriptor()->FindOneofByName("kind");
+  return body.GetReflection()->GetOneofFieldDescriptor(body, oneof);
 }
 
-}  // namespace
+// Whether the caller is among the interviewers of the record's interview (an
+// Interview itself, or the one an IdentityRecord belongs to).
+absl::StatusOr<bool> InterviewerOf(const ScopeGrant& grant, const Record& record,
+                                   RecordLookup lookup) {
+  const RecordBody& body = record.body();
+  if (body.has_interview()) return IsInterviewer(body.interview(), grant.user_id);
+  if (!body.has_identity()) return false;
+  ASSIGN_OR_RETURN(std::optional<Record> interview, lookup(body.identity().interview_id()));
+  return interview.has_value() && interview->body().has_interview() &&
+         IsInterviewer(interview->body().interview(), grant.user_id);
+}
 
-bool IsSensitive(const RecordBody& body) {
-  switch (body.kind_case()) {
-    case RecordBody::kInterview:
-    case RecordBody::kIdentity:
-    case RecordBody::kAllegation:
-    case RecordBody::kMedicalFinding:
+// Whether `grant` is in `audience` (vigil/v1/visibility.proto), for a record
+// whose interviewers include the caller when `interviewer`.
+bool InAudience(const ScopeGrant& grant, Audience audience, bool interviewer) {
+  if (grant.full_view) return true;
+  switch (audience) {
+    case vigil::v1::AUDIENCE_READERS:
       return true;
-    default:
+    case vigil::v1::AUDIENCE_NPM:
+      return !grant.service;
+    case vigil::v1::AUDIENCE_INTERVIEWERS:
+      return !grant.service && interviewer;
+    case vigil::v1::AUDIENCE_MEDICAL:
+      return !grant.service && grant.medical;
+    default:  // AUDIENCE_FULL_VIEW, and anything newer: deny
       return false;
   }
 }
+
+// How `grant` sees `record`, and the fields of its kind it may not see.
+struct Shown {
+  Visibility visibility = Visibility::kFull;
+  std::vector<const FieldDescriptor*> hidden;
+};
+
+absl::StatusOr<Shown> Decide(const ScopeGrant& grant, const Record& record,
+                             RecordLookup lookup) {
+  Shown shown;
+  if (grant.full_view) return shown;
+  const RecordBody& body = record.body();
+  // Rules on a record's state rather than on its fields: services never see
+  // an unannounced visit's plan, nor photos that show people.
+  if (grant.service && ((body.has_visit() && UnannouncedPlan(body.visit())) ||
+                        (body.has_attachment() && body.attachment().identifiable()))) {
+    shown.visibility = Visibility::kWithheld;
+    return shown;
+  }
+  const FieldDescriptor* kind = KindField(body);
+  if (kind == nullptr) return shown;
+  const Descriptor* type = kind->message_type();
+  std::optional<bool> interviewer;  // looked up only if a field needs it
+  for (int i = 0; i < type->field_count(); ++i) {
+    const FieldDescriptor* f = type->field(i);
+    const Audience audience = AudienceOf(f);
+    if (audience == vigil::v1::AUDIENCE_INTERVIEWERS && !interviewer.has_value()) {
+      ASSIGN_OR_RETURN(interviewer, InterviewerOf(grant, record, lookup));
+    }
+    if (!InAudience(grant, audience, interviewer.value_or(false))) shown.hidden.push_back(f);
+  }
+  if (shown.hidden.empty()) return shown;
+  // A record the caller may see nothing of is not shown at all.
+  shown.visibility = static_cast<int>(shown.hidden.size()) == type->field_count()
+                         ? Visibility::kWithheld
+                         : Visibility::kRedacted;
+  return shown;
+}
+
+}  // namespace
 
 bool MayMoveVisit(const ScopeGrant& grant, vigil::v1::VisitState from, vigil::v1::VisitState to) {
   using vigil::v1::VisitState;
@@ -179,30 +202,27 @@ absl::StatusOr<ScopeGrant> AccessPolicy::RequireWrite(const Caller& caller,
 
 absl::StatusOr<Visibility> VisibilityOf(const ScopeGrant& grant, const Record& record,
                                         RecordLookup lookup) {
-  return Decide(grant, record, lookup);
+  ASSIGN_OR_RETURN(Shown shown, Decide(grant, record, lookup));
+  return shown.visibility;
 }
 
 absl::StatusOr<Visibility> Redact(const ScopeGrant& grant, Record& record, RecordLookup lookup) {
-  ASSIGN_OR_RETURN(Visibility visibility, Decide(grant, record, lookup));
-  if (visibility != Visibility::kRedacted) return visibility;
-  RecordBody& body = *record.mutable_body();
-  const RecordBody::KindCase kind = body.kind_case();
-  if (kind == RecordBody::kInterview) {
-    body.mutable_interview()->clear_notes();
-  } else if (kind == RecordBody::kMedicalFinding) {
-    vigil::v1::MedicalFinding& medical = *body.mutable_medical_finding();
-    medical.clear_injuries_observed();
-    medical.clear_history();
-    medical.clear_consistency_with_allegation();
-    medical.clear_body_chart_attachment_ids();
-    medical.clear_conclusions();
+  ASSIGN_OR_RETURN(Shown shown, Decide(grant, record, lookup));
+  if (shown.visibility != Visibility::kRedacted) return shown.visibility;
+  google::protobuf::Message* kind = record.mutable_body()->GetReflection()->MutableMessage(
+      record.mutable_body(), KindField(record.body()));
+  std::set<std::string_view> hidden;
+  for (const FieldDescriptor* f : shown.hidden) {
+    kind->GetReflection()->ClearField(kind, f);
+    hidden.insert(f->name());
+    record.add_withheld_fields(f->name());
   }
   // A conflict over a hidden field, or over the whole body, would show the
   // hidden values: it stays listed (so the caller knows it is there), with
   // its values removed.
   for (vigil::v1::Conflict& conflict : *record.mutable_open_conflicts()) {
     const std::string_view field = TopField(conflict.field_path());
-    if (field.empty() || HiddenField(kind, field) ||
+    if (field.empty() || hidden.contains(field) ||
         conflict.kind() == vigil::v1::CONFLICT_KIND_UNKNOWN_FIELDS) {
       conflict.clear_base();
       conflict.clear_hunks();
@@ -213,8 +233,11 @@ absl::StatusOr<Visibility> Redact(const ScopeGrant& grant, Record& record, Recor
   // hidden fields' included; they are the server's, for later merges.
   record.clear_text_merges();
   // Unknown fields could be hidden fields of a newer schema.
-  body.DiscardUnknownFields();
-  return visibility;
+  if (!kind->GetReflection()->GetUnknownFields(*kind).empty()) {
+    record.add_withheld_fields("(unknown)");
+  }
+  record.mutable_body()->DiscardUnknownFields();
+  return shown.visibility;
 }
 
 }  // namespace vigil::server

@@ -11,15 +11,20 @@
 //                                              (observers: read), else
 //                                              purge if taken off it, else -
 //
-// Fields (inside a readable visit scope):
+// Fields (inside a readable visit scope): who may see each field of a record
+// kind is declared next to it in the schema ((vigil.v1.visible_to),
+// vigil/v1/visibility.proto, read by server/auth/field_visibility.h), deny by
+// default on the sensitive kinds. Today:
 //   Interview.notes       the interviewers it names, the team lead, reviewers
 //   IdentityRecord        the interviewers of its interview, the team lead,
-//                         reviewers; withheld from everyone else
+//                         reviewers; withheld from everyone else (a record of
+//                         which a caller may see no field is withheld)
 //   MedicalFinding        clinical detail only for the team's medical expert,
 //                         the team lead and reviewers; others see a summary
+//   Allegation            withheld from service accounts
+// and, by the record's state rather than its fields:
 //   Visit                 service accounts never see an unannounced visit
 //                         before it starts (withheld while planned)
-//   Allegation            withheld from service accounts
 //   Attachment            service accounts: identifiable ones withheld, and
 //                         no attachment bytes at all
 // A caller may only change a record it sees in full.
@@ -33,6 +38,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "server/auth/caller.h"
+#include "server/auth/field_visibility.h"
 #include "server/auth/identity_store.h"
 #include "vigil/v1/record.pb.h"
 
@@ -93,7 +99,8 @@ class AccessPolicy {
   const IdentityStore* identities_;
 };
 
-// Removes from `record` (body and open conflicts) what `grant` may not see.
+// Removes from `record` (body and open conflicts) what `grant` may not see,
+// and names the fields it removed in record.withheld_fields.
 absl::StatusOr<Visibility> Redact(const ScopeGrant& grant, vigil::v1::Record& record,
                                   RecordLookup lookup);
 
@@ -107,9 +114,6 @@ absl::StatusOr<Visibility> VisibilityOf(const ScopeGrant& grant, const vigil::v1
 // publication and review belong to the NPM unit.
 bool MayMoveVisit(const ScopeGrant& grant, vigil::v1::VisitState from, vigil::v1::VisitState to);
 
-// True for the kinds whose bodies are sealed at rest and whose reads are
-// audited: interviews, identity records, allegations, medical findings.
-bool IsSensitive(const vigil::v1::RecordBody& body);
 
 }  // namespace vigil::server
 

@@ -508,6 +508,8 @@ TEST_F(AccessTest, FieldsAreRedactedInTheBytesThatLeave) {
     EXPECT_FALSE(contains(bytes, kInjury));
     ASSERT_TRUE(records.count(medical_m.record_id()));
     EXPECT_TRUE(records[medical_m.record_id()].body().medical_finding().consent_to_examination());
+    EXPECT_EQ(records[medical_m.record_id()].withheld_fields_size(), 5);
+    EXPECT_TRUE(records[interview_m.record_id()].withheld_fields().empty());
   }
   // The medical expert sees clinical detail, not notes or identities.
   {
@@ -517,6 +519,12 @@ TEST_F(AccessTest, FieldsAreRedactedInTheBytesThatLeave) {
     EXPECT_TRUE(contains(bytes, kInjury));
     EXPECT_TRUE(records.count(interview_m.record_id()));  // without its notes
     EXPECT_EQ(records[interview_m.record_id()].body().interview().pseudonym(), "Detainee 7");
+    // ... and says so: the notes are withheld, not empty.
+    EXPECT_EQ(std::vector<std::string>(
+                  records[interview_m.record_id()].withheld_fields().begin(),
+                  records[interview_m.record_id()].withheld_fields().end()),
+              std::vector<std::string>{"notes"});
+    EXPECT_TRUE(records[medical_m.record_id()].withheld_fields().empty());
     EXPECT_FALSE(records.count(identity_m.record_id()));
   }
   // Team lead and reviewers see everything.
