@@ -63,7 +63,7 @@ class UploadReactor final : public grpc::ServerReadReactor<UploadAttachmentReque
         return;
       }
       const std::string& scope = request_.header().scope();
-      absl::Status allowed = RecordStore::ValidateScope(scope);
+      absl::Status allowed = sync::Scope::Parse(scope).status();
       if (allowed.ok()) allowed = policy_->RequireWrite(caller_, scope).status();
       if (!allowed.ok()) {
         Finish(ToGrpcStatus(allowed));
@@ -333,8 +333,16 @@ grpc::ServerUnaryReactor* SyncService::GetReceipt(grpc::CallbackServerContext* c
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   std::optional<Caller> caller = Admit(*auth_, *context, reactor);
   if (!caller) return reactor;
-  FinishUnary(reactor, signer_->Issue(*caller, *records_, *attachments_, request->scope()),
-              response);
+  absl::StatusOr<sync::Scope> scope = sync::Scope::Parse(request->scope());
+  if (!scope.ok()) {
+    reactor->Finish(ToGrpcStatus(scope.status()));
+    return reactor;
+  }
+  // The whole scope is walked and signed on the signer's thread, not this one.
+  signer_->IssueLater(std::move(*caller), *records_, *attachments_, std::move(*scope),
+                      [reactor, response](absl::StatusOr<vigil::v1::Receipt> receipt) {
+                        FinishUnary(reactor, std::move(receipt), response);
+                      });
   return reactor;
 }
 
@@ -350,7 +358,7 @@ grpc::ServerWriteReactor<vigil::v1::ChangeNotice>* SyncService::Subscribe(
   }
   std::set<std::string> scopes;
   for (const auto& scope : request->scopes()) {
-    absl::Status allowed = RecordStore::ValidateScope(scope);
+    absl::Status allowed = sync::Scope::Parse(scope).status();
     if (allowed.ok()) allowed = policy_->RequireRead(*caller, scope).status();
     if (!allowed.ok()) return new Refused(allowed);
     scopes.insert(scope);
@@ -379,7 +387,7 @@ grpc::ServerReadReactor<UploadAttachmentRequest>* SyncService::UploadAttachment(
 
 absl::Status SyncService::CheckAttachmentRead(const Caller& caller, const std::string& scope,
                                               const std::string& sha256) {
-  RETURN_IF_ERROR(RecordStore::ValidateScope(scope));
+  RETURN_IF_ERROR(sync::Scope::Parse(scope).status());
   RETURN_IF_ERROR(AttachmentStore::ValidateSha256(sha256));
   ASSIGN_OR_RETURN(ScopeGrant grant, policy_->RequireRead(caller, scope));
   // Photos and scans may show faces, injuries, names: never for services.

@@ -27,7 +27,7 @@ class SyncService final
  public:
   // Everything is borrowed and must outlive the service.
   SyncService(Authenticator* auth, const AccessPolicy* policy, RecordStore* records,
-              AttachmentStore* attachments, ChangeHub* hub, const ReceiptSigner* signer,
+              AttachmentStore* attachments, ChangeHub* hub, ReceiptSigner* signer,
               storage::Storage* storage)
       : auth_(auth),
         policy_(policy),
@@ -79,7 +79,7 @@ class SyncService final
   RecordStore* records_;
   AttachmentStore* attachments_;
   ChangeHub* hub_;
-  const ReceiptSigner* signer_;
+  ReceiptSigner* signer_;
   storage::Storage* storage_;
 };
 

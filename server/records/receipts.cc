@@ -35,12 +35,20 @@ absl::StatusOr<std::unique_ptr<ReceiptSigner>> ReceiptSigner::Create(
 
 ReceiptSigner::~ReceiptSigner() { sodium_memzero(secret_key_.data(), secret_key_.size()); }
 
+void ReceiptSigner::IssueLater(Caller caller, RecordStore& records, AttachmentStore& attachments,
+                               sync::Scope scope, IssueDoneFn done) {
+  worker_.Post([this, caller = std::move(caller), &records, &attachments,
+                scope = std::move(scope), done = std::move(done)]() mutable {
+    done(Issue(caller, records, attachments, scope));
+  });
+}
+
 absl::StatusOr<vigil::v1::Receipt> ReceiptSigner::Issue(const Caller& caller,
                                                         RecordStore& records,
                                                         AttachmentStore& attachments,
-                                                        const std::string& scope) const {
+                                                        const sync::Scope& scope) const {
   vigil::v1::ReceiptManifest manifest;
-  manifest.set_scope(scope);
+  manifest.set_scope(scope.str());
   const absl::Time now = absl::Now();
   manifest.mutable_issued_at()->set_seconds(absl::ToUnixSeconds(now));
   std::vector<vigil::v1::ReceiptEntry> entries;
@@ -64,7 +72,7 @@ absl::StatusOr<vigil::v1::Receipt> ReceiptSigner::Issue(const Caller& caller,
     // scope's readers can download), not merely held for another scope.
     absl::StatusOr<AttachmentState> state = attachments.GetState(sha);
     if (!state.ok() || !state->complete) continue;
-    ASSIGN_OR_RETURN(bool here, attachments.InScope(sha, scope));
+    ASSIGN_OR_RETURN(bool here, attachments.InScope(sha, scope.str()));
     if (here) manifest.add_attachment_sha256(sha);
   }
   vigil::v1::Receipt receipt;

@@ -6,11 +6,14 @@
 #include <memory>
 #include <string>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "base/background_worker.h"
 #include "server/records/attachment_store.h"
 #include "server/records/record_store.h"
 #include "storage/storage.h"
 #include "storage/value_cipher.h"
+#include "sync/scope.h"
 #include "vigil/v1/sync.pb.h"
 
 namespace vigil::server {
@@ -26,10 +29,17 @@ class ReceiptSigner {
   const std::string& public_key() const { return public_key_; }
 
   // The receipt for `scope` at one snapshot, listing what the caller may see
-  // of it (PERMISSION_DENIED when it may not read the scope).
+  // of it (PERMISSION_DENIED when it may not read the scope). Walks the whole
+  // scope: callers on a transport's threads use IssueLater.
   absl::StatusOr<vigil::v1::Receipt> Issue(const Caller& caller, RecordStore& records,
                                            AttachmentStore& attachments,
-                                           const std::string& scope) const;
+                                           const sync::Scope& scope) const;
+
+  // Issue() on the signer's own thread, then `done` there. `records` and
+  // `attachments` must outlive the signer.
+  using IssueDoneFn = absl::AnyInvocable<void(absl::StatusOr<vigil::v1::Receipt>)>;
+  void IssueLater(Caller caller, RecordStore& records, AttachmentStore& attachments,
+                  sync::Scope scope, IssueDoneFn done);
 
   // Checks a receipt against a public key (what a tablet does). DataLoss when
   // the signature does not verify.
@@ -41,6 +51,7 @@ class ReceiptSigner {
       : secret_key_(std::move(secret_key)), public_key_(std::move(public_key)) {}
   std::string secret_key_;
   std::string public_key_;
+  BackgroundWorker worker_;  // last member: joined first
 };
 
 }  // namespace vigil::server

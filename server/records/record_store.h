@@ -1,20 +1,10 @@
-// Records on storage: push (idempotent, ordered, merged through
-// sync::ApplyMutation, durable before the reply), pull (per scope, from one
-// snapshot, in commit order, with authenticated resumable cursors), history,
-// and the late-submission queue of locked visits.
-//
-// Layout:
-//   records   (record_id)                -> head Record
-//   history   (record_id, revision)      -> Record as of that revision, for
-//                                           every revision but the head's
-//   changes   (scope, seq)               -> record_id; one entry per record,
-//                                           moved on each change
-//   mutations (mutation_id)              -> StoredMutation: first result
-//                                           (idempotency) and, if it was
-//                                           merged, the body pushed
-//   indexes   ("late", scope, mutation)  -> Mutation held for review
-// Records of sensitive kinds (interviews, identities, allegations, medical
-// findings) and held mutations are sealed with the data key.
+// The record engine's entry points: push (idempotent, ordered, merged
+// through sync::ApplyMutation, durable before the reply; push_batch.h), pull
+// (per scope, from one snapshot, in commit order, with authenticated
+// resumable cursors; cursor.h), history, and walks of a scope for receipts.
+// Every read is redacted by AccessPolicy for its caller and audited when it
+// shows sensitive content. The tables it stands on are in tables.h.
+// Files: record_store.cc (push), pull.cc, history.cc.
 #ifndef VIGIL_SERVER_RECORDS_RECORD_STORE_H_
 #define VIGIL_SERVER_RECORDS_RECORD_STORE_H_
 
@@ -29,13 +19,13 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
-#include "datadir/restore.h"
 #include "server/auth/access_policy.h"
 #include "server/auth/caller.h"
+#include "server/records/cursor.h"
 #include "storage/storage.h"
 #include "storage/value_cipher.h"
 #include "sync/hlc.h"
+#include "sync/scope.h"
 #include "vigil/v1/sync.pb.h"
 
 namespace vigil::server {
@@ -59,9 +49,9 @@ using ChangeListener =
 
 class RecordStore {
  public:
-  // Loads (creating on first use) the cursor authentication key. `storage`
-  // and `keys` are borrowed and must outlive the store.
-  // `policy` decides what each caller may read and write.
+  // Loads (creating on first use) the cursor authentication key. `storage`,
+  // `keys` and `policy` are borrowed and must outlive the store; `policy`
+  // decides what each caller may read and write. Thread-safe.
   static absl::StatusOr<std::unique_ptr<RecordStore>> Create(storage::Storage* storage,
                                                              const storage::KeyRing* keys,
                                                              const AccessPolicy* policy,
@@ -79,10 +69,11 @@ class RecordStore {
   absl::StatusOr<vigil::v1::PushRequest> ParsePush(std::string_view wire) const;
 
   using PushDoneFn = absl::AnyInvocable<void(absl::StatusOr<vigil::v1::PushResponse>)>;
-  // Applies the batch in one atomic commit; `done` runs once it is durable.
-  // Each mutation's author and device are set to the caller's. A mutation
-  // into a scope the caller may not write, or of a record it does not see
-  // in full, fails the batch with PERMISSION_DENIED (SCOPE_NOT_PERMITTED).
+  // Applies the batch in one atomic commit (PushBatch); `done` runs once it
+  // is durable. Each mutation's author and device are set to the caller's.
+  // A mutation into a scope the caller may not write, or of a record it does
+  // not see in full, fails the batch with PERMISSION_DENIED
+  // (SCOPE_NOT_PERMITTED).
   void Push(const Caller& caller, vigil::v1::PushRequest request, PushDoneFn done);
 
   // A serialized vigil.v1.PullResponse holding what the caller may see
@@ -97,84 +88,45 @@ class RecordStore {
 
   // Visits every record of `scope` the caller may see (redacted as for a
   // pull) at one snapshot, in commit order, and returns that snapshot's
-  // commit sequence number.
+  // commit sequence number. PERMISSION_DENIED when it may not read it.
   absl::StatusOr<std::uint64_t> ForEachInScope(
-      const Caller& caller, const std::string& scope,
+      const Caller& caller, const sync::Scope& scope,
       absl::FunctionRef<void(const vigil::v1::Record&)> visit);
-
-  // Name of the server secret that authenticates cursors (see
-  // server/restore.h).
-  static constexpr std::string_view kCursorSecret = datadir::kCursorSecretName;
-
-  // "registry", "visits/{id}" or "facilities/{id}" with a valid record id.
-  static absl::Status ValidateScope(absl::string_view scope);
 
  private:
   RecordStore(storage::Storage* storage, const storage::KeyRing* keys,
-              const AccessPolicy* policy, RecordStoreOptions options, std::string cursor_key,
+              const AccessPolicy* policy, RecordStoreOptions options, CursorCodec cursors,
               std::optional<std::uint64_t> restored_at)
       : storage_(storage),
         keys_(keys),
         policy_(policy),
         options_(options),
-        cursor_key_(std::move(cursor_key)),
+        cursors_(std::move(cursors)),
         restored_at_(restored_at) {}
 
+  absl::Status ValidateBatch(const vigil::v1::PushRequest& request) const;
+
+  // pull.cc
   // INVALID_ARGUMENT, CURSOR_INVALID: the device pulls `scope` from the
   // beginning. Names the restore point when the database was restored.
-  absl::Status CursorInvalid(absl::string_view scope, absl::string_view message) const;
-
-  absl::StatusOr<std::string> ReadPage(const Caller& caller,
+  absl::Status CursorInvalid(std::string_view scope, std::string_view message) const;
+  absl::StatusOr<std::string> ReadPage(const Caller& caller, const sync::Scope& scope,
                                        const vigil::v1::PullRequest& request,
                                        std::vector<std::string>& sensitive_ids);
-  absl::StatusOr<vigil::v1::GetHistoryResponse> ReadHistory(
-      const Caller& caller, const vigil::v1::GetHistoryRequest& request,
-      std::vector<std::string>& sensitive_ids);
   // Commits a "record.read" audit entry per id, then runs `done`.
   void AuditReads(const Caller& caller, std::vector<std::string> sensitive_ids,
                   absl::AnyInvocable<void(absl::Status)> done);
-  // The record `id` at `snapshot` if it exists in `scope`.
-  absl::StatusOr<std::optional<vigil::v1::Record>> ReadInScope(std::string_view id,
-                                                               std::string_view scope,
-                                                               const storage::Snapshot& snapshot);
 
-  absl::Status ValidateBatch(const vigil::v1::PushRequest& request) const;
-  // For a mutation naming base_mutation_id, whose stored result is `prior`
-  // (nullopt when that id is unknown): the base revision and body to merge
-  // against (the body that mutation carried).
-  absl::Status ResolveChainBase(storage::CommitContext& ctx, const vigil::v1::Mutation& m,
-                                const std::optional<vigil::internal::StoredMutation>& prior,
-                                const std::optional<vigil::v1::Record>& head,
-                                vigil::v1::Mutation* effective,
-                                std::optional<vigil::v1::Record>* base);
-  // Moves the view epoch of every caller whose view of the scope `after`
-  // (the new state of `head`) changes beyond the record itself: the
-  // interviewers an interview gains or loses (its identity records appear
-  // or go), an identity record's interviewers when it moves to another
-  // interview, and service accounts when a record they could see is
-  // withheld from now on.
-  absl::Status MoveViewEpochs(storage::CommitContext& ctx, const std::optional<vigil::v1::Record>& head,
-                              const vigil::v1::Record& after, RecordLookup lookup) const;
-  // A cursor names a position in the scope's change feed, the view
-  // (ViewOf a grant) the records before it were shaped for, and the
-  // caller's view epoch in the scope then.
-  struct CursorPosition {
-    std::uint64_t seq = 0;
-    // 0xff for an empty cursor or one of version 1 (which had none).
-    std::uint8_t view = 0xff;
-    // 0 in cursors of versions 1 and 2.
-    std::uint64_t epoch = 0;
-  };
-  std::string EncodeCursor(absl::string_view scope, std::uint64_t seq, std::uint8_t view,
-                           std::uint64_t epoch) const;
-  absl::StatusOr<CursorPosition> DecodeCursor(absl::string_view scope,
-                                             absl::string_view cursor) const;
+  // history.cc
+  absl::StatusOr<vigil::v1::GetHistoryResponse> ReadHistory(
+      const Caller& caller, const vigil::v1::GetHistoryRequest& request,
+      std::vector<std::string>& sensitive_ids);
 
   storage::Storage* storage_;
   const storage::KeyRing* keys_;
   const AccessPolicy* policy_;
   const RecordStoreOptions options_;
-  const std::string cursor_key_;
+  const CursorCodec cursors_;
   // The last commit of the backup this database was restored from, if it was.
   const std::optional<std::uint64_t> restored_at_;
   ChangeListener listener_;

@@ -75,10 +75,64 @@ TEST_F(PushTest, ARemovalFromTheTeamAheadInTheSameWriteGroupStopsThePush) {
   const server::Caller reviewer{"rita", "device-of-rita", vigil::v1::ROLE_NPM_REVIEWER};
   int records = 0;
   ASSERT_OK(records_
-                ->ForEachInScope(reviewer, std::string("visits/") + kVisit,
+                ->ForEachInScope(reviewer, *sync::Scope::Visit(kVisit),
                                  [&](const vigil::v1::Record&) { ++records; })
                 .status());
   EXPECT_EQ(records, 0);
+}
+
+// The first result answers a resend, and writes nothing more; the same id on
+// another edit is refused.
+TEST_F(PushTest, AResendIsAnsweredWithItsFirstResultAndAReusedIdIsRefused) {
+  const server::Caller anna =
+      User("anna", vigil::v1::ROLE_FIELD_MONITOR, kVisit, vigil::v1::TEAM_ROLE_MONITOR);
+  ASSERT_OK(Push(anna, CreateFinding()).status());
+  auto again = Push(anna, CreateFinding());
+  ASSERT_OK(again.status());
+  EXPECT_TRUE(again->results(0).duplicate());
+  EXPECT_EQ(again->results(0).revision(), 1u);
+  vigil::v1::PushRequest other = CreateFinding();
+  other.mutable_mutations(0)->mutable_hlc()->set_wall_time_micros(99);
+  EXPECT_THAT(Push(anna, other).status(), StatusIs(absl::StatusCode::kAlreadyExists));
+}
+
+// The wire bytes of a pull page, assembled from the stored records, are
+// what the generated serializer writes for the same page (every field the
+// page sets, in field-number order).
+TEST_F(PushTest, APullPageIsTheGeneratedSerialization) {
+  const server::Caller anna =
+      User("anna", vigil::v1::ROLE_FIELD_MONITOR, kVisit, vigil::v1::TEAM_ROLE_MONITOR);
+  vigil::v1::PushRequest request = CreateFinding();
+  vigil::v1::Mutation* interview = request.add_mutations();
+  interview->set_mutation_id("01900000-0000-7000-8000-0000000000a2");
+  interview->set_record_id("01900000-0000-7000-8000-0000000000f2");
+  interview->set_scope(std::string("visits/") + kVisit);
+  interview->mutable_body()->mutable_interview()->set_notes("only for interviewers");
+  interview->mutable_body()->mutable_interview()->add_interviewer_user_ids("anna");
+  ASSERT_OK(Push(anna, request).status());
+  // A service account's page holds a redacted interview (parsed, redacted,
+  // serialized again) beside a record copied as stored.
+  const server::Caller stats{"stats", "device-of-stats", vigil::v1::ROLE_SERVICE_ACCOUNT};
+  for (const auto& [caller, limit] : {std::pair{anna, 1u}, std::pair{anna, 10u},
+                                      std::pair{stats, 10u}}) {
+    vigil::v1::PullRequest pull;
+    pull.set_scope(std::string("visits/") + kVisit);
+    pull.set_limit(limit);
+    absl::Notification done;
+    absl::StatusOr<std::string> page = absl::UnknownError("not done");
+    records_->Pull(caller, pull, [&](absl::StatusOr<std::string> p) {
+      page = std::move(p);
+      done.Notify();
+    });
+    done.WaitForNotification();
+    ASSERT_OK(page.status());
+    vigil::v1::PullResponse parsed;
+    ASSERT_TRUE(parsed.ParseFromString(*page));
+    EXPECT_EQ(parsed.has_more(), limit == 1);
+    EXPECT_EQ(parsed.records_size(), limit == 1 ? 1 : 2);
+    EXPECT_FALSE(parsed.next_cursor().empty());
+    EXPECT_EQ(parsed.SerializeAsString(), *page);
+  }
 }
 
 }  // namespace

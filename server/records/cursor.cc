@@ -1,0 +1,89 @@
+#include "server/records/cursor.h"
+
+#include <sodium.h>
+
+#include "base/status_macros.h"
+#include "datadir/restore.h"
+
+namespace vigil::server {
+namespace {
+
+constexpr unsigned char kCursorVersion = 3;
+constexpr std::size_t kBodyBytes = 1 + 8 + 1 + 8;
+constexpr std::size_t kMacBytes = 16;
+
+void AppendUint64(std::string& out, std::uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+
+std::uint64_t ReadUint64(const unsigned char* bytes) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | bytes[i];
+  return v;
+}
+
+}  // namespace
+
+std::uint8_t ViewOf(const ScopeGrant& grant) {
+  return static_cast<std::uint8_t>((grant.full_view ? 1 : 0) | (grant.medical ? 2 : 0) |
+                                   (grant.service ? 4 : 0) | (grant.reviewer ? 8 : 0));
+}
+
+absl::StatusOr<CursorCodec> CursorCodec::Load(storage::Storage& storage,
+                                              const storage::KeyRing& keys) {
+  ASSIGN_OR_RETURN(std::string key,
+                   storage::LoadOrCreateSecret(storage, keys, datadir::kCursorSecretName, [] {
+                     std::string k(crypto_auth_hmacsha256_KEYBYTES, '\0');
+                     crypto_auth_hmacsha256_keygen(reinterpret_cast<unsigned char*>(k.data()));
+                     return k;
+                   }));
+  if (key.size() != crypto_auth_hmacsha256_KEYBYTES) {
+    return absl::DataLossError("stored cursor key has the wrong size");
+  }
+  return CursorCodec(std::move(key));
+}
+
+std::string CursorCodec::Mac(std::string_view payload, std::string_view scope) const {
+  std::string authenticated(payload);
+  authenticated.append(scope);
+  unsigned char mac[crypto_auth_hmacsha256_BYTES];
+  crypto_auth_hmacsha256(mac, reinterpret_cast<const unsigned char*>(authenticated.data()),
+                         authenticated.size(), reinterpret_cast<const unsigned char*>(key_.data()));
+  return std::string(reinterpret_cast<const char*>(mac), kMacBytes);
+}
+
+std::string CursorCodec::Encode(std::string_view scope, const CursorPosition& position) const {
+  std::string payload(1, static_cast<char>(kCursorVersion));
+  AppendUint64(payload, position.seq);
+  payload.push_back(static_cast<char>(position.view));
+  AppendUint64(payload, position.epoch);
+  payload += Mac(payload, scope);
+  std::string out(
+      sodium_base64_ENCODED_LEN(payload.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(payload.data()),
+                    payload.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  out.resize(out.size() - 1);  // the terminating NUL
+  return out;
+}
+
+std::optional<CursorPosition> CursorCodec::Decode(std::string_view scope,
+                                                  std::string_view cursor) const {
+  if (cursor.empty()) return CursorPosition{};
+  unsigned char payload[kBodyBytes + kMacBytes + 1];
+  std::size_t len = 0;
+  if (sodium_base642bin(payload, sizeof(payload), cursor.data(), cursor.size(), nullptr, &len,
+                        nullptr, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+      len != kBodyBytes + kMacBytes || payload[0] != kCursorVersion) {
+    return std::nullopt;
+  }
+  const std::string expected =
+      Mac(std::string_view(reinterpret_cast<const char*>(payload), kBodyBytes), scope);
+  if (sodium_memcmp(expected.data(), payload + kBodyBytes, kMacBytes) != 0) return std::nullopt;
+  CursorPosition position;
+  position.seq = ReadUint64(payload + 1);
+  position.view = payload[9];
+  position.epoch = ReadUint64(payload + 10);
+  return position;
+}
+
+}  // namespace vigil::server

@@ -1,0 +1,425 @@
+#include "server/records/push_batch.h"
+
+#include <algorithm>
+#include <iterator>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "base/error_reason.h"
+#include "base/sha256.h"
+#include "base/status_macros.h"
+#include "server/records/mutation_error.h"
+#include "sync/merge.h"
+#include "sync/scope.h"
+
+namespace vigil::server {
+namespace {
+
+using vigil::internal::StoredMutation;
+using vigil::v1::Mutation;
+using vigil::v1::Record;
+
+void AppendUint64(std::string& out, std::uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+
+// What identifies one edit of a device (see StoredMutation.fingerprint).
+std::string Fingerprint(const Mutation& m) {
+  std::string key;
+  auto add = [&key](std::string_view part) {
+    AppendUint64(key, part.size());
+    key.append(part);
+  };
+  add(m.record_id());
+  add(m.scope());
+  add(m.base_mutation_id());
+  AppendUint64(key, m.base_revision());
+  AppendUint64(key, m.delete_() ? 1 : 0);
+  AppendUint64(key, static_cast<std::uint64_t>(m.hlc().wall_time_micros()));
+  AppendUint64(key, m.hlc().logical());
+  AppendUint64(key, static_cast<std::uint64_t>(m.resolves_conflict_ids_size()));
+  for (const std::string& id : m.resolves_conflict_ids()) add(id);
+  AppendUint64(key, static_cast<std::uint64_t>(m.body().kind_case()));
+  AppendUint64(key, m.body().ByteSizeLong());
+  return Sha256::Of(key).substr(0, 16);
+}
+
+absl::string_view ReasonFor(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kNotFound:
+      return "MUTATION_TARGET_NOT_FOUND";
+    case absl::StatusCode::kFailedPrecondition:
+      return "MUTATION_PRECONDITION_FAILED";
+    default:
+      return "MUTATION_INVALID";
+  }
+}
+
+}  // namespace
+
+absl::Status PushBatch::Apply(vigil::v1::PushRequest& request,
+                              vigil::v1::PushResponse& response) {
+  for (int i = 0; i < request.mutations_size(); ++i) {
+    Pending p;
+    p.index = i;
+    p.m = request.mutable_mutations(i);
+    p.result = response.add_results();
+    p.fingerprint = Fingerprint(*p.m);
+    ASSIGN_OR_RETURN(const bool answered, AnswerResend(p));
+    if (answered) continue;
+    RETURN_IF_ERROR(Authorize(p));
+    RETURN_IF_ERROR(CheckShape(p));
+    RETURN_IF_ERROR(CheckLock(p));
+    RETURN_IF_ERROR(ResolveBase(p));
+    RETURN_IF_ERROR(Merge(p));
+    RETURN_IF_ERROR(AuthorizeOutcome(p));
+    ASSIGN_OR_RETURN(const bool held, HoldIfLocked(p));
+    if (held) continue;
+    RETURN_IF_ERROR(CheckVisitState(p));
+    RETURN_IF_ERROR(Persist(p));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PushBatch::Denied(const Pending& p) const {
+  return AtMutation(AccessPolicy::Denied(), p.index, *p.m, "SCOPE_NOT_PERMITTED");
+}
+
+absl::StatusOr<const ScopeGrant*> PushBatch::Writable(const std::string& scope) {
+  auto it = grants_.find(scope);
+  if (it == grants_.end()) {
+    // Read through this commit: a change of rights earlier in the same write
+    // group (a removal from the team) applies.
+    ASSIGN_OR_RETURN(ScopeGrant grant, policy_.Grant(caller_, scope, tables_.context()));
+    it = grants_.emplace(scope, std::move(grant)).first;
+  }
+  if (!it->second.write) return AccessPolicy::Denied();
+  return &it->second;
+}
+
+absl::StatusOr<std::optional<Record>> PushBatch::InScope(std::string_view id,
+                                                         const std::string& scope) {
+  ASSIGN_OR_RETURN(std::optional<Record> found, tables_.Head(id));
+  if (found.has_value() && found->scope() != scope) found.reset();
+  return found;
+}
+
+absl::StatusOr<bool> PushBatch::AnswerResend(Pending& p) {
+  ASSIGN_OR_RETURN(std::optional<StoredMutation> stored, tables_.Mutation(p.m->mutation_id()));
+  if (!stored.has_value()) return false;
+  // The first result is only for the device that pushed it.
+  if (stored->device_id() != caller_.device) return Denied(p);
+  // A resend gets it; the same id on another edit is a device's bug that
+  // would silently lose that edit.
+  if (!stored->fingerprint().empty() && stored->fingerprint() != p.fingerprint) {
+    return AtMutation(absl::AlreadyExistsError(
+                          "this mutation id was already used for another edit; give every "
+                          "edit its own id"),
+                      p.index, *p.m, "MUTATION_ID_REUSED");
+  }
+  *p.result = stored->result();
+  p.result->set_duplicate(true);
+  return true;
+}
+
+absl::Status PushBatch::Authorize(Pending& p) {
+  const Mutation& m = *p.m;
+  ASSIGN_OR_RETURN(p.head, tables_.Head(m.record_id()));
+  // Rights first, so that a caller without them learns nothing about the
+  // record (not even whether it exists).
+  p.scope = p.head.has_value() ? p.head->scope() : m.scope();
+  absl::StatusOr<const ScopeGrant*> grant = Writable(p.scope);
+  if (!grant.ok()) {
+    if (grant.status().code() != absl::StatusCode::kPermissionDenied) return grant.status();
+    return Denied(p);
+  }
+  p.grant = *grant;
+  // A create naming another scope than the record's (its id is taken
+  // elsewhere) is refused like any denial: ids are not squatted across
+  // scopes.
+  if (p.head.has_value() && m.base_revision() == 0 && !m.scope().empty() &&
+      m.scope() != p.head->scope()) {
+    return Denied(p);
+  }
+  if (p.head.has_value()) {
+    auto same_scope = [&](std::string_view id) { return InScope(id, p.scope); };
+    ASSIGN_OR_RETURN(Visibility seen_as, VisibilityOf(*p.grant, *p.head, same_scope));
+    if (seen_as != Visibility::kFull) return Denied(p);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PushBatch::CheckShape(Pending& p) {
+  const Mutation& m = *p.m;
+  // A visit's own record lives in its scope and nowhere else: it is what
+  // locks the scope.
+  if (!p.head.has_value() && m.body().has_visit() && sync::VisitIdOf(p.scope) != m.record_id()) {
+    return AtMutation(
+        absl::InvalidArgumentError("a Visit record lives in the scope visits/{its id}"), p.index,
+        m, "SCOPE_INVALID");
+  }
+  if (p.head.has_value()) {
+    if (m.base_revision() > p.head->revision()) {
+      return AtMutation(absl::InvalidArgumentError(absl::StrCat(
+                            "base revision ", m.base_revision(),
+                            " is newer than the record's revision ", p.head->revision())),
+                        p.index, m, "BASE_REVISION_IN_FUTURE");
+    }
+    if (!m.delete_() && m.body().kind_case() != p.head->body().kind_case()) {
+      return AtMutation(absl::InvalidArgumentError("body is of another kind than the record"),
+                        p.index, m, "BODY_WRONG_KIND");
+    }
+  }
+  if (!p.head.has_value() && (m.base_revision() != 0 || m.delete_())) {
+    return AtMutation(absl::NotFoundError(absl::StrCat("record ", m.record_id(),
+                                                       " does not exist")),
+                      p.index, m, "MUTATION_TARGET_NOT_FOUND");
+  }
+  // An edit chained on one held as a late submission (same record, same
+  // device) is held with it: its base was never applied.
+  if (!m.base_mutation_id().empty()) {
+    ASSIGN_OR_RETURN(p.chained_on, tables_.Mutation(m.base_mutation_id()));
+  }
+  p.chained_on_late = p.chained_on.has_value() && p.chained_on->result().late_submission() &&
+                      p.chained_on->result().record_id() == m.record_id() &&
+                      p.chained_on->device_id() == m.device_id();
+  if (!p.head.has_value() && !m.base_mutation_id().empty()) {
+    // A chain on a create that is not applied: legitimate only when that
+    // create was held as a late submission (same scope).
+    if (!p.chained_on_late) {
+      return AtMutation(absl::NotFoundError(absl::StrCat("record ", m.record_id(),
+                                                         " does not exist")),
+                        p.index, m, "MUTATION_TARGET_NOT_FOUND");
+    }
+    // The device names the scope of the record it created.
+    if (absl::Status s = sync::Scope::Parse(m.scope()).status(); !s.ok()) {
+      return AtMutation(s, p.index, m, "SCOPE_INVALID");
+    }
+  }
+  p.result->set_mutation_id(m.mutation_id());
+  p.result->set_record_id(m.record_id());
+  return absl::OkStatus();
+}
+
+absl::Status PushBatch::CheckLock(Pending& p) {
+  // A change of the visit record itself may lock or unlock its scope, so it
+  // is never answered from (and clears) the batch's cache.
+  const std::string_view visit_id = sync::VisitIdOf(p.scope);
+  const bool is_visit_record = !visit_id.empty() && visit_id == p.m->record_id();
+  auto cached = locks_.find(p.scope);
+  bool locked = false;
+  if (cached != locks_.end() && !is_visit_record) {
+    locked = cached->second;
+  } else {
+    // A visit's records, the visit record itself included, are locked once
+    // the visit is approved or published; deleting the visit record does
+    // not unlock them (a tombstone keeps its body).
+    if (!visit_id.empty()) {
+      ASSIGN_OR_RETURN(std::optional<Record> visit, tables_.Head(visit_id));
+      if (visit.has_value() && visit->body().has_visit() && visit->scope() == p.scope) {
+        const auto state = visit->body().visit().state();
+        locked = state == vigil::v1::VISIT_STATE_APPROVED ||
+                 state == vigil::v1::VISIT_STATE_PUBLISHED;
+      }
+    }
+    if (is_visit_record) {
+      locks_.erase(p.scope);
+    } else {
+      locks_[p.scope] = locked;
+    }
+  }
+  // Only the NPM unit still changes the visit record of a locked visit:
+  // that is how review moves it on.
+  if (is_visit_record && p.grant->reviewer) locked = false;
+  p.locked = locked || p.chained_on_late;
+  return absl::OkStatus();
+}
+
+absl::Status PushBatch::ResolveBase(Pending& p) {
+  Mutation& m = *p.m;
+  // A device clock far ahead is clamped, so one wrong tablet cannot win
+  // every later conflict; the accepted time is what is stored.
+  absl::StatusOr<sync::HlcReceipt> received = clock_.Receive(m.hlc(), now_);
+  if (!received.ok()) return AtMutation(received.status(), p.index, m, "HLC_INVALID");
+  *m.mutable_hlc() = received->accepted_remote;
+  // One chained on a held edit has no applied base to check against.
+  if (p.chained_on_late) return absl::OkStatus();
+  if (!m.base_mutation_id().empty()) {
+    if (!p.chained_on.has_value()) {
+      return AtMutation(
+          absl::FailedPreconditionError(absl::StrCat(
+              "base mutation ", m.base_mutation_id(),
+              " has not been applied: push it first (or earlier in this batch)")),
+          p.index, m, "BASE_MUTATION_UNKNOWN");
+    }
+    const StoredMutation& stored = *p.chained_on;
+    const vigil::v1::MutationResult& prior = stored.result();
+    if (prior.record_id() != m.record_id() || prior.revision() == 0 || !p.head.has_value() ||
+        stored.device_id() != m.device_id()) {
+      return AtMutation(absl::InvalidArgumentError(absl::StrCat(
+                            "base mutation ", m.base_mutation_id(),
+                            " did not produce a revision of record ", m.record_id())),
+                        p.index, m, "BASE_MUTATION_INVALID");
+    }
+    m.set_base_revision(prior.revision());
+    ASSIGN_OR_RETURN(Record produced, tables_.Revision(*p.head, prior.revision()));
+    // The device edited what it pushed, not what the server made of it.
+    p.base = stored.has_pushed_body() ? sync::ChainedBase(std::move(produced),
+                                                          stored.pushed_body())
+                                      : std::move(produced);
+    return absl::OkStatus();
+  }
+  if (p.head.has_value() && m.base_revision() > 0 && m.base_revision() < p.head->revision()) {
+    ASSIGN_OR_RETURN(p.base, tables_.Revision(*p.head, m.base_revision()));
+  }
+  if (!m.base_edit_id().empty() && p.head.has_value() && m.base_revision() > 0) {
+    const Record* made_on =
+        m.base_revision() == p.head->revision() ? &*p.head : (p.base ? &*p.base : nullptr);
+    if (made_on == nullptr || made_on->updated().mutation_id() != m.base_edit_id()) {
+      return AtMutation(absl::FailedPreconditionError(absl::StrCat(
+                            "revision ", m.base_revision(), " of record ", m.record_id(),
+                            " is not the one this edit was made on (was the server restored "
+                            "from an older backup?): pull, then edit again")),
+                        p.index, m, "BASE_REVISION_UNKNOWN");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PushBatch::Merge(Pending& p) {
+  // A mutation held for a locked visit is checked as if it were applied now
+  // (its base, the conflicts it resolves, its body), so that nonsense is
+  // refused rather than queued; one chained on a held edit cannot be.
+  if (p.chained_on_late) return absl::OkStatus();
+  absl::StatusOr<sync::ApplyOutcome> applied = sync::ApplyMutation(
+      p.head ? &*p.head : nullptr, p.base ? &*p.base : nullptr, *p.m, now_);
+  if (!applied.ok()) {
+    return AtMutation(applied.status(), p.index, *p.m, ReasonFor(applied.status().code()));
+  }
+  p.outcome = std::move(*applied);
+  return absl::OkStatus();
+}
+
+absl::Status PushBatch::AuthorizeOutcome(Pending& p) {
+  if (!p.outcome.has_value()) return absl::OkStatus();
+  // Nobody writes what they could not read back in full (an interview
+  // without themselves as interviewer, an identity of someone else's
+  // interview).
+  auto same_scope = [&](std::string_view id) { return InScope(id, p.scope); };
+  ASSIGN_OR_RETURN(Visibility after, VisibilityOf(*p.grant, p.outcome->record, same_scope));
+  if (after != Visibility::kFull) return Denied(p);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> PushBatch::HoldIfLocked(Pending& p) {
+  if (!p.locked) return false;
+  tables_.HoldLate(p.scope, *p.m);
+  p.result->set_late_submission(true);
+  StoredMutation stored;
+  *stored.mutable_result() = *p.result;
+  stored.set_device_id(caller_.device);
+  stored.set_fingerprint(p.fingerprint);
+  tables_.PutMutation(p.m->mutation_id(), stored, /*sensitive=*/false);
+  RETURN_IF_ERROR(
+      audit_.Append(AuditOf(caller_, "record.late_submission", "records/" + p.m->record_id())));
+  return true;
+}
+
+absl::Status PushBatch::CheckVisitState(const Pending& p) {
+  // The review workflow's states are not the field team's to set.
+  const Record& after = p.outcome->record;
+  if (!after.body().has_visit()) return absl::OkStatus();
+  const auto from = p.head.has_value() && p.head->body().has_visit()
+                        ? p.head->body().visit().state()
+                        : vigil::v1::VISIT_STATE_UNSPECIFIED;
+  if (MayMoveVisit(*p.grant, from, after.body().visit().state())) return absl::OkStatus();
+  return AtMutation(
+      absl::PermissionDeniedError(
+          "only the NPM unit approves or publishes a visit, or takes it back"),
+      p.index, *p.m, "VISIT_STATE_NOT_PERMITTED");
+}
+
+absl::Status PushBatch::Persist(Pending& p) {
+  sync::ApplyOutcome& outcome = *p.outcome;
+  p.result->set_clean(outcome.clean);
+  for (const auto& id : outcome.conflict_ids) p.result->add_conflict_ids(id);
+  if (!outcome.changed) {
+    p.result->set_revision(p.head ? p.head->revision() : 0);
+  } else {
+    Record& record = outcome.record;
+    RETURN_IF_ERROR(MoveViewEpochs(p.head, record));
+    record.set_seq(tables_.context().NextSeq());
+    tables_.WriteHead(p.head, record);
+    p.result->set_revision(record.revision());
+    touched_[record.scope()] = record.seq();
+    RETURN_IF_ERROR(audit_.Append(AuditOf(
+        caller_, record.deleted() ? "record.delete" : "record.write", "records/" + record.id())));
+  }
+  // Keep what was pushed when the revision differs from it (merged): a later
+  // mutation chained on this one is merged against it.
+  const Mutation& m = *p.m;
+  const bool taken_as_is =
+      !p.head.has_value() || (m.base_revision() == p.head->revision() && !p.base);
+  StoreResult(p, !m.delete_() && outcome.changed && !taken_as_is &&
+                     sync::SerializeDeterministic(outcome.record.body()) !=
+                         sync::SerializeDeterministic(m.body()));
+  return absl::OkStatus();
+}
+
+void PushBatch::StoreResult(const Pending& p, bool keep_pushed_body) {
+  StoredMutation stored;
+  *stored.mutable_result() = *p.result;
+  stored.set_device_id(caller_.device);
+  stored.set_fingerprint(p.fingerprint);
+  if (keep_pushed_body) *stored.mutable_pushed_body() = p.m->body();
+  tables_.PutMutation(p.m->mutation_id(), stored, IsSensitive(p.m->body()));
+}
+
+// Moves the view epoch of every caller whose view of the scope changes with
+// `after` (the new state of `head`) beyond the record itself: the
+// interviewers an interview gains or loses (its identity records appear or
+// go), an identity record's interviewers when it moves to another interview,
+// and service accounts when a record they could see is withheld from now on.
+absl::Status PushBatch::MoveViewEpochs(const std::optional<Record>& head, const Record& after) {
+  std::set<std::string> moved;
+  auto interviewers = [](const Record* r) {
+    std::set<std::string> ids;
+    if (r != nullptr && r->body().has_interview()) {
+      ids.insert(r->body().interview().interviewer_user_ids().begin(),
+                 r->body().interview().interviewer_user_ids().end());
+    }
+    return ids;
+  };
+  const Record* before = head.has_value() ? &*head : nullptr;
+  if (after.body().has_interview() || (before != nullptr && before->body().has_interview())) {
+    const std::set<std::string> was = interviewers(before), is = interviewers(&after);
+    std::set_symmetric_difference(was.begin(), was.end(), is.begin(), is.end(),
+                                  std::inserter(moved, moved.end()));
+  }
+  const std::string scope = after.scope();
+  auto lookup = [&](std::string_view id) { return InScope(id, scope); };
+  if (before != nullptr && before->body().has_identity() &&
+      before->body().identity().interview_id() != after.body().identity().interview_id()) {
+    ASSIGN_OR_RETURN(std::optional<Record> old_interview,
+                     lookup(before->body().identity().interview_id()));
+    for (const std::string& id : interviewers(old_interview ? &*old_interview : nullptr)) {
+      moved.insert(id);
+    }
+  }
+  if (before != nullptr) {
+    ScopeGrant service;
+    service.read = true;
+    service.service = true;
+    ASSIGN_OR_RETURN(Visibility was, VisibilityOf(service, *before, lookup));
+    ASSIGN_OR_RETURN(Visibility is, VisibilityOf(service, after, lookup));
+    if (was != Visibility::kWithheld && is == Visibility::kWithheld) {
+      moved.insert(std::string(kServicesPrincipal));
+    }
+  }
+  for (const std::string& principal : moved) {
+    RETURN_IF_ERROR(tables_.MoveViewEpoch(scope, principal));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace vigil::server

@@ -1,0 +1,118 @@
+// One push batch, applied inside its commit on the writer thread, mutation
+// by mutation, as named steps:
+//
+//   AnswerResend      a mutation id seen before gets its first result again
+//                     (only its own device; another edit under the same id
+//                     is refused, MUTATION_ID_REUSED)
+//   Authorize         the caller's rights in the record's scope, read through
+//                     this commit; a record it does not see in full, or a
+//                     create squatting another scope's id, is refused
+//   CheckShape        base revision, kind, target, the offline chain's base
+//                     mutation, the visit record's own scope
+//   CheckLock         whether the visit is approved or published (then the
+//                     mutation is held, not applied)
+//   ResolveBase       the accepted HLC time; the body to merge against (the
+//                     chained mutation's pushed body, or a revision from
+//                     history); an edit made on a revision the server no
+//                     longer has is refused (BASE_REVISION_UNKNOWN)
+//   Merge             sync::ApplyMutation
+//   AuthorizeOutcome  the writer sees the result in full
+//   HoldIfLocked      a locked visit's mutation goes to the late queue
+//   CheckVisitState   only the NPM unit approves, publishes or reopens
+//   Persist           head, history, change feed, view epochs, audit, the
+//                     stored result (with the pushed body when it was merged)
+//
+// Any step's error fails the whole batch: the commit writes nothing.
+#ifndef VIGIL_SERVER_RECORDS_PUSH_BATCH_H_
+#define VIGIL_SERVER_RECORDS_PUSH_BATCH_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/auth/access_policy.h"
+#include "server/auth/caller.h"
+#include "server/records/tables.h"
+#include "storage/audit_log.h"
+#include "sync/hlc.h"
+#include "sync/record_merge.h"
+#include "vigil/v1/sync.pb.h"
+
+namespace vigil::server {
+
+class PushBatch {
+ public:
+  // Everything is borrowed for the duration of one commit.
+  PushBatch(const Caller& caller, const AccessPolicy& policy, CommitTables& tables,
+            sync::HybridClock& clock, absl::Time now)
+      : caller_(caller),
+        policy_(policy),
+        tables_(tables),
+        audit_(tables.context()),
+        clock_(clock),
+        now_(now) {}
+
+  // Applies the mutations of `request` in order (their author and device
+  // already the caller's), adding one result per mutation to `response`.
+  absl::Status Apply(vigil::v1::PushRequest& request, vigil::v1::PushResponse& response);
+
+  // The newest seq of each scope the batch changed.
+  const std::map<std::string, std::uint64_t>& touched() const { return touched_; }
+
+ private:
+  // One mutation on its way through the steps.
+  struct Pending {
+    int index = 0;
+    vigil::v1::Mutation* m = nullptr;  // edited in place: accepted HLC, chained base
+    vigil::v1::MutationResult* result = nullptr;
+    std::string fingerprint;
+    std::optional<vigil::v1::Record> head;
+    std::string scope;  // the record's scope: its head's, or the create's
+    const ScopeGrant* grant = nullptr;
+    std::optional<vigil::internal::StoredMutation> chained_on;
+    bool chained_on_late = false;
+    bool locked = false;
+    std::optional<vigil::v1::Record> base;
+    std::optional<sync::ApplyOutcome> outcome;
+  };
+
+  absl::StatusOr<bool> AnswerResend(Pending& p);
+  absl::Status Authorize(Pending& p);
+  absl::Status CheckShape(Pending& p);
+  absl::Status CheckLock(Pending& p);
+  absl::Status ResolveBase(Pending& p);
+  absl::Status Merge(Pending& p);
+  absl::Status AuthorizeOutcome(Pending& p);
+  absl::StatusOr<bool> HoldIfLocked(Pending& p);
+  absl::Status CheckVisitState(const Pending& p);
+  absl::Status Persist(Pending& p);
+
+  // The caller's rights in `scope`, read once per batch through the commit.
+  absl::StatusOr<const ScopeGrant*> Writable(const std::string& scope);
+  // The record `id` if it is in `scope` (for redaction lookups).
+  absl::StatusOr<std::optional<vigil::v1::Record>> InScope(std::string_view id,
+                                                           const std::string& scope);
+  // Moves the view epochs of the callers whose view of the scope changes
+  // beyond the record itself (see push_batch.cc).
+  absl::Status MoveViewEpochs(const std::optional<vigil::v1::Record>& head,
+                              const vigil::v1::Record& after);
+  absl::Status Denied(const Pending& p) const;
+  void StoreResult(const Pending& p, bool keep_pushed_body);
+
+  const Caller& caller_;
+  const AccessPolicy& policy_;
+  CommitTables& tables_;
+  storage::AuditAppender audit_;
+  sync::HybridClock& clock_;
+  const absl::Time now_;
+  std::map<std::string, ScopeGrant> grants_;  // scope -> the caller's rights
+  std::map<std::string, bool> locks_;         // scope -> locked, within this batch
+  std::map<std::string, std::uint64_t> touched_;
+};
+
+}  // namespace vigil::server
+
+#endif  // VIGIL_SERVER_RECORDS_PUSH_BATCH_H_

@@ -1,0 +1,186 @@
+#include "server/records/tables.h"
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "server/auth/field_visibility.h"
+#include "server/records/stored_value.h"
+#include "storage/key_codec.h"
+
+namespace vigil::server {
+namespace {
+
+using storage::ColumnFamily;
+using storage::KeyBuilder;
+using vigil::internal::StoredMutation;
+using vigil::v1::Record;
+
+std::string RecordKey(std::string_view id) { return KeyBuilder().AddString(id).key(); }
+std::string HistoryKey(std::string_view id, std::uint64_t revision) {
+  return KeyBuilder().AddString(id).AddUint64(revision).key();
+}
+std::string ChangePrefix(std::string_view scope) { return KeyBuilder().AddString(scope).key(); }
+std::string ChangeKey(std::string_view scope, std::uint64_t seq) {
+  return KeyBuilder().AddString(scope).AddUint64(seq).key();
+}
+std::string MutationKey(std::string_view id) { return KeyBuilder().AddString(id).key(); }
+std::string LateKey(std::string_view scope, std::string_view mutation_id) {
+  return KeyBuilder().AddString("late").AddString(scope).AddString(mutation_id).key();
+}
+std::string ViewEpochKey(std::string_view scope, std::string_view principal) {
+  return KeyBuilder().AddString("view_epoch").AddString(scope).AddString(principal).key();
+}
+
+std::string EpochBytes(std::uint64_t epoch) {
+  std::string out;
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(epoch >> shift));
+  return out;
+}
+
+absl::StatusOr<std::uint64_t> ParseEpoch(const std::optional<std::string>& raw) {
+  if (!raw.has_value()) return 0;
+  if (raw->size() != 8) return absl::DataLossError("malformed view epoch");
+  std::uint64_t epoch = 0;
+  for (unsigned char byte : *raw) epoch = (epoch << 8) | byte;
+  return epoch;
+}
+
+absl::StatusOr<std::optional<Record>> ReadRecord(storage::ReadView& view, ColumnFamily cf,
+                                                 const std::string& key,
+                                                 const storage::KeyRing& keys) {
+  ASSIGN_OR_RETURN(auto raw, view.Get(cf, key));
+  if (!raw.has_value()) return std::nullopt;
+  return DecodeStored<Record>(*raw, key, keys);
+}
+
+}  // namespace
+
+// --- CommitTables ---
+
+absl::StatusOr<std::optional<Record>> CommitTables::Head(std::string_view id) {
+  return ReadRecord(ctx_, ColumnFamily::kRecords, RecordKey(id), keys_);
+}
+
+absl::StatusOr<Record> CommitTables::Revision(const Record& head, std::uint64_t revision) {
+  if (head.revision() == revision) return head;
+  ASSIGN_OR_RETURN(std::optional<Record> found,
+                   ReadRecord(ctx_, ColumnFamily::kHistory, HistoryKey(head.id(), revision),
+                              keys_));
+  if (!found.has_value()) {
+    return absl::DataLossError(
+        absl::StrCat("history of ", head.id(), " lacks revision ", revision));
+  }
+  return *std::move(found);
+}
+
+void CommitTables::WriteHead(const std::optional<Record>& previous, const Record& record) {
+  if (previous.has_value()) {
+    ctx_.Delete(ColumnFamily::kChanges, ChangeKey(previous->scope(), previous->seq()));
+    // The superseded head joins the history; the new head is the newest
+    // revision, so history never stores it twice.
+    std::string old_key = HistoryKey(previous->id(), previous->revision());
+    std::string old_value = EncodeStored(*previous, IsSensitive(previous->body()), old_key, keys_);
+    ctx_.Put(ColumnFamily::kHistory, std::move(old_key), std::move(old_value));
+  }
+  ctx_.Put(ColumnFamily::kChanges, ChangeKey(record.scope(), record.seq()), record.id());
+  std::string key = RecordKey(record.id());
+  std::string value = EncodeStored(record, IsSensitive(record.body()), key, keys_);
+  ctx_.Put(ColumnFamily::kRecords, std::move(key), std::move(value));
+}
+
+absl::StatusOr<std::optional<StoredMutation>> CommitTables::Mutation(std::string_view id) {
+  const std::string key = MutationKey(id);
+  ASSIGN_OR_RETURN(auto raw, ctx_.Get(ColumnFamily::kMutations, key));
+  if (!raw.has_value()) return std::nullopt;
+  return DecodeStored<StoredMutation>(*raw, key, keys_);
+}
+
+void CommitTables::PutMutation(std::string_view id, const StoredMutation& stored,
+                               bool sensitive) {
+  std::string key = MutationKey(id);
+  std::string value = EncodeStored(stored, sensitive, key, keys_);
+  ctx_.Put(ColumnFamily::kMutations, std::move(key), std::move(value));
+}
+
+void CommitTables::HoldLate(std::string_view scope, const vigil::v1::Mutation& m) {
+  std::string key = LateKey(scope, m.mutation_id());
+  std::string value = EncodeStored(m, true, key, keys_);
+  ctx_.Put(ColumnFamily::kIndexes, std::move(key), std::move(value));
+}
+
+absl::StatusOr<std::uint64_t> CommitTables::ViewEpoch(std::string_view scope,
+                                                      std::string_view principal) {
+  ASSIGN_OR_RETURN(auto raw, ctx_.Get(ColumnFamily::kIndexes, ViewEpochKey(scope, principal)));
+  return ParseEpoch(raw);
+}
+
+absl::Status CommitTables::MoveViewEpoch(std::string_view scope, std::string_view principal) {
+  ASSIGN_OR_RETURN(const std::uint64_t epoch, ViewEpoch(scope, principal));
+  ctx_.Put(ColumnFamily::kIndexes, ViewEpochKey(scope, principal), EpochBytes(epoch + 1));
+  return absl::OkStatus();
+}
+
+// --- SnapshotTables ---
+
+absl::StatusOr<std::optional<Record>> SnapshotTables::Head(std::string_view id) {
+  return ReadRecord(view_, ColumnFamily::kRecords, RecordKey(id), keys_);
+}
+
+absl::StatusOr<std::optional<Record>> SnapshotTables::HeadInScope(std::string_view id,
+                                                                  std::string_view scope) {
+  ASSIGN_OR_RETURN(std::optional<Record> record, Head(id));
+  if (record.has_value() && record->scope() != scope) record.reset();
+  return record;
+}
+
+absl::Status SnapshotTables::ScanChanges(
+    std::string_view scope, std::uint64_t after_seq,
+    absl::FunctionRef<bool(std::uint64_t seq, std::string_view id)> visit) {
+  absl::Status malformed;
+  RETURN_IF_ERROR(storage_.Scan(
+      ColumnFamily::kChanges,
+      storage::KeyRange{ChangeKey(scope, after_seq + 1),
+                        storage::PrefixSuccessor(ChangePrefix(scope))},
+      &snapshot_, [&](std::string_view key, std::string_view value) {
+        auto reader = storage::KeyReader::Create(key);
+        absl::StatusOr<std::uint64_t> seq = absl::DataLossError("malformed change key");
+        if (reader.ok() && reader->ReadString().ok()) seq = reader->ReadUint64();
+        if (!seq.ok()) {
+          malformed = seq.status();
+          return false;
+        }
+        return visit(*seq, value);
+      }));
+  return malformed;
+}
+
+absl::Status SnapshotTables::HeadValues(
+    const std::vector<std::string>& ids,
+    absl::FunctionRef<bool(std::size_t index, std::optional<std::string_view> value)> visit) {
+  std::vector<std::string> keys;
+  keys.reserve(ids.size());
+  for (const std::string& id : ids) keys.push_back(RecordKey(id));
+  return storage_.MultiGet(ColumnFamily::kRecords, keys, &snapshot_, visit);
+}
+
+absl::StatusOr<Record> SnapshotTables::DecodeHead(std::string_view id,
+                                                  std::string_view value) const {
+  return DecodeStored<Record>(value, RecordKey(id), keys_);
+}
+
+absl::Status SnapshotTables::ScanHistory(
+    std::string_view id, std::uint64_t from, std::uint64_t to,
+    absl::FunctionRef<bool(absl::StatusOr<Record> revision, std::size_t bytes)> visit) {
+  return storage_.Scan(ColumnFamily::kHistory,
+                       storage::KeyRange{HistoryKey(id, from), HistoryKey(id, to)}, &snapshot_,
+                       [&](std::string_view key, std::string_view value) {
+                         return visit(DecodeStored<Record>(value, key, keys_), value.size());
+                       });
+}
+
+absl::StatusOr<std::uint64_t> SnapshotTables::ViewEpoch(std::string_view scope,
+                                                        std::string_view principal) {
+  ASSIGN_OR_RETURN(auto raw, view_.Get(ColumnFamily::kIndexes, ViewEpochKey(scope, principal)));
+  return ParseEpoch(raw);
+}
+
+}  // namespace vigil::server
