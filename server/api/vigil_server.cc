@@ -177,6 +177,7 @@ class ServerImpl final : public VigilServer {
       public_server_->Shutdown(deadline);
     }
     if (ops_server_) ops_server_->Shutdown(deadline);
+    signer_.reset();  // finishes the receipts being signed, then their calls
     ops_server_.reset();
     ops_service_.reset();
     public_server_.reset();
