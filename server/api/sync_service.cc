@@ -12,7 +12,7 @@
 #include "base/status_macros.h"
 #include "server/api/grpc_status.h"
 #include "server/api/reactors.h"
-#include "storage/audit_log.h"
+#include "server/records/attachment_upload.h"
 
 namespace vigil::server {
 namespace {
@@ -28,54 +28,40 @@ void FillStatus(const AttachmentState& state, AttachmentStatus* out) {
   out->set_complete(state.complete);
 }
 
-// Reads a header, then chunks; each is durable before the next is read.
+// Reads a header, then chunks, into an AttachmentUpload; each is durable
+// before the next is read.
 class UploadReactor final : public grpc::ServerReadReactor<UploadAttachmentRequest> {
  public:
-  UploadReactor(AttachmentStore* store, Authenticator* auth, const AccessPolicy* policy,
-                Caller caller, AttachmentStatus* response)
-      : store_(store),
-        auth_(auth),
-        policy_(policy),
-        caller_(std::move(caller)),
-        response_(response) {
+  UploadReactor(AttachmentStore* store, Authenticator* auth, Caller caller,
+                AttachmentStatus* response)
+      : auth_(auth), caller_(caller), upload_(*store, std::move(caller)), response_(response) {
     StartRead(&request_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {  // the client finished sending (or went away)
-      if (!state_.has_value()) {
-        Finish(ToGrpcStatus(WithReason(
-            absl::InvalidArgumentError("an upload starts with a header message"),
-            "UPLOAD_HEADER_MISSING")));
+      if (!upload_.state().has_value()) {
+        Finish(ToGrpcStatus(AttachmentUpload::HeaderMissing()));
         return;
       }
       // Incomplete uploads answer OK with `received`: where to resume.
-      FillStatus(*state_, response_);
+      FillStatus(*upload_.state(), response_);
       Finish(grpc::Status::OK);
       return;
     }
     auto stored = [this](absl::StatusOr<AttachmentState> s) { OnStored(std::move(s)); };
-    if (!state_.has_value()) {
-      if (!request_.has_header()) {
-        Finish(ToGrpcStatus(WithReason(
-            absl::InvalidArgumentError("an upload starts with a header message"),
-            "UPLOAD_HEADER_MISSING")));
-        return;
-      }
-      const std::string& scope = request_.header().scope();
-      absl::Status allowed = sync::Scope::Parse(scope).status();
-      if (allowed.ok()) allowed = policy_->RequireWrite(caller_, scope).status();
-      if (!allowed.ok()) {
-        Finish(ToGrpcStatus(allowed));
-        return;
-      }
-      scope_ = scope;
-      store_->Begin(caller_, scope, request_.header().sha256(), request_.header().size(), stored);
+    if (request_.has_header()) {
+      vigil::v1::AttachmentHeader& header = *request_.mutable_header();
+      upload_.Begin(std::move(*header.mutable_scope()), std::move(*header.mutable_sha256()),
+                    header.size(), stored);
       return;
     }
     if (!request_.has_chunk()) {
-      Finish(ToGrpcStatus(WithReason(
-          absl::InvalidArgumentError("only chunks may follow the header"), "UPLOAD_HEADER_REPEATED")));
+      Finish(ToGrpcStatus(upload_.state().has_value()
+                              ? WithReason(absl::InvalidArgumentError(
+                                               "only chunks may follow the header"),
+                                           "UPLOAD_HEADER_REPEATED")
+                              : AttachmentUpload::HeaderMissing()));
       return;
     }
     AttachmentChunk* chunk = request_.mutable_chunk();
@@ -83,116 +69,54 @@ class UploadReactor final : public grpc::ServerReadReactor<UploadAttachmentReque
       Finish(ToGrpcStatus(charged));
       return;
     }
-    if (state_->proof_needed) {
-      Prove(*chunk);
-      return;
-    }
-    store_->Append(caller_, scope_, state_->sha256, chunk->offset(),
-                   std::move(*chunk->mutable_data()), chunk->sha256(), stored);
+    upload_.Chunk(chunk->offset(), std::move(*chunk->mutable_data()),
+                  std::move(*chunk->mutable_sha256()), stored);
   }
 
   void OnDone() override { delete this; }
 
  private:
-  // The content is held for another scope: every byte is hashed here, not
-  // stored, and the scope is linked once all of them match.
-  void Prove(const AttachmentChunk& chunk) {
-    absl::Status bad;
-    if (Sha256::HexOf(chunk.data()) != chunk.sha256()) {
-      bad = WithReason(
-          absl::DataLossError("chunk bytes do not match the chunk's sha256: resend the chunk"),
-          "CHUNK_CORRUPT", {{"offset", std::to_string(chunk.offset())}});
-    } else if (chunk.offset() != proved_) {
-      bad = WithReason(absl::FailedPreconditionError(absl::StrCat(
-                           "this content is held for another scope: send all of it from "
-                           "offset 0, in order (next: ",
-                           proved_, ")")),
-                       "CHUNK_OFFSET_MISMATCH", {{"expected_offset", std::to_string(proved_)}});
-    } else if (chunk.data().empty() || chunk.data().size() > store_->options().max_chunk_bytes ||
-               proved_ + chunk.data().size() > state_->size) {
-      bad = WithReason(absl::InvalidArgumentError("chunk is empty, too large or past the end"),
-                       "CHUNK_PAST_END", {{"offset", std::to_string(chunk.offset())}});
-    }
-    if (!bad.ok()) {
-      Finish(ToGrpcStatus(bad));
-      return;
-    }
-    proof_.Update(chunk.data());
-    proved_ += chunk.data().size();
-    if (proved_ < state_->size) {
-      StartRead(&request_);
-      return;
-    }
-    if (proof_.FinalHex() != state_->sha256) {
-      Finish(ToGrpcStatus(WithReason(
-          absl::DataLossError("the content does not match its sha256"), "ATTACHMENT_HASH_MISMATCH",
-          {{"sha256", state_->sha256}})));
-      return;
-    }
-    store_->Link(caller_, scope_, state_->sha256,
-                 [this](absl::StatusOr<AttachmentState> s) { OnStored(std::move(s)); });
-  }
-
   void OnStored(absl::StatusOr<AttachmentState> state) {
     if (!state.ok()) {
       Finish(ToGrpcStatus(state.status()));
       return;
     }
-    state_ = std::move(*state);
-    if (state_->complete) {
-      FillStatus(*state_, response_);
+    if (state->complete) {
+      FillStatus(*state, response_);
       Finish(grpc::Status::OK);
       return;
     }
     StartRead(&request_);
   }
 
-  AttachmentStore* store_;
   Authenticator* auth_;
-  const AccessPolicy* policy_;
   const Caller caller_;
+  AttachmentUpload upload_;
   AttachmentStatus* response_;
   UploadAttachmentRequest request_;
-  std::optional<AttachmentState> state_;
-  std::string scope_;
-  Sha256 proof_;
-  std::uint64_t proved_ = 0;
 };
 
-// Streams pieces of at most ~1 MiB a batch, one write in flight at a time.
+// Streams pieces of at most ~1 MiB a batch, one write in flight at a time,
+// once the store has audited the read.
 class DownloadReactor final : public grpc::ServerWriteReactor<AttachmentChunk> {
  public:
-  // Call Start() once constructed.
-  DownloadReactor(AttachmentStore* store, storage::Storage* storage,
-                  const vigil::v1::DownloadAttachmentRequest& request)
-      : store_(store), storage_(storage), sha256_(request.sha256()), offset_(request.offset()) {
-    absl::StatusOr<AttachmentState> state = store_->GetState(sha256_);
-    if (!state.ok()) {
-      Finish(ToGrpcStatus(state.status()));
-      return;
-    }
-    end_ = request.length() == 0 ? state->size : request.offset() + request.length();
-    if (request.length() != 0 && end_ < request.offset()) end_ = ~0ull;  // overflow
-    ready_ = true;
-  }
+  DownloadReactor(AttachmentStore* store, const vigil::v1::DownloadAttachmentRequest& request)
+      : store_(store), sha256_(request.sha256()), offset_(request.offset()),
+        length_(request.length()) {}
 
   // Attachment bytes (photos, scans) leave the server only once the read is
-  // in the audit log. The first pieces are read here, on the gRPC thread:
-  // the commit callback only starts the write.
-  void Start(const Caller& caller, const std::string& scope) {
-    if (!ready_ || !Fill()) return;
-    storage_->Submit(
-        [caller, target = "attachments/" + sha256_ + " in " + scope](
-            storage::CommitContext& ctx) {
-          return storage::AppendAudit(ctx, AuditOf(caller, "attachment.read", target));
-        },
-        [this](absl::StatusOr<storage::CommitResult> audited) {
-          if (!audited.ok()) {
-            Finish(ToGrpcStatus(audited.status()));
-            return;
-          }
-          SendNext();
-        });
+  // in the audit log; the first pieces are read on the commit callback.
+  void Start(const Caller& caller, std::string scope) {
+    store_->OpenForDownload(caller, std::move(scope), sha256_,
+                            [this](absl::StatusOr<AttachmentState> state) {
+                              if (!state.ok()) {
+                                Finish(ToGrpcStatus(state.status()));
+                                return;
+                              }
+                              end_ = length_ == 0 ? state->size : offset_ + length_;
+                              if (length_ != 0 && end_ < offset_) end_ = ~0ull;  // overflow
+                              if (Fill()) SendNext();
+                            });
   }
 
   void OnWriteDone(bool ok) override {
@@ -243,10 +167,9 @@ class DownloadReactor final : public grpc::ServerWriteReactor<AttachmentChunk> {
   }
 
   AttachmentStore* store_;
-  storage::Storage* storage_;
-  bool ready_ = false;
   const std::string sha256_;
   std::uint64_t offset_;
+  const std::uint64_t length_;
   std::uint64_t end_ = 0;
   std::deque<AttachmentChunk> pending_;
   AttachmentChunk current_;
@@ -363,7 +286,7 @@ grpc::ServerWriteReactor<vigil::v1::ChangeNotice>* SyncService::Subscribe(
     if (!allowed.ok()) return new Refused(allowed);
     scopes.insert(scope);
   }
-  auto* reactor = new SubscribeReactor(hub_, std::move(scopes), storage_->LastCommittedSeq(),
+  auto* reactor = new SubscribeReactor(hub_, std::move(scopes), records_->LastCommittedSeq(),
                                        caller->principal, caller->device);
   // Rights are checked again now that the stream is registered: a removal
   // from the team whose closing of streams ran between the first check and
@@ -382,27 +305,7 @@ grpc::ServerReadReactor<UploadAttachmentRequest>* SyncService::UploadAttachment(
     grpc::CallbackServerContext* context, AttachmentStatus* response) {
   absl::StatusOr<Caller> caller = AuthenticateCall(*auth_, *context);
   if (!caller.ok()) return new RefusedReadReactor<UploadAttachmentRequest>(caller.status());
-  return new UploadReactor(attachments_, auth_, policy_, std::move(*caller), response);
-}
-
-absl::Status SyncService::CheckAttachmentRead(const Caller& caller, const std::string& scope,
-                                              const std::string& sha256) {
-  RETURN_IF_ERROR(sync::Scope::Parse(scope).status());
-  RETURN_IF_ERROR(AttachmentStore::ValidateSha256(sha256));
-  ASSIGN_OR_RETURN(ScopeGrant grant, policy_->RequireRead(caller, scope));
-  // Photos and scans may show faces, injuries, names: never for services.
-  if (grant.service) return AccessPolicy::Denied();
-  ASSIGN_OR_RETURN(bool linked, attachments_->InScope(sha256, scope));
-  // The scope storing an unfinished upload learns where it ends (its bytes
-  // are readable only once complete, and then the scope is linked).
-  if (!linked) {
-    ASSIGN_OR_RETURN(linked, attachments_->UploadingIn(sha256, scope));
-  }
-  if (!linked) {
-    return WithReason(absl::NotFoundError("no attachment with this hash in this scope"),
-                      "ATTACHMENT_NOT_FOUND", {{"sha256", sha256}});
-  }
-  return absl::OkStatus();
+  return new UploadReactor(attachments_, auth_, std::move(*caller), response);
 }
 
 grpc::ServerUnaryReactor* SyncService::GetAttachmentStatus(
@@ -411,12 +314,8 @@ grpc::ServerUnaryReactor* SyncService::GetAttachmentStatus(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   std::optional<Caller> caller = Admit(*auth_, *context, reactor);
   if (!caller) return reactor;
-  if (absl::Status s = CheckAttachmentRead(*caller, request->scope(), request->sha256());
-      !s.ok()) {
-    reactor->Finish(ToGrpcStatus(s));
-    return reactor;
-  }
-  absl::StatusOr<AttachmentState> state = attachments_->GetState(request->sha256());
+  absl::StatusOr<AttachmentState> state =
+      attachments_->StateFor(*caller, request->scope(), request->sha256());
   if (state.ok()) FillStatus(*state, response);
   reactor->Finish(ToGrpcStatus(state.status()));
   return reactor;
@@ -426,11 +325,7 @@ grpc::ServerWriteReactor<AttachmentChunk>* SyncService::DownloadAttachment(
     grpc::CallbackServerContext* context, const vigil::v1::DownloadAttachmentRequest* request) {
   absl::StatusOr<Caller> caller = AuthenticateCall(*auth_, *context);
   if (!caller.ok()) return new RefusedWriteReactor<AttachmentChunk>(caller.status());
-  if (absl::Status s = CheckAttachmentRead(*caller, request->scope(), request->sha256());
-      !s.ok()) {
-    return new RefusedWriteReactor<AttachmentChunk>(s);
-  }
-  auto* reactor = new DownloadReactor(attachments_, storage_, *request);
+  auto* reactor = new DownloadReactor(attachments_, *request);
   reactor->Start(*caller, request->scope());
   return reactor;
 }

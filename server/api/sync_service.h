@@ -27,15 +27,13 @@ class SyncService final
  public:
   // Everything is borrowed and must outlive the service.
   SyncService(Authenticator* auth, const AccessPolicy* policy, RecordStore* records,
-              AttachmentStore* attachments, ChangeHub* hub, ReceiptSigner* signer,
-              storage::Storage* storage)
+              AttachmentStore* attachments, ChangeHub* hub, ReceiptSigner* signer)
       : auth_(auth),
         policy_(policy),
         records_(records),
         attachments_(attachments),
         hub_(hub),
-        signer_(signer),
-        storage_(storage) {}
+        signer_(signer) {}
 
   grpc::ServerUnaryReactor* GetReceipt(grpc::CallbackServerContext* context,
                                        const vigil::v1::GetReceiptRequest* request,
@@ -69,18 +67,12 @@ class SyncService final
       const vigil::v1::DownloadAttachmentRequest* request) override;
 
  private:
-  // OK when the caller may read `scope` and the content was uploaded into it
-  // (or proven there), or while the scope stores an unfinished upload of it.
-  absl::Status CheckAttachmentRead(const Caller& caller, const std::string& scope,
-                                   const std::string& sha256);
-
   Authenticator* auth_;
   const AccessPolicy* policy_;
   RecordStore* records_;
   AttachmentStore* attachments_;
   ChangeHub* hub_;
   ReceiptSigner* signer_;
-  storage::Storage* storage_;
 };
 
 }  // namespace vigil::server

@@ -112,11 +112,10 @@ class ServerImpl final : public VigilServer {
         records_(std::move(records)),
         signer_(std::move(signer)),
         attachments_(std::make_unique<AttachmentStore>(
-            storage_.get(), keys_.get(),
+            storage_.get(), keys_.get(), policy_.get(),
             AttachmentOptions{.max_attachment_bytes = config.max_attachment_bytes})),
         sync_service_(std::make_unique<SyncService>(auth_.get(), policy_.get(), records_.get(),
-                                                    attachments_.get(), &hub_, signer_.get(),
-                                                    storage_.get())),
+                                                    attachments_.get(), &hub_, signer_.get())),
         rotator_(std::make_unique<KeyRotator>(storage_.get(), keys_.get())),
         admin_service_(std::make_unique<AdminService>(auth_.get(), identities_.get(),
                                                       rotator_.get(), storage_.get(), &hub_,

@@ -194,10 +194,28 @@ absl::StatusOr<ScopeGrant> AccessPolicy::RequireRead(const Caller& caller,
 }
 
 absl::StatusOr<ScopeGrant> AccessPolicy::RequireWrite(const Caller& caller,
-                                                      std::string_view scope) const {
-  ASSIGN_OR_RETURN(ScopeGrant grant, Grant(caller, scope));
+                                                      std::string_view scope,
+                                                      storage::ReadView& view) const {
+  ASSIGN_OR_RETURN(ScopeGrant grant, Grant(caller, scope, view));
   if (!grant.write) return Denied();
   return grant;
+}
+
+absl::StatusOr<ScopeGrant> AccessPolicy::RequireWrite(const Caller& caller,
+                                                      std::string_view scope) const {
+  storage::StorageView latest(identities_->storage());
+  return RequireWrite(caller, scope, latest);
+}
+
+absl::StatusOr<ScopeGrant> AccessPolicy::RequireAttachmentBytes(const Caller& caller,
+                                                                std::string_view scope) const {
+  ASSIGN_OR_RETURN(ScopeGrant grant, RequireRead(caller, scope));
+  if (grant.service) return Denied();
+  return grant;
+}
+
+bool AccessPolicy::MayLearnOfAbsence(const Caller& caller) {
+  return caller.role == vigil::v1::ROLE_NPM_REVIEWER;
 }
 
 absl::StatusOr<Visibility> VisibilityOf(const ScopeGrant& grant, const Record& record,

@@ -92,6 +92,20 @@ class AccessPolicy {
   absl::StatusOr<ScopeGrant> RequireRead(const Caller& caller, std::string_view scope) const;
   absl::StatusOr<ScopeGrant> RequireWrite(const Caller& caller, std::string_view scope) const;
 
+  // RequireRead(), and never for service accounts: attachment bytes (photos
+  // and scans) may show faces, injuries, names.
+  absl::StatusOr<ScopeGrant> RequireAttachmentBytes(const Caller& caller,
+                                                    std::string_view scope) const;
+  // RequireWrite() through `view` (the commit that writes).
+  absl::StatusOr<ScopeGrant> RequireWrite(const Caller& caller, std::string_view scope,
+                                          storage::ReadView& view) const;
+
+  // Whether telling the caller that a record does not exist tells them
+  // nothing they could not learn anyway: NPM reviewers read every scope in
+  // full. Everyone else gets the same PERMISSION_DENIED whether or not it
+  // exists.
+  static bool MayLearnOfAbsence(const Caller& caller);
+
   // The same PERMISSION_DENIED for every refusal.
   static absl::Status Denied();
 

@@ -11,6 +11,7 @@
 #include "base/status_macros.h"
 #include "storage/audit_log.h"
 #include "storage/key_codec.h"
+#include "sync/scope.h"
 #include "vigil/internal/storage_values.pb.h"
 
 namespace vigil::server {
@@ -104,6 +105,45 @@ absl::StatusOr<AttachmentState> AttachmentStore::GetState(std::string_view sha25
   return StateOf(sha256, *meta);
 }
 
+absl::Status AttachmentStore::CheckWrite(const Caller& caller, const std::string& scope,
+                                         CommitContext& ctx) const {
+  return policy_->RequireWrite(caller, scope, ctx).status();
+}
+
+absl::StatusOr<AttachmentState> AttachmentStore::StateFor(const Caller& caller,
+                                                          std::string_view scope,
+                                                          std::string_view sha256) {
+  RETURN_IF_ERROR(sync::Scope::Parse(scope).status());
+  RETURN_IF_ERROR(ValidateSha256(sha256));
+  RETURN_IF_ERROR(policy_->RequireAttachmentBytes(caller, scope).status());
+  ASSIGN_OR_RETURN(bool linked, InScope(sha256, scope));
+  // The scope storing an unfinished upload learns where it ends (its bytes
+  // are readable only once complete, and then the scope is linked).
+  if (!linked) {
+    ASSIGN_OR_RETURN(linked, UploadingIn(sha256, scope));
+  }
+  if (!linked) {
+    return WithReason(absl::NotFoundError("no attachment with this hash in this scope"),
+                      "ATTACHMENT_NOT_FOUND", {{"sha256", std::string(sha256)}});
+  }
+  return GetState(sha256);
+}
+
+void AttachmentStore::OpenForDownload(const Caller& caller, std::string scope,
+                                      std::string sha256, AttachmentDoneFn done) {
+  absl::StatusOr<AttachmentState> state = StateFor(caller, scope, sha256);
+  if (!state.ok()) return done(state.status());
+  CommitState(
+      storage_,
+      [caller, state = *std::move(state),
+       target = "attachments/" + sha256 + " in " + scope](CommitContext& ctx)
+          -> absl::StatusOr<AttachmentState> {
+        RETURN_IF_ERROR(storage::AppendAudit(ctx, AuditOf(caller, "attachment.read", target)));
+        return state;
+      },
+      std::move(done));
+}
+
 absl::StatusOr<bool> AttachmentStore::InScope(std::string_view sha256, std::string_view scope) {
   ASSIGN_OR_RETURN(auto link, storage_->Get(ColumnFamily::kAttachments, ScopeKey(sha256, scope)));
   return link.has_value();
@@ -118,7 +158,8 @@ absl::StatusOr<bool> AttachmentStore::UploadingIn(std::string_view sha256,
 
 void AttachmentStore::Begin(const Caller& caller, std::string scope, std::string sha256,
                             std::uint64_t size, AttachmentDoneFn done) {
-  absl::Status valid = ValidateSha256(sha256);
+  absl::Status valid = sync::Scope::Parse(scope).status();
+  if (valid.ok()) valid = ValidateSha256(sha256);
   if (valid.ok() && (size == 0 || size > options_.max_attachment_bytes)) {
     valid = WithReason(absl::InvalidArgumentError(absl::StrCat(
                            "attachment size must be 1..", options_.max_attachment_bytes,
@@ -131,7 +172,8 @@ void AttachmentStore::Begin(const Caller& caller, std::string scope, std::string
   }
   CommitState(
       storage_,
-      [caller, scope, sha256, size](CommitContext& ctx) -> absl::StatusOr<AttachmentState> {
+      [this, caller, scope, sha256, size](CommitContext& ctx) -> absl::StatusOr<AttachmentState> {
+        RETURN_IF_ERROR(CheckWrite(caller, scope, ctx));
         ASSIGN_OR_RETURN(auto meta,
                          ParseMeta(ctx.Get(ColumnFamily::kAttachments, MetaKey(sha256))));
         ASSIGN_OR_RETURN(auto linked, ctx.Get(ColumnFamily::kAttachments, ScopeKey(sha256, scope)));
@@ -175,7 +217,8 @@ void AttachmentStore::Link(const Caller& caller, std::string scope, std::string 
                            AttachmentDoneFn done) {
   CommitState(
       storage_,
-      [caller, scope, sha256](CommitContext& ctx) -> absl::StatusOr<AttachmentState> {
+      [this, caller, scope, sha256](CommitContext& ctx) -> absl::StatusOr<AttachmentState> {
+        RETURN_IF_ERROR(CheckWrite(caller, scope, ctx));
         ASSIGN_OR_RETURN(auto meta,
                          ParseMeta(ctx.Get(ColumnFamily::kAttachments, MetaKey(sha256))));
         if (!meta.has_value()) {
@@ -216,8 +259,9 @@ void AttachmentStore::Append(const Caller& caller, std::string scope, std::strin
   }
   CommitState(
       storage_,
-      [this, scope, sha256, offset, data = std::move(data)](CommitContext& ctx)
+      [this, caller, scope, sha256, offset, data = std::move(data)](CommitContext& ctx)
           -> absl::StatusOr<AttachmentState> {
+        RETURN_IF_ERROR(CheckWrite(caller, scope, ctx));
         ASSIGN_OR_RETURN(auto meta,
                          ParseMeta(ctx.Get(ColumnFamily::kAttachments, MetaKey(sha256))));
         ASSIGN_OR_RETURN(auto linked, ctx.Get(ColumnFamily::kAttachments, ScopeKey(sha256, scope)));

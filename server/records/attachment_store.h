@@ -21,6 +21,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "base/background_worker.h"
+#include "server/auth/access_policy.h"
 #include "server/auth/caller.h"
 #include "storage/storage.h"
 #include "storage/value_cipher.h"
@@ -57,11 +58,13 @@ using AttachmentDoneFn = absl::AnyInvocable<void(absl::StatusOr<AttachmentState>
 
 class AttachmentStore {
  public:
-  // `storage` and `keys` are borrowed and must outlive the store. Every
-  // piece is sealed with `keys` (bound to its storage key).
+  // `storage`, `keys` and `policy` are borrowed and must outlive the store.
+  // Every piece is sealed with `keys` (bound to its storage key). Every
+  // write checks, through its own commit, that the caller may write the
+  // scope (PERMISSION_DENIED, SCOPE_NOT_PERMITTED, otherwise).
   AttachmentStore(storage::Storage* storage, const storage::KeyRing* keys,
-                  AttachmentOptions options)
-      : storage_(storage), keys_(keys), options_(options) {}
+                  const AccessPolicy* policy, AttachmentOptions options)
+      : storage_(storage), keys_(keys), policy_(policy), options_(options) {}
 
   const AttachmentOptions& options() const { return options_; }
 
@@ -80,8 +83,8 @@ class AttachmentStore {
   // size of 0 or over the limit; FailedPrecondition when the stored content
   // of this hash has another size. An unfinished upload that declared
   // another size is restarted.
-  // A new upload is stored for `scope` (a validated scope the caller may
-  // write), which is linked to the content (its readers may download it)
+  // A new upload is stored for `scope` (InvalidArgument, SCOPE_INVALID,
+  // unless a scope the caller may write), which is linked to the content (its readers may download it)
   // once every byte is stored and verified: beginning an upload proves
   // nothing. When content of this hash is held, or being uploaded, for
   // another scope only, the state comes back with proof_needed, nothing is
@@ -94,6 +97,18 @@ class AttachmentStore {
   // that scope (it resumes it). Aborted when the content was discarded
   // meanwhile (upload again).
   void Link(const Caller& caller, std::string scope, std::string sha256, AttachmentDoneFn done);
+  // The state of an attachment of `scope` for a caller who may download its
+  // bytes (AccessPolicy::RequireAttachmentBytes): InvalidArgument for a bad
+  // scope or hash, PERMISSION_DENIED, NotFound (ATTACHMENT_NOT_FOUND) unless
+  // the content is linked to the scope or an unfinished upload of the scope
+  // (which learns where it ends).
+  absl::StatusOr<AttachmentState> StateFor(const Caller& caller, std::string_view scope,
+                                           std::string_view sha256);
+  // StateFor(), then the read is committed to the audit log
+  // (attachment.read): the bytes may leave the server once `done` sees OK.
+  void OpenForDownload(const Caller& caller, std::string scope, std::string sha256,
+                       AttachmentDoneFn done);
+
   // True once content of this hash was uploaded into `scope`, or proven
   // there, and verified: readers of the scope may download it.
   absl::StatusOr<bool> InScope(std::string_view sha256, std::string_view scope);
@@ -125,8 +140,13 @@ class AttachmentStore {
   // verification) is verified before `done` sees it.
   AttachmentDoneFn VerifyWhenFull(const Caller& caller, AttachmentDoneFn done);
 
+  // PERMISSION_DENIED unless the caller may write `scope` as `ctx` holds.
+  absl::Status CheckWrite(const Caller& caller, const std::string& scope,
+                          storage::CommitContext& ctx) const;
+
   storage::Storage* storage_;
   const storage::KeyRing* keys_;
+  const AccessPolicy* policy_;
   const AttachmentOptions options_;
   BackgroundWorker verifier_;  // hashes whole attachments off the writer thread
 };

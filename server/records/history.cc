@@ -41,7 +41,7 @@ absl::StatusOr<vigil::v1::GetHistoryResponse> RecordStore::ReadHistory(
   ASSIGN_OR_RETURN(std::optional<Record> found, tables.Head(request.record_id()));
   if (!found.has_value()) {
     // Only a caller who could read it anywhere learns that it does not exist.
-    if (caller.role != vigil::v1::ROLE_NPM_REVIEWER) return AccessPolicy::Denied();
+    if (!AccessPolicy::MayLearnOfAbsence(caller)) return AccessPolicy::Denied();
     return WithReason(absl::NotFoundError("no such record"), "RECORD_NOT_FOUND",
                       {{"record_id", request.record_id()}});
   }

@@ -57,6 +57,9 @@ class RecordStore {
                                                              const AccessPolicy* policy,
                                                              RecordStoreOptions options);
 
+  // The last durable commit sequence number (where a subscription starts).
+  std::uint64_t LastCommittedSeq() const { return storage_->LastCommittedSeq(); }
+
   // Called on the commit thread after every push that changed something;
   // must be quick. Set before serving.
   void SetChangeListener(ChangeListener listener) { listener_ = std::move(listener); }

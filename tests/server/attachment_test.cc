@@ -10,6 +10,8 @@
 #include "absl/synchronization/notification.h"
 #include "base/error_reason.h"
 #include "base/sha256.h"
+#include "server/auth/access_policy.h"
+#include "server/auth/identity_store.h"
 #include "server/records/attachment_store.h"
 #include "storage/key_codec.h"
 #include "tests/testing/temp_dir.h"
@@ -342,7 +344,9 @@ class AttachmentStoreTest : public ::testing::Test {
     auto db = storage::Storage::Open(dir_.Sub("db"), storage::StorageOptions());
     ASSERT_OK(db);
     db_ = std::move(*db);
-    store_ = std::make_unique<server::AttachmentStore>(db_.get(), keys_.get(),
+    identities_ = std::make_unique<server::IdentityStore>(db_.get());
+    policy_ = std::make_unique<server::AccessPolicy>(identities_.get());
+    store_ = std::make_unique<server::AttachmentStore>(db_.get(), keys_.get(), policy_.get(),
                                                        server::AttachmentOptions{});
   }
 
@@ -362,6 +366,8 @@ class AttachmentStoreTest : public ::testing::Test {
   testing::TempDir dir_;
   std::unique_ptr<storage::KeyRing> keys_;
   std::unique_ptr<storage::Storage> db_;
+  std::unique_ptr<server::IdentityStore> identities_;
+  std::unique_ptr<server::AccessPolicy> policy_;
   std::unique_ptr<server::AttachmentStore> store_;
 };
 
@@ -370,7 +376,7 @@ TEST_F(AttachmentStoreTest, InterruptedVerificationIsResumedByBegin) {
   storage::Storage* db = db_.get();
   const std::string content = "register page scan";
   const std::string sha = Sha256::HexOf(content);
-  const server::Caller caller{"tester", "dev"};
+  const server::Caller caller{"tester", "dev", v1::ROLE_NPM_REVIEWER};
   ASSERT_OK(run([&](auto cb) { store.Begin(caller, kScope, sha, content.size(), cb); }));
   auto appended = run([&](auto cb) {
     store.Append(caller, kScope, sha, 0, content, Sha256::HexOf(content), cb);
@@ -401,7 +407,7 @@ TEST_F(AttachmentStoreTest, ChunksAreStoredOnlyForTheUploadingScope) {
   server::AttachmentStore& store = *store_;
   const std::string content = "medical report scan";
   const std::string sha = Sha256::HexOf(content);
-  const server::Caller caller{"tester", "dev"};
+  const server::Caller caller{"tester", "dev", v1::ROLE_NPM_REVIEWER};
   const std::string elsewhere = "visits/0190a7e0-0000-7000-8000-000000000001";
   ASSERT_OK(run([&](auto cb) { store.Begin(caller, kScope, sha, content.size(), cb); }));
   EXPECT_TRUE(*store.UploadingIn(sha, kScope));
