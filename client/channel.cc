@@ -42,18 +42,6 @@ std::string HostOf(const std::string& target) {
   return colon == std::string::npos ? target : target.substr(0, colon);
 }
 
-std::optional<google::rpc::ErrorInfo> InfoOf(const grpc::Status& status) {
-  google::rpc::Status rich;
-  if (status.error_details().empty() || !rich.ParseFromString(status.error_details())) {
-    return std::nullopt;
-  }
-  for (const auto& any : rich.details()) {
-    google::rpc::ErrorInfo info;
-    if (any.UnpackTo(&info)) return info;
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 grpc::experimental::Interceptor* BearerInterceptorFactory::CreateClientInterceptor(
@@ -104,14 +92,26 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ServerAddress& 
                                                                  args, std::move(factories));
 }
 
+absl::StatusOr<google::rpc::ErrorInfo> ErrorInfoOf(const grpc::Status& status) {
+  google::rpc::Status rich;
+  if (status.error_details().empty() || !rich.ParseFromString(status.error_details())) {
+    return absl::NotFoundError("status carries no google.rpc.Status details");
+  }
+  for (const auto& any : rich.details()) {
+    google::rpc::ErrorInfo info;
+    if (any.UnpackTo(&info)) return info;
+  }
+  return absl::NotFoundError("status carries no google.rpc.ErrorInfo");
+}
+
 std::string ErrorReason(const grpc::Status& status) {
-  auto info = InfoOf(status);
-  return info.has_value() ? info->reason() : "";
+  auto info = ErrorInfoOf(status);
+  return info.ok() ? info->reason() : "";
 }
 
 std::string ErrorMetadata(const grpc::Status& status, const std::string& key) {
-  auto info = InfoOf(status);
-  if (!info.has_value()) return "";
+  auto info = ErrorInfoOf(status);
+  if (!info.ok()) return "";
   auto it = info->metadata().find(key);
   return it == info->metadata().end() ? "" : it->second;
 }
@@ -119,7 +119,7 @@ std::string ErrorMetadata(const grpc::Status& status, const std::string& key) {
 absl::Status ToAbsl(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
   absl::Status out(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-  if (auto info = InfoOf(status); info.has_value() && !info->reason().empty()) {
+  if (auto info = ErrorInfoOf(status); info.ok() && !info->reason().empty()) {
     out.SetPayload(kReasonPayload, absl::Cord(info->reason()));
     for (const auto& [key, value] : info->metadata()) {
       out.SetPayload(absl::StrCat(kMetadataPayloadPrefix, key), absl::Cord(value));

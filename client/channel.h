@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "google/rpc/error_details.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/support/client_interceptor.h"
 
@@ -65,6 +66,9 @@ class BearerInterceptorFactory final
   std::string header_;
 };
 
+// The google.rpc.ErrorInfo a failed call carries in its details (what
+// server/api/grpc_status.h's ToGrpcStatus puts there); NotFound when none.
+absl::StatusOr<google::rpc::ErrorInfo> ErrorInfoOf(const grpc::Status& status);
 // google.rpc.ErrorInfo.reason of a failed call, or "".
 std::string ErrorReason(const grpc::Status& status);
 // ErrorInfo.metadata[key] of a failed call, or "".

@@ -18,12 +18,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "base/error_reason.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
 #include "storage/storage.h"
 #include "sync/ids.h"
 #include "sync/merge.h"
 #include "sync/record_merge.h"
+#include "sync/scope.h"
 #include "vigil/v1/admin.grpc.pb.h"
 #include "vigil/v1/sync.grpc.pb.h"
 
@@ -662,9 +664,7 @@ class Replica::Impl {
     if (!metadata.has_captured_at()) {
       metadata.mutable_captured_at()->set_seconds(absl::ToUnixSeconds(absl::Now()));
     }
-    if (metadata.visit_id().empty() && absl::StartsWith(scope, "visits/")) {
-      metadata.set_visit_id(scope.substr(7));
-    }
+    if (metadata.visit_id().empty()) metadata.set_visit_id(std::string(sync::VisitIdOf(scope)));
     RecordBody body;
     *body.mutable_attachment() = std::move(metadata);
     std::string id;
@@ -687,16 +687,19 @@ class Replica::Impl {
 
   // --- Sync. ---
 
-  // Runs `call` until it succeeds, fails for good, or the retry window ends.
-  template <typename Call>
-  grpc::Status Retrying(const SyncOptions& options, SyncReport& report, Call call) {
+  // Runs `call` until it succeeds, fails for good, the retry window ends, or
+  // `stop` says a transient failure is not to be retried as it is.
+  template <typename Call, typename Stop = bool (*)(const grpc::Status&)>
+  grpc::Status Retrying(const SyncOptions& options, SyncReport& report, Call call,
+                        Stop stop = [](const grpc::Status&) { return false; }) {
     const absl::Time start = absl::Now();
     absl::Duration backoff = options.initial_backoff;
     while (true) {
       grpc::ClientContext ctx;
       ctx.set_deadline(absl::ToChronoTime(absl::Now() + options.call_deadline));
       grpc::Status s = call(ctx);
-      if (s.ok() || !Transient(s.error_code()) || absl::Now() - start + backoff > options.retry_for) {
+      if (s.ok() || !Transient(s.error_code()) || stop(s) ||
+          absl::Now() - start + backoff > options.retry_for) {
         return s;
       }
       ++report.retries;
@@ -742,7 +745,7 @@ class Replica::Impl {
       // Scopes purged by this sync are no longer followed.
       ASSIGN_OR_RETURN(const std::vector<std::string> still, Followed());
       for (const std::string& scope : still) {
-        if (!absl::StartsWith(scope, "visits/")) continue;
+        if (sync::VisitIdOf(scope).empty()) continue;  // receipts are per visit
         tell(Progress::Phase::kReceipt, scope);
         absl::Status checked = CheckReceipt(*stub, profile, scope, options, report);
         if (checked.code() == absl::StatusCode::kUnauthenticated) return checked;
@@ -898,19 +901,19 @@ class Replica::Impl {
       }
       batch.resize(static_cast<std::size_t>(request.mutations_size()));
       vigil::v1::PushResponse response;
-      bool too_slow = false;
-      grpc::Status s = Retrying(options, report, [&](grpc::ClientContext& ctx) {
-        response.Clear();
-        grpc::Status pushed = stub.Push(&ctx, request, &response);
-        if (pushed.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
-            request.mutations_size() > 1) {
-          too_slow = true;
-          // Not transient: ends this call's retries (handled below).
-          return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "halve the batch");
-        }
-        return pushed;
-      });
-      if (too_slow) {
+      // A batch of several that misses its deadline is halved, not resent.
+      auto too_slow_for = [&](const grpc::Status& pushed) {
+        return pushed.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+               request.mutations_size() > 1;
+      };
+      grpc::Status s = Retrying(
+          options, report,
+          [&](grpc::ClientContext& ctx) {
+            response.Clear();
+            return stub.Push(&ctx, request, &response);
+          },
+          too_slow_for);
+      if (too_slow_for(s)) {
         // Resending is safe: whatever of it the server applied comes back
         // as duplicates.
         ++report.retries;
@@ -1543,7 +1546,7 @@ class Replica::Impl {
   absl::StatusOr<std::uint64_t> Forget(const std::string& scope) {
     absl::MutexLock one_at_a_time(&sync_mu_);
     std::string pinned_key;
-    if (absl::StartsWith(scope, "visits/")) {
+    if (!sync::VisitIdOf(scope).empty()) {
       absl::StatusOr<ClientProfile> profile = Profile();
       if (profile.ok()) pinned_key = profile->receipt_public_key();
     }
@@ -1612,7 +1615,7 @@ class Replica::Impl {
                }
                held_here.emplace_back(id, rec->server().revision());
              }
-             if (absl::StartsWith(scope, "visits/") && !held_here.empty()) {
+             if (!sync::VisitIdOf(scope).empty() && !held_here.empty()) {
                ASSIGN_OR_RETURN(std::optional<StoredReceipt> stored,
                                 LoadIn<StoredReceipt>(sealer_, ctx, ReceiptKey(scope)));
                if (!stored.has_value()) {
@@ -1717,7 +1720,9 @@ absl::StatusOr<vigil::v1::ReceiptManifest> VerifyReceipt(const vigil::v1::Receip
           reinterpret_cast<const unsigned char*>(receipt.manifest().data()),
           receipt.manifest().size(),
           reinterpret_cast<const unsigned char*>(public_key.data())) != 0) {
-    return absl::DataLossError("the receipt's signature does not verify against the pinned key");
+    return WithReason(
+        absl::DataLossError("the receipt's signature does not verify against the pinned key"),
+        "RECEIPT_SIGNATURE_INVALID");
   }
   vigil::v1::ReceiptManifest manifest;
   if (!manifest.ParseFromString(receipt.manifest())) {
@@ -1932,11 +1937,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Replica::Channel() const {
 }
 
 absl::Status Replica::Follow(const std::string& scope) {
-  if (scope != "registry" && !absl::StartsWith(scope, "visits/") &&
-      !absl::StartsWith(scope, "facilities/")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "'", scope, "' is not a scope: \"registry\", \"visits/{id}\" or \"facilities/{id}\""));
-  }
+  RETURN_IF_ERROR(sync::Scope::Parse(scope).status());
   return impl_->db_
       ->Commit([&](storage::CommitContext& ctx) {
         ctx.Put(kMeta, FollowKey(scope), "");

@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "client/vigilctl_commands.h"
+#include "sync/scope.h"
 #include "client/vigilctl_values.h"
 #include "vigil/v1/finding.pb.h"
 #include "vigil/v1/interview.pb.h"
@@ -162,7 +163,9 @@ absl::Status ApplyInterview(const InterviewArgs& args, vigil::v1::Interview* i) 
 // record back with the server's revision).
 int CreateIn(const Globals& g, client::Replica& replica, const std::string& visit_id,
              const RecordBody& body) {
-  const std::string scope = "visits/" + visit_id;
+  absl::StatusOr<sync::Scope> visit = sync::Scope::Visit(visit_id);
+  if (!visit.ok()) return Fail("the visit", visit.status());
+  const std::string& scope = visit->str();
   if (absl::Status s = replica.Follow(scope); !s.ok()) return Fail("following the visit", s);
   absl::StatusOr<std::string> id = replica.Create(scope, body);
   if (!id.ok()) return Fail(absl::StrCat("creating the ", KindOf(body)), id.status());
@@ -271,7 +274,9 @@ int Attach(const Globals& g, const AttachArgs& args) {
   auto replica = OpenHome(g, &code);
   if (!replica) return code;
   if (!RequireProfile(g, *replica, &code)) return code;
-  const std::string scope = "visits/" + *visit;
+  absl::StatusOr<sync::Scope> visit_scope = sync::Scope::Visit(*visit);
+  if (!visit_scope.ok()) return Fail("the visit", visit_scope.status());
+  const std::string& scope = visit_scope->str();
   if (absl::Status s = replica->Follow(scope); !s.ok()) return Fail("following the visit", s);
   vigil::v1::Attachment metadata;
   metadata.set_visit_id(*visit);

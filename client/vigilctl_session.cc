@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "client/vigilctl_commands.h"
 #include "sync/ids.h"
+#include "sync/scope.h"
 
 namespace vigil::vigilctl {
 
@@ -129,14 +130,8 @@ absl::StatusOr<client::ServerAddress> AddressFrom(const ServerFlags& flags) {
 }
 
 absl::StatusOr<std::string> ScopeArg(const std::string& arg) {
-  if (arg == "registry") return arg;
-  for (const char* prefix : {"visits/", "facilities/"}) {
-    if (absl::StartsWith(arg, prefix)) {
-      if (!sync::ValidateRecordId(arg.substr(absl::string_view(prefix).size())).ok()) break;
-      return arg;
-    }
-  }
-  if (sync::ValidateRecordId(arg).ok()) return "visits/" + arg;
+  if (absl::StatusOr<sync::Scope> scope = sync::Scope::Parse(arg); scope.ok()) return scope->str();
+  if (absl::StatusOr<sync::Scope> visit = sync::Scope::Visit(arg); visit.ok()) return visit->str();
   return absl::InvalidArgumentError(
       absl::StrCat("'", arg,
                    "' is not a scope: give a visit id, \"visits/ID\", \"facilities/ID\" or "
@@ -144,7 +139,8 @@ absl::StatusOr<std::string> ScopeArg(const std::string& arg) {
 }
 
 absl::StatusOr<std::string> VisitArg(const std::string& arg) {
-  const std::string id = absl::StartsWith(arg, "visits/") ? arg.substr(7) : arg;
+  const std::string_view visit_id = sync::VisitIdOf(arg);
+  const std::string id(visit_id.empty() ? std::string_view(arg) : visit_id);
   if (!sync::ValidateRecordId(id).ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "'", arg, "' is not a visit id (a UUIDv7 or ULID; `vigilctl new-id` makes one)"));

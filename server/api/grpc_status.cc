@@ -28,16 +28,4 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                       std::string(status.message()), rich.SerializeAsString());
 }
 
-absl::StatusOr<google::rpc::ErrorInfo> ErrorInfoOf(const grpc::Status& status) {
-  google::rpc::Status rich;
-  if (status.error_details().empty() || !rich.ParseFromString(status.error_details())) {
-    return absl::NotFoundError("status carries no google.rpc.Status details");
-  }
-  for (const auto& any : rich.details()) {
-    google::rpc::ErrorInfo info;
-    if (any.UnpackTo(&info)) return info;
-  }
-  return absl::NotFoundError("status carries no google.rpc.ErrorInfo");
-}
-
 }  // namespace vigil::server

@@ -16,9 +16,7 @@ namespace vigil::server {
 // e.g. "INVALID_ARGUMENT".
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
-// Decodes the ErrorInfo of a grpc::Status produced by ToGrpcStatus (for
-// clients and tests); NotFound when the status carries none.
-absl::StatusOr<google::rpc::ErrorInfo> ErrorInfoOf(const grpc::Status& status);
+// Clients (and tests) decode it with client::ErrorInfoOf (client/channel.h).
 
 }  // namespace vigil::server
 

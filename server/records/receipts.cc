@@ -87,23 +87,4 @@ absl::StatusOr<vigil::v1::Receipt> ReceiptSigner::Issue(const Caller& caller,
   return receipt;
 }
 
-absl::StatusOr<vigil::v1::ReceiptManifest> ReceiptSigner::Verify(
-    const vigil::v1::Receipt& receipt, const std::string& public_key) {
-  if (public_key.size() != crypto_sign_PUBLICKEYBYTES ||
-      receipt.signature().size() != crypto_sign_BYTES ||
-      crypto_sign_verify_detached(
-          reinterpret_cast<const unsigned char*>(receipt.signature().data()),
-          reinterpret_cast<const unsigned char*>(receipt.manifest().data()),
-          receipt.manifest().size(),
-          reinterpret_cast<const unsigned char*>(public_key.data())) != 0) {
-    return WithReason(absl::DataLossError("receipt signature does not verify"),
-                      "RECEIPT_SIGNATURE_INVALID");
-  }
-  vigil::v1::ReceiptManifest manifest;
-  if (!manifest.ParseFromString(receipt.manifest())) {
-    return absl::DataLossError("receipt manifest cannot be parsed");
-  }
-  return manifest;
-}
-
 }  // namespace vigil::server

@@ -41,10 +41,7 @@ class ReceiptSigner {
   void IssueLater(Caller caller, RecordStore& records, AttachmentStore& attachments,
                   sync::Scope scope, IssueDoneFn done);
 
-  // Checks a receipt against a public key (what a tablet does). DataLoss when
-  // the signature does not verify.
-  static absl::StatusOr<vigil::v1::ReceiptManifest> Verify(const vigil::v1::Receipt& receipt,
-                                                           const std::string& public_key);
+  // A tablet checks a receipt with client::VerifyReceipt (client/replica.h).
 
  private:
   ReceiptSigner(std::string secret_key, std::string public_key)

@@ -17,6 +17,7 @@
 #include "google/protobuf/descriptor.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
+#include "client/channel.h"
 #include "server/api/grpc_status.h"
 #include "datadir/operator_commands.h"
 #include "server/ops/tls_bootstrap.h"
@@ -70,7 +71,7 @@ v1::RecordBody Facility(const std::string& name) {
 }
 
 std::string Reason(const grpc::Status& s) {
-  auto info = server::ErrorInfoOf(s);
+  auto info = client::ErrorInfoOf(s);
   return info.ok() ? info->reason() : "<none>";
 }
 
@@ -1128,7 +1129,7 @@ TEST_F(AccessTest, DevicesAreHeldToAByteRate) {
   grpc::Status s = monitor.Push({Create(own_, big)});
   EXPECT_EQ(s.error_code(), StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(Reason(s), "RATE_LIMITED");
-  EXPECT_FALSE(server::ErrorInfoOf(s)->metadata().at("retry_after_ms").empty());
+  EXPECT_FALSE(client::ErrorInfoOf(s)->metadata().at("retry_after_ms").empty());
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "storage/key_codec.h"
 #include "tests/testing/temp_dir.h"
 #include "vigil/internal/storage_values.pb.h"
+#include "client/channel.h"
 #include "server/api/grpc_status.h"
 #include "datadir/operator_commands.h"
 #include "tests/testing/files.h"
@@ -104,7 +105,7 @@ class AttachmentTest : public ::testing::Test {
   }
 
   static std::string Reason(const grpc::Status& s) {
-    auto info = server::ErrorInfoOf(s);
+    auto info = client::ErrorInfoOf(s);
     return info.ok() ? info->reason() : "<none>";
   }
 
@@ -150,7 +151,7 @@ TEST_F(AttachmentTest, InterruptedUploadResumesAtTheDurableOffset) {
   grpc::Status wrong = Upload(sha, content.size(), content, 200000, 400000, 100000, &status);
   EXPECT_EQ(wrong.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(Reason(wrong), "CHUNK_OFFSET_MISMATCH");
-  EXPECT_EQ(server::ErrorInfoOf(wrong)->metadata().at("expected_offset"), "300000");
+  EXPECT_EQ(client::ErrorInfoOf(wrong)->metadata().at("expected_offset"), "300000");
 
   ASSERT_TRUE(Upload(sha, content.size(), content, 300000, content.size(), 100000, &status).ok());
   EXPECT_TRUE(status.complete());

@@ -1,3 +1,4 @@
+#include "client/channel.h"
 #include "server/api/grpc_status.h"
 
 #include "base/error_reason.h"
@@ -13,7 +14,7 @@ TEST(GrpcStatusTest, CarriesCodeMessageAndErrorInfo) {
   grpc::Status g = ToGrpcStatus(s);
   EXPECT_EQ(g.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(g.error_message(), "bad body");
-  auto info = ErrorInfoOf(g);
+  auto info = client::ErrorInfoOf(g);
   ASSERT_OK(info);
   EXPECT_EQ(info->domain(), "vigil.npm");
   EXPECT_EQ(info->reason(), "BODY_WRONG_KIND");
@@ -24,7 +25,7 @@ TEST(GrpcStatusTest, CarriesCodeMessageAndErrorInfo) {
 TEST(GrpcStatusTest, ReasonDefaultsToCodeName) {
   grpc::Status g = ToGrpcStatus(absl::FailedPreconditionError("locked"));
   EXPECT_EQ(g.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  auto info = ErrorInfoOf(g);
+  auto info = client::ErrorInfoOf(g);
   ASSERT_OK(info);
   EXPECT_EQ(info->reason(), "FAILED_PRECONDITION");
 }
@@ -32,7 +33,7 @@ TEST(GrpcStatusTest, ReasonDefaultsToCodeName) {
 TEST(GrpcStatusTest, OkStaysOkWithoutDetails) {
   grpc::Status g = ToGrpcStatus(absl::OkStatus());
   EXPECT_TRUE(g.ok());
-  EXPECT_THAT(ErrorInfoOf(g), testing::StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(client::ErrorInfoOf(g), testing::StatusIs(absl::StatusCode::kNotFound));
 }
 
 }  // namespace

@@ -11,8 +11,10 @@
 #include "absl/time/clock.h"
 #include "base/sha256.h"
 #include "gtest/gtest.h"
+#include "client/channel.h"
 #include "server/api/grpc_status.h"
 #include "datadir/operator_commands.h"
+#include "client/replica.h"
 #include "server/records/receipts.h"
 #include "sync/ids.h"
 #include "tests/testing/files.h"
@@ -111,7 +113,7 @@ class SyncTest : public ::testing::Test {
   }
 
   static std::string Reason(const grpc::Status& s) {
-    auto info = server::ErrorInfoOf(s);
+    auto info = client::ErrorInfoOf(s);
     return info.ok() ? info->reason() : "<none>";
   }
 
@@ -364,7 +366,7 @@ TEST_F(SyncTest, BadInputRejectsTheWholeBatchNamingTheMutation) {
     grpc::Status s = Push({Edit(fresh, 0, FindingBody("good"), "t1", scope_), c.bad}, &response);
     EXPECT_EQ(s.error_code(), c.code) << c.name << ": " << s.error_message();
     EXPECT_EQ(Reason(s), c.reason) << c.name;
-    auto info = server::ErrorInfoOf(s);
+    auto info = client::ErrorInfoOf(s);
     ASSERT_TRUE(info.ok()) << c.name;
     EXPECT_EQ(info->metadata().at("index"), "1") << c.name;
     EXPECT_EQ(info->metadata().at("mutation_id"), c.bad.mutation_id()) << c.name;
@@ -380,7 +382,7 @@ TEST_F(SyncTest, BadInputRejectsTheWholeBatchNamingTheMutation) {
                         &utf8);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
   EXPECT_EQ(Reason(s), "MUTATION_MALFORMED");
-  EXPECT_EQ(server::ErrorInfoOf(s)->metadata().at("index"), "1");
+  EXPECT_EQ(client::ErrorInfoOf(s)->metadata().at("index"), "1");
   EXPECT_TRUE(PullAll(scope_, &cursor).empty());
 
   // Naming the base revision's own edit is accepted.
@@ -596,7 +598,7 @@ TEST_F(SyncTest, SignedReceiptCoversWhatTheServerHolds) {
   request.set_scope(scope_);
   v1::Receipt receipt;
   ASSERT_TRUE(stub_->GetReceipt(&context, request, &receipt).ok());
-  auto manifest = server::ReceiptSigner::Verify(receipt, receipt.public_key());
+  auto manifest = client::VerifyReceipt(receipt, receipt.public_key());
   ASSERT_OK(manifest);
   EXPECT_EQ(manifest->scope(), scope_);
   std::map<std::string, std::uint64_t> revisions;
@@ -610,7 +612,7 @@ TEST_F(SyncTest, SignedReceiptCoversWhatTheServerHolds) {
   v1::ReceiptManifest more = *manifest;
   more.add_attachment_sha256(Sha256::HexOf("not sent"));
   forged.set_manifest(more.SerializeAsString());
-  EXPECT_THAT(server::ReceiptSigner::Verify(forged, receipt.public_key()),
+  EXPECT_THAT(client::VerifyReceipt(forged, receipt.public_key()),
               testing::StatusIs(absl::StatusCode::kDataLoss));
   // The key is the server's own: stable across receipts.
   grpc::ClientContext again_context;
@@ -657,7 +659,7 @@ TEST_F(SyncTest, CursorsIssuedBeforeARestoreAreRefusedAfterIt) {
   grpc::Status s = stub->Pull(&context, request, &page);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Reason(s), "CURSOR_INVALID");
-  auto info = server::ErrorInfoOf(s);
+  auto info = client::ErrorInfoOf(s);
   ASSERT_TRUE(info.ok());
   std::uint64_t restored_at = 0;
   ASSERT_TRUE(absl::SimpleAtoi(info->metadata().at("restored_at_seq"), &restored_at));
