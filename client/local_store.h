@@ -22,6 +22,7 @@
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "client/replica.h"
+#include "storage/aead.h"
 #include "storage/storage.h"
 #include "vigil/internal/client_store.pb.h"
 
@@ -85,57 +86,25 @@ class Sealer {
   explicit Sealer(std::string key) : key_(std::move(key)) {}
 
   std::string Seal(std::string_view name, std::string_view plain) const {
-    std::string out(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + plain.size() +
-                        crypto_aead_xchacha20poly1305_ietf_ABYTES,
-                    '\0');
-    auto* nonce = reinterpret_cast<unsigned char*>(out.data());
-    randombytes_buf(nonce, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-    unsigned long long len = 0;
-    crypto_aead_xchacha20poly1305_ietf_encrypt(
-        nonce + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &len,
-        reinterpret_cast<const unsigned char*>(plain.data()), plain.size(),
-        reinterpret_cast<const unsigned char*>(name.data()), name.size(), nullptr, nonce,
-        Key());
-    return out;
+    return storage::SealBox(Key(), plain, name);
   }
 
   absl::StatusOr<std::string> Open(std::string_view name, std::string_view sealed) const {
-    constexpr std::size_t kOver =
-        crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES;
-    std::string out(sealed.size() >= kOver ? sealed.size() - kOver : 0, '\0');
-    unsigned long long len = 0;
-    const auto* nonce = reinterpret_cast<const unsigned char*>(sealed.data());
-    if (sealed.size() < kOver ||
-        crypto_aead_xchacha20poly1305_ietf_decrypt(
-            reinterpret_cast<unsigned char*>(out.data()), &len, nullptr,
-            nonce + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-            sealed.size() - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-            reinterpret_cast<const unsigned char*>(name.data()), name.size(), nonce, Key()) != 0) {
+    absl::StatusOr<std::string> plain = storage::OpenBox(Key(), sealed, name);
+    if (!plain.ok()) {
       return absl::DataLossError(absl::StrCat(
           "local store: the value at ", std::string(name),
           " does not open with this store key (wrong key, or the store was altered)"));
     }
-    return out;
+    return plain;
   }
 
-  // One chunk of an attachment copy (see kBlobMagic below).
+  // One chunk of an attachment copy (attachment_copies.h).
   std::string SealChunk(const unsigned char* nonce, std::string_view plain) const {
-    std::string out(plain.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
-    unsigned long long len = 0;
-    crypto_aead_xchacha20poly1305_ietf_encrypt(
-        reinterpret_cast<unsigned char*>(out.data()), &len,
-        reinterpret_cast<const unsigned char*>(plain.data()), plain.size(), nullptr, 0, nullptr,
-        nonce, Key());
-    return out;
+    return storage::SealWithNonce(Key(), nonce, plain);
   }
   bool OpenChunk(const unsigned char* nonce, std::string_view sealed, std::string* plain) const {
-    if (sealed.size() < crypto_aead_xchacha20poly1305_ietf_ABYTES) return false;
-    plain->resize(sealed.size() - crypto_aead_xchacha20poly1305_ietf_ABYTES);
-    unsigned long long len = 0;
-    return crypto_aead_xchacha20poly1305_ietf_decrypt(
-               reinterpret_cast<unsigned char*>(plain->data()), &len, nullptr,
-               reinterpret_cast<const unsigned char*>(sealed.data()), sealed.size(), nullptr, 0,
-               nonce, Key()) == 0;
+    return storage::OpenWithNonce(Key(), nonce, sealed, plain);
   }
 
  private:

@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "storage/aead.h"
 #include "storage/key_codec.h"
 
 namespace vigil::storage {
@@ -147,46 +148,24 @@ absl::Status KeyRing::Generate(const std::string& path) {
 
 std::string KeyRing::Seal(std::string_view plaintext, std::string_view associated_data) const {
   absl::ReaderMutexLock lock(&mu_);
-  const Key& key = keys_.at(active_);
-  std::string out(kHeader + plaintext.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
-  auto* bytes = reinterpret_cast<unsigned char*>(out.data());
-  bytes[0] = kSealedFormat;
-  for (int i = 0; i < 4; ++i) bytes[1 + i] = static_cast<unsigned char>(active_ >> (24 - 8 * i));
-  unsigned char* nonce = bytes + 5;
-  randombytes_buf(nonce, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-  unsigned long long written = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(
-      bytes + kHeader, &written, reinterpret_cast<const unsigned char*>(plaintext.data()),
-      plaintext.size(), reinterpret_cast<const unsigned char*>(associated_data.data()),
-      associated_data.size(), nullptr, nonce, key.data());
-  out.resize(kHeader + written);
+  std::string out(5, '\0');
+  out[0] = static_cast<char>(kSealedFormat);
+  for (int i = 0; i < 4; ++i) out[1 + i] = static_cast<char>(active_ >> (24 - 8 * i));
+  out += SealBox(keys_.at(active_).data(), plaintext, associated_data);
   return out;
 }
 
 absl::StatusOr<std::string> KeyRing::Open(std::string_view sealed,
                                           std::string_view associated_data) const {
-  if (sealed.size() < kHeader + crypto_aead_xchacha20poly1305_ietf_ABYTES ||
-      static_cast<unsigned char>(sealed[0]) != kSealedFormat) {
-    return absl::DataLossError("sealed value is malformed");
-  }
-  const auto* bytes = reinterpret_cast<const unsigned char*>(sealed.data());
-  const std::uint32_t id = *SealedKeyId(sealed);
+  const std::optional<std::uint32_t> id = SealedKeyId(sealed);
+  if (!id.has_value()) return absl::DataLossError("sealed value is malformed");
   absl::ReaderMutexLock lock(&mu_);
-  auto key = keys_.find(id);
+  auto key = keys_.find(*id);
   if (key == keys_.end()) {
     return absl::FailedPreconditionError(
-        absl::StrCat("value is sealed with data key ", id, ", which is not in the key file"));
+        absl::StrCat("value is sealed with data key ", *id, ", which is not in the key file"));
   }
-  std::string out(sealed.size() - kHeader - crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
-  unsigned long long written = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          reinterpret_cast<unsigned char*>(out.data()), &written, nullptr, bytes + kHeader,
-          sealed.size() - kHeader, reinterpret_cast<const unsigned char*>(associated_data.data()),
-          associated_data.size(), bytes + 5, key->second.data()) != 0) {
-    return absl::DataLossError("sealed value failed authentication (tampered or misplaced)");
-  }
-  out.resize(written);
-  return out;
+  return OpenBox(key->second.data(), sealed.substr(5), associated_data);
 }
 
 // Not inlined: GCC 12 then misreads a checked std::optional as uninitialised.
