@@ -259,6 +259,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& dir,
   }
   storage::StorageOptions options;
   options.block_cache_bytes = 8 << 20;
+  // Everything of the tablet's store lives under "t/" keys of one family.
+  options.column_families = {storage::ColumnFamily::kMeta};
   ASSIGN_OR_RETURN(std::unique_ptr<storage::Storage> db,
                    storage::Storage::Open(dir + "/db", options));
   auto impl = std::make_unique<Impl>(dir, std::move(db), std::move(key));

@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <thread>
+#include <array>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -153,11 +154,27 @@ rocksdb::DBOptions MakeDBOptions(const StorageOptions& options) {
   return db;
 }
 
+// Whether a database opened with `options` holds `cf`, given the families
+// `present` in it already (none for a new database).
+bool Wanted(const StorageOptions& options, const std::vector<std::string>& present,
+            ColumnFamily cf) {
+  if (cf == ColumnFamily::kMeta) return true;
+  for (ColumnFamily c : options.column_families) {
+    if (c == cf) return true;
+  }
+  for (const std::string& name : present) {
+    if (name == ColumnFamilyName(cf)) return true;
+  }
+  return false;
+}
+
+// The descriptors of the families to open, kMeta first, in enum order.
 std::vector<rocksdb::ColumnFamilyDescriptor> MakeFamilies(
-    const StorageOptions& options) {
+    const StorageOptions& options, const std::vector<std::string>& present = {}) {
   auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   for (ColumnFamily cf : kAllColumnFamilies) {
+    if (!Wanted(options, present, cf)) continue;
     rocksdb::ColumnFamilyOptions cfo;
     cfo.write_buffer_size = 16 << 20;
     // Most reads in a commit miss (a new mutation id, a new record): a
@@ -191,6 +208,24 @@ std::vector<rocksdb::ColumnFamilyDescriptor> MakeFamilies(
   return families;
 }
 
+// The open families' handles by family (nullptr for a family not open).
+using FamilyHandles = std::array<rocksdb::ColumnFamilyHandle*, kColumnFamilyCount>;
+
+FamilyHandles ByFamily(const std::vector<rocksdb::ColumnFamilyHandle*>& open) {
+  FamilyHandles by_family{};
+  for (rocksdb::ColumnFamilyHandle* h : open) {
+    for (ColumnFamily cf : kAllColumnFamilies) {
+      if (h->GetName() == ColumnFamilyName(cf)) by_family[static_cast<std::size_t>(cf)] = h;
+    }
+  }
+  return by_family;
+}
+
+absl::Status ClosedFamily(ColumnFamily cf) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "column family '", std::string(ColumnFamilyName(cf)), "' is not held by this database"));
+}
+
 bool DatabaseExists(const std::string& db_path) {
   std::error_code ec;
   return std::filesystem::exists(std::filesystem::path(db_path) / "CURRENT", ec);
@@ -217,7 +252,7 @@ absl::StatusOr<bool> ProbeReadOnly(const std::string& db_path,
           "newer or different version"));
     }
   }
-  auto families = MakeFamilies(options);
+  auto families = MakeFamilies(options, names);
   std::vector<rocksdb::ColumnFamilyDescriptor> present;
   for (auto& f : families) {
     for (const std::string& name : names) {
@@ -278,10 +313,12 @@ struct WriteRequest {
 // failed request leaves no trace.
 class GroupContext final : public CommitContext {
  public:
-  GroupContext(rocksdb::DB* db,
-               const std::vector<rocksdb::ColumnFamilyHandle*>& handles,
-               std::uint64_t* next_seq)
+  GroupContext(rocksdb::DB* db, const FamilyHandles& handles, std::uint64_t* next_seq)
       : db_(db), handles_(handles), next_seq_(next_seq) {}
+
+  // Whether the current request wrote to a family this database does not
+  // hold (its writes are then not kept: see CommitGroup); clears the mark.
+  bool TakeClosedFamilyWrite() { return std::exchange(closed_family_write_, false); }
 
   // Ends the current request: its writes join the group if `keep`, else
   // they are forgotten.
@@ -333,6 +370,7 @@ class GroupContext final : public CommitContext {
 
   absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf,
                                                  std::string_view key) override {
+    if (handle(cf) == nullptr) return ClosedFamily(cf);
     if (const Pending* pending = Find(cf, key); pending != nullptr) return *pending;
     std::string value;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handle(cf),
@@ -344,6 +382,7 @@ class GroupContext final : public CommitContext {
 
   absl::Status Scan(ColumnFamily cf, const KeyRange& range,
                     ScanVisitor visit) override {
+    if (handle(cf) == nullptr) return ClosedFamily(cf);
     // The group's writes in the range, in key order, newest layer winning.
     std::map<std::string_view, const Pending*> pending;
     auto in_range = [&](std::string_view key) {
@@ -384,10 +423,18 @@ class GroupContext final : public CommitContext {
   }
 
   void Put(ColumnFamily cf, std::string key, std::string value) override {
+    if (handle(cf) == nullptr) {
+      closed_family_write_ = true;
+      return;
+    }
     request_[Index(cf)].insert_or_assign(std::move(key), std::move(value));
   }
 
   void Delete(ColumnFamily cf, std::string key) override {
+    if (handle(cf) == nullptr) {
+      closed_family_write_ = true;
+      return;
+    }
     request_[Index(cf)].insert_or_assign(std::move(key), std::nullopt);
   }
 
@@ -409,11 +456,12 @@ class GroupContext final : public CommitContext {
     return nullptr;
   }
   rocksdb::ColumnFamilyHandle* handle(ColumnFamily cf) const {
-    return handles_[static_cast<int>(cf)];
+    return handles_[static_cast<std::size_t>(cf)];
   }
   rocksdb::DB* db_;
-  const std::vector<rocksdb::ColumnFamilyHandle*>& handles_;
+  const FamilyHandles& handles_;
   std::uint64_t* next_seq_;
+  bool closed_family_write_ = false;
   std::array<Layer, kColumnFamilyCount> group_;
   std::size_t group_bytes_ = 0;
   std::array<Layer, kColumnFamilyCount> request_;
@@ -427,6 +475,7 @@ class RocksStorage final : public Storage {
       : lock_(std::move(lock)),
         db_(std::move(db)),
         handles_(std::move(handles)),
+        by_family_(ByFamily(handles_)),
         options_(options),
         next_seq_(last_seq + 1),
         last_committed_seq_(last_seq),
@@ -459,6 +508,7 @@ class RocksStorage final : public Storage {
       ColumnFamily cf, std::string_view key, const Snapshot* snapshot) override {
     std::shared_ptr<const DurableView> latest;
     const rocksdb::ReadOptions ro = ReadAt(snapshot, latest);
+    if (handle(cf) == nullptr) return ClosedFamily(cf);
     std::string value;
     rocksdb::Status s =
         db_->Get(ro, handle(cf), rocksdb::Slice(key.data(), key.size()), &value);
@@ -475,6 +525,7 @@ class RocksStorage final : public Storage {
     std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
     std::vector<rocksdb::PinnableSlice> values(keys.size());
     std::vector<rocksdb::Status> statuses(keys.size());
+    if (handle(cf) == nullptr) return ClosedFamily(cf);
     db_->MultiGet(ro, handle(cf), keys.size(), slices.data(), values.data(), statuses.data());
     for (std::size_t i = 0; i < keys.size(); ++i) {
       std::optional<std::string_view> value;
@@ -491,6 +542,7 @@ class RocksStorage final : public Storage {
                     const Snapshot* snapshot, ScanVisitor visit) override {
     std::shared_ptr<const DurableView> latest;
     rocksdb::ReadOptions ro = ReadAt(snapshot, latest);
+    if (handle(cf) == nullptr) return ClosedFamily(cf);
     rocksdb::Slice upper(range.end);
     if (!range.end.empty()) ro.iterate_upper_bound = &upper;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handle(cf)));
@@ -568,7 +620,7 @@ class RocksStorage final : public Storage {
 
  private:
   rocksdb::ColumnFamilyHandle* handle(ColumnFamily cf) const {
-    return handles_[static_cast<int>(cf)];
+    return by_family_[static_cast<std::size_t>(cf)];
   }
 
   void WriterLoop() {
@@ -592,13 +644,16 @@ class RocksStorage final : public Storage {
   // writes the group durably, then completes its requests.
   void CommitGroup(std::deque<WriteRequest>& pending) {
     const std::uint64_t group_first_seq = next_seq_;
-    GroupContext context(db_.get(), handles_, &next_seq_);
+    GroupContext context(db_.get(), by_family_, &next_seq_);
     std::vector<std::pair<WriteRequest, absl::StatusOr<CommitResult>>> group;
     while (!pending.empty() && context.group_bytes() < options_.max_group_bytes) {
       WriteRequest request = std::move(pending.front());
       pending.pop_front();
       const std::uint64_t first = next_seq_;
       absl::Status s = request.prepare(context);
+      if (context.TakeClosedFamilyWrite() && s.ok()) {
+        s = absl::FailedPreconditionError("a write to a column family this database does not hold");
+      }
       context.EndRequest(s.ok());
       if (s.ok()) {
         group.emplace_back(std::move(request), CommitResult{first, next_seq_ - 1});
@@ -713,7 +768,8 @@ class RocksStorage final : public Storage {
 
   std::unique_ptr<FileLock> lock_;
   std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // the open families
+  const FamilyHandles by_family_;                        // nullptr: not open
   const StorageOptions options_;
 
   absl::Mutex mu_;
@@ -759,14 +815,22 @@ absl::StatusOr<std::unique_ptr<Storage>> Storage::Open(
   }
   ASSIGN_OR_RETURN(auto lock, FileLock::Acquire(db_path + "/VIGIL.LOCK"));
   bool initialized = false;
+  std::vector<std::string> present;
   if (exists) {
     ASSIGN_OR_RETURN(initialized, ProbeReadOnly(db_path, options));
+    RETURN_IF_ERROR(FromRocks(
+        rocksdb::DB::ListColumnFamilies(MakeDBOptions(options), db_path, &present),
+        absl::StrCat("read column families of ", db_path)));
   }
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
+  // Opened without permission to create anything, an existing database is
+  // opened with the families it has.
+  StorageOptions families = options;
+  if (exists && !options.create_if_missing) families.column_families.clear();
   RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(MakeDBOptions(options), db_path,
-                                              MakeFamilies(options), &handles, &raw),
+                                              MakeFamilies(families, present), &handles, &raw),
                             absl::StrCat("open ", db_path)));
   std::unique_ptr<rocksdb::DB> db(raw);
   auto close_handles = [&] {

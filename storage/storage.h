@@ -45,6 +45,15 @@ struct StorageOptions {
   // Shared block cache for all column families.
   // Default: 64 MiB.
   std::size_t block_cache_bytes = 64 << 20;
+
+  // The column families a database this opens holds (kMeta always). A new
+  // database is created with these; an existing one is opened with these and
+  // any others it already has (with create_if_missing false, with the ones
+  // it has). Reading or writing a family not open is FailedPrecondition (a
+  // write fails its whole request). A tablet's store uses kMeta only.
+  // Default: every family (kAllColumnFamilies).
+  std::vector<ColumnFamily> column_families{kAllColumnFamilies.begin(),
+                                            kAllColumnFamilies.end()};
 };
 
 // A consistent read view. Move-only; releases the view when destroyed.

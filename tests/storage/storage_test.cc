@@ -53,6 +53,48 @@ TEST(StorageTest, WritesSurviveReopen) {
   EXPECT_FALSE(missing->has_value());
 }
 
+// A database opened with only some families (a tablet's store: kMeta)
+// holds only those; the others are refused, for reads and writes alike, and
+// a refused write keeps nothing of its request. An existing database keeps
+// the families it has.
+TEST(StorageTest, ADatabaseHoldsOnlyTheFamiliesItIsOpenedWith) {
+  TempDir dir;
+  StorageOptions meta_only;
+  meta_only.column_families = {ColumnFamily::kMeta};
+  {
+    auto opened = Storage::Open(dir.path(), meta_only);
+    ASSERT_OK(opened);
+    Storage& storage = **opened;
+    ASSERT_OK(PutAll(storage, ColumnFamily::kMeta, {{"t/a", "1"}}));
+    EXPECT_THAT(storage.Get(ColumnFamily::kRecords, "k"),
+                StatusIs(absl::StatusCode::kFailedPrecondition));
+    EXPECT_THAT(storage.Scan(ColumnFamily::kHistory, KeyRange{}, nullptr,
+                             [](std::string_view, std::string_view) { return true; }),
+                StatusIs(absl::StatusCode::kFailedPrecondition));
+    EXPECT_THAT(storage
+                    .Commit([](CommitContext& ctx) {
+                      ctx.Put(ColumnFamily::kMeta, "t/b", "2");
+                      ctx.Put(ColumnFamily::kRecords, "k", "v");
+                      return absl::OkStatus();
+                    })
+                    .status(),
+                StatusIs(absl::StatusCode::kFailedPrecondition));
+    auto b = storage.Get(ColumnFamily::kMeta, "t/b");
+    ASSERT_OK(b);
+    EXPECT_FALSE(b->has_value());
+  }
+  // Opened again with every family: the missing ones are created.
+  auto full = OpenOrDie(dir.path());
+  ASSERT_OK(PutAll(*full, ColumnFamily::kRecords, {{"k", "v"}}));
+  full.reset();
+  // And an existing database keeps every family it has.
+  auto again = Storage::Open(dir.path(), meta_only);
+  ASSERT_OK(again);
+  auto v = (*again)->Get(ColumnFamily::kRecords, "k");
+  ASSERT_OK(v);
+  EXPECT_EQ(v->value_or(""), "v");
+}
+
 // Deleted values are in the write-ahead log (and maybe a table file) until
 // CompactAll rewrites the database without them.
 TEST(StorageTest, CompactAllLeavesNoDeletedValueInAnyFile) {
