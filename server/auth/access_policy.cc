@@ -8,6 +8,7 @@
 #include "base/error_reason.h"
 #include "base/status_macros.h"
 #include "server/auth/field_visibility.h"
+#include "sync/scope.h"
 
 namespace vigil::server {
 namespace {
@@ -17,8 +18,6 @@ using google::protobuf::FieldDescriptor;
 using vigil::v1::Audience;
 using vigil::v1::Record;
 using vigil::v1::RecordBody;
-
-constexpr std::string_view kVisitPrefix = "visits/";
 
 std::string_view TopField(std::string_view path) {
   return path.substr(0, std::min(path.find('.'), path.find('[')));
@@ -146,7 +145,8 @@ absl::StatusOr<ScopeGrant> AccessPolicy::Grant(const Caller& caller, std::string
   using vigil::v1::Role;
   ScopeGrant grant;
   grant.user_id = caller.principal;
-  const bool visit = scope.substr(0, kVisitPrefix.size()) == kVisitPrefix;
+  // The visit whose team decides (for a visit's scope).
+  const std::string_view visit_id = sync::VisitIdOf(scope);
   switch (caller.role) {
     case Role::ROLE_NPM_REVIEWER:
       grant.read = grant.write = grant.full_view = grant.medical = grant.reviewer = true;
@@ -161,13 +161,12 @@ absl::StatusOr<ScopeGrant> AccessPolicy::Grant(const Caller& caller, std::string
     default:  // admin: accounts, not content
       return grant;
   }
-  if (!visit) {
+  if (visit_id.empty()) {
     grant.read = true;
     return grant;
   }
   ASSIGN_OR_RETURN(vigil::v1::TeamRole team_role,
-                   IdentityStore::TeamRoleOf(view, caller.principal,
-                                             scope.substr(kVisitPrefix.size())));
+                   IdentityStore::TeamRoleOf(view, caller.principal, visit_id));
   if (team_role == vigil::v1::TEAM_ROLE_UNSPECIFIED) {
     ASSIGN_OR_RETURN(grant.purge, IdentityStore::IsPurged(view, caller.principal, scope));
     return grant;

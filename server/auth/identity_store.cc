@@ -15,6 +15,7 @@
 #include "storage/audit_log.h"
 #include "storage/key_codec.h"
 #include "sync/ids.h"
+#include "sync/scope.h"
 #include "vigil/internal/storage_values.pb.h"
 
 namespace vigil::server {
@@ -53,7 +54,8 @@ std::string TeamKey(std::string_view visit, std::string_view user) {
 std::string PurgeKey(std::string_view user, std::string_view scope) {
   return KeyBuilder().AddString("purge").AddString(user).AddString(scope).key();
 }
-std::string VisitScope(std::string_view visit) { return "visits/" + std::string(visit); }
+// The scope of a visit whose id was validated (team changes check it first).
+std::string VisitScope(std::string_view visit) { return sync::Scope::Visit(visit)->str(); }
 
 void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
   const std::int64_t micros = absl::ToUnixMicros(t);
@@ -503,7 +505,7 @@ void IdentityStore::SetTeamMember(const Caller& by, TeamMembership membership,
             ctx, AuditOf(by,
                          absl::StrCat("team.member_set role=",
                                       vigil::v1::TeamRole_Name(membership.team_role())),
-                         absl::StrCat("visits/", membership.visit_id(), "/team/",
+                         absl::StrCat(VisitScope(membership.visit_id()), "/team/",
                                       membership.user_id()))));
         return membership;
       },
@@ -532,7 +534,7 @@ void IdentityStore::RemoveTeamMember(const Caller& by, std::string visit_id, std
                 marker.SerializeAsString());
         RETURN_IF_ERROR(storage::AppendAudit(
             ctx, AuditOf(by, "team.member_removed",
-                         absl::StrCat("visits/", visit_id, "/team/", user_id))));
+                         absl::StrCat(VisitScope(visit_id), "/team/", user_id))));
         return true;
       },
       std::move(done));
