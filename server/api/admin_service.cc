@@ -2,8 +2,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/error_reason.h"
-#include "server/ops/logging.h"
+#include "server/api/audit_verification.h"
 #include "server/api/reactors.h"
+#include "server/ops/logging.h"
 #include "storage/audit_log.h"
 
 namespace vigil::server {
@@ -236,19 +237,7 @@ AdminService::Reactor* AdminService::VerifyAuditLog(Context* context,
                                                     vigil::v1::VerifyAuditLogResponse* response) {
   Reactor* reactor = context->DefaultReactor();
   if (!AdminOf(context, reactor)) return reactor;
-  worker_.Post([this, reactor, response] {
-    absl::StatusOr<storage::AuditVerification> v = storage::VerifyAuditLog(*storage_);
-    if (v.ok()) {
-      response->set_entries(v->entries);
-      response->set_head_hash_hex(v->head_hash_hex);
-      response->set_first_broken(v->first_broken);
-      response->set_problem(v->problem);
-      if (!v->intact()) {
-        LogError("audit.chain_broken", {{"first_broken", v->first_broken}, {"problem", v->problem}});
-      }
-    }
-    reactor->Finish(ToGrpcStatus(v.status()));
-  });
+  VerifyAuditLogLater(worker_, *storage_, reactor, response);
   return reactor;
 }
 

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "base/error_reason.h"
+#include "server/api/audit_verification.h"
 #include "server/api/grpc_status.h"
 #include "server/auth/caller.h"
 #include "server/ops/logging.h"
@@ -68,19 +69,7 @@ grpc::ServerUnaryReactor* OperationsService::VerifyAuditLog(
     grpc::CallbackServerContext* context, const vigil::internal::VerifyAuditLogRequest*,
     vigil::internal::AuditVerification* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  worker_.Post([this, reactor, response] {
-    absl::StatusOr<storage::AuditVerification> v = storage::VerifyAuditLog(*storage_);
-    if (v.ok()) {
-      response->set_entries(v->entries);
-      response->set_head_hash_hex(v->head_hash_hex);
-      response->set_first_broken(v->first_broken);
-      response->set_problem(v->problem);
-      if (!v->intact()) {
-        LogError("audit.chain_broken", {{"first_broken", v->first_broken}, {"problem", v->problem}});
-      }
-    }
-    reactor->Finish(ToGrpcStatus(v.status()));
-  });
+  VerifyAuditLogLater(worker_, *storage_, reactor, response);
   return reactor;
 }
 
