@@ -46,7 +46,6 @@ inline const std::string kProfileKey = "t/profile";
 inline const std::string kClockKey = "t/clock";
 inline const std::string kOutSeqKey = "t/outseq";
 inline const std::string kKeyCheckKey = "t/keycheck";
-inline std::string FollowKey(const std::string& scope) { return absl::StrCat("t/follow/", scope); }
 inline std::string CursorKey(const std::string& scope) { return absl::StrCat("t/cursor/", scope); }
 inline std::string RecordKey(const std::string& id) { return absl::StrCat("t/rec/", id); }
 // Records of a scope: "t/in/{scope}\0{id}".
@@ -59,6 +58,7 @@ inline std::string InScopeKey(const std::string& scope, const std::string& id) {
 inline std::string OutboxKey(std::uint64_t n) { return absl::StrFormat("t/out/%020d", n); }
 inline std::string ParkKey(std::uint64_t n) { return absl::StrFormat("t/park/%020d", n); }
 inline const std::string kFollowPrefix = "t/follow/";
+inline std::string FollowKey(const std::string& scope) { return kFollowPrefix + scope; }
 inline const std::string kOutboxPrefix = "t/out/";
 inline const std::string kParkPrefix = "t/park/";
 inline const std::string kParkSeqKey = "t/parkseq";

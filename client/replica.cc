@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "base/big_endian.h"
 #include "base/error_reason.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
@@ -166,16 +167,6 @@ constexpr char kSaltMagic[8] = {'V', 'G', 'L', 'S', 'A', 'L', 'T', '1'};
 
 std::string SaltPath(const std::string& dir) { return dir + "/store.salt"; }
 
-void PutUint64(std::string& out, std::uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
-}
-
-std::uint64_t GetUint64(std::string_view in) {
-  std::uint64_t v = 0;
-  for (unsigned char c : in.substr(0, 8)) v = (v << 8) | c;
-  return v;
-}
-
 }  // namespace
 
 bool SealedByPassphrase(const std::string& dir) {
@@ -212,16 +203,16 @@ absl::StatusOr<std::string> StoreKeyFromPassphrase(const std::string& dir,
   } else {
     if (errno != ENOENT) return ErrnoError(absl::StrCat("cannot read ", path));
     salt_file.assign(kSaltMagic, sizeof kSaltMagic);
-    PutUint64(salt_file, crypto_pwhash_OPSLIMIT_INTERACTIVE);
-    PutUint64(salt_file, crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    AppendBigEndian64(salt_file, crypto_pwhash_OPSLIMIT_INTERACTIVE);
+    AppendBigEndian64(salt_file, crypto_pwhash_MEMLIMIT_INTERACTIVE);
     std::string salt(crypto_pwhash_SALTBYTES, '\0');
     randombytes_buf(salt.data(), salt.size());
     salt_file += salt;
     RETURN_IF_ERROR(CreateSecretFile(path, salt_file));
   }
   const std::string_view fields(salt_file.data() + sizeof kSaltMagic, 16);
-  const std::uint64_t opslimit = GetUint64(fields);
-  const std::uint64_t memlimit = GetUint64(fields.substr(8));
+  const std::uint64_t opslimit = ReadBigEndian64(fields);
+  const std::uint64_t memlimit = ReadBigEndian64(fields.substr(8));
   if (opslimit < crypto_pwhash_OPSLIMIT_MIN || opslimit > crypto_pwhash_OPSLIMIT_MAX ||
       memlimit < crypto_pwhash_MEMLIMIT_MIN || memlimit > (1ull << 32)) {
     return absl::DataLossError(absl::StrCat(path, " names limits out of range"));

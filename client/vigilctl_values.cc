@@ -17,6 +17,7 @@
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "sync/record_merge.h"
 #include "sync/reflection_util.h"
 
 namespace vigil::vigilctl {
@@ -80,11 +81,6 @@ absl::StatusOr<std::vector<Step>> ParsePath(absl::string_view path) {
     }
   }
   return steps;
-}
-
-const FieldDescriptor* KindField(const RecordBody& body) {
-  static const auto* oneof = RecordBody::descriptor()->FindOneofByName("kind");
-  return body.GetReflection()->GetOneofFieldDescriptor(body, oneof);
 }
 
 absl::StatusOr<const FieldDescriptor*> FieldOf(const Descriptor* type, const std::string& name) {
@@ -366,12 +362,12 @@ std::string EnumWords(const EnumDescriptor* type) {
 }
 
 std::string KindOf(const RecordBody& body) {
-  const FieldDescriptor* f = KindField(body);
+  const FieldDescriptor* f = sync::BodyKindField(body);
   return f == nullptr ? "" : f->name();
 }
 
 std::string LabelOf(const RecordBody& body) {
-  const FieldDescriptor* kind = KindField(body);
+  const FieldDescriptor* kind = sync::BodyKindField(body);
   if (kind == nullptr) return "";
   const Message& m = body.GetReflection()->GetMessage(body, kind);
   for (const char* name : {"title", "name", "pseudonym", "caption", "text", "summary"}) {
@@ -394,7 +390,7 @@ std::string LabelOf(const RecordBody& body) {
 }
 
 std::string DescribeBody(const RecordBody& body) {
-  const FieldDescriptor* kind = KindField(body);
+  const FieldDescriptor* kind = sync::BodyKindField(body);
   if (kind == nullptr) return "(empty body)\n";
   const Message& m = body.GetReflection()->GetMessage(body, kind);
   std::vector<const FieldDescriptor*> fields;
@@ -457,7 +453,7 @@ absl::StatusOr<RecordBody> TakeSide(const RecordBody& body, const Conflict& conf
   const FieldValue& side = index == 0 ? conflict.base() : conflict.versions(index - 1).value();
   ASSIGN_OR_RETURN(std::vector<Step> steps, ParsePath(conflict.field_path()));
   RecordBody out = body;
-  const FieldDescriptor* kind = KindField(out);
+  const FieldDescriptor* kind = sync::BodyKindField(out);
   if (kind == nullptr) return absl::FailedPreconditionError("the record has no body");
   Message* root = out.GetReflection()->MutableMessage(&out, kind);
 
@@ -515,7 +511,7 @@ absl::StatusOr<RecordBody> SetValue(const RecordBody& body, const Conflict& conf
                                     absl::string_view text) {
   ASSIGN_OR_RETURN(std::vector<Step> steps, ParsePath(conflict.field_path()));
   RecordBody out = body;
-  const FieldDescriptor* kind = KindField(out);
+  const FieldDescriptor* kind = sync::BodyKindField(out);
   if (kind == nullptr) return absl::FailedPreconditionError("the record has no body");
   Message* root = out.GetReflection()->MutableMessage(&out, kind);
   if (steps.empty()) {

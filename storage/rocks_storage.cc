@@ -235,10 +235,10 @@ bool DatabaseExists(const std::string& db_path) {
 // exactly ours and the stored format version is ours. Returns false for a
 // database that holds nothing at all (a first start that crashed between
 // creating it and writing its format version), which may be initialised.
-absl::StatusOr<bool> ProbeReadOnly(const std::string& db_path,
-                                   const StorageOptions& options) {
+// `names` receives the families the database holds.
+absl::StatusOr<bool> ProbeReadOnly(const std::string& db_path, const StorageOptions& options,
+                                   std::vector<std::string>& names) {
   rocksdb::DBOptions db_options = MakeDBOptions(options);
-  std::vector<std::string> names;
   RETURN_IF_ERROR(FromRocks(
       rocksdb::DB::ListColumnFamilies(db_options, db_path, &names),
       absl::StrCat("read column families of ", db_path)));
@@ -817,10 +817,7 @@ absl::StatusOr<std::unique_ptr<Storage>> Storage::Open(
   bool initialized = false;
   std::vector<std::string> present;
   if (exists) {
-    ASSIGN_OR_RETURN(initialized, ProbeReadOnly(db_path, options));
-    RETURN_IF_ERROR(FromRocks(
-        rocksdb::DB::ListColumnFamilies(MakeDBOptions(options), db_path, &present),
-        absl::StrCat("read column families of ", db_path)));
+    ASSIGN_OR_RETURN(initialized, ProbeReadOnly(db_path, options, present));
   }
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;

@@ -25,11 +25,6 @@ using vigil::v1::RecordBody;
 
 namespace {
 
-const FieldDescriptor* KindField(const RecordBody& body) {
-  static const auto* oneof = RecordBody::descriptor()->FindOneofByName("kind");
-  return body.GetReflection()->GetOneofFieldDescriptor(body, oneof);
-}
-
 const Message& KindMessage(const RecordBody& body, const FieldDescriptor* f) {
   return body.GetReflection()->GetMessage(body, f);
 }
@@ -37,7 +32,7 @@ const Message& KindMessage(const RecordBody& body, const FieldDescriptor* f) {
 FieldValue BodyValue(const RecordBody& body, bool present) {
   FieldValue v;
   v.set_present(present);
-  const FieldDescriptor* f = KindField(body);
+  const FieldDescriptor* f = BodyKindField(body);
   if (f != nullptr) {
     v.set_carrier_type(f->message_type()->full_name());
     if (present) v.set_carrier(SerializeDeterministic(KindMessage(body, f)));
@@ -182,6 +177,11 @@ void SetUpdated(Record* record, const EditStamp& edit, absl::Time now) {
 
 }  // namespace
 
+const FieldDescriptor* BodyKindField(const RecordBody& body) {
+  static const auto* oneof = RecordBody::descriptor()->FindOneofByName("kind");
+  return body.GetReflection()->GetOneofFieldDescriptor(body, oneof);
+}
+
 EditStamp EditOf(const Mutation& mutation) {
   EditStamp edit;
   edit.set_mutation_id(mutation.mutation_id());
@@ -204,7 +204,7 @@ absl::StatusOr<ApplyOutcome> ApplyMutation(const Record* head,
     return absl::InvalidArgumentError(
         "mutation needs mutation_id and record_id");
   }
-  const FieldDescriptor* kind = KindField(mutation.body());
+  const FieldDescriptor* kind = BodyKindField(mutation.body());
   if (!mutation.delete_() && kind == nullptr) {
     return absl::InvalidArgumentError(
         absl::StrCat("mutation ", mutation.mutation_id(), " has no body kind"));
@@ -240,7 +240,7 @@ absl::StatusOr<ApplyOutcome> ApplyMutation(const Record* head,
         "base revision ", mutation.base_revision(), " of record ", head->id(),
         " is newer than its head revision ", head->revision()));
   }
-  const FieldDescriptor* head_kind = KindField(head->body());
+  const FieldDescriptor* head_kind = BodyKindField(head->body());
   if (!mutation.delete_() && head_kind != nullptr && kind != head_kind) {
     return absl::InvalidArgumentError(absl::StrCat("record ", head->id(),
                                                    " is a ", head_kind->name(),

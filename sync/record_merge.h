@@ -81,6 +81,10 @@ absl::StatusOr<ApplyOutcome> ApplyMutation(const vigil::v1::Record* head,
                                            const vigil::v1::Mutation& mutation,
                                            absl::Time now);
 
+// The field of RecordBody's `kind` oneof that `body` holds (its record kind),
+// or nullptr when it holds none.
+const google::protobuf::FieldDescriptor* BodyKindField(const vigil::v1::RecordBody& body);
+
 // The edit stamp of a mutation.
 vigil::v1::EditStamp EditOf(const vigil::v1::Mutation& mutation);
 

@@ -57,11 +57,8 @@ class UploadReactor final : public grpc::ServerReadReactor<UploadAttachmentReque
       return;
     }
     if (!request_.has_chunk()) {
-      Finish(ToGrpcStatus(upload_.state().has_value()
-                              ? WithReason(absl::InvalidArgumentError(
-                                               "only chunks may follow the header"),
-                                           "UPLOAD_HEADER_REPEATED")
-                              : AttachmentUpload::HeaderMissing()));
+      Finish(ToGrpcStatus(upload_.state().has_value() ? AttachmentUpload::HeaderRepeated()
+                                                      : AttachmentUpload::HeaderMissing()));
       return;
     }
     AttachmentChunk* chunk = request_.mutable_chunk();

@@ -8,6 +8,7 @@
 #include "base/error_reason.h"
 #include "base/status_macros.h"
 #include "server/auth/field_visibility.h"
+#include "sync/record_merge.h"
 #include "sync/scope.h"
 
 namespace vigil::server {
@@ -34,11 +35,6 @@ bool IsInterviewer(const vigil::v1::Interview& interview, std::string_view user_
 bool UnannouncedPlan(const vigil::v1::Visit& visit) {
   return !visit.announced() && (visit.state() == vigil::v1::VISIT_STATE_UNSPECIFIED ||
                                 visit.state() == vigil::v1::VISIT_STATE_PLANNED);
-}
-
-const FieldDescriptor* KindField(const RecordBody& body) {
-  static const auto* oneof = RecordBody::descriptor()->FindOneofByName("kind");
-  return body.GetReflection()->GetOneofFieldDescriptor(body, oneof);
 }
 
 // Whether the caller is among the interviewers of the record's interview (an
@@ -89,7 +85,7 @@ absl::StatusOr<Shown> Decide(const ScopeGrant& grant, const Record& record,
     shown.visibility = Visibility::kWithheld;
     return shown;
   }
-  const FieldDescriptor* kind = KindField(body);
+  const FieldDescriptor* kind = sync::BodyKindField(body);
   if (kind == nullptr) return shown;
   const Descriptor* type = kind->message_type();
   std::optional<bool> interviewer;  // looked up only if a field needs it
@@ -227,7 +223,7 @@ absl::StatusOr<Visibility> Redact(const ScopeGrant& grant, Record& record, Recor
   ASSIGN_OR_RETURN(Shown shown, Decide(grant, record, lookup));
   if (shown.visibility != Visibility::kRedacted) return shown.visibility;
   google::protobuf::Message* kind = record.mutable_body()->GetReflection()->MutableMessage(
-      record.mutable_body(), KindField(record.body()));
+      record.mutable_body(), sync::BodyKindField(record.body()));
   std::set<std::string_view> hidden;
   for (const FieldDescriptor* f : shown.hidden) {
     kind->GetReflection()->ClearField(kind, f);

@@ -1,6 +1,7 @@
 #include "server/auth/field_visibility.h"
 
 #include "absl/strings/str_cat.h"
+#include "sync/record_merge.h"
 
 namespace vigil::server {
 
@@ -13,8 +14,7 @@ bool IsSensitiveKind(const Descriptor* kind) {
 }
 
 bool IsSensitive(const vigil::v1::RecordBody& body) {
-  static const auto* oneof = vigil::v1::RecordBody::descriptor()->FindOneofByName("kind");
-  const FieldDescriptor* kind = body.GetReflection()->GetOneofFieldDescriptor(body, oneof);
+  const FieldDescriptor* kind = sync::BodyKindField(body);
   return kind != nullptr && IsSensitiveKind(kind->message_type());
 }
 

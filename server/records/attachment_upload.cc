@@ -10,6 +10,11 @@ absl::Status AttachmentUpload::HeaderMissing() {
                     "UPLOAD_HEADER_MISSING");
 }
 
+absl::Status AttachmentUpload::HeaderRepeated() {
+  return WithReason(absl::InvalidArgumentError("only chunks may follow the header"),
+                    "UPLOAD_HEADER_REPEATED");
+}
+
 AttachmentDoneFn AttachmentUpload::Keep(AttachmentDoneFn done) {
   return [this, done = std::move(done)](absl::StatusOr<AttachmentState> state) mutable {
     if (state.ok()) state_ = *state;
@@ -19,10 +24,7 @@ AttachmentDoneFn AttachmentUpload::Keep(AttachmentDoneFn done) {
 
 void AttachmentUpload::Begin(std::string scope, std::string sha256, std::uint64_t size,
                              AttachmentDoneFn done) {
-  if (state_.has_value()) {
-    return done(WithReason(absl::InvalidArgumentError("only chunks may follow the header"),
-                           "UPLOAD_HEADER_REPEATED"));
-  }
+  if (state_.has_value()) return done(HeaderRepeated());
   scope_ = scope;
   store_.Begin(caller_, std::move(scope), std::move(sha256), size, Keep(std::move(done)));
 }

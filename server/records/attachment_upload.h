@@ -42,6 +42,8 @@ class AttachmentUpload {
   // InvalidArgument, UPLOAD_HEADER_MISSING: a stream that does not start
   // with its header.
   static absl::Status HeaderMissing();
+  // InvalidArgument, UPLOAD_HEADER_REPEATED: anything but chunks after it.
+  static absl::Status HeaderRepeated();
 
  private:
   void Prove(std::uint64_t offset, const std::string& data, const std::string& chunk_sha256,

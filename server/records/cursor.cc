@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include "base/status_macros.h"
+#include "base/big_endian.h"
 #include "datadir/restore.h"
 
 namespace vigil::server {
@@ -11,16 +12,6 @@ namespace {
 constexpr unsigned char kCursorVersion = 3;
 constexpr std::size_t kBodyBytes = 1 + 8 + 1 + 8;
 constexpr std::size_t kMacBytes = 16;
-
-void AppendUint64(std::string& out, std::uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
-}
-
-std::uint64_t ReadUint64(const unsigned char* bytes) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | bytes[i];
-  return v;
-}
 
 }  // namespace
 
@@ -54,9 +45,9 @@ std::string CursorCodec::Mac(std::string_view payload, std::string_view scope) c
 
 std::string CursorCodec::Encode(std::string_view scope, const CursorPosition& position) const {
   std::string payload(1, static_cast<char>(kCursorVersion));
-  AppendUint64(payload, position.seq);
+  AppendBigEndian64(payload, position.seq);
   payload.push_back(static_cast<char>(position.view));
-  AppendUint64(payload, position.epoch);
+  AppendBigEndian64(payload, position.epoch);
   payload += Mac(payload, scope);
   std::string out(
       sodium_base64_ENCODED_LEN(payload.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
@@ -80,9 +71,10 @@ std::optional<CursorPosition> CursorCodec::Decode(std::string_view scope,
       Mac(std::string_view(reinterpret_cast<const char*>(payload), kBodyBytes), scope);
   if (sodium_memcmp(expected.data(), payload + kBodyBytes, kMacBytes) != 0) return std::nullopt;
   CursorPosition position;
-  position.seq = ReadUint64(payload + 1);
+  const std::string_view bytes(reinterpret_cast<const char*>(payload), kBodyBytes);
+  position.seq = ReadBigEndian64(bytes.substr(1));
   position.view = payload[9];
-  position.epoch = ReadUint64(payload + 10);
+  position.epoch = ReadBigEndian64(bytes.substr(10));
   return position;
 }
 

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "base/big_endian.h"
 #include "base/error_reason.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
@@ -19,28 +20,24 @@ using vigil::internal::StoredMutation;
 using vigil::v1::Mutation;
 using vigil::v1::Record;
 
-void AppendUint64(std::string& out, std::uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
-}
-
 // What identifies one edit of a device (see StoredMutation.fingerprint).
 std::string Fingerprint(const Mutation& m) {
   std::string key;
   auto add = [&key](std::string_view part) {
-    AppendUint64(key, part.size());
+    AppendBigEndian64(key, part.size());
     key.append(part);
   };
   add(m.record_id());
   add(m.scope());
   add(m.base_mutation_id());
-  AppendUint64(key, m.base_revision());
-  AppendUint64(key, m.delete_() ? 1 : 0);
-  AppendUint64(key, static_cast<std::uint64_t>(m.hlc().wall_time_micros()));
-  AppendUint64(key, m.hlc().logical());
-  AppendUint64(key, static_cast<std::uint64_t>(m.resolves_conflict_ids_size()));
+  AppendBigEndian64(key, m.base_revision());
+  AppendBigEndian64(key, m.delete_() ? 1 : 0);
+  AppendBigEndian64(key, static_cast<std::uint64_t>(m.hlc().wall_time_micros()));
+  AppendBigEndian64(key, m.hlc().logical());
+  AppendBigEndian64(key, static_cast<std::uint64_t>(m.resolves_conflict_ids_size()));
   for (const std::string& id : m.resolves_conflict_ids()) add(id);
-  AppendUint64(key, static_cast<std::uint64_t>(m.body().kind_case()));
-  AppendUint64(key, m.body().ByteSizeLong());
+  AppendBigEndian64(key, static_cast<std::uint64_t>(m.body().kind_case()));
+  AppendBigEndian64(key, m.body().ByteSizeLong());
   return Sha256::Of(key).substr(0, 16);
 }
 
@@ -97,13 +94,6 @@ absl::StatusOr<const ScopeGrant*> PushBatch::Writable(const std::string& scope) 
   return &it->second;
 }
 
-absl::StatusOr<std::optional<Record>> PushBatch::InScope(std::string_view id,
-                                                         const std::string& scope) {
-  ASSIGN_OR_RETURN(std::optional<Record> found, tables_.Head(id));
-  if (found.has_value() && found->scope() != scope) found.reset();
-  return found;
-}
-
 absl::StatusOr<bool> PushBatch::AnswerResend(Pending& p) {
   ASSIGN_OR_RETURN(std::optional<StoredMutation> stored, tables_.Mutation(p.m->mutation_id()));
   if (!stored.has_value()) return false;
@@ -142,7 +132,7 @@ absl::Status PushBatch::Authorize(Pending& p) {
     return Denied(p);
   }
   if (p.head.has_value()) {
-    auto same_scope = [&](std::string_view id) { return InScope(id, p.scope); };
+    auto same_scope = [&](std::string_view id) { return tables_.HeadInScope(id, p.scope); };
     ASSIGN_OR_RETURN(Visibility seen_as, VisibilityOf(*p.grant, *p.head, same_scope));
     if (seen_as != Visibility::kFull) return Denied(p);
   }
@@ -305,7 +295,7 @@ absl::Status PushBatch::AuthorizeOutcome(Pending& p) {
   // Nobody writes what they could not read back in full (an interview
   // without themselves as interviewer, an identity of someone else's
   // interview).
-  auto same_scope = [&](std::string_view id) { return InScope(id, p.scope); };
+  auto same_scope = [&](std::string_view id) { return tables_.HeadInScope(id, p.scope); };
   ASSIGN_OR_RETURN(Visibility after, VisibilityOf(*p.grant, p.outcome->record, same_scope));
   if (after != Visibility::kFull) return Denied(p);
   return absl::OkStatus();
@@ -397,7 +387,7 @@ absl::Status PushBatch::MoveViewEpochs(const std::optional<Record>& head, const 
                                   std::inserter(moved, moved.end()));
   }
   const std::string scope = after.scope();
-  auto lookup = [&](std::string_view id) { return InScope(id, scope); };
+  auto lookup = [&](std::string_view id) { return tables_.HeadInScope(id, scope); };
   if (before != nullptr && before->body().has_identity() &&
       before->body().identity().interview_id() != after.body().identity().interview_id()) {
     ASSIGN_OR_RETURN(std::optional<Record> old_interview,

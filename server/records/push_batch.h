@@ -92,9 +92,6 @@ class PushBatch {
 
   // The caller's rights in `scope`, read once per batch through the commit.
   absl::StatusOr<const ScopeGrant*> Writable(const std::string& scope);
-  // The record `id` if it is in `scope` (for redaction lookups).
-  absl::StatusOr<std::optional<vigil::v1::Record>> InScope(std::string_view id,
-                                                           const std::string& scope);
   // Moves the view epochs of the callers whose view of the scope changes
   // beyond the record itself (see push_batch.cc).
   absl::Status MoveViewEpochs(const std::optional<vigil::v1::Record>& head,

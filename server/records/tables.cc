@@ -1,6 +1,7 @@
 #include "server/records/tables.h"
 
 #include "absl/strings/str_cat.h"
+#include "base/big_endian.h"
 #include "base/status_macros.h"
 #include "server/auth/field_visibility.h"
 #include "server/records/stored_value.h"
@@ -32,16 +33,14 @@ std::string ViewEpochKey(std::string_view scope, std::string_view principal) {
 
 std::string EpochBytes(std::uint64_t epoch) {
   std::string out;
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(epoch >> shift));
+  AppendBigEndian64(out, epoch);
   return out;
 }
 
 absl::StatusOr<std::uint64_t> ParseEpoch(const std::optional<std::string>& raw) {
   if (!raw.has_value()) return 0;
   if (raw->size() != 8) return absl::DataLossError("malformed view epoch");
-  std::uint64_t epoch = 0;
-  for (unsigned char byte : *raw) epoch = (epoch << 8) | byte;
-  return epoch;
+  return ReadBigEndian64(*raw);
 }
 
 absl::StatusOr<std::optional<Record>> ReadRecord(storage::ReadView& view, ColumnFamily cf,
@@ -58,6 +57,13 @@ absl::StatusOr<std::optional<Record>> ReadRecord(storage::ReadView& view, Column
 
 absl::StatusOr<std::optional<Record>> CommitTables::Head(std::string_view id) {
   return ReadRecord(ctx_, ColumnFamily::kRecords, RecordKey(id), keys_);
+}
+
+absl::StatusOr<std::optional<Record>> CommitTables::HeadInScope(std::string_view id,
+                                                                std::string_view scope) {
+  ASSIGN_OR_RETURN(std::optional<Record> record, Head(id));
+  if (record.has_value() && record->scope() != scope) record.reset();
+  return record;
 }
 
 absl::StatusOr<Record> CommitTables::Revision(const Record& head, std::uint64_t revision) {

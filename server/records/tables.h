@@ -48,6 +48,9 @@ class CommitTables {
 
   // The record's head, nullopt when there is none.
   absl::StatusOr<std::optional<vigil::v1::Record>> Head(std::string_view id);
+  // The head of `id` when it lives in `scope`, else nullopt.
+  absl::StatusOr<std::optional<vigil::v1::Record>> HeadInScope(std::string_view id,
+                                                               std::string_view scope);
   // Revision `revision` of the record whose head is `head`: the head itself,
   // or from history. DataLoss when the history lacks it.
   absl::StatusOr<vigil::v1::Record> Revision(const vigil::v1::Record& head,
