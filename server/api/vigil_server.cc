@@ -18,6 +18,7 @@
 #include "server/ops/initial_admin.h"
 #include "server/ops/logging.h"
 #include "server/api/operations_service.h"
+#include "server/api/review_service.h"
 #include "server/api/sync_service.h"
 #include "server/ops/tls_bootstrap.h"
 #include "storage/storage.h"
@@ -97,7 +98,8 @@ class ServerImpl final : public VigilServer {
   ServerImpl(datadir::DataDirLayout layout, const ServerConfig& config,
              std::unique_ptr<storage::Storage> storage, std::unique_ptr<storage::KeyRing> keys,
              std::unique_ptr<IdentityStore> identities, std::unique_ptr<AccessPolicy> policy,
-             std::unique_ptr<RecordStore> records, std::unique_ptr<ReceiptSigner> signer)
+             std::unique_ptr<RecordStore> records, std::unique_ptr<ReviewQueries> queries,
+             std::unique_ptr<ReceiptSigner> signer)
       : layout_(std::move(layout)),
         config_(config),
         storage_(std::move(storage)),
@@ -110,6 +112,7 @@ class ServerImpl final : public VigilServer {
                         .requests_per_minute = config.device_requests_per_minute,
                         .bytes_per_minute = config.device_bytes_per_minute})),
         records_(std::move(records)),
+        queries_(std::move(queries)),
         signer_(std::move(signer)),
         attachments_(std::make_unique<AttachmentStore>(
             storage_.get(), keys_.get(), policy_.get(),
@@ -119,7 +122,9 @@ class ServerImpl final : public VigilServer {
         rotator_(std::make_unique<KeyRotator>(storage_.get(), keys_.get())),
         admin_service_(std::make_unique<AdminService>(auth_.get(), identities_.get(),
                                                       rotator_.get(), storage_.get(), &hub_,
-                                                      signer_->public_key())) {
+                                                      signer_->public_key())),
+        review_service_(
+            std::make_unique<ReviewService>(auth_.get(), records_.get(), queries_.get())) {
     records_->SetChangeListener(
         [this](const std::vector<std::pair<std::string, std::uint64_t>>& changes) {
           hub_.Notify(changes);
@@ -139,6 +144,7 @@ class ServerImpl final : public VigilServer {
     builder.AddListeningPort(config_.listen, credentials, &port_);
     builder.RegisterService(sync_service_.get());
     builder.RegisterService(admin_service_.get());
+    builder.RegisterService(review_service_.get());
     public_server_ = builder.BuildAndStart();
     if (public_server_ == nullptr || port_ == 0) {
       return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.listen,
@@ -227,11 +233,13 @@ class ServerImpl final : public VigilServer {
   std::unique_ptr<Authenticator> auth_;
   ChangeHub hub_;
   std::unique_ptr<RecordStore> records_;
+  std::unique_ptr<ReviewQueries> queries_;
   std::unique_ptr<ReceiptSigner> signer_;
   std::unique_ptr<AttachmentStore> attachments_;
   std::unique_ptr<SyncService> sync_service_;
   std::unique_ptr<KeyRotator> rotator_;
   std::unique_ptr<AdminService> admin_service_;
+  std::unique_ptr<ReviewService> review_service_;
   std::unique_ptr<OperationsService> ops_service_;
   std::unique_ptr<grpc::Server> public_server_;
   std::unique_ptr<grpc::Server> ops_server_;
@@ -262,11 +270,21 @@ absl::StatusOr<std::unique_ptr<VigilServer>> VigilServer::Start(const ServerConf
   ASSIGN_OR_RETURN(std::unique_ptr<RecordStore> records,
                    RecordStore::Create(storage.get(), keys.get(), policy.get(),
                                        RecordStoreOptions()));
+  // The team table is the source of truth; the record engine derives the
+  // Visit record's team from it in the same commit (visit_team.h).
+  identities->SetTeamChangedHook(
+      [records = records.get()](storage::CommitContext& ctx, const Caller& by,
+                                std::string_view visit_id) {
+        return records->OnTeamChanged(ctx, by, visit_id);
+      });
+  ASSIGN_OR_RETURN(std::unique_ptr<ReviewQueries> queries,
+                   ReviewQueries::Create(storage.get(), keys.get(), policy.get()));
   ASSIGN_OR_RETURN(std::unique_ptr<ReceiptSigner> signer,
                    ReceiptSigner::Create(storage.get(), keys.get()));
   auto server = std::make_unique<ServerImpl>(layout, config, std::move(storage), std::move(keys),
                                              std::move(identities), std::move(policy),
-                                             std::move(records), std::move(signer));
+                                             std::move(records), std::move(queries),
+                                             std::move(signer));
   RETURN_IF_ERROR(server->Serve(std::move(credentials)));
   return server;
 }

@@ -107,23 +107,6 @@ absl::StatusOr<Shown> Decide(const ScopeGrant& grant, const Record& record,
 
 }  // namespace
 
-bool MayMoveVisit(const ScopeGrant& grant, vigil::v1::VisitState from, vigil::v1::VisitState to) {
-  using vigil::v1::VisitState;
-  if (from == to || grant.reviewer) return true;
-  auto field = [](VisitState s) {
-    return s == VisitState::VISIT_STATE_UNSPECIFIED || s == VisitState::VISIT_STATE_PLANNED ||
-           s == VisitState::VISIT_STATE_IN_PROGRESS;
-  };
-  if (grant.full_view) {  // the visit's team lead
-    auto lead_from = [&](VisitState s) {
-      return field(s) || s == VisitState::VISIT_STATE_SUBMITTED ||
-             s == VisitState::VISIT_STATE_CHANGES_REQUESTED;
-    };
-    return lead_from(from) && (field(to) || to == VisitState::VISIT_STATE_SUBMITTED);
-  }
-  return field(from) && field(to);
-}
-
 absl::Status AccessPolicy::Denied() {
   return WithReason(
       absl::PermissionDeniedError("you may not do this in this scope, or there is no such thing"),
@@ -207,6 +190,12 @@ absl::StatusOr<ScopeGrant> AccessPolicy::RequireAttachmentBytes(const Caller& ca
   ASSIGN_OR_RETURN(ScopeGrant grant, RequireRead(caller, scope));
   if (grant.service) return Denied();
   return grant;
+}
+
+absl::Status AccessPolicy::RequireReviewer(const Caller& caller) {
+  if (caller.role == vigil::v1::ROLE_NPM_REVIEWER) return absl::OkStatus();
+  return WithReason(absl::PermissionDeniedError("this is for the NPM unit's reviewers"),
+                    "REVIEWER_ONLY");
 }
 
 bool AccessPolicy::MayLearnOfAbsence(const Caller& caller) {

@@ -106,6 +106,10 @@ class AccessPolicy {
   // exists.
   static bool MayLearnOfAbsence(const Caller& caller);
 
+  // PERMISSION_DENIED, reason REVIEWER_ONLY, unless the caller is an NPM
+  // reviewer (the review queue, decisions on late submissions).
+  static absl::Status RequireReviewer(const Caller& caller);
+
   // The same PERMISSION_DENIED for every refusal.
   static absl::Status Denied();
 
@@ -121,12 +125,6 @@ absl::StatusOr<Visibility> Redact(const ScopeGrant& grant, vigil::v1::Record& re
 // How `grant` would see `record`, without changing it.
 absl::StatusOr<Visibility> VisibilityOf(const ScopeGrant& grant, const vigil::v1::Record& record,
                                         RecordLookup lookup);
-
-// Whether `grant` may move a visit from state `from` to `to`: reviewers any
-// way; a team lead among planned, in progress, submitted (and out of changes
-// requested); other team members among planned and in progress. Approval,
-// publication and review belong to the NPM unit.
-bool MayMoveVisit(const ScopeGrant& grant, vigil::v1::VisitState from, vigil::v1::VisitState to);
 
 
 }  // namespace vigil::server

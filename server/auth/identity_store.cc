@@ -485,7 +485,7 @@ void IdentityStore::SetTeamMember(const Caller& by, TeamMembership membership,
                            "TEAM_ROLE_INVALID"));
   }
   Run<TeamMembership>(
-      [by, membership](storage::CommitContext& ctx) -> absl::StatusOr<TeamMembership> {
+      [this, by, membership](storage::CommitContext& ctx) -> absl::StatusOr<TeamMembership> {
         ASSIGN_OR_RETURN(auto user, GetStored<User>(ctx, UserKey(membership.user_id())));
         if (!user.has_value()) return UserNotFound(membership.user_id());
         using vigil::v1::Role;
@@ -507,6 +507,7 @@ void IdentityStore::SetTeamMember(const Caller& by, TeamMembership membership,
                                       vigil::v1::TeamRole_Name(membership.team_role())),
                          absl::StrCat(VisitScope(membership.visit_id()), "/team/",
                                       membership.user_id()))));
+        if (team_changed_) RETURN_IF_ERROR(team_changed_(ctx, by, membership.visit_id()));
         return membership;
       },
       std::move(done));
@@ -521,7 +522,7 @@ void IdentityStore::RemoveTeamMember(const Caller& by, std::string visit_id, std
   if (absl::Status s = ValidateUserId(user_id); !s.ok()) return done(s);
   const absl::Time now = absl::Now();
   Run<bool>(
-      [by, visit_id, user_id, now](storage::CommitContext& ctx) -> absl::StatusOr<bool> {
+      [this, by, visit_id, user_id, now](storage::CommitContext& ctx) -> absl::StatusOr<bool> {
         ASSIGN_OR_RETURN(auto existing, ctx.Get(ColumnFamily::kMeta, TeamKey(visit_id, user_id)));
         if (!existing.has_value()) {
           return WithReason(absl::NotFoundError("the user is not on this visit's team"),
@@ -535,6 +536,7 @@ void IdentityStore::RemoveTeamMember(const Caller& by, std::string visit_id, std
         RETURN_IF_ERROR(storage::AppendAudit(
             ctx, AuditOf(by, "team.member_removed",
                          absl::StrCat(VisitScope(visit_id), "/team/", user_id))));
+        if (team_changed_) RETURN_IF_ERROR(team_changed_(ctx, by, visit_id));
         return true;
       },
       std::move(done));
@@ -561,6 +563,29 @@ absl::StatusOr<vigil::v1::ListTeamResponse> IdentityStore::ListTeam(
                                  }));
   RETURN_IF_ERROR(parsed);
   return response;
+}
+
+absl::StatusOr<std::vector<TeamMembership>> IdentityStore::TeamIn(storage::CommitContext& ctx,
+                                                                  std::string_view visit_id) {
+  std::vector<TeamMembership> team;
+  absl::Status parsed;
+  RETURN_IF_ERROR(ctx.Scan(ColumnFamily::kMeta, storage::KeyRange::Prefix(TeamPrefix(visit_id)),
+                           [&](std::string_view, std::string_view value) {
+                             auto member = ParseStored<TeamMembership>(value);
+                             if (!member.ok()) {
+                               parsed = member.status();
+                               return false;
+                             }
+                             team.push_back(std::move(*member));
+                             return true;
+                           }));
+  RETURN_IF_ERROR(parsed);
+  return team;
+}
+
+absl::StatusOr<std::optional<User>> IdentityStore::UserIn(storage::ReadView& view,
+                                                          std::string_view user_id) {
+  return GetStored<User>(view, UserKey(user_id));
 }
 
 absl::StatusOr<vigil::v1::TeamRole> IdentityStore::TeamRoleOf(storage::ReadView& view,

@@ -16,7 +16,9 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <optional>
 #include <string_view>
+#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
@@ -69,11 +71,25 @@ class IdentityStore {
   void RotateToken(const Caller& device, DoneFn<std::string> done);
   absl::StatusOr<vigil::v1::Device> GetDevice(std::string_view device_id) const;
 
+  // Runs inside the commit of every change of a visit's team, after the
+  // team table is written: the record engine derives the Visit record's
+  // team and its index from the table there (server/records/visit_team.h).
+  // An error fails the change. Set once, before serving.
+  using TeamChangedFn = absl::AnyInvocable<absl::Status(
+      storage::CommitContext& ctx, const Caller& by, std::string_view visit_id)>;
+  void SetTeamChangedHook(TeamChangedFn hook) { team_changed_ = std::move(hook); }
+
   void SetTeamMember(const Caller& by, vigil::v1::TeamMembership membership,
                      DoneFn<vigil::v1::TeamMembership> done);
   void RemoveTeamMember(const Caller& by, std::string visit_id, std::string user_id,
                         DoneFn<bool> done);
   absl::StatusOr<vigil::v1::ListTeamResponse> ListTeam(std::string_view visit_id) const;
+  // The team of `visit_id` as the commit `ctx` holds it, by user id.
+  static absl::StatusOr<std::vector<vigil::v1::TeamMembership>> TeamIn(
+      storage::CommitContext& ctx, std::string_view visit_id);
+  // The user as `view` holds it, nullopt when there is none.
+  static absl::StatusOr<std::optional<vigil::v1::User>> UserIn(storage::ReadView& view,
+                                                               std::string_view user_id);
   // The user's role on the visit's team as `view` holds it;
   // TEAM_ROLE_UNSPECIFIED when the user is not on it.
   static absl::StatusOr<vigil::v1::TeamRole> TeamRoleOf(storage::ReadView& view,
@@ -95,6 +111,7 @@ class IdentityStore {
   void Run(std::function<absl::StatusOr<T>(storage::CommitContext&)> prepare, DoneFn<T> done);
 
   storage::Storage* storage_;
+  TeamChangedFn team_changed_;
 };
 
 }  // namespace vigil::server

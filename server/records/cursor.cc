@@ -12,6 +12,16 @@ namespace {
 constexpr unsigned char kCursorVersion = 3;
 constexpr std::size_t kBodyBytes = 1 + 8 + 1 + 8;
 constexpr std::size_t kMacBytes = 16;
+constexpr unsigned char kPageTokenVersion = 'P';
+
+std::string Base64(std::string_view bytes) {
+  std::string out(
+      sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                    bytes.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  out.resize(out.size() - 1);  // the terminating NUL
+  return out;
+}
 
 }  // namespace
 
@@ -49,12 +59,39 @@ std::string CursorCodec::Encode(std::string_view scope, const CursorPosition& po
   payload.push_back(static_cast<char>(position.view));
   AppendBigEndian64(payload, position.epoch);
   payload += Mac(payload, scope);
-  std::string out(
-      sodium_base64_ENCODED_LEN(payload.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(payload.data()),
-                    payload.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  out.resize(out.size() - 1);  // the terminating NUL
-  return out;
+  return Base64(payload);
+}
+
+std::string CursorCodec::SealPageToken(std::string_view binding, std::string_view payload) const {
+  std::string body(1, static_cast<char>(kPageTokenVersion));
+  AppendBigEndian64(body, payload.size());
+  body.append(payload);
+  body += Mac(body, binding);
+  return Base64(body);
+}
+
+std::optional<std::string> CursorCodec::OpenPageToken(std::string_view binding,
+                                                      std::string_view token) const {
+  constexpr std::size_t kMaxToken = 4096;
+  if (token.empty() || token.size() > kMaxToken) return std::nullopt;
+  std::string bytes(token.size(), '\0');
+  std::size_t len = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(bytes.data()), bytes.size(),
+                        token.data(), token.size(), nullptr, &len, nullptr,
+                        sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+      len < 1 + 8 + kMacBytes || static_cast<unsigned char>(bytes[0]) != kPageTokenVersion) {
+    return std::nullopt;
+  }
+  bytes.resize(len);
+  const std::string_view all(bytes);
+  const std::uint64_t size = ReadBigEndian64(all.substr(1));
+  if (size != len - 1 - 8 - kMacBytes) return std::nullopt;
+  const std::string_view body = all.substr(0, len - kMacBytes);
+  const std::string expected = Mac(body, binding);
+  if (sodium_memcmp(expected.data(), all.data() + body.size(), kMacBytes) != 0) {
+    return std::nullopt;
+  }
+  return std::string(body.substr(1 + 8));
 }
 
 std::optional<CursorPosition> CursorCodec::Decode(std::string_view scope,

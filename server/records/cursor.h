@@ -48,6 +48,14 @@ class CursorCodec {
   // server, or of an earlier layout.
   std::optional<CursorPosition> Decode(std::string_view scope, std::string_view cursor) const;
 
+  // AIP-158 page tokens, authenticated by the same secret: an opaque token
+  // for `payload` (where the next page starts), bound to `binding` (what
+  // the query asked and who asked it). OpenPageToken gives the payload back
+  // only for a token made here with the same binding; nullopt otherwise.
+  std::string SealPageToken(std::string_view binding, std::string_view payload) const;
+  std::optional<std::string> OpenPageToken(std::string_view binding,
+                                           std::string_view token) const;
+
  private:
   explicit CursorCodec(std::string key) : key_(std::move(key)) {}
   std::string Mac(std::string_view payload, std::string_view scope) const;

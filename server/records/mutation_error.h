@@ -20,6 +20,16 @@ inline absl::Status AtMutation(const absl::Status& status, int index,
       reason, {{"mutation_id", m.mutation_id()}, {"index", std::to_string(index)}});
 }
 
+// The same, keeping the reason and metadata `status` already carries.
+inline absl::Status AtMutation(const absl::Status& status, int index,
+                               const vigil::v1::Mutation& m) {
+  absl::Status out = AtMutation(status, index, m, ReasonOf(status).value_or("MUTATION_INVALID"));
+  status.ForEachPayload([&](absl::string_view url, const absl::Cord& value) {
+    if (url != kReasonPayload) out.SetPayload(url, value);
+  });
+  return out;
+}
+
 }  // namespace vigil::server
 
 #endif  // VIGIL_SERVER_RECORDS_MUTATION_ERROR_H_

@@ -10,6 +10,9 @@
 #include "base/sha256.h"
 #include "base/status_macros.h"
 #include "server/records/mutation_error.h"
+#include "server/records/server_written.h"
+#include "server/records/visit_index.h"
+#include "server/records/visit_team.h"
 #include "sync/merge.h"
 #include "sync/scope.h"
 
@@ -68,11 +71,13 @@ absl::Status PushBatch::Apply(vigil::v1::PushRequest& request,
     RETURN_IF_ERROR(CheckShape(p));
     RETURN_IF_ERROR(CheckLock(p));
     RETURN_IF_ERROR(ResolveBase(p));
+    RETURN_IF_ERROR(KeepServerFields(p));
+    RETURN_IF_ERROR(RequestVisitMove(p));
     RETURN_IF_ERROR(Merge(p));
     RETURN_IF_ERROR(AuthorizeOutcome(p));
     ASSIGN_OR_RETURN(const bool held, HoldIfLocked(p));
     if (held) continue;
-    RETURN_IF_ERROR(CheckVisitState(p));
+    RETURN_IF_ERROR(RecordVisitMove(p));
     RETURN_IF_ERROR(Persist(p));
   }
   return absl::OkStatus();
@@ -207,9 +212,7 @@ absl::Status PushBatch::CheckLock(Pending& p) {
     if (!visit_id.empty()) {
       ASSIGN_OR_RETURN(std::optional<Record> visit, tables_.Head(visit_id));
       if (visit.has_value() && visit->body().has_visit() && visit->scope() == p.scope) {
-        const auto state = visit->body().visit().state();
-        locked = state == vigil::v1::VISIT_STATE_APPROVED ||
-                 state == vigil::v1::VISIT_STATE_PUBLISHED;
+        locked = VisitLocked(visit->body().visit().state());
       }
     }
     if (is_visit_record) {
@@ -276,6 +279,51 @@ absl::Status PushBatch::ResolveBase(Pending& p) {
   return absl::OkStatus();
 }
 
+absl::Status PushBatch::KeepServerFields(Pending& p) {
+  // One chained on a held edit is settled when the NPM unit decides on it.
+  if (p.m->delete_() || p.chained_on_late) return absl::OkStatus();
+  const vigil::v1::RecordBody* made_on =
+      p.base ? &p.base->body() : (p.head ? &p.head->body() : nullptr);
+  KeepServerWritten(made_on ? *made_on : vigil::v1::RecordBody(), *p.m->mutable_body());
+  return absl::OkStatus();
+}
+
+absl::Status PushBatch::RequestVisitMove(Pending& p) {
+  Mutation& m = *p.m;
+  // A held mutation is not applied, so it moves nothing (yet).
+  if (m.delete_() || p.locked || !m.body().has_visit() ||
+      m.record_id() != sync::VisitIdOf(p.scope)) {
+    return absl::OkStatus();
+  }
+  using vigil::v1::VisitState;
+  const VisitState head_state = p.head.has_value() && p.head->body().has_visit()
+                                    ? p.head->body().visit().state()
+                                    : vigil::v1::VISIT_STATE_UNSPECIFIED;
+  const vigil::v1::Record* made_on = p.base ? &*p.base : (p.head ? &*p.head : nullptr);
+  const VisitState made_on_state = made_on != nullptr && made_on->body().has_visit()
+                                       ? made_on->body().visit().state()
+                                       : vigil::v1::VISIT_STATE_UNSPECIFIED;
+  const VisitState requested = m.body().visit().state();
+  // The state is never merged: an edit that left it alone keeps the head's,
+  // one that changed it asks to move from the head's state.
+  if (requested == made_on_state) {
+    m.mutable_body()->mutable_visit()->set_state(head_state);
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(const vigil::internal::VisitSummary summary,
+                   VisitIndexWriter(tables_.context()).Summary(m.record_id()));
+  const VisitMove move{head_state, requested};
+  absl::Status allowed =
+      CheckVisitMove(*p.grant, move, m.visit_transition(), summary.open_conflicts());
+  if (!allowed.ok()) return AtMutation(allowed, p.index, m);
+  if (p.base.has_value()) p.base->mutable_body()->mutable_visit()->set_state(head_state);
+  if (IsMove(move)) {
+    p.move = move;
+    p.open_conflicts = summary.open_conflicts();
+  }
+  return absl::OkStatus();
+}
+
 absl::Status PushBatch::Merge(Pending& p) {
   // A mutation held for a locked visit is checked as if it were applied now
   // (its base, the conflicts it resolves, its body), so that nonsense is
@@ -303,7 +351,7 @@ absl::Status PushBatch::AuthorizeOutcome(Pending& p) {
 
 absl::StatusOr<bool> PushBatch::HoldIfLocked(Pending& p) {
   if (!p.locked) return false;
-  tables_.HoldLate(p.scope, *p.m);
+  RETURN_IF_ERROR(tables_.HoldLate(p.scope, *p.m));
   p.result->set_late_submission(true);
   StoredMutation stored;
   *stored.mutable_result() = *p.result;
@@ -315,18 +363,42 @@ absl::StatusOr<bool> PushBatch::HoldIfLocked(Pending& p) {
   return true;
 }
 
-absl::Status PushBatch::CheckVisitState(const Pending& p) {
-  // The review workflow's states are not the field team's to set.
-  const Record& after = p.outcome->record;
-  if (!after.body().has_visit()) return absl::OkStatus();
-  const auto from = p.head.has_value() && p.head->body().has_visit()
-                        ? p.head->body().visit().state()
-                        : vigil::v1::VISIT_STATE_UNSPECIFIED;
-  if (MayMoveVisit(*p.grant, from, after.body().visit().state())) return absl::OkStatus();
-  return AtMutation(
-      absl::PermissionDeniedError(
-          "only the NPM unit approves or publishes a visit, or takes it back"),
-      p.index, *p.m, "VISIT_STATE_NOT_PERMITTED");
+absl::Status PushBatch::RecordVisitMove(Pending& p) {
+  Record& after = p.outcome->record;
+  if (!after.body().has_visit() || after.id() != sync::VisitIdOf(after.scope())) {
+    return absl::OkStatus();
+  }
+  vigil::v1::Visit& visit = *after.mutable_body()->mutable_visit();
+  if (!p.head.has_value()) {
+    // The team is the team table's (visit_team.h), from the first revision.
+    ASSIGN_OR_RETURN(*visit.mutable_team(), DerivedTeam(tables_, after.id(), visit, now_));
+  }
+  if (!p.move.has_value()) return absl::OkStatus();
+  const Mutation& m = *p.m;
+  vigil::v1::VisitTransition& t = *visit.add_transitions();
+  t.set_id(m.mutation_id());
+  t.set_from(p.move->from);
+  t.set_to(p.move->to);
+  t.set_user_id(caller_.principal);
+  t.set_device_id(caller_.device);
+  const std::int64_t micros = absl::ToUnixMicros(now_);
+  t.mutable_at()->set_seconds(micros / 1000000);
+  t.mutable_at()->set_nanos(static_cast<std::int32_t>(micros % 1000000) * 1000);
+  t.set_note(m.visit_transition().note());
+  t.set_open_conflicts(p.open_conflicts);
+  t.set_acknowledged_open_conflicts(p.open_conflicts > 0 &&
+                                    m.visit_transition().acknowledge_open_conflicts());
+  if (p.move->to == vigil::v1::VISIT_STATE_IN_REVIEW) visit.set_reviewer_user_id(caller_.principal);
+  p.outcome->changed = true;
+  return audit_.Append(AuditOf(caller_,
+                               absl::StrCat("visit.transition from=",
+                                            vigil::v1::VisitState_Name(p.move->from),
+                                            " to=", vigil::v1::VisitState_Name(p.move->to),
+                                            t.acknowledged_open_conflicts()
+                                                ? " acknowledged_open_conflicts=" +
+                                                      std::to_string(p.open_conflicts)
+                                                : std::string()),
+                               "records/" + after.id()));
 }
 
 absl::Status PushBatch::Persist(Pending& p) {
@@ -339,7 +411,7 @@ absl::Status PushBatch::Persist(Pending& p) {
     Record& record = outcome.record;
     RETURN_IF_ERROR(MoveViewEpochs(p.head, record));
     record.set_seq(tables_.context().NextSeq());
-    tables_.WriteHead(p.head, record);
+    RETURN_IF_ERROR(tables_.WriteHead(p.head, record));
     p.result->set_revision(record.revision());
     touched_[record.scope()] = record.seq();
     RETURN_IF_ERROR(audit_.Append(AuditOf(

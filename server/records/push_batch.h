@@ -15,10 +15,16 @@
 //                     chained mutation's pushed body, or a revision from
 //                     history); an edit made on a revision the server no
 //                     longer has is refused (BASE_REVISION_UNKNOWN)
+//   KeepServerFields  server-written fields (server_written.h) as the edit's
+//                     base has them: not the device's to write
+//   RequestVisitMove  a change of a Visit's state asks for a lifecycle move
+//                     from the head's state (visit_lifecycle.h); the state
+//                     is never merged
 //   Merge             sync::ApplyMutation
 //   AuthorizeOutcome  the writer sees the result in full
 //   HoldIfLocked      a locked visit's mutation goes to the late queue
-//   CheckVisitState   only the NPM unit approves, publishes or reopens
+//   RecordVisitMove   the move's VisitTransition, its reviewer, its audit
+//                     entry; a new Visit record's team from the team table
 //   Persist           head, history, change feed, view epochs, audit, the
 //                     stored result (with the pushed body when it was merged)
 //
@@ -36,6 +42,7 @@
 #include "server/auth/access_policy.h"
 #include "server/auth/caller.h"
 #include "server/records/tables.h"
+#include "server/records/visit_lifecycle.h"
 #include "storage/audit_log.h"
 #include "sync/hlc.h"
 #include "sync/record_merge.h"
@@ -76,6 +83,8 @@ class PushBatch {
     bool chained_on_late = false;
     bool locked = false;
     std::optional<vigil::v1::Record> base;
+    std::optional<VisitMove> move;
+    std::uint32_t open_conflicts = 0;  // of the visit, when it moves
     std::optional<sync::ApplyOutcome> outcome;
   };
 
@@ -84,10 +93,12 @@ class PushBatch {
   absl::Status CheckShape(Pending& p);
   absl::Status CheckLock(Pending& p);
   absl::Status ResolveBase(Pending& p);
+  absl::Status KeepServerFields(Pending& p);
+  absl::Status RequestVisitMove(Pending& p);
   absl::Status Merge(Pending& p);
   absl::Status AuthorizeOutcome(Pending& p);
   absl::StatusOr<bool> HoldIfLocked(Pending& p);
-  absl::Status CheckVisitState(const Pending& p);
+  absl::Status RecordVisitMove(Pending& p);
   absl::Status Persist(Pending& p);
 
   // The caller's rights in `scope`, read once per batch through the commit.

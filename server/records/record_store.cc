@@ -131,27 +131,37 @@ void RecordStore::Push(const Caller& caller, vigil::v1::PushRequest request, Pus
     m.set_device_id(caller.device);
   }
   auto response = std::make_shared<vigil::v1::PushResponse>();
+  CommitPush(
+      caller,
+      [request = std::move(request), response](CommitTables&, PushBatch& batch) mutable {
+        return batch.Apply(request, *response);
+      },
+      [response, done = std::move(done)](absl::Status committed) mutable {
+        if (!committed.ok()) return done(committed);
+        done(std::move(*response));
+      });
+}
+
+void RecordStore::CommitPush(const Caller& caller, ApplyFn apply,
+                             absl::AnyInvocable<void(absl::Status)> done) {
   auto touched = std::make_shared<std::map<std::string, std::uint64_t>>();
   storage_->Submit(
-      [this, caller, request = std::move(request), response,
+      [this, caller, apply = std::move(apply),
        touched](storage::CommitContext& ctx) mutable -> absl::Status {
         CommitTables tables(ctx, *keys_);
         PushBatch batch(caller, *policy_, tables, clock_, absl::Now());
-        RETURN_IF_ERROR(batch.Apply(request, *response));
+        RETURN_IF_ERROR(apply(tables, batch));
         *touched = batch.touched();
         return absl::OkStatus();
       },
-      [this, response, touched, done = std::move(done)](
+      [this, touched, done = std::move(done)](
           absl::StatusOr<storage::CommitResult> committed) mutable {
-        if (!committed.ok()) {
-          done(committed.status());
-          return;
-        }
+        if (!committed.ok()) return done(committed.status());
         if (!touched->empty() && listener_) {
           listener_(std::vector<std::pair<std::string, std::uint64_t>>(touched->begin(),
                                                                        touched->end()));
         }
-        done(std::move(*response));
+        done(absl::OkStatus());
       });
 }
 

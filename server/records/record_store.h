@@ -4,7 +4,7 @@
 // resumable cursors; cursor.h), history, and walks of a scope for receipts.
 // Every read is redacted by AccessPolicy for its caller and audited when it
 // shows sensitive content. The tables it stands on are in tables.h.
-// Files: record_store.cc (push), pull.cc, history.cc.
+// Files: record_store.cc (push), pull.cc, history.cc, visit_moves.cc.
 #ifndef VIGIL_SERVER_RECORDS_RECORD_STORE_H_
 #define VIGIL_SERVER_RECORDS_RECORD_STORE_H_
 
@@ -22,6 +22,7 @@
 #include "server/auth/access_policy.h"
 #include "server/auth/caller.h"
 #include "server/records/cursor.h"
+#include "server/records/push_batch.h"
 #include "storage/storage.h"
 #include "storage/value_cipher.h"
 #include "sync/hlc.h"
@@ -89,6 +90,29 @@ class RecordStore {
   void History(const Caller& caller, const vigil::v1::GetHistoryRequest& request,
                HistoryDoneFn done);
 
+  // A lifecycle move of a visit (ReviewService.TransitionVisit). In one
+  // commit: when `etag` is set and is not the Visit record's (RecordEtag),
+  // ABORTED, reason ETAG_MISMATCH; else the move is an edit of the Visit
+  // record made on its head, with `request_id` as its mutation id, through
+  // the push's steps (PushBatch): the same rules, and a retry gets the
+  // first result. `done` gets that result. INVALID_ARGUMENT
+  // (REQUEST_ID_INVALID) for a request id that is no UUIDv7 or ULID;
+  // PERMISSION_DENIED / NOT_FOUND as for a read of the visit.
+  struct VisitMoveRequest {
+    std::string visit_id;
+    vigil::v1::VisitState to = vigil::v1::VISIT_STATE_UNSPECIFIED;
+    vigil::v1::VisitTransitionIntent intent;
+    std::string etag;
+    std::string request_id;
+  };
+  using MoveDoneFn = absl::AnyInvocable<void(absl::StatusOr<vigil::v1::MutationResult>)>;
+  void MoveVisit(const Caller& caller, VisitMoveRequest request, MoveDoneFn done);
+
+  // The record engine's side of a change of a visit's team, inside that
+  // commit (IdentityStore::SetTeamChangedHook; visit_team.h).
+  absl::Status OnTeamChanged(storage::CommitContext& ctx, const Caller& by,
+                             std::string_view visit_id);
+
   // Visits every record of `scope` the caller may see (redacted as for a
   // pull) at one snapshot, in commit order, and returns that snapshot's
   // commit sequence number. PERMISSION_DENIED when it may not read it.
@@ -108,6 +132,11 @@ class RecordStore {
         restored_at_(restored_at) {}
 
   absl::Status ValidateBatch(const vigil::v1::PushRequest& request) const;
+  // Runs `apply` on the writer thread as one push commit, then tells the
+  // change listener what it touched.
+  using ApplyFn = absl::AnyInvocable<absl::Status(CommitTables&, PushBatch&)>;
+  void CommitPush(const Caller& caller, ApplyFn apply,
+                  absl::AnyInvocable<void(absl::Status)> done);
 
   // pull.cc
   // INVALID_ARGUMENT, CURSOR_INVALID: the device pulls `scope` from the

@@ -5,6 +5,7 @@
 #include "base/status_macros.h"
 #include "server/auth/field_visibility.h"
 #include "server/records/stored_value.h"
+#include "server/records/visit_index.h"
 #include "storage/key_codec.h"
 
 namespace vigil::server {
@@ -78,7 +79,8 @@ absl::StatusOr<Record> CommitTables::Revision(const Record& head, std::uint64_t 
   return *std::move(found);
 }
 
-void CommitTables::WriteHead(const std::optional<Record>& previous, const Record& record) {
+absl::Status CommitTables::WriteHead(const std::optional<Record>& previous,
+                                     const Record& record) {
   if (previous.has_value()) {
     ctx_.Delete(ColumnFamily::kChanges, ChangeKey(previous->scope(), previous->seq()));
     // The superseded head joins the history; the new head is the newest
@@ -91,6 +93,18 @@ void CommitTables::WriteHead(const std::optional<Record>& previous, const Record
   std::string key = RecordKey(record.id());
   std::string value = EncodeStored(record, IsSensitive(record.body()), key, keys_);
   ctx_.Put(ColumnFamily::kRecords, std::move(key), std::move(value));
+  // The review indexes, in the same commit.
+  auto facility_type = [&](std::string_view id) -> absl::StatusOr<vigil::v1::FacilityType> {
+    if (id.empty() || id == record.id()) {
+      return record.body().has_facility() ? record.body().facility().type()
+                                          : vigil::v1::FACILITY_TYPE_UNSPECIFIED;
+    }
+    ASSIGN_OR_RETURN(std::optional<Record> facility, Head(id));
+    return facility.has_value() && facility->body().has_facility()
+               ? facility->body().facility().type()
+               : vigil::v1::FACILITY_TYPE_UNSPECIFIED;
+  };
+  return VisitIndexWriter(ctx_).HeadWritten(previous, record, facility_type);
 }
 
 absl::StatusOr<std::optional<StoredMutation>> CommitTables::Mutation(std::string_view id) {
@@ -107,10 +121,11 @@ void CommitTables::PutMutation(std::string_view id, const StoredMutation& stored
   ctx_.Put(ColumnFamily::kMutations, std::move(key), std::move(value));
 }
 
-void CommitTables::HoldLate(std::string_view scope, const vigil::v1::Mutation& m) {
+absl::Status CommitTables::HoldLate(std::string_view scope, const vigil::v1::Mutation& m) {
   std::string key = LateKey(scope, m.mutation_id());
   std::string value = EncodeStored(m, true, key, keys_);
   ctx_.Put(ColumnFamily::kIndexes, std::move(key), std::move(value));
+  return VisitIndexWriter(ctx_).LateChanged(scope, +1);
 }
 
 absl::StatusOr<std::uint64_t> CommitTables::ViewEpoch(std::string_view scope,

@@ -13,6 +13,7 @@
 //                                                  if merged, the body pushed
 //   indexes   ("late", scope, mutation_id)      -> Mutation held for review
 //   indexes   ("view_epoch", scope, principal)  -> uint64, big-endian
+//   indexes   ("visit", ...), ("vx", ...), ("vq", ...): visit_index.h
 //
 // Records of sensitive kinds (server/auth/field_visibility.h), their stored
 // mutations and every held mutation are sealed with the data key
@@ -57,8 +58,8 @@ class CommitTables {
                                              std::uint64_t revision);
   // Makes `record` (its seq assigned) the head: the previous head, if any,
   // joins the history and its entry in the change feed moves to the new seq
-  // (and scope).
-  void WriteHead(const std::optional<vigil::v1::Record>& previous,
+  // (and scope), and the review indexes (visit_index.h) follow.
+  absl::Status WriteHead(const std::optional<vigil::v1::Record>& previous,
                  const vigil::v1::Record& record);
 
   // The stored result of mutation `id`, nullopt when it was never applied.
@@ -68,7 +69,7 @@ class CommitTables {
                    bool sensitive);
 
   // Holds `m` in the late-submission queue of `scope` (always sealed).
-  void HoldLate(std::string_view scope, const vigil::v1::Mutation& m);
+  absl::Status HoldLate(std::string_view scope, const vigil::v1::Mutation& m);
 
   // The view epoch of `principal` in `scope` (0 when never moved).
   absl::StatusOr<std::uint64_t> ViewEpoch(std::string_view scope, std::string_view principal);

@@ -795,9 +795,15 @@ TEST_F(ReplicaTest, EditsToALockedVisitAreHeldAndTheVisitCanBeForgotten) {
   ASSERT_OK(finding.status());
   ASSERT_OK(anna->Sync(Fast()).status());
   RecordBody visit;
-  visit.mutable_visit()->set_state(v1::VISIT_STATE_APPROVED);
+  visit.mutable_visit()->set_state(v1::VISIT_STATE_IN_PROGRESS);
   ASSERT_OK(rita->Create(scope_, visit, visit_id_).status());
   ASSERT_OK(rita->Sync(Fast()).status());
+  for (v1::VisitState state :
+       {v1::VISIT_STATE_SUBMITTED, v1::VISIT_STATE_IN_REVIEW, v1::VISIT_STATE_APPROVED}) {
+    visit.mutable_visit()->set_state(state);
+    ASSERT_OK(rita->Edit(visit_id_, visit));
+    ASSERT_OK(rita->Sync(Fast()).status());
+  }
 
   // Offline, after the approval: an edit, and a new finding edited twice.
   ASSERT_OK(anna->Edit(*finding, Finding("Cell 4, window broken", 2)));
@@ -945,7 +951,7 @@ TEST_F(ReplicaTest, ARequeuedEditIsMergedWithWhatChangedSince) {
   auto report = anna->Sync(Fast());
   ASSERT_OK(report.status());
   ASSERT_EQ(report->parked.size(), 1u);
-  EXPECT_EQ(report->parked[0].reason(), "VISIT_STATE_NOT_PERMITTED");
+  EXPECT_EQ(report->parked[0].reason(), "VISIT_TRANSITION_NOT_PERMITTED");
   const std::string refused = report->parked[0].mutation().mutation_id();
   // Meanwhile Lena rewrites the objectives.
   RecordBody objectives = visit;

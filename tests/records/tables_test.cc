@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "base/status_macros.h"
 #include "gtest/gtest.h"
 #include "tests/records/records_fixture.h"
 
@@ -52,13 +53,13 @@ TEST_F(TablesTest, ANewHeadMovesTheOldOneToHistoryAndItsFeedEntry) {
   Record first = Finding(kId, 1, "first");
   Commit([&](server::CommitTables& t) {
     first.set_seq(t.context().NextSeq());
-    t.WriteHead(std::nullopt, first);
+    RETURN_IF_ERROR(t.WriteHead(std::nullopt, first));
     return absl::OkStatus();
   });
   Record second = Finding(kId, 2, "second");
   Commit([&](server::CommitTables& t) {
     second.set_seq(t.context().NextSeq());
-    t.WriteHead(first, second);
+    RETURN_IF_ERROR(t.WriteHead(first, second));
     return absl::OkStatus();
   });
   Commit([&](server::CommitTables& t) -> absl::Status {
@@ -88,9 +89,9 @@ TEST_F(TablesTest, SensitiveValuesAreSealed) {
   *held.mutable_body() = interview.body();
   Commit([&](server::CommitTables& t) {
     interview.set_seq(t.context().NextSeq());
-    t.WriteHead(std::nullopt, interview);
+    RETURN_IF_ERROR(t.WriteHead(std::nullopt, interview));
     t.PutMutation("01900000-0000-7000-8000-0000000000a1", stored, true);
-    t.HoldLate(interview.scope(), held);
+    RETURN_IF_ERROR(t.HoldLate(interview.scope(), held));
     return absl::OkStatus();
   });
   for (auto cf : {storage::ColumnFamily::kRecords, storage::ColumnFamily::kMutations,

@@ -624,10 +624,12 @@ TEST_F(AccessTest, ALockedVisitIsTheNpmUnitsToMove) {
   visit.mutable_visit()->set_state(v1::VISIT_STATE_IN_PROGRESS);
   visit.mutable_visit()->set_summary("Block C visited");
   std::uint64_t revision = 0;
-  auto move = [&](Client& who, v1::VisitState to, PushResponse* out = nullptr) {
+  auto move = [&](Client& who, v1::VisitState to, PushResponse* out = nullptr,
+                  const std::string& note = "") {
     Mutation m = Create(own_, visit, visit_a_);
     m.set_base_revision(revision);
     m.mutable_body()->mutable_visit()->set_state(to);
+    m.mutable_visit_transition()->set_note(note);
     PushResponse response;
     grpc::Status s = who.Push({m}, &response);
     if (s.ok() && !response.results(0).late_submission()) {
@@ -637,13 +639,19 @@ TEST_F(AccessTest, ALockedVisitIsTheNpmUnitsToMove) {
     return s;
   };
   ASSERT_TRUE(move(monitor, v1::VISIT_STATE_IN_PROGRESS).ok());
-  for (Client* who : {&monitor, &lead}) {
+  for (Client* who : {&monitor, &lead, &reviewer}) {
     grpc::Status s = move(*who, v1::VISIT_STATE_APPROVED);
-    EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED);
-    EXPECT_EQ(Reason(s), "VISIT_STATE_NOT_PERMITTED");
+    EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+    EXPECT_EQ(Reason(s), "VISIT_TRANSITION_NOT_ALLOWED");
   }
-  EXPECT_EQ(Reason(move(monitor, v1::VISIT_STATE_SUBMITTED)), "VISIT_STATE_NOT_PERMITTED");
+  grpc::Status by_monitor = move(monitor, v1::VISIT_STATE_SUBMITTED);
+  EXPECT_EQ(by_monitor.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Reason(by_monitor), "VISIT_TRANSITION_NOT_PERMITTED");
   ASSERT_TRUE(move(lead, v1::VISIT_STATE_SUBMITTED).ok());
+  grpc::Status by_lead = move(lead, v1::VISIT_STATE_IN_REVIEW);
+  EXPECT_EQ(by_lead.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Reason(by_lead), "VISIT_TRANSITION_NOT_PERMITTED");
+  ASSERT_TRUE(move(reviewer, v1::VISIT_STATE_IN_REVIEW).ok());
   ASSERT_TRUE(move(reviewer, v1::VISIT_STATE_APPROVED).ok());
   const std::uint64_t approved = revision;
 
@@ -674,8 +682,11 @@ TEST_F(AccessTest, ALockedVisitIsTheNpmUnitsToMove) {
   EXPECT_FALSE(page.records(0).deleted());
   EXPECT_EQ(page.records(0).body().visit().summary(), "Block C visited");
 
-  // The NPM unit sends it back; the team writes again.
-  ASSERT_TRUE(move(reviewer, v1::VISIT_STATE_CHANGES_REQUESTED).ok());
+  // The NPM unit reopens it (with the reason it must give) and sends it
+  // back; the team writes again.
+  EXPECT_EQ(Reason(move(reviewer, v1::VISIT_STATE_IN_REVIEW)), "NOTE_REQUIRED");
+  ASSERT_TRUE(move(reviewer, v1::VISIT_STATE_IN_REVIEW, nullptr, "photos missing").ok());
+  ASSERT_TRUE(move(reviewer, v1::VISIT_STATE_CHANGES_REQUESTED, nullptr, "add photos").ok());
   EXPECT_GT(revision, approved);
   PushResponse applied;
   ASSERT_TRUE(monitor.Push({Create(own_, Finding("after changes requested"))}, &applied).ok());

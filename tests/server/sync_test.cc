@@ -84,6 +84,21 @@ class SyncTest : public ::testing::Test {
     return response;
   }
 
+  // Moves the visit record along `states` (creating it at revision 0) as
+  // the NPM unit, each move with `note`; the revision of the last.
+  std::uint64_t Walk(const std::string& visit_id, const std::string& scope,
+                     std::uint64_t revision, const std::vector<v1::VisitState>& states,
+                     const std::string& note = "") {
+    for (v1::VisitState state : states) {
+      v1::RecordBody visit;
+      visit.mutable_visit()->set_state(state);
+      Mutation m = Edit(visit_id, revision, visit, "office", revision == 0 ? scope : "");
+      m.mutable_visit_transition()->set_note(note);
+      revision = PushOk({m}).results(0).revision();
+    }
+    return revision;
+  }
+
   grpc::Status Pull(const std::string& scope, const std::string& cursor, std::uint32_t limit,
                     v1::PullResponse* response) {
     grpc::ClientContext context;
@@ -477,9 +492,9 @@ TEST_F(SyncTest, DeletesAreTombstonesInThePull) {
 TEST_F(SyncTest, LockedVisitQueuesLateSubmissions) {
   const std::string visit_id = NewId();
   const std::string scope = "visits/" + visit_id;
-  v1::RecordBody visit;
-  visit.mutable_visit()->set_state(v1::VISIT_STATE_APPROVED);
-  PushOk({Edit(visit_id, 0, visit, "office", scope)});
+  Walk(visit_id, scope, 0,
+       {v1::VISIT_STATE_IN_PROGRESS, v1::VISIT_STATE_SUBMITTED, v1::VISIT_STATE_IN_REVIEW,
+        v1::VISIT_STATE_APPROVED});
   PushResponse r = PushOk({Edit(NewId(), 0, FindingBody("late finding"), "t1", scope)});
   EXPECT_TRUE(r.results(0).late_submission());
   EXPECT_EQ(r.results(0).revision(), 0u);
@@ -507,13 +522,12 @@ TEST_F(SyncTest, LockedVisitQueuesLateSubmissions) {
 TEST_F(SyncTest, LockedVisitChecksWhatItHoldsAndKeepsChainsTogether) {
   const std::string visit_id = NewId();
   const std::string scope = "visits/" + visit_id;
-  v1::RecordBody visit;
-  visit.mutable_visit()->set_state(v1::VISIT_STATE_IN_PROGRESS);
-  PushResponse opened = PushOk({Edit(visit_id, 0, visit, "office", scope)});
+  const std::uint64_t opened = Walk(visit_id, scope, 0, {v1::VISIT_STATE_IN_PROGRESS});
   const std::string finding = NewId();
   PushOk({Edit(finding, 0, FindingBody("before approval"), "t1", scope)});
-  visit.mutable_visit()->set_state(v1::VISIT_STATE_APPROVED);
-  PushResponse approved = PushOk({Edit(visit_id, opened.results(0).revision(), visit, "office")});
+  const std::uint64_t approved =
+      Walk(visit_id, scope, opened,
+           {v1::VISIT_STATE_SUBMITTED, v1::VISIT_STATE_IN_REVIEW, v1::VISIT_STATE_APPROVED});
 
   PushResponse refused;
   Mutation bad_clock = Edit(finding, 1, FindingBody("edited"), "t1");
@@ -530,8 +544,7 @@ TEST_F(SyncTest, LockedVisitChecksWhatItHoldsAndKeepsChainsTogether) {
   EXPECT_TRUE(PushOk({create}).results(0).late_submission());
   // Reopened by the NPM unit; the device's next edits of its held create
   // are held with it, in order, and not refused.
-  visit.mutable_visit()->set_state(v1::VISIT_STATE_CHANGES_REQUESTED);
-  PushOk({Edit(visit_id, approved.results(0).revision(), visit, "office")});
+  Walk(visit_id, scope, approved, {v1::VISIT_STATE_IN_REVIEW}, "a finding is missing");
   Mutation chained = Edit(create.record_id(), 0, FindingBody("late edit"), "t2", scope);
   chained.set_base_mutation_id(create.mutation_id());
   Mutation again = Edit(create.record_id(), 0, FindingBody("later edit"), "t2", scope);

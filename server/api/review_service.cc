@@ -1,0 +1,95 @@
+#include "server/api/review_service.h"
+
+#include <string>
+
+#include "absl/time/clock.h"
+#include "base/error_reason.h"
+#include "server/api/reactors.h"
+#include "sync/scope.h"
+
+namespace vigil::server {
+namespace {
+
+// The visit id of a "visits/{id}" resource name.
+absl::StatusOr<std::string> VisitIdOfName(std::string_view name) {
+  absl::StatusOr<sync::Scope> scope = sync::Scope::Parse(name);
+  if (!scope.ok() || !scope->is_visit()) {
+    return WithReason(absl::InvalidArgumentError("name must be visits/{visit id}"),
+                      "NAME_INVALID", {{"name", std::string(name.substr(0, 100))}});
+  }
+  return std::string(scope->id());
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* ReviewService::GetVisit(grpc::CallbackServerContext* context,
+                                                  const vigil::v1::GetVisitRequest* request,
+                                                  vigil::v1::VisitView* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
+  if (!caller) return reactor;
+  absl::StatusOr<std::string> visit_id = VisitIdOfName(request->name());
+  if (!visit_id.ok()) {
+    reactor->Finish(ToGrpcStatus(visit_id.status()));
+    return reactor;
+  }
+  FinishUnary(reactor, queries_->GetVisit(*caller, *visit_id, std::nullopt), response);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReviewService::TransitionVisit(
+    grpc::CallbackServerContext* context, const vigil::v1::TransitionVisitRequest* request,
+    vigil::v1::VisitView* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
+  if (!caller) return reactor;
+  absl::StatusOr<std::string> visit_id = VisitIdOfName(request->name());
+  if (!visit_id.ok()) {
+    reactor->Finish(ToGrpcStatus(visit_id.status()));
+    return reactor;
+  }
+  if (request->to() == vigil::v1::VISIT_STATE_UNSPECIFIED ||
+      !vigil::v1::VisitState_IsValid(request->to())) {
+    reactor->Finish(ToGrpcStatus(WithReason(
+        absl::InvalidArgumentError("to must name a visit state"), "VISIT_STATE_INVALID")));
+    return reactor;
+  }
+  RecordStore::VisitMoveRequest move;
+  move.visit_id = *visit_id;
+  move.to = request->to();
+  move.intent.set_note(request->note());
+  move.intent.set_acknowledge_open_conflicts(request->acknowledge_open_conflicts());
+  move.etag = request->etag();
+  move.request_id = request->request_id();
+  records_->MoveVisit(
+      *caller, std::move(move),
+      [this, reactor, response, caller = *caller,
+       visit_id = *visit_id](absl::StatusOr<vigil::v1::MutationResult> result) {
+        if (!result.ok()) return reactor->Finish(ToGrpcStatus(result.status()));
+        // The visit as the move left it (its first result, for a retry).
+        FinishUnary(reactor, queries_->GetVisit(caller, visit_id, result->revision()), response);
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReviewService::ListReviewQueue(
+    grpc::CallbackServerContext* context, const vigil::v1::ListReviewQueueRequest* request,
+    vigil::v1::ListReviewQueueResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
+  if (!caller) return reactor;
+  FinishUnary(reactor, queries_->ListReviewQueue(*caller, *request, absl::Now()), response);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReviewService::ListVisits(grpc::CallbackServerContext* context,
+                                                    const vigil::v1::ListVisitsRequest* request,
+                                                    vigil::v1::ListVisitsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
+  if (!caller) return reactor;
+  FinishUnary(reactor, queries_->ListVisits(*caller, *request), response);
+  return reactor;
+}
+
+}  // namespace vigil::server

@@ -1,0 +1,42 @@
+// vigil.v1.ReviewService on the gRPC callback API: the NPM unit's desk.
+// Handlers authenticate, parse resource names, and call the record engine
+// (server/records: review_queries.h for reads, RecordStore::MoveVisit for
+// lifecycle moves), which holds every rule.
+#ifndef VIGIL_SERVER_API_REVIEW_SERVICE_H_
+#define VIGIL_SERVER_API_REVIEW_SERVICE_H_
+
+#include "server/auth/authenticator.h"
+#include "server/records/record_store.h"
+#include "server/records/review_queries.h"
+#include "vigil/v1/review.grpc.pb.h"
+
+namespace vigil::server {
+
+class ReviewService final : public vigil::v1::ReviewService::CallbackService {
+ public:
+  // Everything is borrowed and must outlive the service.
+  ReviewService(Authenticator* auth, RecordStore* records, ReviewQueries* queries)
+      : auth_(auth), records_(records), queries_(queries) {}
+
+  grpc::ServerUnaryReactor* GetVisit(grpc::CallbackServerContext* context,
+                                     const vigil::v1::GetVisitRequest* request,
+                                     vigil::v1::VisitView* response) override;
+  grpc::ServerUnaryReactor* TransitionVisit(grpc::CallbackServerContext* context,
+                                            const vigil::v1::TransitionVisitRequest* request,
+                                            vigil::v1::VisitView* response) override;
+  grpc::ServerUnaryReactor* ListReviewQueue(grpc::CallbackServerContext* context,
+                                            const vigil::v1::ListReviewQueueRequest* request,
+                                            vigil::v1::ListReviewQueueResponse* response) override;
+  grpc::ServerUnaryReactor* ListVisits(grpc::CallbackServerContext* context,
+                                       const vigil::v1::ListVisitsRequest* request,
+                                       vigil::v1::ListVisitsResponse* response) override;
+
+ private:
+  Authenticator* auth_;
+  RecordStore* records_;
+  ReviewQueries* queries_;
+};
+
+}  // namespace vigil::server
+
+#endif  // VIGIL_SERVER_API_REVIEW_SERVICE_H_

@@ -1,0 +1,83 @@
+// The review desk's reads (vigil.v1.ReviewService): visits with their
+// counts and the moves a caller may make, the review queue, and ListVisits
+// over the visit index (visit_index.h). Each answer comes from one
+// snapshot; every record in it is redacted by AccessPolicy's Redact, as a
+// pull redacts it. Page tokens are bound to the query and the caller.
+// Thread-safe.
+#ifndef VIGIL_SERVER_RECORDS_REVIEW_QUERIES_H_
+#define VIGIL_SERVER_RECORDS_REVIEW_QUERIES_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/auth/access_policy.h"
+#include "server/auth/caller.h"
+#include "server/records/cursor.h"
+#include "storage/storage.h"
+#include "storage/value_cipher.h"
+#include "vigil/v1/review.pb.h"
+
+namespace vigil::server {
+
+struct ReviewQueryOptions {
+  // Default and largest page of a List method. Default: 50 and 200.
+  std::uint32_t default_page_size = 50;
+  std::uint32_t max_page_size = 200;
+  // A page of ListVisits stops after examining this many index entries
+  // that the filters then refuse (it may then hold fewer than page_size
+  // visits, with a next_page_token): the bound of a filter that no index
+  // serves. Default: 2000.
+  std::uint32_t max_examined_per_page = 2000;
+};
+
+class ReviewQueries {
+ public:
+  // Loads the page token secret (the pull cursors' own). Everything is
+  // borrowed and must outlive the queries.
+  static absl::StatusOr<std::unique_ptr<ReviewQueries>> Create(storage::Storage* storage,
+                                                               const storage::KeyRing* keys,
+                                                               const AccessPolicy* policy,
+                                                               ReviewQueryOptions options = {});
+
+  // The visit as the caller may see it: the head, or `revision` of it (the
+  // revision a move produced, for its first result). PERMISSION_DENIED
+  // (SCOPE_NOT_PERMITTED) when it may not read the visit or there is none
+  // (reviewers: NOT_FOUND, RESOURCE_NOT_FOUND).
+  absl::StatusOr<vigil::v1::VisitView> GetVisit(const Caller& caller, std::string_view visit_id,
+                                                std::optional<std::uint64_t> revision);
+
+  // PERMISSION_DENIED (REVIEWER_ONLY) for anyone but NPM reviewers.
+  absl::StatusOr<vigil::v1::ListReviewQueueResponse> ListReviewQueue(
+      const Caller& caller, const vigil::v1::ListReviewQueueRequest& request, absl::Time now);
+
+  // The visits the caller may read (field users: the visits whose team they
+  // are on), filtered. INVALID_ARGUMENT: PAGE_TOKEN_INVALID, PAGE_SIZE_INVALID,
+  // FILTER_INVALID.
+  absl::StatusOr<vigil::v1::ListVisitsResponse> ListVisits(
+      const Caller& caller, const vigil::v1::ListVisitsRequest& request);
+
+ private:
+  ReviewQueries(storage::Storage* storage, const storage::KeyRing* keys,
+                const AccessPolicy* policy, ReviewQueryOptions options, CursorCodec tokens)
+      : storage_(storage),
+        keys_(keys),
+        policy_(policy),
+        options_(options),
+        tokens_(std::move(tokens)) {}
+
+  absl::StatusOr<std::uint32_t> PageSize(std::uint32_t asked) const;
+
+  storage::Storage* storage_;
+  const storage::KeyRing* keys_;
+  const AccessPolicy* policy_;
+  const ReviewQueryOptions options_;
+  const CursorCodec tokens_;
+};
+
+}  // namespace vigil::server
+
+#endif  // VIGIL_SERVER_RECORDS_REVIEW_QUERIES_H_

@@ -1,0 +1,358 @@
+#include "server/records/visit_index.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "base/status_macros.h"
+#include "storage/key_codec.h"
+#include "sync/scope.h"
+
+namespace vigil::server {
+namespace {
+
+using storage::ColumnFamily;
+using storage::KeyBuilder;
+using vigil::internal::VisitSummary;
+using vigil::v1::Record;
+
+std::string SummaryKey(std::string_view visit_id) {
+  return KeyBuilder().AddString("visit").AddString(visit_id).key();
+}
+std::string EntryPrefix(const VisitIndexKey& key) {
+  return KeyBuilder().AddString("vx").AddString(key.field).AddString(key.value).key();
+}
+std::string EntryKey(const VisitIndexKey& key, std::string_view visit_id) {
+  return KeyBuilder()
+      .AddString("vx")
+      .AddString(key.field)
+      .AddString(key.value)
+      .AddString(visit_id)
+      .key();
+}
+std::string QueuePrefix() { return KeyBuilder().AddString("vq").key(); }
+std::string QueueKey(std::int64_t micros, std::string_view visit_id) {
+  return KeyBuilder()
+      .AddString("vq")
+      .AddUint64(static_cast<std::uint64_t>(std::max<std::int64_t>(micros, 0)))
+      .AddString(visit_id)
+      .key();
+}
+
+// Every key a summary puts in the index besides its own.
+std::set<std::string> KeysOf(std::string_view visit_id, const VisitSummary& s) {
+  std::set<std::string> keys;
+  for (const VisitIndexKey& key : IndexKeysOf(s)) keys.insert(EntryKey(key, visit_id));
+  if (s.has_record() && !s.deleted() && InReviewQueue(s.state())) {
+    keys.insert(QueueKey(s.submitted_unix_micros(), visit_id));
+  }
+  return keys;
+}
+
+absl::StatusOr<VisitSummary> ParseSummary(std::string_view raw) {
+  VisitSummary summary;
+  if (!summary.ParseFromArray(raw.data(), static_cast<int>(raw.size()))) {
+    return absl::DataLossError("malformed visit summary in the index");
+  }
+  return summary;
+}
+
+vigil::v1::CivilDate DateOf(const google::protobuf::Timestamp& t) {
+  const absl::CivilDay day =
+      absl::ToCivilDay(absl::FromUnixSeconds(t.seconds()), absl::UTCTimeZone());
+  vigil::v1::CivilDate date;
+  date.set_year(static_cast<int>(day.year()));
+  date.set_month(day.month());
+  date.set_day(day.day());
+  return date;
+}
+
+// The scope summary a record counts in: its visit's, if it is in one.
+std::string_view VisitOf(const Record& record) { return sync::VisitIdOf(record.scope()); }
+
+}  // namespace
+
+bool InReviewQueue(vigil::v1::VisitState state) {
+  return state == vigil::v1::VISIT_STATE_SUBMITTED || state == vigil::v1::VISIT_STATE_IN_REVIEW ||
+         state == vigil::v1::VISIT_STATE_CHANGES_REQUESTED;
+}
+
+std::vector<VisitIndexKey> IndexKeysOf(const VisitSummary& s) {
+  std::vector<VisitIndexKey> keys;
+  if (!s.has_record() || s.deleted()) return keys;
+  keys.push_back({"all", ""});
+  if (!s.facility_id().empty()) keys.push_back({"facility", s.facility_id()});
+  keys.push_back({"ftype", std::to_string(s.facility_type())});
+  keys.push_back({"type", std::to_string(s.visit_type())});
+  keys.push_back({"state", std::to_string(s.state())});
+  for (const std::string& user : s.team_user_ids()) keys.push_back({"member", user});
+  if (!s.reviewer_user_id().empty()) keys.push_back({"reviewer", s.reviewer_user_id()});
+  return keys;
+}
+
+void SummarizeVisit(const Record& visit_record, VisitSummary& summary) {
+  const vigil::v1::Visit& visit = visit_record.body().visit();
+  summary.set_has_record(true);
+  summary.set_deleted(visit_record.deleted());
+  summary.set_facility_id(visit.facility_id());
+  summary.set_visit_type(visit.type());
+  summary.set_state(visit.state());
+  summary.set_announced(visit.announced());
+  summary.set_reviewer_user_id(visit.reviewer_user_id());
+  summary.clear_period();
+  if (visit.has_actual_start()) {
+    *summary.mutable_period()->mutable_start() = DateOf(visit.actual_start());
+    *summary.mutable_period()->mutable_end() =
+        DateOf(visit.has_actual_end() ? visit.actual_end() : visit.actual_start());
+  } else if (visit.has_planned_window()) {
+    *summary.mutable_period() = visit.planned_window();
+  }
+  summary.set_submitted_unix_micros(0);
+  for (const vigil::v1::VisitTransition& t : visit.transitions()) {
+    if (t.to() == vigil::v1::VISIT_STATE_SUBMITTED &&
+        t.from() != vigil::v1::VISIT_STATE_IN_REVIEW) {  // not a reviewer's hand-back
+      summary.set_submitted_unix_micros(t.at().seconds() * 1000000 + t.at().nanos() / 1000);
+    }
+  }
+}
+
+// --- VisitIndexWriter ---
+
+absl::StatusOr<VisitSummary> VisitIndexWriter::Summary(std::string_view visit_id) {
+  ASSIGN_OR_RETURN(std::optional<std::string> raw,
+                   ctx_.Get(ColumnFamily::kIndexes, SummaryKey(visit_id)));
+  if (!raw.has_value()) return VisitSummary();
+  return ParseSummary(*raw);
+}
+
+absl::Status VisitIndexWriter::Put(std::string_view visit_id, const VisitSummary& before,
+                                   const VisitSummary& after) {
+  const std::set<std::string> was = KeysOf(visit_id, before), is = KeysOf(visit_id, after);
+  for (const std::string& key : was) {
+    if (!is.contains(key)) ctx_.Delete(ColumnFamily::kIndexes, key);
+  }
+  for (const std::string& key : is) {
+    if (!was.contains(key)) ctx_.Put(ColumnFamily::kIndexes, key, "");
+  }
+  ctx_.Put(ColumnFamily::kIndexes, SummaryKey(visit_id), after.SerializeAsString());
+  return absl::OkStatus();
+}
+
+absl::Status VisitIndexWriter::HeadWritten(const std::optional<Record>& previous,
+                                           const Record& record, FacilityTypeFn facility_type) {
+  // A record counts in its visit's summary: out of the previous one's, into
+  // the new one's (the same unless the record moved scope).
+  auto count = [](VisitSummary& s, const Record& r, int sign) {
+    if (!r.deleted()) s.set_records(s.records() + sign);
+    s.set_open_conflicts(s.open_conflicts() + sign * r.open_conflicts_size());
+  };
+  if (previous.has_value() && !VisitOf(*previous).empty()) {
+    const std::string visit_id(VisitOf(*previous));
+    ASSIGN_OR_RETURN(VisitSummary before, Summary(visit_id));
+    VisitSummary after = before;
+    count(after, *previous, -1);
+    if (VisitOf(record) == visit_id) count(after, record, +1);
+    if (record.id() == visit_id && record.body().has_visit()) {
+      SummarizeVisit(record, after);
+      ASSIGN_OR_RETURN(vigil::v1::FacilityType type, facility_type(after.facility_id()));
+      after.set_facility_type(type);
+    }
+    RETURN_IF_ERROR(Put(visit_id, before, after));
+    if (VisitOf(record) == visit_id) return absl::OkStatus();
+  }
+  if (!VisitOf(record).empty()) {
+    const std::string visit_id(VisitOf(record));
+    ASSIGN_OR_RETURN(VisitSummary before, Summary(visit_id));
+    VisitSummary after = before;
+    count(after, record, +1);
+    if (record.id() == visit_id && record.body().has_visit()) {
+      SummarizeVisit(record, after);
+      ASSIGN_OR_RETURN(vigil::v1::FacilityType type, facility_type(after.facility_id()));
+      after.set_facility_type(type);
+    }
+    RETURN_IF_ERROR(Put(visit_id, before, after));
+  }
+  // A facility's type is indexed on its visits.
+  if (record.body().has_facility() &&
+      (!previous.has_value() || previous->body().facility().type() != record.body().facility().type())) {
+    std::vector<std::string> visits;
+    const std::string prefix = EntryPrefix({"facility", record.id()});
+    absl::Status parsed;
+    RETURN_IF_ERROR(ctx_.Scan(ColumnFamily::kIndexes, storage::KeyRange::Prefix(prefix),
+                              [&](std::string_view key, std::string_view) {
+                                absl::StatusOr<storage::KeyReader> reader =
+                                    storage::KeyReader::Create(key);
+                                if (!reader.ok()) {
+                                  parsed = reader.status();
+                                  return false;
+                                }
+                                for (int i = 0; i < 3; ++i) (void)reader->ReadString();
+                                absl::StatusOr<std::string> id = reader->ReadString();
+                                if (!id.ok()) {
+                                  parsed = id.status();
+                                  return false;
+                                }
+                                visits.push_back(std::move(*id));
+                                return true;
+                              }));
+    RETURN_IF_ERROR(parsed);
+    for (const std::string& visit_id : visits) {
+      ASSIGN_OR_RETURN(VisitSummary before, Summary(visit_id));
+      VisitSummary after = before;
+      after.set_facility_type(record.body().facility().type());
+      RETURN_IF_ERROR(Put(visit_id, before, after));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status VisitIndexWriter::LateChanged(std::string_view scope, int delta) {
+  const std::string_view visit_id = sync::VisitIdOf(scope);
+  if (visit_id.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(VisitSummary before, Summary(visit_id));
+  VisitSummary after = before;
+  after.set_pending_late(static_cast<std::uint32_t>(
+      std::max<std::int64_t>(0, static_cast<std::int64_t>(before.pending_late()) + delta)));
+  return Put(visit_id, before, after);
+}
+
+absl::Status VisitIndexWriter::TeamChanged(std::string_view visit_id,
+                                           std::vector<std::string> members, std::string lead) {
+  ASSIGN_OR_RETURN(VisitSummary before, Summary(visit_id));
+  VisitSummary after = before;
+  std::sort(members.begin(), members.end());
+  after.clear_team_user_ids();
+  for (std::string& m : members) after.add_team_user_ids(std::move(m));
+  after.set_team_lead_user_id(std::move(lead));
+  return Put(visit_id, before, after);
+}
+
+// --- VisitIndexReader ---
+
+absl::StatusOr<std::optional<VisitSummary>> VisitIndexReader::Summary(std::string_view visit_id) {
+  ASSIGN_OR_RETURN(std::optional<std::string> raw,
+                   storage_.Get(ColumnFamily::kIndexes, SummaryKey(visit_id), &snapshot_));
+  if (!raw.has_value()) return std::nullopt;
+  return ParseSummary(*raw);
+}
+
+absl::Status VisitIndexReader::SummariesOf(
+    const std::vector<std::string>& ids,
+    absl::FunctionRef<bool(std::size_t, const VisitSummary&)> visit) {
+  std::vector<std::string> keys;
+  keys.reserve(ids.size());
+  for (const std::string& id : ids) keys.push_back(SummaryKey(id));
+  absl::Status failed;
+  RETURN_IF_ERROR(storage_.MultiGet(
+      ColumnFamily::kIndexes, keys, &snapshot_,
+      [&](std::size_t i, std::optional<std::string_view> raw) {
+        if (!raw.has_value()) {
+          failed = absl::DataLossError(absl::StrCat("index entry of visit ", ids[i],
+                                                    " without its summary"));
+          return false;
+        }
+        absl::StatusOr<VisitSummary> summary = ParseSummary(*raw);
+        if (!summary.ok()) {
+          failed = summary.status();
+          return false;
+        }
+        return visit(i, *summary);
+      }));
+  return failed;
+}
+
+absl::Status VisitIndexReader::Scan(
+    const VisitIndexKey& key, std::string_view after_id,
+    absl::FunctionRef<bool(std::string_view id, const VisitSummary&)> visit) {
+  const std::string prefix = EntryPrefix(key);
+  storage::KeyRange range = storage::KeyRange::Prefix(prefix);
+  if (!after_id.empty()) range.begin = EntryKey(key, after_id) + '\0';
+  // Ids are read in batches, their summaries in one lookup per batch.
+  constexpr std::size_t kBatch = 64;
+  bool stopped = false;
+  absl::Status failed;
+  std::vector<std::string> ids;
+  auto flush = [&]() -> absl::Status {
+    RETURN_IF_ERROR(SummariesOf(ids, [&](std::size_t i, const VisitSummary& s) {
+      if (!visit(ids[i], s)) stopped = true;
+      return !stopped;
+    }));
+    ids.clear();
+    return absl::OkStatus();
+  };
+  while (!stopped) {
+    std::string last_key;
+    RETURN_IF_ERROR(storage_.Scan(ColumnFamily::kIndexes, range, &snapshot_,
+                                  [&](std::string_view k, std::string_view) {
+                                    absl::StatusOr<storage::KeyReader> reader =
+                                        storage::KeyReader::Create(k);
+                                    if (!reader.ok()) {
+                                      failed = reader.status();
+                                      return false;
+                                    }
+                                    for (int i = 0; i < 3; ++i) (void)reader->ReadString();
+                                    absl::StatusOr<std::string> id = reader->ReadString();
+                                    if (!id.ok()) {
+                                      failed = id.status();
+                                      return false;
+                                    }
+                                    ids.push_back(std::move(*id));
+                                    last_key = std::string(k);
+                                    return ids.size() < kBatch;
+                                  }));
+    RETURN_IF_ERROR(failed);
+    const bool more = ids.size() == kBatch;
+    RETURN_IF_ERROR(flush());
+    if (!more) break;
+    range.begin = last_key + '\0';
+  }
+  return absl::OkStatus();
+}
+
+absl::Status VisitIndexReader::ScanQueue(
+    std::int64_t after_micros, std::string_view after_id,
+    absl::FunctionRef<bool(std::int64_t, std::string_view, const VisitSummary&)> visit) {
+  storage::KeyRange range = storage::KeyRange::Prefix(QueuePrefix());
+  if (!after_id.empty()) range.begin = QueueKey(after_micros, after_id) + '\0';
+  constexpr std::size_t kBatch = 64;
+  bool stopped = false;
+  absl::Status failed;
+  std::vector<std::string> ids;
+  std::vector<std::int64_t> times;
+  while (!stopped) {
+    std::string last_key;
+    RETURN_IF_ERROR(storage_.Scan(
+        ColumnFamily::kIndexes, range, &snapshot_, [&](std::string_view k, std::string_view) {
+          absl::StatusOr<storage::KeyReader> reader = storage::KeyReader::Create(k);
+          if (!reader.ok()) {
+            failed = reader.status();
+            return false;
+          }
+          (void)reader->ReadString();
+          absl::StatusOr<std::uint64_t> micros = reader->ReadUint64();
+          absl::StatusOr<std::string> id = reader->ReadString();
+          if (!micros.ok() || !id.ok()) {
+            failed = absl::DataLossError("malformed review queue entry");
+            return false;
+          }
+          times.push_back(static_cast<std::int64_t>(*micros));
+          ids.push_back(std::move(*id));
+          last_key = std::string(k);
+          return ids.size() < kBatch;
+        }));
+    RETURN_IF_ERROR(failed);
+    const bool more = ids.size() == kBatch;
+    RETURN_IF_ERROR(SummariesOf(ids, [&](std::size_t i, const VisitSummary& s) {
+      if (!visit(times[i], ids[i], s)) stopped = true;
+      return !stopped;
+    }));
+    ids.clear();
+    times.clear();
+    if (!more) break;
+    range.begin = last_key + '\0';
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace vigil::server

@@ -1,0 +1,109 @@
+// The review queries' index of visits, in the indexes column family, written
+// in the same commit as what it indexes (CommitTables::WriteHead and
+// HoldLate call it; so does a change of a visit's team). No other file
+// builds these keys.
+//
+//   ("visit", visit_id)                   -> VisitSummary (counts; the Visit
+//                                            record's indexed fields)
+//   ("vx", field, value, visit_id)        -> ""  for field "all" (value ""),
+//                                            "facility", "ftype", "type",
+//                                            "state", "member", "reviewer"
+//   ("vq", submitted_micros, visit_id)    -> ""  visits submitted, in review
+//                                            or sent back: the review queue
+//
+// A visit is in the "vx" and "vq" entries once its Visit record exists and
+// while it is not deleted. Not thread-safe; borrows what it is given.
+#ifndef VIGIL_SERVER_RECORDS_VISIT_INDEX_H_
+#define VIGIL_SERVER_RECORDS_VISIT_INDEX_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "storage/storage.h"
+#include "vigil/internal/storage_values.pb.h"
+#include "vigil/v1/record.pb.h"
+
+namespace vigil::server {
+
+// The index entries a query scans: one field and its value ("all" and "").
+struct VisitIndexKey {
+  std::string field;
+  std::string value;
+};
+
+class VisitIndexWriter {
+ public:
+  // Reads through `ctx`, the commit that writes. `facility_type` looks up
+  // the type of a facility record (its head in this commit).
+  using FacilityTypeFn =
+      absl::FunctionRef<absl::StatusOr<vigil::v1::FacilityType>(std::string_view id)>;
+  explicit VisitIndexWriter(storage::CommitContext& ctx) : ctx_(ctx) {}
+
+  // `record` became the head (`previous` the one before, if any).
+  absl::Status HeadWritten(const std::optional<vigil::v1::Record>& previous,
+                           const vigil::v1::Record& record, FacilityTypeFn facility_type);
+  // A mutation of `scope` was held as a late submission (+1), or decided
+  // (-1).
+  absl::Status LateChanged(std::string_view scope, int delta);
+  // The team table of the visit now holds `members` (user ids, sorted) and
+  // `lead` ("" when none).
+  absl::Status TeamChanged(std::string_view visit_id, std::vector<std::string> members,
+                           std::string lead);
+
+  // The visit's summary as this commit holds it (empty when none).
+  absl::StatusOr<vigil::internal::VisitSummary> Summary(std::string_view visit_id);
+
+ private:
+  absl::Status Put(std::string_view visit_id, const vigil::internal::VisitSummary& before,
+                   const vigil::internal::VisitSummary& after);
+
+  storage::CommitContext& ctx_;
+};
+
+// Reads of the index at one snapshot.
+class VisitIndexReader {
+ public:
+  VisitIndexReader(storage::Storage& storage, const storage::Snapshot& snapshot)
+      : storage_(storage), snapshot_(snapshot) {}
+
+  absl::StatusOr<std::optional<vigil::internal::VisitSummary>> Summary(
+      std::string_view visit_id);
+  // Visits the visit ids of `key`'s entries after `after_id`, in id order,
+  // with each summary. `visit` returns false to stop.
+  absl::Status Scan(
+      const VisitIndexKey& key, std::string_view after_id,
+      absl::FunctionRef<bool(std::string_view id, const vigil::internal::VisitSummary&)> visit);
+  // The review queue after position (`after_micros`, `after_id`), oldest
+  // submission first.
+  absl::Status ScanQueue(std::int64_t after_micros, std::string_view after_id,
+                         absl::FunctionRef<bool(std::int64_t submitted_micros, std::string_view id,
+                                                const vigil::internal::VisitSummary&)>
+                             visit);
+
+ private:
+  absl::Status SummariesOf(
+      const std::vector<std::string>& ids,
+      absl::FunctionRef<bool(std::size_t, const vigil::internal::VisitSummary&)> visit);
+
+  storage::Storage& storage_;
+  const storage::Snapshot& snapshot_;
+};
+
+// The index entries of `summary` (none unless its record exists and is
+// live), as (field, value) pairs; shared by the writer and the checks.
+std::vector<VisitIndexKey> IndexKeysOf(const vigil::internal::VisitSummary& summary);
+// Whether `state` puts a visit in the review queue.
+bool InReviewQueue(vigil::v1::VisitState state);
+
+// The summary's fields taken from a Visit record (counts, team and facility
+// type untouched).
+void SummarizeVisit(const vigil::v1::Record& visit_record,
+                    vigil::internal::VisitSummary& summary);
+
+}  // namespace vigil::server
+
+#endif  // VIGIL_SERVER_RECORDS_VISIT_INDEX_H_

@@ -1,0 +1,595 @@
+// vigil.v1.ReviewService over real gRPC: the visit lifecycle for every role
+// and every pair of states, transitions recorded where the team sees them,
+// open conflicts acknowledged on submission, etags and request ids, the team
+// derived from the team table, ListVisits' filters and page tokens, the
+// review queue's counts.
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "client/channel.h"
+#include "gtest/gtest.h"
+#include "sync/ids.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/test_server.h"
+#include "vigil/v1/admin.grpc.pb.h"
+#include "vigil/v1/review.grpc.pb.h"
+#include "vigil/v1/sync.grpc.pb.h"
+
+namespace vigil {
+namespace {
+
+using grpc::StatusCode;
+using v1::Mutation;
+using v1::VisitState;
+
+std::string NewId() {
+  static std::mt19937_64 rng(17);
+  static int counter = 0;
+  sync::UuidRandomBytes random;
+  for (auto& b : random) b = static_cast<uint8_t>(rng());
+  return *sync::NewUuidV7(absl::Now() + absl::Milliseconds(++counter), random);
+}
+
+std::string Reason(const grpc::Status& s) {
+  auto info = client::ErrorInfoOf(s);
+  return info.ok() ? info->reason() : "<none>";
+}
+
+std::string Metadata(const grpc::Status& s, const std::string& key) {
+  auto info = client::ErrorInfoOf(s);
+  if (!info.ok()) return "<none>";
+  auto it = info->metadata().find(key);
+  return it == info->metadata().end() ? "<none>" : it->second;
+}
+
+Mutation Create(const std::string& scope, const v1::RecordBody& body, const std::string& id) {
+  static std::int64_t hlc = 1'700'000'000'000'000;
+  Mutation m;
+  m.set_mutation_id(NewId());
+  m.set_record_id(id);
+  *m.mutable_body() = body;
+  m.mutable_hlc()->set_wall_time_micros(++hlc);
+  m.set_scope(scope);
+  return m;
+}
+
+// One user's stubs.
+struct User {
+  std::unique_ptr<v1::SyncService::Stub> sync;
+  std::unique_ptr<v1::ReviewService::Stub> review;
+  std::unique_ptr<v1::AdminService::Stub> admin;
+
+  grpc::Status Push(const std::vector<Mutation>& mutations, v1::PushResponse* out = nullptr) {
+    grpc::ClientContext ctx;
+    v1::PushRequest request;
+    for (const auto& m : mutations) *request.add_mutations() = m;
+    v1::PushResponse ignored;
+    return sync->Push(&ctx, request, out ? out : &ignored);
+  }
+  grpc::Status Move(const std::string& visit_id, VisitState to, v1::VisitView* out = nullptr,
+                    const std::string& note = "", bool acknowledge = false,
+                    const std::string& etag = "", std::string request_id = "") {
+    grpc::ClientContext ctx;
+    v1::TransitionVisitRequest request;
+    request.set_name("visits/" + visit_id);
+    request.set_to(to);
+    request.set_note(note);
+    request.set_acknowledge_open_conflicts(acknowledge);
+    request.set_etag(etag);
+    request.set_request_id(request_id.empty() ? NewId() : request_id);
+    v1::VisitView ignored;
+    return review->TransitionVisit(&ctx, request, out ? out : &ignored);
+  }
+  grpc::Status Get(const std::string& visit_id, v1::VisitView* out) {
+    grpc::ClientContext ctx;
+    v1::GetVisitRequest request;
+    request.set_name("visits/" + visit_id);
+    return review->GetVisit(&ctx, request, out);
+  }
+  grpc::Status List(const v1::ListVisitsRequest& request, v1::ListVisitsResponse* out) {
+    grpc::ClientContext ctx;
+    return review->ListVisits(&ctx, request, out);
+  }
+  grpc::Status Queue(const v1::ListReviewQueueRequest& request,
+                     v1::ListReviewQueueResponse* out) {
+    grpc::ClientContext ctx;
+    return review->ListReviewQueue(&ctx, request, out);
+  }
+};
+
+// The machine as the issue states it, independently of the server's table:
+// (from, to) -> who may make the move.
+const std::map<std::pair<VisitState, VisitState>, std::set<std::string>>& Machine() {
+  static const auto* machine = new std::map<std::pair<VisitState, VisitState>,
+                                            std::set<std::string>>{
+      {{v1::VISIT_STATE_PLANNED, v1::VISIT_STATE_IN_PROGRESS},
+       {"lead", "monitor", "medical", "reviewer"}},
+      {{v1::VISIT_STATE_IN_PROGRESS, v1::VISIT_STATE_PLANNED},
+       {"lead", "monitor", "medical", "reviewer"}},
+      {{v1::VISIT_STATE_IN_PROGRESS, v1::VISIT_STATE_SUBMITTED}, {"lead", "reviewer"}},
+      {{v1::VISIT_STATE_CHANGES_REQUESTED, v1::VISIT_STATE_SUBMITTED}, {"lead", "reviewer"}},
+      {{v1::VISIT_STATE_SUBMITTED, v1::VISIT_STATE_IN_REVIEW}, {"reviewer"}},
+      {{v1::VISIT_STATE_IN_REVIEW, v1::VISIT_STATE_SUBMITTED}, {"reviewer"}},
+      {{v1::VISIT_STATE_SUBMITTED, v1::VISIT_STATE_CHANGES_REQUESTED}, {"reviewer"}},
+      {{v1::VISIT_STATE_IN_REVIEW, v1::VISIT_STATE_CHANGES_REQUESTED}, {"reviewer"}},
+      {{v1::VISIT_STATE_IN_REVIEW, v1::VISIT_STATE_APPROVED}, {"reviewer"}},
+      {{v1::VISIT_STATE_APPROVED, v1::VISIT_STATE_PUBLISHED}, {"reviewer"}},
+      {{v1::VISIT_STATE_APPROVED, v1::VISIT_STATE_IN_REVIEW}, {"reviewer"}},
+  };
+  return *machine;
+}
+
+// The reviewer's way to each state from planned.
+std::vector<VisitState> PathTo(VisitState state) {
+  using S = VisitState;
+  switch (state) {
+    case v1::VISIT_STATE_IN_PROGRESS:
+      return {S::VISIT_STATE_IN_PROGRESS};
+    case v1::VISIT_STATE_SUBMITTED:
+      return {S::VISIT_STATE_IN_PROGRESS, S::VISIT_STATE_SUBMITTED};
+    case v1::VISIT_STATE_IN_REVIEW:
+      return {S::VISIT_STATE_IN_PROGRESS, S::VISIT_STATE_SUBMITTED, S::VISIT_STATE_IN_REVIEW};
+    case v1::VISIT_STATE_CHANGES_REQUESTED:
+      return {S::VISIT_STATE_IN_PROGRESS, S::VISIT_STATE_SUBMITTED,
+              S::VISIT_STATE_CHANGES_REQUESTED};
+    case v1::VISIT_STATE_APPROVED:
+      return {S::VISIT_STATE_IN_PROGRESS, S::VISIT_STATE_SUBMITTED, S::VISIT_STATE_IN_REVIEW,
+              S::VISIT_STATE_APPROVED};
+    case v1::VISIT_STATE_PUBLISHED:
+      return {S::VISIT_STATE_IN_PROGRESS, S::VISIT_STATE_SUBMITTED, S::VISIT_STATE_IN_REVIEW,
+              S::VISIT_STATE_APPROVED, S::VISIT_STATE_PUBLISHED};
+    default:
+      return {};
+  }
+}
+
+class ReviewTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<testing::TestServer>();
+    ASSERT_OK(server_->status());
+    tokens_["reviewer"] = server_->ReviewerToken();
+    tokens_["admin"] = server_->AdminToken();
+    for (const auto& [name, role] : std::vector<std::pair<std::string, v1::Role>>{
+             {"lead", v1::ROLE_TEAM_LEAD},
+             {"monitor", v1::ROLE_FIELD_MONITOR},
+             {"medical", v1::ROLE_MEDICAL_EXPERT},
+             {"observer", v1::ROLE_FIELD_MONITOR},
+             {"service", v1::ROLE_SERVICE_ACCOUNT}}) {
+      auto token = server_->EnrollUser(name, role);
+      ASSERT_OK(token);
+      tokens_[name] = *token;
+    }
+  }
+
+  User As(const std::string& name) {
+    auto channel = server_->ChannelWithToken(tokens_.at(name));
+    return User{v1::SyncService::NewStub(channel), v1::ReviewService::NewStub(channel),
+                v1::AdminService::NewStub(channel)};
+  }
+
+  absl::Status Team(const std::string& visit_id) {
+    for (const auto& [name, role] : std::vector<std::pair<std::string, v1::TeamRole>>{
+             {"lead", v1::TEAM_ROLE_TEAM_LEAD},
+             {"monitor", v1::TEAM_ROLE_MONITOR},
+             {"medical", v1::TEAM_ROLE_MEDICAL_EXPERT},
+             {"observer", v1::TEAM_ROLE_OBSERVER}}) {
+      if (absl::Status s = server_->AddToTeam(visit_id, name, role); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  // A new announced visit with the whole team, created planned by the NPM
+  // unit and moved to `state`.
+  std::string NewVisit(VisitState state, const std::string& facility_id = "",
+                       v1::VisitType type = v1::VISIT_TYPE_IN_DEPTH) {
+    const std::string id = NewId();
+    EXPECT_OK(Team(id));
+    v1::RecordBody body;
+    body.mutable_visit()->set_state(v1::VISIT_STATE_PLANNED);
+    body.mutable_visit()->set_announced(true);
+    body.mutable_visit()->set_facility_id(facility_id);
+    body.mutable_visit()->set_type(type);
+    User reviewer = As("reviewer");
+    grpc::Status created = reviewer.Push({Create("visits/" + id, body, id)});
+    EXPECT_TRUE(created.ok()) << created.error_message();
+    for (VisitState step : PathTo(state)) {
+      grpc::Status s = reviewer.Move(id, step, nullptr, "questions");
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    }
+    return id;
+  }
+
+  std::unique_ptr<testing::TestServer> server_;
+  std::map<std::string, std::string> tokens_;
+};
+
+// Every move between two states, for every role: the machine's moves
+// succeed for the roles that make them; the others get PERMISSION_DENIED
+// (VISIT_TRANSITION_NOT_PERMITTED); moves the machine does not have get
+// FAILED_PRECONDITION (VISIT_TRANSITION_NOT_ALLOWED, naming from and to); a
+// caller who may not read the visit learns nothing.
+TEST_F(ReviewTest, EveryTransitionForEveryRole) {
+  const std::vector<VisitState> states = {
+      v1::VISIT_STATE_PLANNED,   v1::VISIT_STATE_IN_PROGRESS,      v1::VISIT_STATE_SUBMITTED,
+      v1::VISIT_STATE_IN_REVIEW, v1::VISIT_STATE_CHANGES_REQUESTED, v1::VISIT_STATE_APPROVED,
+      v1::VISIT_STATE_PUBLISHED};
+  const std::vector<std::string> roles = {"lead",     "monitor", "medical", "observer",
+                                          "reviewer", "service", "admin"};
+  int allowed = 0;
+  for (VisitState from : states) {
+    std::string visit = NewVisit(from);
+    for (VisitState to : states) {
+      if (to == from) continue;
+      for (const std::string& role : roles) {
+        SCOPED_TRACE(v1::VisitState_Name(from) + " -> " + v1::VisitState_Name(to) + " by " +
+                     role);
+        auto rule = Machine().find({from, to});
+        grpc::Status s = As(role).Move(visit, to, nullptr, "a note");
+        if (role == "admin") {
+          EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED);
+          EXPECT_EQ(Reason(s), "SCOPE_NOT_PERMITTED");
+        } else if (rule == Machine().end()) {
+          EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+          EXPECT_EQ(Reason(s), "VISIT_TRANSITION_NOT_ALLOWED");
+          EXPECT_EQ(Metadata(s, "from"), v1::VisitState_Name(from));
+          EXPECT_EQ(Metadata(s, "to"), v1::VisitState_Name(to));
+        } else if (!rule->second.contains(role)) {
+          EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED);
+          EXPECT_EQ(Reason(s), "VISIT_TRANSITION_NOT_PERMITTED");
+        } else {
+          EXPECT_TRUE(s.ok()) << s.error_message();
+          ++allowed;
+          visit = NewVisit(from);  // start again from `from`
+        }
+      }
+    }
+  }
+  EXPECT_EQ(allowed, 19);
+}
+
+// A tablet's push of the Visit record goes through the same machine.
+TEST_F(ReviewTest, APushOfTheVisitRecordFollowsTheSameRules) {
+  const std::string visit = NewVisit(v1::VISIT_STATE_IN_PROGRESS);
+  v1::VisitView view;
+  ASSERT_TRUE(As("monitor").Get(visit, &view).ok());
+  EXPECT_EQ(std::vector<int>(view.allowed_transitions().begin(), view.allowed_transitions().end()),
+            std::vector<int>{v1::VISIT_STATE_PLANNED});
+  ASSERT_TRUE(As("lead").Get(visit, &view).ok());
+  EXPECT_EQ(std::vector<int>(view.allowed_transitions().begin(), view.allowed_transitions().end()),
+            (std::vector<int>{v1::VISIT_STATE_PLANNED, v1::VISIT_STATE_SUBMITTED}));
+  auto push_state = [&](const std::string& who, VisitState to) {
+    Mutation m = Create("", view.record().body(), visit);
+    m.set_base_revision(view.record().revision());
+    m.mutable_body()->mutable_visit()->set_state(to);
+    return As(who).Push({m});
+  };
+  grpc::Status s = push_state("monitor", v1::VISIT_STATE_SUBMITTED);
+  EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Reason(s), "VISIT_TRANSITION_NOT_PERMITTED");
+  s = push_state("lead", v1::VISIT_STATE_APPROVED);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Reason(s), "VISIT_TRANSITION_NOT_ALLOWED");
+  ASSERT_TRUE(push_state("lead", v1::VISIT_STATE_SUBMITTED).ok());
+  ASSERT_TRUE(As("reviewer").Get(visit, &view).ok());
+  EXPECT_EQ(view.record().body().visit().state(), v1::VISIT_STATE_SUBMITTED);
+  ASSERT_GE(view.record().body().visit().transitions_size(), 2);
+  const v1::VisitTransition& last = *view.record().body().visit().transitions().rbegin();
+  EXPECT_EQ(last.user_id(), "lead");
+  EXPECT_EQ(last.from(), v1::VISIT_STATE_IN_PROGRESS);
+  EXPECT_EQ(last.to(), v1::VISIT_STATE_SUBMITTED);
+}
+
+// Sending back needs the questions; every move is recorded with who, when,
+// from, to and the note, in the record the team pulls and in the audit log;
+// reopening an approved visit needs a reason.
+TEST_F(ReviewTest, TransitionsAreRecordedWhereTheTeamSeesThem) {
+  const std::string visit = NewVisit(v1::VISIT_STATE_IN_REVIEW);
+  User reviewer = As("reviewer");
+  grpc::Status s = reviewer.Move(visit, v1::VISIT_STATE_CHANGES_REQUESTED);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Reason(s), "NOTE_REQUIRED");
+  v1::VisitView sent_back;
+  ASSERT_TRUE(reviewer
+                  .Move(visit, v1::VISIT_STATE_CHANGES_REQUESTED, &sent_back,
+                        "Which cells did you see in block C?")
+                  .ok());
+  EXPECT_EQ(sent_back.record().body().visit().state(), v1::VISIT_STATE_CHANGES_REQUESTED);
+  EXPECT_EQ(sent_back.record().body().visit().reviewer_user_id(), "reviewer");
+
+  grpc::ClientContext ctx;
+  v1::PullRequest pull;
+  pull.set_scope("visits/" + visit);
+  v1::PullResponse page;
+  ASSERT_TRUE(As("monitor").sync->Pull(&ctx, pull, &page).ok());
+  const v1::Record* record = nullptr;
+  for (const auto& r : page.records()) {
+    if (r.id() == visit) record = &r;
+  }
+  ASSERT_NE(record, nullptr);
+  const auto& transitions = record->body().visit().transitions();
+  ASSERT_EQ(transitions.size(), 4);
+  EXPECT_EQ(transitions[3].from(), v1::VISIT_STATE_IN_REVIEW);
+  EXPECT_EQ(transitions[3].to(), v1::VISIT_STATE_CHANGES_REQUESTED);
+  EXPECT_EQ(transitions[3].user_id(), "reviewer");
+  EXPECT_EQ(transitions[3].note(), "Which cells did you see in block C?");
+  EXPECT_GT(transitions[3].at().seconds(), 0);
+  EXPECT_EQ(record->body().visit().team_size(), 4) << "the team table's members";
+
+  grpc::ClientContext audit_ctx;
+  v1::ExportAuditLogRequest export_request;
+  v1::ExportAuditLogResponse log;
+  ASSERT_TRUE(As("admin").admin->ExportAuditLog(&audit_ctx, export_request, &log).ok());
+  bool audited = false;
+  for (const std::string& line : log.json_lines()) {
+    audited = audited ||
+              (line.find("visit.transition from=VISIT_STATE_IN_REVIEW "
+                         "to=VISIT_STATE_CHANGES_REQUESTED") != std::string::npos &&
+               line.find("records/" + visit) != std::string::npos);
+  }
+  EXPECT_TRUE(audited);
+
+  const std::string approved = NewVisit(v1::VISIT_STATE_APPROVED);
+  s = reviewer.Move(approved, v1::VISIT_STATE_IN_REVIEW);
+  EXPECT_EQ(Reason(s), "NOTE_REQUIRED");
+  ASSERT_TRUE(reviewer.Move(approved, v1::VISIT_STATE_IN_REVIEW, nullptr, "new evidence").ok());
+}
+
+// A visit whose records hold open conflicts is submitted only when the
+// submitter says so, and the transition records it.
+TEST_F(ReviewTest, SubmittingWithOpenConflictsNeedsAcknowledgement) {
+  const std::string visit = NewVisit(v1::VISIT_STATE_IN_PROGRESS);
+  const std::string scope = "visits/" + visit;
+  const std::string finding = NewId();
+  v1::RecordBody body;
+  body.mutable_finding()->set_title("Cell 4");
+  User monitor = As("monitor"), lead = As("lead");
+  ASSERT_TRUE(monitor.Push({Create(scope, body, finding)}).ok());
+  for (auto [who, severity] : {std::pair{"monitor", v1::SEVERITY_LOW},
+                               std::pair{"lead", v1::SEVERITY_HIGH}}) {
+    v1::RecordBody edit = body;
+    edit.mutable_finding()->set_severity(severity);
+    Mutation m = Create("", edit, finding);
+    m.set_base_revision(1);
+    ASSERT_TRUE(As(who).Push({m}).ok());
+  }
+  v1::VisitView view;
+  ASSERT_TRUE(lead.Get(visit, &view).ok());
+  EXPECT_EQ(view.counts().open_conflicts(), 1u);
+  EXPECT_EQ(view.counts().records(), 2u);
+  grpc::Status s = lead.Move(visit, v1::VISIT_STATE_SUBMITTED);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Reason(s), "OPEN_CONFLICTS_NOT_ACKNOWLEDGED");
+  EXPECT_EQ(Metadata(s, "open_conflicts"), "1");
+  ASSERT_TRUE(lead.Move(visit, v1::VISIT_STATE_SUBMITTED, &view, "", /*acknowledge=*/true).ok());
+  const v1::VisitTransition& t = *view.record().body().visit().transitions().rbegin();
+  EXPECT_TRUE(t.acknowledged_open_conflicts());
+  EXPECT_EQ(t.open_conflicts(), 1u);
+}
+
+// A stale etag is refused; a retried request id gets its first result; the
+// same id for another request, or an id that is none, is refused.
+TEST_F(ReviewTest, EtagsAndRequestIds) {
+  const std::string visit = NewVisit(v1::VISIT_STATE_SUBMITTED);
+  User reviewer = As("reviewer");
+  v1::VisitView before;
+  ASSERT_TRUE(reviewer.Get(visit, &before).ok());
+  EXPECT_FALSE(before.etag().empty());
+  const std::string request_id = NewId();
+  v1::VisitView first, again;
+  ASSERT_TRUE(reviewer
+                  .Move(visit, v1::VISIT_STATE_IN_REVIEW, &first, "", false, before.etag(),
+                        request_id)
+                  .ok());
+  EXPECT_NE(first.etag(), before.etag());
+  ASSERT_TRUE(reviewer
+                  .Move(visit, v1::VISIT_STATE_IN_REVIEW, &again, "", false, before.etag(),
+                        request_id)
+                  .ok())
+      << "a retry is answered with the first result, whatever the etag now";
+  EXPECT_EQ(again.SerializeAsString(), first.SerializeAsString());
+  grpc::Status s = reviewer.Move(visit, v1::VISIT_STATE_APPROVED, nullptr, "", false,
+                                 before.etag());
+  EXPECT_EQ(s.error_code(), StatusCode::ABORTED);
+  EXPECT_EQ(Reason(s), "ETAG_MISMATCH");
+  s = reviewer.Move(visit, v1::VISIT_STATE_APPROVED, nullptr, "", false, "", request_id);
+  EXPECT_EQ(s.error_code(), StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(Reason(s), "MUTATION_ID_REUSED");
+  s = reviewer.Move(visit, v1::VISIT_STATE_APPROVED, nullptr, "", false, "", "again-please");
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Reason(s), "REQUEST_ID_INVALID");
+  v1::VisitView now;
+  ASSERT_TRUE(reviewer.Get(visit, &now).ok());
+  EXPECT_EQ(now.etag(), first.etag()) << "nothing refused changed anything";
+  ASSERT_TRUE(reviewer.Move(visit, v1::VISIT_STATE_APPROVED, nullptr, "", false, now.etag()).ok());
+}
+
+// The team table decides, and the Visit record shows it: members set or
+// removed by the admin appear in the record in the same commit; a team list
+// a tablet pushes is not taken.
+TEST_F(ReviewTest, TheVisitRecordsTeamIsTheTeamTables) {
+  const std::string visit = NewVisit(v1::VISIT_STATE_IN_PROGRESS);
+  User lead = As("lead");
+  v1::VisitView view;
+  ASSERT_TRUE(lead.Get(visit, &view).ok());
+  std::map<std::string, v1::TeamRole> team;
+  for (const auto& m : view.record().body().visit().team()) team[m.user_id()] = m.role();
+  EXPECT_EQ(team, (std::map<std::string, v1::TeamRole>{{"lead", v1::TEAM_ROLE_TEAM_LEAD},
+                                                        {"medical", v1::TEAM_ROLE_MEDICAL_EXPERT},
+                                                        {"monitor", v1::TEAM_ROLE_MONITOR},
+                                                        {"observer", v1::TEAM_ROLE_OBSERVER}}));
+  // A tablet that adds someone to the list changes nothing of the team.
+  Mutation m = Create("", view.record().body(), visit);
+  m.set_base_revision(view.record().revision());
+  v1::TeamMember* extra = m.mutable_body()->mutable_visit()->add_team();
+  extra->set_id(NewId());
+  extra->set_user_id("service");
+  extra->set_role(v1::TEAM_ROLE_TEAM_LEAD);
+  m.mutable_body()->mutable_visit()->set_summary("Day one");
+  ASSERT_TRUE(lead.Push({m}).ok());
+  ASSERT_TRUE(lead.Get(visit, &view).ok());
+  EXPECT_EQ(view.record().body().visit().summary(), "Day one");
+  EXPECT_EQ(view.record().body().visit().team_size(), 4);
+
+  grpc::ClientContext ctx;
+  v1::RemoveTeamMemberRequest remove;
+  remove.set_visit_id(visit);
+  remove.set_user_id("observer");
+  v1::RemoveTeamMemberResponse removed;
+  ASSERT_TRUE(As("admin").admin->RemoveTeamMember(&ctx, remove, &removed).ok());
+  ASSERT_TRUE(lead.Get(visit, &view).ok());
+  EXPECT_EQ(view.record().body().visit().team_size(), 3);
+  for (const auto& member : view.record().body().visit().team()) {
+    EXPECT_NE(member.user_id(), "observer");
+  }
+}
+
+// ListVisits: each filter, pages that join up, and page tokens bound to
+// their query and caller; field users see only their own visits.
+TEST_F(ReviewTest, ListVisitsFiltersAndPages) {
+  const std::string facility_a = NewId(), facility_b = NewId();
+  std::set<std::string> in_a, submitted;
+  for (int i = 0; i < 7; ++i) {
+    const bool a = i % 2 == 0;
+    const VisitState state = i % 3 == 0 ? v1::VISIT_STATE_SUBMITTED : v1::VISIT_STATE_IN_PROGRESS;
+    const std::string id = NewVisit(state, a ? facility_a : facility_b,
+                                    i == 6 ? v1::VISIT_TYPE_FOLLOW_UP : v1::VISIT_TYPE_IN_DEPTH);
+    if (a) in_a.insert(id);
+    if (state == v1::VISIT_STATE_SUBMITTED) submitted.insert(id);
+  }
+  User reviewer = As("reviewer");
+  auto all_pages = [&](User& who, v1::ListVisitsRequest request) {
+    std::set<std::string> names;
+    request.set_page_size(2);
+    for (int pages = 0; pages < 20; ++pages) {
+      v1::ListVisitsResponse response;
+      grpc::Status s = who.List(request, &response);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      EXPECT_LE(response.visits_size(), 2);
+      for (const auto& v : response.visits()) {
+        EXPECT_TRUE(names.insert(v.name().substr(7)).second) << "no visit twice";
+      }
+      if (response.next_page_token().empty()) break;
+      request.set_page_token(response.next_page_token());
+    }
+    return names;
+  };
+  v1::ListVisitsRequest by_facility;
+  by_facility.set_facility_id(facility_a);
+  EXPECT_EQ(all_pages(reviewer, by_facility), in_a);
+  v1::ListVisitsRequest by_state;
+  by_state.set_state(v1::VISIT_STATE_SUBMITTED);
+  EXPECT_EQ(all_pages(reviewer, by_state), submitted);
+  v1::ListVisitsRequest both = by_facility;
+  both.set_state(v1::VISIT_STATE_SUBMITTED);
+  std::set<std::string> expected;
+  for (const auto& id : in_a) {
+    if (submitted.contains(id)) expected.insert(id);
+  }
+  EXPECT_EQ(all_pages(reviewer, both), expected);
+  v1::ListVisitsRequest follow_up;
+  follow_up.set_visit_type(v1::VISIT_TYPE_FOLLOW_UP);
+  EXPECT_EQ(all_pages(reviewer, follow_up).size(), 1u);
+  v1::ListVisitsRequest unannounced;
+  unannounced.set_announced(false);
+  EXPECT_TRUE(all_pages(reviewer, unannounced).empty());
+  v1::ListVisitsRequest with_monitor;
+  with_monitor.set_team_member_user_id("monitor");
+  EXPECT_EQ(all_pages(reviewer, with_monitor).size(), 7u);
+
+  // A token goes with its query and its caller only.
+  v1::ListVisitsRequest first = by_facility;
+  first.set_page_size(1);
+  v1::ListVisitsResponse page;
+  ASSERT_TRUE(reviewer.List(first, &page).ok());
+  ASSERT_FALSE(page.next_page_token().empty());
+  v1::ListVisitsRequest changed = first;
+  changed.set_page_token(page.next_page_token());
+  changed.set_facility_id(facility_b);
+  grpc::Status s = reviewer.List(changed, &page);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Reason(s), "PAGE_TOKEN_INVALID");
+  ASSERT_TRUE(reviewer.List(first, &page).ok());
+  v1::ListVisitsRequest tampered = first;
+  std::string token = page.next_page_token();
+  token[token.size() / 2] = token[token.size() / 2] == 'A' ? 'B' : 'A';
+  tampered.set_page_token(token);
+  EXPECT_EQ(Reason(reviewer.List(tampered, &page)), "PAGE_TOKEN_INVALID");
+  ASSERT_TRUE(reviewer.List(first, &page).ok());
+  v1::ListVisitsRequest stolen = first;
+  stolen.set_page_token(page.next_page_token());
+  User service = As("service");
+  EXPECT_EQ(Reason(service.List(stolen, &page)), "PAGE_TOKEN_INVALID");
+  v1::ListVisitsRequest bad;
+  bad.set_facility_id("not-an-id");
+  EXPECT_EQ(Reason(reviewer.List(bad, &page)), "FILTER_INVALID");
+
+  // A field user who is on no team sees nothing; one on every team, all.
+  auto outsider = server_->EnrollUser("outsider", v1::ROLE_FIELD_MONITOR);
+  ASSERT_OK(outsider);
+  tokens_["outsider"] = *outsider;
+  User out = As("outsider");
+  EXPECT_TRUE(all_pages(out, v1::ListVisitsRequest()).empty());
+  User monitor = As("monitor");
+  EXPECT_EQ(all_pages(monitor, v1::ListVisitsRequest()).size(), 7u);
+}
+
+// The review queue: submitted, in review and sent-back visits, oldest
+// submission first, with the facility, the team lead, the reviewer and the
+// counts; reviewers only.
+TEST_F(ReviewTest, ReviewQueueListsWhatWaitsWithItsCounts) {
+  const std::string facility = NewId();
+  v1::RecordBody registry;
+  registry.mutable_facility()->set_name("Central Prison");
+  registry.mutable_facility()->set_type(v1::FACILITY_TYPE_PRISON);
+  User reviewer = As("reviewer");
+  ASSERT_TRUE(reviewer.Push({Create("registry", registry, facility)}).ok());
+  const std::string first = NewVisit(v1::VISIT_STATE_SUBMITTED, facility);
+  const std::string second = NewVisit(v1::VISIT_STATE_IN_REVIEW, facility);
+  NewVisit(v1::VISIT_STATE_IN_PROGRESS, facility);
+  NewVisit(v1::VISIT_STATE_APPROVED, facility);
+  v1::RecordBody finding;
+  finding.mutable_finding()->set_title("No light in cell 9");
+  ASSERT_TRUE(As("monitor").Push({Create("visits/" + first, finding, NewId())}).ok());
+
+  v1::ListReviewQueueResponse queue;
+  ASSERT_TRUE(reviewer.Queue(v1::ListReviewQueueRequest(), &queue).ok());
+  ASSERT_EQ(queue.entries_size(), 2);
+  EXPECT_EQ(queue.entries(0).name(), "visits/" + first);
+  EXPECT_EQ(queue.entries(1).name(), "visits/" + second);
+  const v1::ReviewQueueEntry& e = queue.entries(0);
+  EXPECT_EQ(e.state(), v1::VISIT_STATE_SUBMITTED);
+  EXPECT_EQ(e.facility_name(), "Central Prison");
+  EXPECT_EQ(e.facility_type(), v1::FACILITY_TYPE_PRISON);
+  EXPECT_EQ(e.team_lead_user_id(), "lead");
+  EXPECT_EQ(e.days_since_submission(), 0u);
+  EXPECT_GT(e.submitted_at().seconds(), 0);
+  EXPECT_EQ(e.counts().records(), 2u);
+  EXPECT_EQ(queue.entries(1).reviewer_user_id(), "reviewer");
+
+  v1::ListReviewQueueRequest in_review;
+  in_review.set_state(v1::VISIT_STATE_IN_REVIEW);
+  ASSERT_TRUE(reviewer.Queue(in_review, &queue).ok());
+  ASSERT_EQ(queue.entries_size(), 1);
+  EXPECT_EQ(queue.entries(0).name(), "visits/" + second);
+  v1::ListReviewQueueRequest paged;
+  paged.set_page_size(1);
+  ASSERT_TRUE(reviewer.Queue(paged, &queue).ok());
+  ASSERT_EQ(queue.entries_size(), 1);
+  paged.set_page_token(queue.next_page_token());
+  ASSERT_TRUE(reviewer.Queue(paged, &queue).ok());
+  ASSERT_EQ(queue.entries_size(), 1);
+  EXPECT_EQ(queue.entries(0).name(), "visits/" + second);
+  EXPECT_TRUE(queue.next_page_token().empty());
+
+  grpc::Status s = As("lead").Queue(v1::ListReviewQueueRequest(), &queue);
+  EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Reason(s), "REVIEWER_ONLY");
+}
+
+}  // namespace
+}  // namespace vigil
