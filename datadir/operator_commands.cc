@@ -75,22 +75,32 @@ absl::StatusOr<storage::AuditVerification> RunAuditVerify(const std::string& dat
   return storage::VerifyAuditLog(*storage);
 }
 
-absl::StatusOr<std::pair<std::uint32_t, storage::ReencryptStats>> RunRotateKey(
-    const std::string& data_dir, const std::string& key_file) {
+absl::StatusOr<StoppedDataDir> OpenStoppedDataDir(const std::string& data_dir,
+                                                  const std::string& key_file,
+                                                  const std::string& what) {
   DataDirLayout layout = LayoutOf(data_dir);
   if (ConnectToRunningServer(layout)) {
-    return absl::FailedPreconditionError(
-        "vigild is running on this data directory: rotate through it (vigilctl admin "
-        "rotate-key), or stop it first");
+    return absl::FailedPreconditionError(absl::StrCat(
+        "vigild is running on this data directory: stop it first (", what, ")"));
   }
-  ASSIGN_OR_RETURN(auto storage, OpenOffline(layout));
-  ASSIGN_OR_RETURN(auto keys,
+  StoppedDataDir dir;
+  ASSIGN_OR_RETURN(dir.storage, OpenOffline(layout));
+  ASSIGN_OR_RETURN(dir.keys,
                    storage::KeyRing::Load(key_file.empty() ? layout.default_key_file() : key_file));
-  RETURN_IF_ERROR(storage::VerifyAndRecordKeyChecks(*storage, *keys));
+  RETURN_IF_ERROR(storage::VerifyAndRecordKeyChecks(*dir.storage, *dir.keys));
+  return dir;
+}
+
+absl::StatusOr<std::pair<std::uint32_t, storage::ReencryptStats>> RunRotateKey(
+    const std::string& data_dir, const std::string& key_file) {
+  ASSIGN_OR_RETURN(StoppedDataDir dir,
+                   OpenStoppedDataDir(data_dir, key_file,
+                                      "or rotate through it: vigilctl admin rotate-key"));
   ASSIGN_OR_RETURN(std::uint32_t id,
-                   storage::RotateDataKey(*storage, *keys,
+                   storage::RotateDataKey(*dir.storage, *dir.keys,
                                           OperatorEvent("keys.rotated", "")));
-  ASSIGN_OR_RETURN(storage::ReencryptStats stats, storage::ReencryptOldValues(*storage, *keys));
+  ASSIGN_OR_RETURN(storage::ReencryptStats stats,
+                   storage::ReencryptOldValues(*dir.storage, *dir.keys));
   return std::make_pair(id, stats);
 }
 

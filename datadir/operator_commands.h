@@ -6,6 +6,7 @@
 #define VIGIL_DATADIR_OPERATOR_COMMANDS_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -38,6 +39,18 @@ absl::StatusOr<storage::AuditVerification> RunAuditVerify(const std::string& dat
 // directory: rotate through its AdminService (vigilctl) instead.
 absl::StatusOr<std::pair<std::uint32_t, storage::ReencryptStats>> RunRotateKey(
     const std::string& data_dir, const std::string& key_file);
+
+// The database and data keys of a data directory no vigild runs on, for an
+// offline command (`what`, named in the refusal): FailedPrecondition while a
+// vigild runs on it, NotFound when it holds no database; the keys are
+// checked against the database.
+struct StoppedDataDir {
+  std::unique_ptr<storage::Storage> storage;
+  std::unique_ptr<storage::KeyRing> keys;
+};
+absl::StatusOr<StoppedDataDir> OpenStoppedDataDir(const std::string& data_dir,
+                                                  const std::string& key_file,
+                                                  const std::string& what);
 
 // Writes the audit log to `out` as JSON lines, oldest first.
 absl::Status RunAuditExport(const std::string& data_dir, std::ostream& out);

@@ -87,6 +87,11 @@ struct KeyRange {
 using ScanVisitor =
     absl::FunctionRef<bool(std::string_view key, std::string_view value)>;
 
+// A range scan of some view (a commit's, a snapshot's): for code that reads
+// the same way inside a commit and outside one (index rebuilds and checks).
+using RangeScanFn =
+    absl::FunctionRef<absl::Status(ColumnFamily cf, const KeyRange& range, ScanVisitor visit)>;
+
 // Point reads from one consistent view of the data: a commit in progress
 // (CommitContext is one), a snapshot or the latest committed state
 // (StorageView). Code that decides something from stored state (whether a

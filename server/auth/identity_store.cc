@@ -583,6 +583,19 @@ absl::StatusOr<std::vector<TeamMembership>> IdentityStore::TeamIn(storage::Commi
   return team;
 }
 
+absl::Status IdentityStore::ScanTeamTable(
+    storage::RangeScanFn scan, absl::FunctionRef<absl::Status(const TeamMembership&)> visit) {
+  absl::Status failed;
+  RETURN_IF_ERROR(scan(ColumnFamily::kMeta,
+                       storage::KeyRange::Prefix(KeyBuilder().AddString("team").key()),
+                       [&](std::string_view, std::string_view value) {
+                         auto member = ParseStored<TeamMembership>(value);
+                         failed = member.ok() ? visit(*member) : member.status();
+                         return failed.ok();
+                       }));
+  return failed;
+}
+
 absl::StatusOr<std::optional<User>> IdentityStore::UserIn(storage::ReadView& view,
                                                           std::string_view user_id) {
   return GetStored<User>(view, UserKey(user_id));

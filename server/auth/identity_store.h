@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/auth/caller.h"
@@ -87,6 +88,10 @@ class IdentityStore {
   // The team of `visit_id` as the commit `ctx` holds it, by user id.
   static absl::StatusOr<std::vector<vigil::v1::TeamMembership>> TeamIn(
       storage::CommitContext& ctx, std::string_view visit_id);
+  // Every membership of every team through `scan` (index rebuilds).
+  static absl::Status ScanTeamTable(
+      storage::RangeScanFn scan,
+      absl::FunctionRef<absl::Status(const vigil::v1::TeamMembership&)> visit);
   // The user as `view` holds it, nullopt when there is none.
   static absl::StatusOr<std::optional<vigil::v1::User>> UserIn(storage::ReadView& view,
                                                                std::string_view user_id);

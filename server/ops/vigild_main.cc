@@ -19,6 +19,7 @@
 
 #include "CLI/CLI.hpp"
 #include "datadir/operator_commands.h"
+#include "server/records/index_rebuild.h"
 #include "server/ops/config.h"
 #include "datadir/data_dir.h"
 #include "server/ops/tls_bootstrap.h"
@@ -113,6 +114,15 @@ int main(int argc, char** argv) {
   issue_cert->add_option("--out", cert_out, "writes OUT.crt and OUT.key (mode 0600)")
       ->required();
 
+  std::string reindex_data_dir, reindex_key_file;
+  bool reindex_check = false;
+  auto* reindex = app.add_subcommand(
+      "reindex", "rebuild the review indexes from the records (server stopped)");
+  reindex->add_option("--data-dir", reindex_data_dir, "data directory")->required();
+  reindex->add_option("--key-file", reindex_key_file, "data key file (default DIR/keys/data.key)");
+  reindex->add_flag("--check", reindex_check,
+                    "only compare the indexes with a full scan; exit 3 if they differ");
+
   std::string list_from;
   auto* list = app.add_subcommand("list-backups", "list the backups in a backup directory");
   list->add_option("--from", list_from, "backup directory")->required();
@@ -192,6 +202,38 @@ int main(int argc, char** argv) {
     std::cout << "wrote " << cert_out << ".crt and " << cert_out
               << ".key; install both on the device, and set tls_client_ca to "
               << datadir::LayoutOf(cert_data_dir).tls() << "/ca.crt\n";
+    return 0;
+  }
+  if (*reindex) {
+    auto dir = datadir::OpenStoppedDataDir(reindex_data_dir, reindex_key_file, "reindex");
+    if (!dir.ok()) {
+      std::cerr << "reindex failed: " << dir.status().message() << "\n";
+      return 1;
+    }
+    auto progress = [](std::uint64_t records) {
+      std::cerr << "reindex: " << records << " records read\n";
+    };
+    if (reindex_check) {
+      auto differences = vigil::server::CheckVisitIndex(*dir->storage, *dir->keys, progress);
+      if (!differences.ok()) {
+        std::cerr << "reindex --check failed: " << differences.status().message() << "\n";
+        return 1;
+      }
+      for (const std::string& d : *differences) std::cout << d << "\n";
+      if (!differences->empty()) {
+        std::cout << differences->size()
+                  << " index entries differ from the records: run vigild reindex\n";
+        return 3;
+      }
+      std::cout << "the review indexes agree with the records\n";
+      return 0;
+    }
+    auto written = vigil::server::RebuildVisitIndex(*dir->storage, *dir->keys, progress);
+    if (!written.ok()) {
+      std::cerr << "reindex failed: " << written.status().message() << "\n";
+      return 1;
+    }
+    std::cout << "review indexes rebuilt: " << *written << " entries\n";
     return 0;
   }
   if (*list) {

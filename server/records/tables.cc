@@ -54,6 +54,38 @@ absl::StatusOr<std::optional<Record>> ReadRecord(storage::ReadView& view, Column
 
 }  // namespace
 
+absl::Status ScanStoredHeads(storage::RangeScanFn scan, const storage::KeyRing& keys,
+                             absl::FunctionRef<absl::Status(const Record&)> visit) {
+  absl::Status failed;
+  RETURN_IF_ERROR(scan(ColumnFamily::kRecords, storage::KeyRange{},
+                       [&](std::string_view key, std::string_view value) {
+                         absl::StatusOr<Record> record = DecodeStored<Record>(value, key, keys);
+                         failed = record.ok() ? visit(*record) : record.status();
+                         return failed.ok();
+                       }));
+  return failed;
+}
+
+absl::Status ScanLateScopes(storage::RangeScanFn scan,
+                            absl::FunctionRef<absl::Status(std::string_view scope)> visit) {
+  absl::Status failed;
+  RETURN_IF_ERROR(scan(ColumnFamily::kIndexes,
+                       storage::KeyRange::Prefix(KeyBuilder().AddString("late").key()),
+                       [&](std::string_view key, std::string_view) {
+                         absl::StatusOr<storage::KeyReader> reader =
+                             storage::KeyReader::Create(key);
+                         if (!reader.ok()) {
+                           failed = reader.status();
+                           return false;
+                         }
+                         (void)reader->ReadString();  // "late"
+                         absl::StatusOr<std::string> scope = reader->ReadString();
+                         failed = scope.ok() ? visit(*scope) : scope.status();
+                         return failed.ok();
+                       }));
+  return failed;
+}
+
 // --- CommitTables ---
 
 absl::StatusOr<std::optional<Record>> CommitTables::Head(std::string_view id) {

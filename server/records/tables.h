@@ -82,6 +82,14 @@ class CommitTables {
   const storage::KeyRing& keys_;
 };
 
+// Whole-table walks through `scan`, for index rebuilds and checks: every
+// stored head, decoded (DataLoss on a malformed one), and the scope of every
+// held late submission.
+absl::Status ScanStoredHeads(storage::RangeScanFn scan, const storage::KeyRing& keys,
+                             absl::FunctionRef<absl::Status(const vigil::v1::Record&)> visit);
+absl::Status ScanLateScopes(storage::RangeScanFn scan,
+                            absl::FunctionRef<absl::Status(std::string_view scope)> visit);
+
 class SnapshotTables {
  public:
   SnapshotTables(storage::Storage& storage, const storage::Snapshot& snapshot,

@@ -1,6 +1,7 @@
 #include "server/records/visit_index.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -117,6 +118,30 @@ void SummarizeVisit(const Record& visit_record, VisitSummary& summary) {
   }
 }
 
+std::map<std::string, std::string> IndexEntriesOf(
+    const std::map<std::string, VisitSummary>& summaries) {
+  std::map<std::string, std::string> entries;
+  for (const auto& [id, summary] : summaries) {
+    if (summary.ByteSizeLong() == 0) continue;
+    entries[SummaryKey(id)] = summary.SerializeAsString();
+    for (const std::string& key : KeysOf(id, summary)) entries[key] = "";
+  }
+  return entries;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> StoredIndexEntries(storage::RangeScanFn scan) {
+  std::map<std::string, std::string> entries;
+  for (const std::string& prefix :
+       {KeyBuilder().AddString("visit").key(), KeyBuilder().AddString("vx").key(), QueuePrefix()}) {
+    RETURN_IF_ERROR(scan(ColumnFamily::kIndexes, storage::KeyRange::Prefix(prefix),
+                         [&](std::string_view key, std::string_view value) {
+                           entries.emplace(key, value);
+                           return true;
+                         }));
+  }
+  return entries;
+}
+
 // --- VisitIndexWriter ---
 
 absl::StatusOr<VisitSummary> VisitIndexWriter::Summary(std::string_view visit_id) {
@@ -135,7 +160,13 @@ absl::Status VisitIndexWriter::Put(std::string_view visit_id, const VisitSummary
   for (const std::string& key : is) {
     if (!was.contains(key)) ctx_.Put(ColumnFamily::kIndexes, key, "");
   }
-  ctx_.Put(ColumnFamily::kIndexes, SummaryKey(visit_id), after.SerializeAsString());
+  // A visit with nothing to count and no record has no summary, as a
+  // rebuild from the records finds.
+  if (after.ByteSizeLong() == 0) {
+    ctx_.Delete(ColumnFamily::kIndexes, SummaryKey(visit_id));
+  } else {
+    ctx_.Put(ColumnFamily::kIndexes, SummaryKey(visit_id), after.SerializeAsString());
+  }
   return absl::OkStatus();
 }
 
@@ -156,7 +187,7 @@ absl::Status VisitIndexWriter::HeadWritten(const std::optional<Record>& previous
     if (record.id() == visit_id && record.body().has_visit()) {
       SummarizeVisit(record, after);
       ASSIGN_OR_RETURN(vigil::v1::FacilityType type, facility_type(after.facility_id()));
-      after.set_facility_type(type);
+      after.set_facility_type(after.deleted() ? vigil::v1::FACILITY_TYPE_UNSPECIFIED : type);
     }
     RETURN_IF_ERROR(Put(visit_id, before, after));
     if (VisitOf(record) == visit_id) return absl::OkStatus();
@@ -169,7 +200,7 @@ absl::Status VisitIndexWriter::HeadWritten(const std::optional<Record>& previous
     if (record.id() == visit_id && record.body().has_visit()) {
       SummarizeVisit(record, after);
       ASSIGN_OR_RETURN(vigil::v1::FacilityType type, facility_type(after.facility_id()));
-      after.set_facility_type(type);
+      after.set_facility_type(after.deleted() ? vigil::v1::FACILITY_TYPE_UNSPECIFIED : type);
     }
     RETURN_IF_ERROR(Put(visit_id, before, after));
   }

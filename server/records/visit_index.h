@@ -16,6 +16,7 @@
 #ifndef VIGIL_SERVER_RECORDS_VISIT_INDEX_H_
 #define VIGIL_SERVER_RECORDS_VISIT_INDEX_H_
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -92,6 +93,13 @@ class VisitIndexReader {
   storage::Storage& storage_;
   const storage::Snapshot& snapshot_;
 };
+
+// Every key and value the index holds for `summaries` (visit id ->
+// summary), and every one it holds as `scan` reads it: a rebuild writes the
+// first, a check compares the two (index_rebuild.h).
+std::map<std::string, std::string> IndexEntriesOf(
+    const std::map<std::string, vigil::internal::VisitSummary>& summaries);
+absl::StatusOr<std::map<std::string, std::string>> StoredIndexEntries(storage::RangeScanFn scan);
 
 // The index entries of `summary` (none unless its record exists and is
 // live), as (field, value) pairs; shared by the writer and the checks.

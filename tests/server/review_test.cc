@@ -11,6 +11,8 @@
 
 #include "absl/time/clock.h"
 #include "client/channel.h"
+#include "datadir/operator_commands.h"
+#include "server/records/index_rebuild.h"
 #include "gtest/gtest.h"
 #include "sync/ids.h"
 #include "tests/testing/status_matchers.h"
@@ -589,6 +591,92 @@ TEST_F(ReviewTest, ReviewQueueListsWhatWaitsWithItsCounts) {
   grpc::Status s = As("lead").Queue(v1::ListReviewQueueRequest(), &queue);
   EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(Reason(s), "REVIEWER_ONLY");
+}
+
+
+// The visit index is written in the same commits as what it indexes: after
+// random pushes (creates, edits that conflict, deletes, late submissions,
+// team changes, facility changes) it equals one recomputed from a full
+// scan; an entry lost is found by the check and put back by a rebuild.
+TEST_F(ReviewTest, TheVisitIndexEqualsAFullScanAndIsRebuilt) {
+  std::mt19937 rng(5);
+  const std::string facility = NewId();
+  v1::RecordBody registry;
+  registry.mutable_facility()->set_name("Police station 3");
+  registry.mutable_facility()->set_type(v1::FACILITY_TYPE_POLICE_CUSTODY);
+  User reviewer = As("reviewer"), monitor = As("monitor");
+  ASSERT_TRUE(reviewer.Push({Create("registry", registry, facility)}).ok());
+  std::vector<std::string> visits;
+  for (VisitState state : {v1::VISIT_STATE_IN_PROGRESS, v1::VISIT_STATE_SUBMITTED,
+                           v1::VISIT_STATE_APPROVED}) {
+    visits.push_back(NewVisit(state, facility));
+  }
+  std::map<std::string, std::pair<std::string, std::uint64_t>> findings;  // id -> visit, revision
+  for (int i = 0; i < 60; ++i) {
+    const std::string& visit = visits[rng() % visits.size()];
+    v1::RecordBody body;
+    body.mutable_finding()->set_title("finding " + std::to_string(i));
+    body.mutable_finding()->set_severity(static_cast<v1::Severity>(1 + rng() % 4));
+    const int action = rng() % 4;
+    if (action == 0 || findings.empty()) {
+      const std::string id = NewId();
+      v1::PushResponse r;
+      ASSERT_TRUE(monitor.Push({Create("visits/" + visit, body, id)}, &r).ok());
+      if (r.results(0).revision() > 0) findings[id] = {visit, r.results(0).revision()};
+      continue;
+    }
+    auto it = std::next(findings.begin(), rng() % findings.size());
+    Mutation m = Create("", body, it->first);
+    m.set_base_revision(action == 1 ? 1 : it->second.second);  // stale bases conflict
+    m.set_delete_(action == 3);
+    v1::PushResponse r;
+    grpc::Status s = (rng() % 2 ? monitor : reviewer).Push({m}, &r);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    if (r.results(0).revision() > 0) it->second.second = r.results(0).revision();
+  }
+  grpc::ClientContext ctx;
+  v1::RemoveTeamMemberRequest remove;
+  remove.set_visit_id(visits[1]);
+  remove.set_user_id("medical");
+  v1::RemoveTeamMemberResponse removed;
+  ASSERT_TRUE(As("admin").admin->RemoveTeamMember(&ctx, remove, &removed).ok());
+  registry.mutable_facility()->set_type(v1::FACILITY_TYPE_PRE_TRIAL_DETENTION);
+  Mutation retyped = Create("", registry, facility);
+  retyped.set_base_revision(1);
+  ASSERT_TRUE(reviewer.Push({retyped}).ok());
+
+  server_->Stop();
+  auto dir = datadir::OpenStoppedDataDir(server_->data_dir(), "", "test");
+  ASSERT_OK(dir.status());
+  auto quiet = [](std::uint64_t) {};
+  auto differences = server::CheckVisitIndex(*dir->storage, *dir->keys, quiet);
+  ASSERT_OK(differences.status());
+  EXPECT_TRUE(differences->empty()) << (*differences)[0];
+
+  // Lose the summary of one visit: the check names it, a rebuild restores it.
+  std::string summary_key;
+  ASSERT_OK(dir->storage->Scan(
+      storage::ColumnFamily::kIndexes, storage::KeyRange{}, nullptr,
+      [&](std::string_view key, std::string_view value) {
+        if (summary_key.empty() && !value.empty()) summary_key = std::string(key);
+        return summary_key.empty();
+      }));
+  ASSERT_FALSE(summary_key.empty());
+  ASSERT_OK(dir->storage
+                ->Commit([&](storage::CommitContext& c) {
+                  c.Delete(storage::ColumnFamily::kIndexes, summary_key);
+                  return absl::OkStatus();
+                })
+                .status());
+  differences = server::CheckVisitIndex(*dir->storage, *dir->keys, quiet);
+  ASSERT_OK(differences.status());
+  EXPECT_EQ(differences->size(), 1u);
+  auto written = server::RebuildVisitIndex(*dir->storage, *dir->keys, quiet);
+  ASSERT_OK(written.status());
+  EXPECT_GT(*written, 3u);
+  differences = server::CheckVisitIndex(*dir->storage, *dir->keys, quiet);
+  ASSERT_OK(differences.status());
+  EXPECT_TRUE(differences->empty());
 }
 
 }  // namespace

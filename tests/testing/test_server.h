@@ -32,6 +32,9 @@ class TestServer {
   }
 
   const absl::Status& status() const { return status_; }
+  // Stops the server (its data directory stays, for offline commands).
+  void Stop() { server_.reset(); }
+  std::string data_dir() const { return dir_.Sub("data"); }
   server::VigilServer& server() { return *server_; }
   const TempDir& dir() const { return dir_; }
   std::string target() const { return "127.0.0.1:" + std::to_string(server_->port()); }
