@@ -107,6 +107,13 @@ int Status(const Globals& g);
 int ParkedRequeue(const Globals& g, const std::string& mutation_id);
 int ParkedDrop(const Globals& g, const std::string& mutation_id);
 
+// A Facility in the registry scope, and a Visit record (planned) in its own
+// scope visits/ID; local edits sent by the next sync.
+int FacilityCreate(const Globals& g, const std::string& name, const std::string& type,
+                   std::uint32_t capacity);
+int VisitCreate(const Globals& g, const std::string& visit, const std::string& facility_id,
+                const std::string& type, bool unannounced, const std::string& objectives);
+
 struct FindingArgs {
   std::string visit;  // create
   std::string id;     // edit
@@ -145,6 +152,18 @@ int ShowRecord(const Globals& g, const std::string& record_id);
 int Conflicts(const Globals& g, const std::string& scope);
 int Resolve(const Globals& g, const std::string& record_id, const std::string& conflict_id,
             std::optional<int> take, std::optional<std::string> value);
+
+// --- Review (vigilctl_review.cc): vigil.v1.ReviewService. ---
+struct ReviewFilterArgs {
+  std::string facility_id, state, type, member, reviewer;
+  std::optional<bool> announced;
+};
+int ReviewQueue(const Globals& g, const std::string& state, const std::string& reviewer);
+int ReviewVisits(const Globals& g, const ReviewFilterArgs& filter);
+int ReviewVisit(const Globals& g, const std::string& visit);
+// Moves the visit to state `to` (one request id for every retry).
+int ReviewMove(const Globals& g, const std::string& visit, const std::string& to,
+               const std::string& note, bool acknowledge_conflicts, const std::string& etag);
 
 }  // namespace vigil::vigilctl
 

@@ -345,6 +345,30 @@ int main(int argc, char** argv) {
       ->required();
   on(parked_drop, [&] { return ParkedDrop(g, a.mutation_id); });
 
+  std::string facility_name, facility_type = "other", visit_type = "in-depth", objectives;
+  std::string facility_of_visit;
+  std::uint32_t capacity = 0;
+  bool unannounced = false;
+  auto* facility = app.add_subcommand("facility", "the registry's facilities (sent by sync)");
+  facility->require_subcommand(1);
+  auto* facility_create = facility->add_subcommand("create", "add a facility to the registry");
+  facility_create->add_option("--name", facility_name, "name")->required();
+  facility_create->add_option("--type", facility_type, OneOf<vigil::v1::FacilityType>("type"));
+  facility_create->add_option("--capacity", capacity, "official capacity");
+  on(facility_create, [&] { return FacilityCreate(g, facility_name, facility_type, capacity); });
+  auto* visit_cmd = app.add_subcommand("visit", "visit records (sent by sync)");
+  visit_cmd->require_subcommand(1);
+  auto* visit_create = visit_cmd->add_subcommand(
+      "create", "create the Visit record (planned) in its scope visits/ID");
+  visit_create->add_option("visit", a.visit, "visit id (vigilctl new-id)")->required();
+  visit_create->add_option("--facility", facility_of_visit, "facility record id")->required();
+  visit_create->add_option("--type", visit_type, OneOf<vigil::v1::VisitType>("type"));
+  visit_create->add_flag("--unannounced", unannounced, "an unannounced visit");
+  visit_create->add_option("--objectives", objectives, "objectives (merged line by line)");
+  on(visit_create, [&] {
+    return VisitCreate(g, a.visit, facility_of_visit, visit_type, unannounced, objectives);
+  });
+
   auto* finding = app.add_subcommand("finding", "findings (local edits, sent by sync)");
   finding->require_subcommand(1);
   auto* finding_create = finding->add_subcommand("create", "record a finding");
@@ -429,6 +453,50 @@ int main(int argc, char** argv) {
   auto* o_value = Add(resolve, "--value", a.value, "set the field to this value instead");
   o_take->excludes(o_value);
   on(resolve, [&] { return Resolve(g, a.record_id, a.conflict_id, a.take.get(), a.value.get()); });
+
+  // --- Review (the NPM unit). ---
+  auto* review = app.add_subcommand("review", "the NPM unit's desk: queue, visits, moves");
+  review->require_subcommand(1);
+  std::string review_state, review_reviewer, review_note, review_etag, review_announced;
+  bool review_ack = false;
+  ReviewFilterArgs filter;
+  auto* review_queue = review->add_subcommand(
+      "queue", "visits submitted, in review or sent back, oldest submission first");
+  review_queue->add_option("--state", review_state, "submitted, in-review or changes-requested");
+  review_queue->add_option("--reviewer", review_reviewer, "taken by this reviewer");
+  on(review_queue, [&] { return ReviewQueue(g, review_state, review_reviewer); });
+  auto* review_visits = review->add_subcommand("visits", "visits you may read, filtered");
+  review_visits->add_option("--facility", filter.facility_id, "facility record id");
+  review_visits->add_option("--state", filter.state, OneOf<vigil::v1::VisitState>("state"));
+  review_visits->add_option("--type", filter.type, OneOf<vigil::v1::VisitType>("type"));
+  review_visits->add_option("--member", filter.member, "with this user on the team");
+  review_visits->add_option("--reviewer", filter.reviewer, "taken by this reviewer");
+  review_visits->add_option("--announced", review_announced, "yes or no");
+  on(review_visits, [&] {
+    if (review_announced == "yes") filter.announced = true;
+    if (review_announced == "no") filter.announced = false;
+    if (!review_announced.empty() && !filter.announced.has_value()) {
+      return Usage("--announced: yes or no");
+    }
+    return ReviewVisits(g, filter);
+  });
+  auto* review_visit = review->add_subcommand(
+      "visit", "one visit: state, the moves you may make, team, counts, transitions");
+  review_visit->add_option("visit", a.visit, "visit id")->required();
+  on(review_visit, [&] { return ReviewVisit(g, a.visit); });
+  auto* review_move = review->add_subcommand(
+      "move", "move a visit along its lifecycle (submit, take, send back, approve, publish)");
+  review_move->add_option("visit", a.visit, "visit id")->required();
+  review_move->add_option("state", review_state, OneOf<vigil::v1::VisitState>("state"))
+      ->required();
+  review_move->add_option("--note", review_note,
+                          "the team's questions (sending back) or the reason (reopening)");
+  review_move->add_flag("--acknowledge-conflicts", review_ack,
+                        "submit although the visit's records have open conflicts");
+  review_move->add_option("--etag", review_etag, "refuse if the visit changed since this etag");
+  on(review_move, [&] {
+    return ReviewMove(g, a.visit, review_state, review_note, review_ack, review_etag);
+  });
 
   try {
     app.parse(argc, argv);

@@ -217,6 +217,56 @@ std::string GuessMediaType(const std::string& file) {
 
 }  // namespace
 
+int FacilityCreate(const Globals& g, const std::string& name, const std::string& type,
+                   std::uint32_t capacity) {
+  RecordBody body;
+  body.mutable_facility()->set_name(name);
+  body.mutable_facility()->set_official_capacity(capacity);
+  absl::StatusOr<vigil::v1::FacilityType> parsed = ParseEnumAs<vigil::v1::FacilityType>(type);
+  if (!parsed.ok()) return Usage(absl::StrCat("--type: ", parsed.status().message()));
+  body.mutable_facility()->set_type(*parsed);
+  int code = kExitOk;
+  auto replica = OpenHome(g, &code);
+  if (!replica) return code;
+  if (!RequireProfile(g, *replica, &code)) return code;
+  const std::string scope = sync::Scope::Registry().str();
+  if (absl::Status s = replica->Follow(scope); !s.ok()) return Fail("following the registry", s);
+  absl::StatusOr<std::string> id = replica->Create(scope, body);
+  if (!id.ok()) return Fail("creating the facility", id.status());
+  g.out().Result(JsonObject().Str("id", *id).Str("scope", scope).Str("kind", "facility"),
+                 absl::StrCat("created facility ", *id, " in ", scope,
+                              "\nit is on this device only until `vigilctl sync`"));
+  return kExitOk;
+}
+
+int VisitCreate(const Globals& g, const std::string& visit, const std::string& facility_id,
+                const std::string& type, bool unannounced, const std::string& objectives) {
+  absl::StatusOr<std::string> visit_id = VisitArg(visit);
+  if (!visit_id.ok()) return Usage(visit_id.status().message());
+  RecordBody body;
+  vigil::v1::Visit& v = *body.mutable_visit();
+  v.set_facility_id(facility_id);
+  v.set_announced(!unannounced);
+  v.set_state(vigil::v1::VISIT_STATE_PLANNED);
+  v.set_objectives(objectives);
+  absl::StatusOr<vigil::v1::VisitType> parsed = ParseEnumAs<vigil::v1::VisitType>(type);
+  if (!parsed.ok()) return Usage(absl::StrCat("--type: ", parsed.status().message()));
+  v.set_type(*parsed);
+  int code = kExitOk;
+  auto replica = OpenHome(g, &code);
+  if (!replica) return code;
+  if (!RequireProfile(g, *replica, &code)) return code;
+  const std::string scope = "visits/" + *visit_id;
+  if (absl::Status s = replica->Follow(scope); !s.ok()) return Fail("following the visit", s);
+  absl::StatusOr<std::string> id = replica->Create(scope, body, *visit_id);
+  if (!id.ok()) return Fail("creating the visit", id.status());
+  g.out().Result(JsonObject().Str("id", *id).Str("scope", scope).Str("kind", "visit"),
+                 absl::StrCat("created visit ", *id, " (planned) in ", scope,
+                              "; its team is the one `vigilctl team add` sets",
+                              "\nit is on this device only until `vigilctl sync`"));
+  return kExitOk;
+}
+
 int FindingCreate(const Globals& g, const FindingArgs& args) {
   absl::StatusOr<std::string> visit = VisitArg(args.visit);
   if (!visit.ok()) return Usage(visit.status().message());

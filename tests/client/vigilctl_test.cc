@@ -760,4 +760,75 @@ TEST(VigilctlTest, OperatorCommandsOnARunningServer) {
 }
 
 }  // namespace
+
+// The NPM unit's desk from the command line: the reviewer registers the
+// facility and plans the visit (each in its scope), the lead starts and
+// submits it from the field, the reviewer takes it from the queue and sends
+// it back with questions, which the lead's device shows after its sync.
+TEST(VigilctlTest, ReviewWalkthroughSendBackReachesTheTeam) {
+  TempDir tmp;
+  const std::string data = tmp.Sub("vigil-data");
+  testing::Vigild server(VIGIL_VIGILD, tmp, data);
+  ASSERT_GT(server.port(), 0) << server.process().Output();
+  Vigilctl cli(tmp);
+  const std::vector<std::string> tls = {"--server", "127.0.0.1:" + std::to_string(server.port()),
+                                        "--ca", data + "/tls/ca.crt"};
+  const std::string admin = tmp.Sub("admin"), rita = tmp.Sub("rita"), lena = tmp.Sub("lena");
+  CliRun r =
+      cli(admin, Concat({{"connect"}, tls, {"--token-file", data + "/initial-admin-token"}}));
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  ASSERT_EQ(cli(admin, {"user", "create", "rita", "--role", "reviewer"}).exit_code, kOk);
+  ASSERT_EQ(cli(admin, {"user", "create", "lena", "--role", "lead"}).exit_code, kOk);
+  const std::string visit = Str(cli("", {"new-id", "--json"}).Json()[0], {"id"});
+  ASSERT_EQ(cli(admin, {"team", "add", visit, "lena", "--role", "lead"}).exit_code, kOk);
+  for (const auto& [home, user] :
+       std::vector<std::pair<std::string, std::string>>{{rita, "rita"}, {lena, "lena"}}) {
+    r = cli(admin, {"--json", "code", "create", user});
+    ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+    r = cli(home, Concat({{"enroll"}, tls, {"--code", Str(r.Json()[0], {"code"}), "--name", user}}));
+    ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  }
+  r = cli(rita, {"--json", "facility", "create", "--name", "Central Prison", "--type", "prison",
+                 "--capacity", "400"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  const std::string facility = Str(r.Json()[0], {"id"});
+  EXPECT_EQ(Str(r.Json()[0], {"scope"}), "registry");
+  r = cli(rita, {"--json", "visit", "create", visit, "--facility", facility});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_EQ(Str(r.Json()[0], {"scope"}), "visits/" + visit);
+  ASSERT_EQ(cli(rita, {"sync"}).exit_code, kOk);
+
+  // The lead starts and submits the visit; a reviewer's move is not hers.
+  ASSERT_EQ(cli(lena, {"follow", visit}).exit_code, kOk);
+  ASSERT_EQ(cli(lena, {"review", "move", visit, "in-progress"}).exit_code, kOk);
+  r = cli(lena, {"review", "move", visit, "approved"});
+  EXPECT_NE(r.exit_code, kOk) << Describe(r);
+  EXPECT_NE(r.err.find("VISIT_TRANSITION_NOT_ALLOWED"), std::string::npos) << r.err;
+  ASSERT_EQ(cli(lena, {"review", "move", visit, "submitted"}).exit_code, kOk);
+
+  r = cli(rita, {"--json", "review", "queue"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  ASSERT_EQ(r.Json().size(), 1u) << r.out;
+  EXPECT_EQ(Str(r.Json()[0], {"entry", "name"}), "visits/" + visit);
+  EXPECT_EQ(Str(r.Json()[0], {"entry", "facility_name"}), "Central Prison");
+  EXPECT_EQ(Str(r.Json()[0], {"entry", "team_lead_user_id"}), "lena");
+  ASSERT_EQ(cli(rita, {"review", "move", visit, "in-review"}).exit_code, kOk);
+  r = cli(rita, {"review", "move", visit, "changes-requested"});
+  EXPECT_NE(r.err.find("NOTE_REQUIRED"), std::string::npos) << Describe(r);
+  r = cli(rita, {"review", "move", visit, "changes-requested", "--note",
+                 "Which cells of block C did you see?"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+
+  // The lead's device learns it at its next sync.
+  ASSERT_EQ(cli(lena, {"sync"}).exit_code, kOk);
+  r = cli(lena, {"--json", "show-record", visit});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_NE(r.out.find("Which cells of block C did you see?"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("CHANGES_REQUESTED"), std::string::npos) << r.out;
+  r = cli(lena, {"review", "visit", visit});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_NE(r.out.find("you may move it to: submitted"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("team: lena"), std::string::npos) << r.out;
+}
+
 }  // namespace vigil

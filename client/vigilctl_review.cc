@@ -1,0 +1,188 @@
+// vigilctl review: the NPM unit's desk (vigil.v1.ReviewService) from the
+// command line: the review queue, visits with their filters, one visit with
+// its moves and history of transitions, and lifecycle moves.
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "client/vigilctl_commands.h"
+#include "client/vigilctl_values.h"
+#include "vigil/v1/review.grpc.pb.h"
+
+namespace vigil::vigilctl {
+namespace {
+
+using vigil::v1::ReviewService;
+
+struct ReviewSession {
+  std::unique_ptr<client::Replica> replica;
+  std::unique_ptr<ReviewService::Stub> stub;
+};
+
+bool Start(const Globals& g, ReviewSession& s, int* code) {
+  s.replica = OpenHome(g, code);
+  if (!s.replica) return false;
+  if (!RequireProfile(g, *s.replica, code)) return false;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = s.replica->Channel();
+  if (!channel.ok()) {
+    *code = Fail("connecting to the server", channel.status());
+    return false;
+  }
+  s.stub = ReviewService::NewStub(*channel);
+  return true;
+}
+
+std::string Counts(const vigil::v1::VisitCounts& c) {
+  return absl::StrCat(c.records(), " records, ", c.open_conflicts(), " open conflicts, ",
+                      c.pending_late_submissions(), " late");
+}
+
+std::string VisitText(const vigil::v1::VisitView& v) {
+  const vigil::v1::Visit& visit = v.record().body().visit();
+  std::vector<std::string> moves;
+  for (int to : v.allowed_transitions()) {
+    moves.push_back(EnumWord(static_cast<vigil::v1::VisitState>(to)));
+  }
+  std::string text = absl::StrCat(v.name(), "  ", EnumWord(visit.state()), "  ",
+                                  EnumWord(visit.type()), visit.announced() ? "" : " unannounced",
+                                  "  facility ", visit.facility_id(), "\n  ", Counts(v.counts()),
+                                  "\n  etag ", v.etag(), "\n  you may move it to: ",
+                                  moves.empty() ? "(nothing)" : absl::StrJoin(moves, ", "));
+  for (const auto& m : visit.team()) {
+    absl::StrAppend(&text, "\n  team: ", Pad(m.user_id(), 16), " ", EnumWord(m.role()));
+  }
+  for (const auto& t : visit.transitions()) {
+    absl::StrAppend(&text, "\n  ",
+                    absl::FormatTime("%Y-%m-%d %H:%M", absl::FromUnixSeconds(t.at().seconds()),
+                                     absl::UTCTimeZone()),
+                    "  ", Pad(t.user_id(), 12), " ", EnumWord(t.from()), " -> ", EnumWord(t.to()),
+                    t.note().empty() ? "" : "  \"" + t.note() + "\"",
+                    t.acknowledged_open_conflicts()
+                        ? absl::StrCat("  (", t.open_conflicts(), " open conflicts acknowledged)")
+                        : "");
+  }
+  return text;
+}
+
+}  // namespace
+
+int ReviewQueue(const Globals& g, const std::string& state, const std::string& reviewer) {
+  vigil::v1::ListReviewQueueRequest request;
+  if (!state.empty()) {
+    absl::StatusOr<vigil::v1::VisitState> parsed = ParseEnumAs<vigil::v1::VisitState>(state);
+    if (!parsed.ok()) return Usage(absl::StrCat("--state: ", parsed.status().message()));
+    request.set_state(*parsed);
+  }
+  request.set_reviewer_user_id(reviewer);
+  request.set_page_size(200);
+  int code = kExitOk;
+  ReviewSession s;
+  if (!Start(g, s, &code)) return code;
+  do {
+    vigil::v1::ListReviewQueueResponse page;
+    auto context = CallContext();
+    if (grpc::Status st = s.stub->ListReviewQueue(context.get(), request, &page); !st.ok()) {
+      return Fail("listing the review queue", st);
+    }
+    for (const auto& e : page.entries()) {
+      g.out().Result(JsonObject().Proto("entry", e),
+                     absl::StrCat(e.name(), "  ", Pad(EnumWord(e.state()), 17), " ",
+                                  e.days_since_submission(), " days  ",
+                                  e.facility_name().empty() ? e.facility_id() : e.facility_name(),
+                                  "  lead ", e.team_lead_user_id(),
+                                  e.reviewer_user_id().empty() ? "" : "  reviewer " +
+                                                                          e.reviewer_user_id(),
+                                  "\n  ", Counts(e.counts())));
+    }
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  return kExitOk;
+}
+
+int ReviewVisits(const Globals& g, const ReviewFilterArgs& f) {
+  vigil::v1::ListVisitsRequest request;
+  request.set_facility_id(f.facility_id);
+  request.set_team_member_user_id(f.member);
+  request.set_reviewer_user_id(f.reviewer);
+  if (!f.state.empty()) {
+    absl::StatusOr<vigil::v1::VisitState> parsed = ParseEnumAs<vigil::v1::VisitState>(f.state);
+    if (!parsed.ok()) return Usage(absl::StrCat("--state: ", parsed.status().message()));
+    request.set_state(*parsed);
+  }
+  if (!f.type.empty()) {
+    absl::StatusOr<vigil::v1::VisitType> parsed = ParseEnumAs<vigil::v1::VisitType>(f.type);
+    if (!parsed.ok()) return Usage(absl::StrCat("--type: ", parsed.status().message()));
+    request.set_visit_type(*parsed);
+  }
+  if (f.announced.has_value()) request.set_announced(*f.announced);
+  request.set_page_size(200);
+  int code = kExitOk;
+  ReviewSession s;
+  if (!Start(g, s, &code)) return code;
+  do {
+    vigil::v1::ListVisitsResponse page;
+    auto context = CallContext();
+    if (grpc::Status st = s.stub->ListVisits(context.get(), request, &page); !st.ok()) {
+      return Fail("listing visits", st);
+    }
+    for (const auto& v : page.visits()) {
+      g.out().Result(JsonObject().Proto("visit", v), VisitText(v));
+    }
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  return kExitOk;
+}
+
+int ReviewVisit(const Globals& g, const std::string& visit) {
+  absl::StatusOr<std::string> visit_id = VisitArg(visit);
+  if (!visit_id.ok()) return Usage(visit_id.status().message());
+  int code = kExitOk;
+  ReviewSession s;
+  if (!Start(g, s, &code)) return code;
+  vigil::v1::GetVisitRequest request;
+  request.set_name("visits/" + *visit_id);
+  vigil::v1::VisitView view;
+  auto context = CallContext();
+  if (grpc::Status st = s.stub->GetVisit(context.get(), request, &view); !st.ok()) {
+    return Fail(absl::StrCat("reading visit ", *visit_id), st);
+  }
+  g.out().Result(JsonObject().Proto("visit", view), VisitText(view));
+  return kExitOk;
+}
+
+int ReviewMove(const Globals& g, const std::string& visit, const std::string& to,
+               const std::string& note, bool acknowledge_conflicts, const std::string& etag) {
+  absl::StatusOr<std::string> visit_id = VisitArg(visit);
+  if (!visit_id.ok()) return Usage(visit_id.status().message());
+  absl::StatusOr<vigil::v1::VisitState> state = ParseEnumAs<vigil::v1::VisitState>(to);
+  if (!state.ok()) return Usage(absl::StrCat("state: ", state.status().message()));
+  int code = kExitOk;
+  ReviewSession s;
+  if (!Start(g, s, &code)) return code;
+  vigil::v1::TransitionVisitRequest request;
+  request.set_name("visits/" + *visit_id);
+  request.set_to(*state);
+  request.set_note(note);
+  request.set_acknowledge_open_conflicts(acknowledge_conflicts);
+  request.set_etag(etag);
+  request.set_request_id(NewId());
+  vigil::v1::VisitView view;
+  // One request id for every attempt: a retry after a lost reply is
+  // answered with the first result.
+  grpc::Status st;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto context = CallContext();
+    st = s.stub->TransitionVisit(context.get(), request, &view);
+    if (st.error_code() != grpc::StatusCode::UNAVAILABLE &&
+        st.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+      break;
+    }
+  }
+  if (!st.ok()) return Fail(absl::StrCat("moving visit ", *visit_id, " to ", to), st);
+  g.out().Result(JsonObject().Proto("visit", view),
+                 absl::StrCat("visit ", *visit_id, " is ", EnumWord(*state), "\n", VisitText(view)));
+  return kExitOk;
+}
+
+}  // namespace vigil::vigilctl
