@@ -23,25 +23,28 @@ absl::StatusOr<std::map<std::string, std::string>> Expected(storage::RangeScanFn
                                                             const storage::KeyRing& keys,
                                                             ReindexProgressFn progress) {
   std::map<std::string, VisitSummary> summaries;
-  std::map<std::string, vigil::v1::FacilityType> facility_types;
+  std::map<std::string, vigil::v1::Facility> facilities;
+  std::map<std::string, Record> visit_records;
   std::uint64_t read = 0;
   RETURN_IF_ERROR(ScanStoredHeads(scan, keys, [&](const Record& record) -> absl::Status {
     if (++read % 10000 == 0) progress(read);
-    if (record.body().has_facility()) facility_types[record.id()] = record.body().facility().type();
+    if (record.body().has_facility()) facilities[record.id()] = record.body().facility();
     const std::string_view visit_id = sync::VisitIdOf(record.scope());
     if (visit_id.empty()) return absl::OkStatus();
     VisitSummary& s = summaries[std::string(visit_id)];
     if (!record.deleted()) s.set_records(s.records() + 1);
     s.set_open_conflicts(s.open_conflicts() + record.open_conflicts_size());
-    if (record.id() == visit_id && record.body().has_visit()) SummarizeVisit(record, s);
+    if (record.id() == visit_id && record.body().has_visit()) visit_records[record.id()] = record;
     return absl::OkStatus();
   }));
   progress(read);
-  for (auto& [id, s] : summaries) {
-    auto type = facility_types.find(s.facility_id());
-    if (type != facility_types.end() && s.has_record() && !s.deleted()) {
-      s.set_facility_type(type->second);
-    }
+  for (const auto& [id, record] : visit_records) {
+    auto facility = facilities.find(record.body().visit().facility_id());
+    SummarizeVisit(record,
+                   facility == facilities.end()
+                       ? std::nullopt
+                       : std::optional<vigil::v1::Facility>(facility->second),
+                   summaries[id]);
   }
   RETURN_IF_ERROR(ScanLateScopes(scan, [&](std::string_view scope) -> absl::Status {
     const std::string_view visit_id = sync::VisitIdOf(scope);

@@ -117,7 +117,13 @@ class Reading {
     ASSIGN_OR_RETURN(const sync::Scope scope, sync::Scope::Visit(visit_id));
     ASSIGN_OR_RETURN(const ScopeGrant* grant, GrantFor(scope.str()));
     if (!grant->read) return std::nullopt;
-    ASSIGN_OR_RETURN(std::optional<Record> record, tables_.HeadInScope(visit_id, scope.str()));
+    // The index keeps the Visit record as last written, in the same commit.
+    std::optional<Record> record;
+    if (summary.has_record()) {
+      record = summary.visit_record();
+    } else {
+      ASSIGN_OR_RETURN(record, tables_.HeadInScope(visit_id, scope.str()));
+    }
     if (!record.has_value() || !record->body().has_visit()) return std::nullopt;
     if (revision.has_value() && *revision < record->revision()) {
       absl::Status read = absl::NotFoundError("no such revision");
@@ -249,16 +255,7 @@ absl::StatusOr<vigil::v1::ListReviewQueueResponse> ReviewQueries::ListReviewQueu
                 : 0);
         *entry.mutable_counts() = CountsOf(s);
         entry.set_etag((*view)->etag());
-        if (!s.facility_id().empty()) {
-          absl::StatusOr<std::optional<Record>> facility = reading.tables().Head(s.facility_id());
-          if (!facility.ok()) {
-            failed = facility.status();
-            return false;
-          }
-          if (facility->has_value() && (*facility)->body().has_facility()) {
-            entry.set_facility_name((*facility)->body().facility().name());
-          }
-        }
+        entry.set_facility_name(s.facility_name());
         return true;
       }));
   RETURN_IF_ERROR(failed);

@@ -126,17 +126,13 @@ absl::Status CommitTables::WriteHead(const std::optional<Record>& previous,
   std::string value = EncodeStored(record, IsSensitive(record.body()), key, keys_);
   ctx_.Put(ColumnFamily::kRecords, std::move(key), std::move(value));
   // The review indexes, in the same commit.
-  auto facility_type = [&](std::string_view id) -> absl::StatusOr<vigil::v1::FacilityType> {
-    if (id.empty() || id == record.id()) {
-      return record.body().has_facility() ? record.body().facility().type()
-                                          : vigil::v1::FACILITY_TYPE_UNSPECIFIED;
-    }
-    ASSIGN_OR_RETURN(std::optional<Record> facility, Head(id));
-    return facility.has_value() && facility->body().has_facility()
-               ? facility->body().facility().type()
-               : vigil::v1::FACILITY_TYPE_UNSPECIFIED;
+  auto facility = [&](std::string_view id) -> absl::StatusOr<std::optional<vigil::v1::Facility>> {
+    if (id.empty()) return std::nullopt;
+    ASSIGN_OR_RETURN(std::optional<Record> head, Head(id));
+    if (!head.has_value() || !head->body().has_facility()) return std::nullopt;
+    return head->body().facility();
   };
-  return VisitIndexWriter(ctx_).HeadWritten(previous, record, facility_type);
+  return VisitIndexWriter(ctx_).HeadWritten(previous, record, facility);
 }
 
 absl::StatusOr<std::optional<StoredMutation>> CommitTables::Mutation(std::string_view id) {

@@ -92,10 +92,17 @@ std::vector<VisitIndexKey> IndexKeysOf(const VisitSummary& s) {
   return keys;
 }
 
-void SummarizeVisit(const Record& visit_record, VisitSummary& summary) {
+void SummarizeVisit(const Record& visit_record, const std::optional<vigil::v1::Facility>& facility,
+                    VisitSummary& summary) {
   const vigil::v1::Visit& visit = visit_record.body().visit();
   summary.set_has_record(true);
   summary.set_deleted(visit_record.deleted());
+  *summary.mutable_visit_record() = visit_record;
+  // A deleted visit is in no index: its facility's later changes are not
+  // followed there.
+  const bool live = facility.has_value() && !visit_record.deleted();
+  summary.set_facility_type(live ? facility->type() : vigil::v1::FACILITY_TYPE_UNSPECIFIED);
+  summary.set_facility_name(live ? facility->name() : "");
   summary.set_facility_id(visit.facility_id());
   summary.set_visit_type(visit.type());
   summary.set_state(visit.state());
@@ -171,7 +178,7 @@ absl::Status VisitIndexWriter::Put(std::string_view visit_id, const VisitSummary
 }
 
 absl::Status VisitIndexWriter::HeadWritten(const std::optional<Record>& previous,
-                                           const Record& record, FacilityTypeFn facility_type) {
+                                           const Record& record, FacilityFn facility) {
   // A record counts in its visit's summary: out of the previous one's, into
   // the new one's (the same unless the record moved scope).
   auto count = [](VisitSummary& s, const Record& r, int sign) {
@@ -185,9 +192,9 @@ absl::Status VisitIndexWriter::HeadWritten(const std::optional<Record>& previous
     count(after, *previous, -1);
     if (VisitOf(record) == visit_id) count(after, record, +1);
     if (record.id() == visit_id && record.body().has_visit()) {
-      SummarizeVisit(record, after);
-      ASSIGN_OR_RETURN(vigil::v1::FacilityType type, facility_type(after.facility_id()));
-      after.set_facility_type(after.deleted() ? vigil::v1::FACILITY_TYPE_UNSPECIFIED : type);
+      ASSIGN_OR_RETURN(std::optional<vigil::v1::Facility> of,
+                       facility(record.body().visit().facility_id()));
+      SummarizeVisit(record, of, after);
     }
     RETURN_IF_ERROR(Put(visit_id, before, after));
     if (VisitOf(record) == visit_id) return absl::OkStatus();
@@ -198,15 +205,17 @@ absl::Status VisitIndexWriter::HeadWritten(const std::optional<Record>& previous
     VisitSummary after = before;
     count(after, record, +1);
     if (record.id() == visit_id && record.body().has_visit()) {
-      SummarizeVisit(record, after);
-      ASSIGN_OR_RETURN(vigil::v1::FacilityType type, facility_type(after.facility_id()));
-      after.set_facility_type(after.deleted() ? vigil::v1::FACILITY_TYPE_UNSPECIFIED : type);
+      ASSIGN_OR_RETURN(std::optional<vigil::v1::Facility> of,
+                       facility(record.body().visit().facility_id()));
+      SummarizeVisit(record, of, after);
     }
     RETURN_IF_ERROR(Put(visit_id, before, after));
   }
   // A facility's type is indexed on its visits.
   if (record.body().has_facility() &&
-      (!previous.has_value() || previous->body().facility().type() != record.body().facility().type())) {
+      (!previous.has_value() ||
+       previous->body().facility().type() != record.body().facility().type() ||
+       previous->body().facility().name() != record.body().facility().name())) {
     std::vector<std::string> visits;
     const std::string prefix = EntryPrefix({"facility", record.id()});
     absl::Status parsed;
@@ -232,6 +241,7 @@ absl::Status VisitIndexWriter::HeadWritten(const std::optional<Record>& previous
       ASSIGN_OR_RETURN(VisitSummary before, Summary(visit_id));
       VisitSummary after = before;
       after.set_facility_type(record.body().facility().type());
+      after.set_facility_name(record.body().facility().name());
       RETURN_IF_ERROR(Put(visit_id, before, after));
     }
   }

@@ -38,15 +38,15 @@ struct VisitIndexKey {
 
 class VisitIndexWriter {
  public:
-  // Reads through `ctx`, the commit that writes. `facility_type` looks up
-  // the type of a facility record (its head in this commit).
-  using FacilityTypeFn =
-      absl::FunctionRef<absl::StatusOr<vigil::v1::FacilityType>(std::string_view id)>;
+  // Reads through `ctx`, the commit that writes. `facility` looks up a
+  // facility record's head in this commit (nullopt when there is none).
+  using FacilityFn = absl::FunctionRef<
+      absl::StatusOr<std::optional<vigil::v1::Facility>>(std::string_view id)>;
   explicit VisitIndexWriter(storage::CommitContext& ctx) : ctx_(ctx) {}
 
   // `record` became the head (`previous` the one before, if any).
   absl::Status HeadWritten(const std::optional<vigil::v1::Record>& previous,
-                           const vigil::v1::Record& record, FacilityTypeFn facility_type);
+                           const vigil::v1::Record& record, FacilityFn facility);
   // A mutation of `scope` was held as a late submission (+1), or decided
   // (-1).
   absl::Status LateChanged(std::string_view scope, int delta);
@@ -107,9 +107,10 @@ std::vector<VisitIndexKey> IndexKeysOf(const vigil::internal::VisitSummary& summ
 // Whether `state` puts a visit in the review queue.
 bool InReviewQueue(vigil::v1::VisitState state);
 
-// The summary's fields taken from a Visit record (counts, team and facility
-// type untouched).
+// The summary's fields taken from a Visit record (counts and team
+// untouched), and from its facility (nullopt: none).
 void SummarizeVisit(const vigil::v1::Record& visit_record,
+                    const std::optional<vigil::v1::Facility>& facility,
                     vigil::internal::VisitSummary& summary);
 
 }  // namespace vigil::server

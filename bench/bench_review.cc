@@ -1,0 +1,255 @@
+// bench_review: latency of the review queries over the visit index, on a
+// small and a large database in the same run, so that what grows with the
+// database shows as a ratio.
+//
+//   build/bench/bench_review [--records N] [--visits N] [--small-records N]
+//                            [--small-visits N] [--queries N] [--dir DIR]
+//
+// Each database holds `visits` visits, ten per facility, 60% of them waiting
+// in the review queue, and `records` records in all (findings spread evenly
+// over the visits, the Visit records included), written through the record
+// engine's push path (sync writes off for the setup only). Measured, `queries`
+// times each, from a reviewer: ListVisits by facility (50 per page),
+// ListVisits by state (50 per page), ListReviewQueue (50 per page). Target: every p99 under 10 ms, and
+// each p50 on the large database at most 1.5 times the small one's. Last
+// line: one JSON object.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "server/auth/access_policy.h"
+#include "server/auth/identity_store.h"
+#include "server/records/record_store.h"
+#include "server/records/review_queries.h"
+#include "storage/storage.h"
+#include "storage/value_cipher.h"
+#include "sync/ids.h"
+
+namespace {
+
+using namespace vigil;
+
+struct Flags {
+  std::uint64_t records = 1'000'000, visits = 5'000;
+  std::uint64_t small_records = 20'000, small_visits = 100;
+  int queries = 300;
+  std::string dir;
+};
+
+std::string Id(std::mt19937_64& rng, absl::Time at) {
+  sync::UuidRandomBytes random;
+  for (auto& b : random) b = static_cast<std::uint8_t>(rng());
+  return *sync::NewUuidV7(at, random);
+}
+
+void Die(const absl::Status& s, const std::string& what) {
+  if (s.ok()) return;
+  std::cerr << what << ": " << s << "\n";
+  std::exit(1);
+}
+
+struct Latency {
+  double p50_ms = 0, p99_ms = 0;
+};
+
+Latency Measure(int n, const std::function<void()>& query) {
+  std::vector<double> ms;
+  ms.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    query();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                           start)
+                     .count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return {ms[ms.size() / 2], ms[std::min(ms.size() - 1, ms.size() * 99 / 100)]};
+}
+
+// One database and the figures measured on it.
+struct Run {
+  std::map<std::string, Latency> figures;
+};
+
+Run Bench(const std::string& dir, std::uint64_t record_count, std::uint64_t visit_count,
+          int queries) {
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  storage::StorageOptions options;
+  options.sync_writes = false;  // setup only: the queries read
+  auto storage = storage::Storage::Open(dir + "/db", options);
+  Die(storage.status(), "open");
+  Die(storage::KeyRing::Generate(dir + "/data.key"), "key");
+  auto keys = storage::KeyRing::Load(dir + "/data.key");
+  Die(keys.status(), "keys");
+  server::IdentityStore identities(storage->get());
+  server::AccessPolicy policy(&identities);
+  auto records = server::RecordStore::Create(storage->get(), keys->get(), &policy,
+                                             server::RecordStoreOptions());
+  Die(records.status(), "records");
+  auto queries_or = server::ReviewQueries::Create(storage->get(), keys->get(), &policy);
+  Die(queries_or.status(), "queries");
+  server::ReviewQueries& review = **queries_or;
+  const server::Caller reviewer{"reviewer", "bench-device", v1::ROLE_NPM_REVIEWER};
+
+  std::mt19937_64 rng(42);
+  absl::Time at = absl::FromUnixSeconds(1'750'000'000);
+  std::int64_t hlc = 1'750'000'000'000'000;
+  auto push = [&](v1::PushRequest request) {
+    absl::Notification done;
+    absl::Status status;
+    (*records)->Push(reviewer, std::move(request), [&](absl::StatusOr<v1::PushResponse> r) {
+      status = r.status();
+      done.Notify();
+    });
+    done.WaitForNotification();
+    Die(status, "push");
+  };
+  auto mutation = [&](const std::string& id, std::uint64_t base, const v1::RecordBody& body,
+                      const std::string& scope) {
+    v1::Mutation m;
+    m.set_mutation_id(Id(rng, at));
+    m.set_record_id(id);
+    m.set_base_revision(base);
+    *m.mutable_body() = body;
+    m.mutable_hlc()->set_wall_time_micros(++hlc);
+    m.set_scope(scope);
+    return m;
+  };
+
+  // Facilities, ten visits each.
+  const std::uint64_t facility_count = std::max<std::uint64_t>(1, visit_count / 10);
+  std::vector<std::string> facilities;
+  v1::PushRequest batch;
+  for (std::uint64_t f = 0; f < facility_count; ++f) {
+    facilities.push_back(Id(rng, at));
+    v1::RecordBody body;
+    body.mutable_facility()->set_name(absl::StrCat("Facility ", f));
+    body.mutable_facility()->set_type(static_cast<v1::FacilityType>(1 + f % 10));
+    *batch.add_mutations() = mutation(facilities.back(), 0, body, "registry");
+    if (batch.mutations_size() == 500) push(std::exchange(batch, {}));
+  }
+  if (batch.mutations_size() > 0) push(std::exchange(batch, {}));
+
+  // Visits with their findings; 60% then submitted (queued), a third of
+  // those taken into review.
+  std::vector<std::string> visits;
+  const std::uint64_t per_visit = std::max<std::uint64_t>(1, record_count / visit_count);
+  for (std::uint64_t v = 0; v < visit_count; ++v) {
+    at += absl::Seconds(1);
+    const std::string id = Id(rng, at);
+    visits.push_back(id);
+    const std::string scope = "visits/" + id;
+    v1::RecordBody visit;
+    visit.mutable_visit()->set_facility_id(facilities[v % facility_count]);
+    visit.mutable_visit()->set_type(static_cast<v1::VisitType>(1 + v % 4));
+    visit.mutable_visit()->set_announced(v % 3 != 0);
+    visit.mutable_visit()->set_state(v1::VISIT_STATE_IN_PROGRESS);
+    *batch.add_mutations() = mutation(id, 0, visit, scope);
+    for (std::uint64_t r = 1; r < per_visit; ++r) {
+      v1::RecordBody finding;
+      finding.mutable_finding()->set_visit_id(id);
+      finding.mutable_finding()->set_title(absl::StrCat("Finding ", r, " of visit ", v));
+      finding.mutable_finding()->set_category(static_cast<v1::FindingCategory>(1 + r % 8));
+      finding.mutable_finding()->set_severity(static_cast<v1::Severity>(1 + r % 4));
+      finding.mutable_finding()->set_narrative(
+          "Cells 12 to 18 hold three people each.\nThey were built for one.\n");
+      *batch.add_mutations() = mutation(Id(rng, at), 0, finding, scope);
+      if (batch.mutations_size() == 500) push(std::exchange(batch, {}));
+    }
+    if (v % 10 < 6) {
+      if (batch.mutations_size() > 0) push(std::exchange(batch, {}));
+      visit.mutable_visit()->set_state(v1::VISIT_STATE_SUBMITTED);
+      *batch.add_mutations() = mutation(id, 1, visit, scope);
+      if (v % 10 < 2) {
+        push(std::exchange(batch, {}));
+        visit.mutable_visit()->set_state(v1::VISIT_STATE_IN_REVIEW);
+        *batch.add_mutations() = mutation(id, 2, visit, scope);
+      }
+    }
+    if (batch.mutations_size() >= 500) push(std::exchange(batch, {}));
+  }
+  if (batch.mutations_size() > 0) push(std::exchange(batch, {}));
+
+  Run run;
+  auto check = [](const absl::Status& s) { Die(s, "query"); };
+  std::uint64_t q = 0;
+  run.figures["list_visits_by_facility"] = Measure(queries, [&] {
+    v1::ListVisitsRequest request;
+    request.set_facility_id(facilities[(q++ * 7919) % facility_count]);
+    request.set_page_size(50);
+    auto r = review.ListVisits(reviewer, request);
+    check(r.status());
+  });
+  run.figures["list_visits_by_state"] = Measure(queries, [&] {
+    v1::ListVisitsRequest request;
+    request.set_state(v1::VISIT_STATE_SUBMITTED);
+    request.set_page_size(50);
+    auto r = review.ListVisits(reviewer, request);
+    check(r.status());
+  });
+  run.figures["list_review_queue"] = Measure(queries, [&] {
+    v1::ListReviewQueueRequest request;
+    request.set_page_size(50);
+    auto r = review.ListReviewQueue(reviewer, request, absl::Now());
+    check(r.status());
+  });
+  return run;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  flags.dir = (std::filesystem::temp_directory_path() / "vigil-bench-review").string();
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string name = argv[i], value = argv[i + 1];
+    if (name == "--records") flags.records = std::stoull(value);
+    else if (name == "--visits") flags.visits = std::stoull(value);
+    else if (name == "--small-records") flags.small_records = std::stoull(value);
+    else if (name == "--small-visits") flags.small_visits = std::stoull(value);
+    else if (name == "--queries") flags.queries = std::stoi(value);
+    else if (name == "--dir") flags.dir = value;
+    else {
+      std::cerr << "unknown flag " << name << "\n";
+      return 2;
+    }
+  }
+  const auto setup_start = std::chrono::steady_clock::now();
+  Run small = Bench(flags.dir + "/small", flags.small_records, flags.small_visits, flags.queries);
+  Run large = Bench(flags.dir + "/large", flags.records, flags.visits, flags.queries);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - setup_start).count();
+  std::filesystem::remove_all(flags.dir);
+  double p99_max = 0, growth_max = 0;
+  std::string json = absl::StrCat("{\"records\":", flags.records, ",\"visits\":", flags.visits,
+                                  ",\"small_records\":", flags.small_records,
+                                  ",\"small_visits\":", flags.small_visits);
+  std::printf("%-26s %10s %10s %10s %10s %8s\n", "query", "p50 small", "p50 large", "p99 small",
+              "p99 large", "growth");
+  for (const auto& [name, l] : large.figures) {
+    const Latency& s = small.figures[name];
+    const double growth = l.p50_ms / std::max(s.p50_ms, 1e-6);
+    p99_max = std::max({p99_max, l.p99_ms, s.p99_ms});
+    growth_max = std::max(growth_max, growth);
+    std::printf("%-26s %8.3fms %8.3fms %8.3fms %8.3fms %8.2f\n", name.c_str(), s.p50_ms, l.p50_ms,
+                s.p99_ms, l.p99_ms, growth);
+    absl::StrAppend(&json, ",\"", name, "_p50_ms\":", l.p50_ms, ",\"", name,
+                    "_p99_ms\":", l.p99_ms, ",\"", name, "_growth\":", growth);
+  }
+  absl::StrAppend(&json, ",\"p99_ms_max\":", p99_max, ",\"growth_ratio_max\":", growth_max,
+                  ",\"seconds\":", seconds, ",\"target_met\":",
+                  (p99_max < 10 && growth_max < 1.5) ? "true" : "false", "}");
+  std::cout << json << std::endl;
+  return 0;
+}
