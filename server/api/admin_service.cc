@@ -1,5 +1,7 @@
 #include "server/api/admin_service.h"
 
+#include "sync/scope.h"
+
 #include "absl/strings/str_cat.h"
 #include "base/error_reason.h"
 #include "server/api/audit_verification.h"
@@ -182,7 +184,14 @@ AdminService::Reactor* AdminService::SetTeamMember(Context* context,
                                                    vigil::v1::TeamMembership* response) {
   Reactor* reactor = context->DefaultReactor();
   if (std::optional<Caller> admin = AdminOf(context, reactor)) {
-    identities_->SetTeamMember(*admin, request->membership(), Finisher(reactor, response));
+    identities_->SetTeamMember(
+        *admin, request->membership(),
+        [this, reactor, response](absl::StatusOr<vigil::v1::TeamMembership> member) {
+          // The Visit record's team changed in the same commit: followers
+          // of the visit pull it.
+          if (member.ok()) NotifyTeamChanged(member->visit_id());
+          FinishUnary(reactor, std::move(member), response);
+        });
   }
   return reactor;
 }
@@ -194,18 +203,27 @@ AdminService::Reactor* AdminService::RemoveTeamMember(
   if (std::optional<Caller> admin = AdminOf(context, reactor)) {
     identities_->RemoveTeamMember(
         *admin, request->visit_id(), request->user_id(),
-        [this, reactor, user = request->user_id()](absl::StatusOr<bool> removed) {
+        [this, reactor, user = request->user_id(),
+         visit = request->visit_id()](absl::StatusOr<bool> removed) {
           // Every stream of the user ends; a new subscription is checked
           // against the rights left.
           if (removed.ok()) {
             hub_->CloseFor(user, "",
                            ToGrpcStatus(WithReason(absl::PermissionDeniedError("taken off a visit team: subscribe again"), "TEAM_CHANGED")));
+            // The others who follow the visit pull its new team (after the
+            // removed user's streams ended, so they hear nothing more).
+            NotifyTeamChanged(visit);
           }
           reactor->Finish(ToGrpcStatus(removed.status()));
         });
   }
   (void)response;
   return reactor;
+}
+
+void AdminService::NotifyTeamChanged(const std::string& visit_id) {
+  absl::StatusOr<sync::Scope> scope = sync::Scope::Visit(visit_id);
+  if (scope.ok()) hub_->Notify({{scope->str(), storage_->LastCommittedSeq()}});
 }
 
 AdminService::Reactor* AdminService::ListTeam(Context* context,

@@ -72,6 +72,8 @@ class AdminService final : public vigil::v1::AdminService::CallbackService {
   // The authenticated admin calling, or nullopt with `reactor` finished
   // (UNAUTHENTICATED, or PERMISSION_DENIED for a caller who is not admin).
   std::optional<Caller> AdminOf(Context* context, Reactor* reactor);
+  // Tells the visit's subscribers that its team (and Visit record) changed.
+  void NotifyTeamChanged(const std::string& visit_id);
 
   Authenticator* auth_;
   IdentityStore* identities_;

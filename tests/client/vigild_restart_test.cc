@@ -108,9 +108,12 @@ TEST_F(VigildRestartTest, SyncFinishesAfterTheServerIsKilledMidPush) {
       Tablet("tablet", "lena", v1::ROLE_TEAM_LEAD, "tablet 1", visit, v1::TEAM_ROLE_TEAM_LEAD);
   ASSERT_NE(tablet, nullptr);
 
-  // A day of work, offline.
+  // A day of work, offline: the visit record, then findings.
   constexpr int kRecords = 1500;
-  for (int i = 0; i < kRecords; ++i) {
+  v1::RecordBody visit_body;
+  visit_body.mutable_visit()->set_state(v1::VISIT_STATE_IN_PROGRESS);
+  ASSERT_OK(tablet->Create(scope, visit_body, visit).status());
+  for (int i = 1; i < kRecords; ++i) {
     ASSERT_OK(tablet->Create(scope, Finding(absl::StrCat("Finding ", i), std::string(900, 'n')))
                   .status());
   }
@@ -164,10 +167,18 @@ TEST_F(VigildRestartTest, SyncFinishesAfterTheServerIsKilledMidPush) {
   std::set<std::string> titles;
   for (const auto& v : *pulled) titles.insert(v.body.finding().title());
   EXPECT_EQ(pulled->size(), static_cast<std::size_t>(kRecords));
-  EXPECT_EQ(titles.size(), static_cast<std::size_t>(kRecords));
+  EXPECT_EQ(titles.size(), static_cast<std::size_t>(kRecords));  // the visit record: ""
   // The receipt covers all of it.
   ASSERT_EQ(report->receipts.size(), 1u);
   EXPECT_EQ(report->receipts[0].records_size(), kRecords);
+
+  // The review indexes were written in the same commits as the records, so
+  // the kill left them equal to a full scan.
+  ASSERT_EQ(second.Stop(), 0);
+  testing::Subprocess check({VIGIL_VIGILD, "reindex", "--data-dir", data_, "--check"},
+                            tmp_.Sub("reindex-check.log"));
+  EXPECT_EQ(check.Wait(), 0) << check.Output();
+  EXPECT_NE(check.Output().find("agree with the records"), std::string::npos) << check.Output();
 }
 
 TEST_F(VigildRestartTest, WhatTheServerLostInARestoreIsSentAgainByTheTabletsThatHoldIt) {

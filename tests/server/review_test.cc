@@ -3,6 +3,7 @@
 // open conflicts acknowledged on submission, etags and request ids, the team
 // derived from the team table, ListVisits' filters and page tokens, the
 // review queue's counts.
+#include <chrono>
 #include <map>
 #include <random>
 #include <set>
@@ -437,14 +438,28 @@ TEST_F(ReviewTest, TheVisitRecordsTeamIsTheTeamTables) {
   EXPECT_EQ(view.record().body().visit().summary(), "Day one");
   EXPECT_EQ(view.record().body().visit().team_size(), 4);
 
+  // The lead's subscription hears of the team change (a new revision of the
+  // Visit record).
+  grpc::ClientContext subscription;
+  subscription.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  v1::SubscribeRequest subscribe;
+  subscribe.add_scopes("visits/" + visit);
+  auto notices = lead.sync->Subscribe(&subscription, subscribe);
+  v1::ChangeNotice initial, changed;
+  ASSERT_TRUE(notices->Read(&initial));
   grpc::ClientContext ctx;
   v1::RemoveTeamMemberRequest remove;
   remove.set_visit_id(visit);
   remove.set_user_id("observer");
   v1::RemoveTeamMemberResponse removed;
   ASSERT_TRUE(As("admin").admin->RemoveTeamMember(&ctx, remove, &removed).ok());
+  ASSERT_TRUE(notices->Read(&changed));
+  EXPECT_GT(changed.seq(), initial.seq());
+  subscription.TryCancel();
+  notices->Finish();
   ASSERT_TRUE(lead.Get(visit, &view).ok());
   EXPECT_EQ(view.record().body().visit().team_size(), 3);
+  EXPECT_GE(view.record().seq(), changed.seq());
   for (const auto& member : view.record().body().visit().team()) {
     EXPECT_NE(member.user_id(), "observer");
   }
