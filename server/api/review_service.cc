@@ -92,4 +92,19 @@ grpc::ServerUnaryReactor* ReviewService::ListVisits(grpc::CallbackServerContext*
   return reactor;
 }
 
+grpc::ServerUnaryReactor* ReviewService::ListComments(
+    grpc::CallbackServerContext* context, const vigil::v1::ListCommentsRequest* request,
+    vigil::v1::ListCommentsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
+  if (!caller) return reactor;
+  absl::StatusOr<std::string> visit_id = VisitIdOfName(request->parent());
+  if (!visit_id.ok()) {
+    reactor->Finish(ToGrpcStatus(visit_id.status()));
+    return reactor;
+  }
+  FinishUnary(reactor, queries_->ListComments(*caller, *visit_id, *request), response);
+  return reactor;
+}
+
 }  // namespace vigil::server

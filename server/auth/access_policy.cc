@@ -73,8 +73,11 @@ struct Shown {
   std::vector<const FieldDescriptor*> hidden;
 };
 
+// How deep a comment's subject is followed (a comment on a comment on ...).
+constexpr int kMaxSubjectDepth = 4;
+
 absl::StatusOr<Shown> Decide(const ScopeGrant& grant, const Record& record,
-                             RecordLookup lookup) {
+                             RecordLookup lookup, int depth = 0) {
   Shown shown;
   if (grant.full_view) return shown;
   const RecordBody& body = record.body();
@@ -84,6 +87,25 @@ absl::StatusOr<Shown> Decide(const ScopeGrant& grant, const Record& record,
                         (body.has_attachment() && body.attachment().identifiable()))) {
     shown.visibility = Visibility::kWithheld;
     return shown;
+  }
+  // A comment speaks of its subject: whoever may not see the subject, or the
+  // field it is about, does not see the comment either.
+  if (body.has_comment() && !body.comment().subject_record_id().empty()) {
+    if (depth >= kMaxSubjectDepth) {
+      shown.visibility = Visibility::kWithheld;
+      return shown;
+    }
+    ASSIGN_OR_RETURN(std::optional<Record> subject, lookup(body.comment().subject_record_id()));
+    if (subject.has_value()) {
+      ASSIGN_OR_RETURN(Shown of_subject, Decide(grant, *subject, lookup, depth + 1));
+      const std::string_view about = TopField(body.comment().subject_field_path());
+      bool about_hidden = false;
+      for (const FieldDescriptor* f : of_subject.hidden) about_hidden |= f->name() == about;
+      if (of_subject.visibility == Visibility::kWithheld || about_hidden) {
+        shown.visibility = Visibility::kWithheld;
+        return shown;
+      }
+    }
   }
   const FieldDescriptor* kind = sync::BodyKindField(body);
   if (kind == nullptr) return shown;
@@ -200,6 +222,14 @@ absl::Status AccessPolicy::RequireReviewer(const Caller& caller) {
 
 bool AccessPolicy::MayLearnOfAbsence(const Caller& caller) {
   return caller.role == vigil::v1::ROLE_NPM_REVIEWER;
+}
+
+bool MayRedact(const ScopeGrant& grant, int kind) {
+  if (grant.full_view) return false;
+  if (grant.service || kind == RecordBody::kCommentFieldNumber) return true;
+  const FieldDescriptor* field = RecordBody::descriptor()->FindFieldByNumber(kind);
+  return field == nullptr || field->message_type() == nullptr ||
+         IsSensitiveKind(field->message_type());
 }
 
 absl::StatusOr<Visibility> VisibilityOf(const ScopeGrant& grant, const Record& record,

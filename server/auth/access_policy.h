@@ -22,6 +22,8 @@
 //   MedicalFinding        clinical detail only for the team's medical expert,
 //                         the team lead and reviewers; others see a summary
 //   Allegation            withheld from service accounts
+//   Comment               withheld from whoever may not see its subject
+//                         record, or the field of it the comment is about
 // and, by the record's state rather than its fields:
 //   Visit                 service accounts never see an unannounced visit
 //                         before it starts (withheld while planned)
@@ -121,6 +123,12 @@ class AccessPolicy {
 // and names the fields it removed in record.withheld_fields.
 absl::StatusOr<Visibility> Redact(const ScopeGrant& grant, vigil::v1::Record& record,
                                   RecordLookup lookup);
+
+// Whether a record of kind `kind` (a RecordBody field number) can look
+// different to `grant` than as stored: false lets a pull send a stored
+// record without parsing it. True for service accounts, sensitive kinds and
+// comments (which follow their subject), unless the grant sees everything.
+bool MayRedact(const ScopeGrant& grant, int kind);
 
 // How `grant` would see `record`, without changing it.
 absl::StatusOr<Visibility> VisibilityOf(const ScopeGrant& grant, const vigil::v1::Record& record,

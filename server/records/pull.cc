@@ -167,7 +167,9 @@ absl::StatusOr<std::string> RecordStore::ReadPage(const Caller& caller, const sy
       return absl::DataLossError(absl::StrCat("change of missing record ", id));
     }
     last = seq;
-    if (!IsSealed(*raw) && !grant.service) {  // no redaction applies to plain kinds
+    // A record that looks the same to this caller as stored goes out as it
+    // is (AccessPolicy's MayRedact decides, by kind).
+    if (!IsSealed(*raw) && !MayRedact(grant, RecordBodyKindOf(PlainBytes(*raw)))) {
       AppendBytesField(out, PullResponse::kRecordsFieldNumber, PlainBytes(*raw));
       return absl::OkStatus();
     }

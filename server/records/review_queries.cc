@@ -1,6 +1,9 @@
 #include "server/records/review_queries.h"
 
+#include <algorithm>
+#include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <tuple>
 
@@ -344,6 +347,98 @@ absl::StatusOr<vigil::v1::ListVisitsResponse> ReviewQueries::ListVisits(
         return true;
       }));
   RETURN_IF_ERROR(failed);
+  return response;
+}
+
+absl::StatusOr<vigil::v1::ListCommentsResponse> ReviewQueries::ListComments(
+    const Caller& caller, std::string_view visit_id,
+    const vigil::v1::ListCommentsRequest& request) {
+  ASSIGN_OR_RETURN(const std::uint32_t page_size, PageSize(request.page_size()));
+  if (!request.record_id().empty() && !sync::ValidateRecordId(request.record_id()).ok()) {
+    return WithReason(absl::InvalidArgumentError("record_id is not a record id"),
+                      "RECORD_ID_INVALID");
+  }
+  const std::string binding = Binding("ListComments", caller, request);
+  std::uint64_t offset = 0;
+  if (!request.page_token().empty()) {
+    std::optional<std::string> payload = tokens_.OpenPageToken(binding, request.page_token());
+    if (!payload.has_value() || payload->size() != 8) return TokenInvalid();
+    offset = ReadBigEndian64(*payload);
+  }
+  ASSIGN_OR_RETURN(const sync::Scope scope, sync::Scope::Visit(visit_id));
+  Reading reading(*storage_, *keys_, *policy_, caller);
+  SnapshotTables& tables = reading.tables();
+  ASSIGN_OR_RETURN(const ScopeGrant grant,
+                   policy_->RequireRead(caller, scope.str(), tables.view()));
+  std::vector<std::string> ids;
+  RETURN_IF_ERROR(tables.ScanChanges(scope.str(), 0, [&](std::uint64_t, std::string_view id) {
+    ids.emplace_back(id);
+    return true;
+  }));
+  auto same_scope = [&](std::string_view id) { return tables.HeadInScope(id, scope.str()); };
+  std::vector<Record> comments;
+  absl::Status failed;
+  RETURN_IF_ERROR(tables.HeadValues(ids, [&](std::size_t i, std::optional<std::string_view> raw) {
+    if (!raw.has_value()) return true;
+    absl::StatusOr<Record> record = tables.DecodeHead(ids[i], *raw);
+    if (!record.ok()) {
+      failed = record.status();
+      return false;
+    }
+    if (!record->body().has_comment() || record->deleted()) return true;
+    absl::StatusOr<Visibility> shown = Redact(grant, *record, same_scope);
+    if (!shown.ok()) {
+      failed = shown.status();
+      return false;
+    }
+    if (*shown != Visibility::kWithheld) comments.push_back(*std::move(record));
+    return true;
+  }));
+  RETURN_IF_ERROR(failed);
+  // Threads: replies under the comment they answer (a reply to one the
+  // caller does not see starts a thread of its own), oldest first.
+  auto older = [](const Record* a, const Record* b) {
+    const auto& ha = a->created().hlc();
+    const auto& hb = b->created().hlc();
+    return std::make_tuple(ha.wall_time_micros(), ha.logical(), std::string_view(a->id())) <
+           std::make_tuple(hb.wall_time_micros(), hb.logical(), std::string_view(b->id()));
+  };
+  std::map<std::string, const Record*> by_id;
+  for (const Record& c : comments) by_id[c.id()] = &c;
+  std::map<std::string, std::vector<const Record*>> replies;
+  std::vector<const Record*> roots;
+  for (const Record& c : comments) {
+    const std::string& parent = c.body().comment().reply_to_comment_id();
+    if (!parent.empty() && parent != c.id() && by_id.contains(parent)) {
+      replies[parent].push_back(&c);
+    } else if (request.record_id().empty() ||
+               c.body().comment().subject_record_id() == request.record_id()) {
+      roots.push_back(&c);
+    }
+  }
+  std::sort(roots.begin(), roots.end(), older);
+  for (auto& [id, list] : replies) std::sort(list.begin(), list.end(), older);
+  std::vector<std::pair<const Record*, std::uint32_t>> ordered;
+  std::set<std::string> placed;  // a reply loop is placed once
+  std::function<void(const Record*, std::uint32_t)> place = [&](const Record* c,
+                                                              std::uint32_t depth) {
+    if (!placed.insert(c->id()).second) return;
+    ordered.emplace_back(c, depth);
+    for (const Record* r : replies[c->id()]) place(r, depth + 1);
+  };
+  for (const Record* root : roots) place(root, 0);
+  vigil::v1::ListCommentsResponse response;
+  for (std::uint64_t i = offset; i < ordered.size() && response.comments_size() < static_cast<int>(page_size); ++i) {
+    vigil::v1::ThreadedComment& t = *response.add_comments();
+    *t.mutable_comment() = *ordered[i].first;
+    t.set_depth(ordered[i].second);
+  }
+  const std::uint64_t next = offset + static_cast<std::uint64_t>(response.comments_size());
+  if (next < ordered.size()) {
+    std::string payload;
+    AppendBigEndian64(payload, next);
+    response.set_next_page_token(tokens_.SealPageToken(binding, payload));
+  }
   return response;
 }
 

@@ -60,6 +60,12 @@ class ReviewQueries {
   absl::StatusOr<vigil::v1::ListVisitsResponse> ListVisits(
       const Caller& caller, const vigil::v1::ListVisitsRequest& request);
 
+  // The visit's comments (or one record's), threaded, as the caller may see
+  // them; `visit_id` already parsed from the request's parent.
+  absl::StatusOr<vigil::v1::ListCommentsResponse> ListComments(
+      const Caller& caller, std::string_view visit_id,
+      const vigil::v1::ListCommentsRequest& request);
+
  private:
   ReviewQueries(storage::Storage* storage, const storage::KeyRing* keys,
                 const AccessPolicy* policy, ReviewQueryOptions options, CursorCodec tokens)

@@ -25,6 +25,11 @@ inline bool IsSealed(std::string_view value) { return !value.empty() && value[0]
 // The message bytes of a value that is not sealed.
 inline std::string_view PlainBytes(std::string_view value) { return value.substr(1); }
 
+// The field number of the RecordBody kind (RecordBody::kFindingFieldNumber
+// ...) of a Record's serialization, read without parsing it; 0 when it has
+// no body or does not parse.
+int RecordBodyKindOf(std::string_view record_bytes);
+
 // DataLoss when the value is empty, does not open under `key`, or does not
 // parse as a T.
 template <typename T>

@@ -694,5 +694,86 @@ TEST_F(ReviewTest, TheVisitIndexEqualsAFullScanAndIsRebuilt) {
   EXPECT_TRUE(differences->empty());
 }
 
+
+// Comments are threaded, listed per visit and per record, and shown to
+// whoever may see what they are about, in ListComments as in a pull.
+TEST_F(ReviewTest, CommentsAreThreadedAndFollowTheirSubjectsVisibility) {
+  const std::string visit = NewVisit(v1::VISIT_STATE_IN_PROGRESS);
+  const std::string scope = "visits/" + visit;
+  User reviewer = As("reviewer"), lead = As("lead"), monitor = As("monitor");
+  const std::string finding = NewId(), interview = NewId();
+  v1::RecordBody f;
+  f.mutable_finding()->set_title("Cell 9 has no light");
+  ASSERT_TRUE(monitor.Push({Create(scope, f, finding)}).ok());
+  v1::RecordBody i;
+  i.mutable_interview()->set_pseudonym("Detainee 3");
+  i.mutable_interview()->add_interviewer_user_ids("lead");
+  i.mutable_interview()->set_notes("What was said in cell 3");
+  ASSERT_TRUE(lead.Push({Create(scope, i, interview)}).ok());
+  auto comment = [&](User& who, const std::string& subject, const std::string& field,
+                     const std::string& reply_to, const std::string& text) {
+    v1::RecordBody body;
+    body.mutable_comment()->set_subject_record_id(subject);
+    body.mutable_comment()->set_subject_field_path(field);
+    body.mutable_comment()->set_reply_to_comment_id(reply_to);
+    body.mutable_comment()->set_text(text);
+    const std::string id = NewId();
+    grpc::Status s = who.Push({Create(scope, body, id)});
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return id;
+  };
+  const std::string c1 = comment(reviewer, finding, "", "", "Which wing?");
+  const std::string c2 = comment(monitor, finding, "", c1, "Wing B");
+  const std::string c3 = comment(lead, interview, "notes", "", "Ask about the night of the 3rd");
+  const std::string c4 = comment(lead, interview, "", "", "Interpreter needed next time");
+
+  auto list = [&](User& who, const std::string& record_id, std::uint32_t page_size) {
+    std::vector<std::pair<std::string, std::uint32_t>> out;
+    v1::ListCommentsRequest request;
+    request.set_parent(scope);
+    request.set_record_id(record_id);
+    request.set_page_size(page_size);
+    for (int pages = 0; pages < 10; ++pages) {
+      grpc::ClientContext ctx;
+      v1::ListCommentsResponse response;
+      grpc::Status s = who.review->ListComments(&ctx, request, &response);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      for (const auto& c : response.comments()) out.emplace_back(c.comment().id(), c.depth());
+      if (response.next_page_token().empty()) break;
+      request.set_page_token(response.next_page_token());
+    }
+    return out;
+  };
+  using Thread = std::vector<std::pair<std::string, std::uint32_t>>;
+  EXPECT_EQ(list(reviewer, "", 50), (Thread{{c1, 0}, {c2, 1}, {c3, 0}, {c4, 0}}));
+  EXPECT_EQ(list(reviewer, "", 1), (Thread{{c1, 0}, {c2, 1}, {c3, 0}, {c4, 0}}));
+  EXPECT_EQ(list(reviewer, finding, 50), (Thread{{c1, 0}, {c2, 1}}));
+  // The monitor may not read the interview's notes: nor the comment on them.
+  EXPECT_EQ(list(monitor, "", 50), (Thread{{c1, 0}, {c2, 1}, {c4, 0}}));
+  grpc::ClientContext ctx;
+  v1::PullRequest pull;
+  pull.set_scope(scope);
+  v1::PullResponse page;
+  ASSERT_TRUE(monitor.sync->Pull(&ctx, pull, &page).ok());
+  std::set<std::string> pulled;
+  for (const auto& r : page.records()) pulled.insert(r.id());
+  EXPECT_TRUE(pulled.contains(c4));
+  EXPECT_FALSE(pulled.contains(c3));
+  EXPECT_EQ(page.SerializeAsString().find("night of the 3rd"), std::string::npos);
+
+  v1::ListCommentsRequest bad;
+  bad.set_parent("registry");
+  v1::ListCommentsResponse response;
+  grpc::ClientContext bad_ctx;
+  EXPECT_EQ(Reason(reviewer.review->ListComments(&bad_ctx, bad, &response)), "NAME_INVALID");
+  auto outsider = server_->EnrollUser("outsider", v1::ROLE_FIELD_MONITOR);
+  ASSERT_OK(outsider);
+  tokens_["outsider"] = *outsider;
+  bad.set_parent(scope);
+  grpc::ClientContext out_ctx;
+  EXPECT_EQ(Reason(As("outsider").review->ListComments(&out_ctx, bad, &response)),
+            "SCOPE_NOT_PERMITTED");
+}
+
 }  // namespace
 }  // namespace vigil
