@@ -20,20 +20,33 @@ absl::StatusOr<std::string> VisitIdOfName(std::string_view name) {
   return std::string(scope->id());
 }
 
+// The caller of a call about the visit `name`, and the visit's id; nullopt
+// with `reactor` finished when either is refused.
+struct VisitCall {
+  Caller caller;
+  std::string visit_id;
+};
+std::optional<VisitCall> AdmitForVisit(Authenticator& auth, grpc::CallbackServerContext& context,
+                                       grpc::ServerUnaryReactor* reactor, std::string_view name) {
+  std::optional<Caller> caller = Admit(auth, context, reactor);
+  if (!caller) return std::nullopt;
+  absl::StatusOr<std::string> visit_id = VisitIdOfName(name);
+  if (!visit_id.ok()) {
+    reactor->Finish(ToGrpcStatus(visit_id.status()));
+    return std::nullopt;
+  }
+  return VisitCall{*std::move(caller), *std::move(visit_id)};
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* ReviewService::GetVisit(grpc::CallbackServerContext* context,
                                                   const vigil::v1::GetVisitRequest* request,
                                                   vigil::v1::VisitView* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
-  if (!caller) return reactor;
-  absl::StatusOr<std::string> visit_id = VisitIdOfName(request->name());
-  if (!visit_id.ok()) {
-    reactor->Finish(ToGrpcStatus(visit_id.status()));
-    return reactor;
-  }
-  FinishUnary(reactor, queries_->GetVisit(*caller, *visit_id, std::nullopt), response);
+  std::optional<VisitCall> call = AdmitForVisit(*auth_, *context, reactor, request->name());
+  if (!call) return reactor;
+  FinishUnary(reactor, queries_->GetVisit(call->caller, call->visit_id, std::nullopt), response);
   return reactor;
 }
 
@@ -41,13 +54,8 @@ grpc::ServerUnaryReactor* ReviewService::TransitionVisit(
     grpc::CallbackServerContext* context, const vigil::v1::TransitionVisitRequest* request,
     vigil::v1::VisitView* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
-  if (!caller) return reactor;
-  absl::StatusOr<std::string> visit_id = VisitIdOfName(request->name());
-  if (!visit_id.ok()) {
-    reactor->Finish(ToGrpcStatus(visit_id.status()));
-    return reactor;
-  }
+  std::optional<VisitCall> call = AdmitForVisit(*auth_, *context, reactor, request->name());
+  if (!call) return reactor;
   if (request->to() == vigil::v1::VISIT_STATE_UNSPECIFIED ||
       !vigil::v1::VisitState_IsValid(request->to())) {
     reactor->Finish(ToGrpcStatus(WithReason(
@@ -55,19 +63,21 @@ grpc::ServerUnaryReactor* ReviewService::TransitionVisit(
     return reactor;
   }
   RecordStore::VisitMoveRequest move;
-  move.visit_id = *visit_id;
+  move.visit_id = call->visit_id;
   move.to = request->to();
   move.intent.set_note(request->note());
   move.intent.set_acknowledge_open_conflicts(request->acknowledge_open_conflicts());
   move.etag = request->etag();
   move.request_id = request->request_id();
+  const Caller caller = call->caller;
   records_->MoveVisit(
-      *caller, std::move(move),
-      [this, reactor, response, caller = *caller,
-       visit_id = *visit_id](absl::StatusOr<vigil::v1::MutationResult> result) {
+      caller, std::move(move),
+      [this, reactor, response,
+       call = *std::move(call)](absl::StatusOr<vigil::v1::MutationResult> result) {
         if (!result.ok()) return reactor->Finish(ToGrpcStatus(result.status()));
         // The visit as the move left it (its first result, for a retry).
-        FinishUnary(reactor, queries_->GetVisit(caller, visit_id, result->revision()), response);
+        FinishUnary(reactor, queries_->GetVisit(call.caller, call.visit_id, result->revision()),
+                    response);
       });
   return reactor;
 }
@@ -96,14 +106,9 @@ grpc::ServerUnaryReactor* ReviewService::ListComments(
     grpc::CallbackServerContext* context, const vigil::v1::ListCommentsRequest* request,
     vigil::v1::ListCommentsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
-  if (!caller) return reactor;
-  absl::StatusOr<std::string> visit_id = VisitIdOfName(request->parent());
-  if (!visit_id.ok()) {
-    reactor->Finish(ToGrpcStatus(visit_id.status()));
-    return reactor;
-  }
-  FinishUnary(reactor, queries_->ListComments(*caller, *visit_id, *request), response);
+  std::optional<VisitCall> call = AdmitForVisit(*auth_, *context, reactor, request->parent());
+  if (!call) return reactor;
+  FinishUnary(reactor, queries_->ListComments(call->caller, call->visit_id, *request), response);
   return reactor;
 }
 

@@ -185,25 +185,16 @@ absl::Status VisitIndexWriter::HeadWritten(const std::optional<Record>& previous
     if (!r.deleted()) s.set_records(s.records() + sign);
     s.set_open_conflicts(s.open_conflicts() + sign * r.open_conflicts_size());
   };
-  if (previous.has_value() && !VisitOf(*previous).empty()) {
-    const std::string visit_id(VisitOf(*previous));
+  const std::string was_in = previous.has_value() ? std::string(VisitOf(*previous)) : "";
+  const std::string is_in(VisitOf(record));
+  std::vector<std::string> visits;
+  if (!was_in.empty()) visits.push_back(was_in);
+  if (!is_in.empty() && is_in != was_in) visits.push_back(is_in);
+  for (const std::string& visit_id : visits) {
     ASSIGN_OR_RETURN(VisitSummary before, Summary(visit_id));
     VisitSummary after = before;
-    count(after, *previous, -1);
-    if (VisitOf(record) == visit_id) count(after, record, +1);
-    if (record.id() == visit_id && record.body().has_visit()) {
-      ASSIGN_OR_RETURN(std::optional<vigil::v1::Facility> of,
-                       facility(record.body().visit().facility_id()));
-      SummarizeVisit(record, of, after);
-    }
-    RETURN_IF_ERROR(Put(visit_id, before, after));
-    if (VisitOf(record) == visit_id) return absl::OkStatus();
-  }
-  if (!VisitOf(record).empty()) {
-    const std::string visit_id(VisitOf(record));
-    ASSIGN_OR_RETURN(VisitSummary before, Summary(visit_id));
-    VisitSummary after = before;
-    count(after, record, +1);
+    if (visit_id == was_in) count(after, *previous, -1);
+    if (visit_id == is_in) count(after, record, +1);
     if (record.id() == visit_id && record.body().has_visit()) {
       ASSIGN_OR_RETURN(std::optional<vigil::v1::Facility> of,
                        facility(record.body().visit().facility_id()));
