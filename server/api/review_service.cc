@@ -112,4 +112,27 @@ grpc::ServerUnaryReactor* ReviewService::ListComments(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* ReviewService::ListLateSubmissions(
+    grpc::CallbackServerContext* context, const vigil::v1::ListLateSubmissionsRequest* request,
+    vigil::v1::ListLateSubmissionsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
+  if (!caller) return reactor;
+  std::string visit_id;
+  if (!request->parent().empty()) {
+    absl::StatusOr<std::string> parsed = VisitIdOfName(request->parent());
+    if (!parsed.ok()) {
+      reactor->Finish(ToGrpcStatus(parsed.status()));
+      return reactor;
+    }
+    visit_id = *std::move(parsed);
+  }
+  queries_->ListLateSubmissions(
+      *caller, visit_id, *request,
+      [reactor, response](absl::StatusOr<vigil::v1::ListLateSubmissionsResponse> page) {
+        FinishUnary(reactor, std::move(page), response);
+      });
+  return reactor;
+}
+
 }  // namespace vigil::server

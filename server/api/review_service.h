@@ -30,6 +30,9 @@ class ReviewService final : public vigil::v1::ReviewService::CallbackService {
   grpc::ServerUnaryReactor* ListVisits(grpc::CallbackServerContext* context,
                                        const vigil::v1::ListVisitsRequest* request,
                                        vigil::v1::ListVisitsResponse* response) override;
+  grpc::ServerUnaryReactor* ListLateSubmissions(
+      grpc::CallbackServerContext* context, const vigil::v1::ListLateSubmissionsRequest* request,
+      vigil::v1::ListLateSubmissionsResponse* response) override;
   grpc::ServerUnaryReactor* ListComments(grpc::CallbackServerContext* context,
                                          const vigil::v1::ListCommentsRequest* request,
                                          vigil::v1::ListCommentsResponse* response) override;

@@ -2,6 +2,7 @@
 #include "absl/strings/numbers.h"
 #include "base/error_reason.h"
 #include "base/status_macros.h"
+#include "server/records/read_audit.h"
 #include "server/records/record_store.h"
 #include "server/records/tables.h"
 #include "sync/ids.h"
@@ -16,7 +17,7 @@ void RecordStore::History(const Caller& caller, const vigil::v1::GetHistoryReque
   absl::StatusOr<vigil::v1::GetHistoryResponse> page =
       ReadHistory(caller, request, sensitive_ids);
   if (!page.ok()) return done(page.status());
-  AuditReads(caller, std::move(sensitive_ids),
+  AuditReads(*storage_, caller, std::move(sensitive_ids),
              [page = std::move(*page), done = std::move(done)](absl::Status audited) mutable {
                if (!audited.ok()) return done(audited);
                done(std::move(page));

@@ -7,6 +7,7 @@
 #include "base/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
+#include "server/records/read_audit.h"
 #include "server/records/record_store.h"
 #include "server/records/stored_value.h"
 #include "server/records/tables.h"
@@ -76,22 +77,6 @@ absl::StatusOr<std::uint64_t> RecordStore::ForEachInScope(
   return snapshot.seq();
 }
 
-void RecordStore::AuditReads(const Caller& caller, std::vector<std::string> sensitive_ids,
-                             absl::AnyInvocable<void(absl::Status)> done) {
-  if (sensitive_ids.empty()) return done(absl::OkStatus());
-  storage_->Submit(
-      [caller, ids = std::move(sensitive_ids)](storage::CommitContext& ctx) -> absl::Status {
-        storage::AuditAppender audit(ctx);
-        for (const std::string& id : ids) {
-          RETURN_IF_ERROR(audit.Append(AuditOf(caller, "record.read", "records/" + id)));
-        }
-        return absl::OkStatus();
-      },
-      [done = std::move(done)](absl::StatusOr<storage::CommitResult> committed) mutable {
-        done(committed.status());
-      });
-}
-
 void RecordStore::Pull(const Caller& caller, const vigil::v1::PullRequest& request,
                        PullDoneFn done) {
   absl::StatusOr<sync::Scope> scope = sync::Scope::Parse(request.scope());
@@ -100,7 +85,7 @@ void RecordStore::Pull(const Caller& caller, const vigil::v1::PullRequest& reque
   absl::StatusOr<std::string> page = ReadPage(caller, *scope, request, sensitive_ids);
   if (!page.ok()) return done(page.status());
   // Sensitive content leaves the server only once its read is in the audit log.
-  AuditReads(caller, std::move(sensitive_ids),
+  AuditReads(*storage_, caller, std::move(sensitive_ids),
              [page = std::move(*page), done = std::move(done)](absl::Status audited) mutable {
                if (!audited.ok()) return done(audited);
                done(std::move(page));

@@ -145,9 +145,6 @@ class RecordStore {
   absl::StatusOr<std::string> ReadPage(const Caller& caller, const sync::Scope& scope,
                                        const vigil::v1::PullRequest& request,
                                        std::vector<std::string>& sensitive_ids);
-  // Commits a "record.read" audit entry per id, then runs `done`.
-  void AuditReads(const Caller& caller, std::vector<std::string> sensitive_ids,
-                  absl::AnyInvocable<void(absl::Status)> done);
 
   // history.cc
   absl::StatusOr<vigil::v1::GetHistoryResponse> ReadHistory(

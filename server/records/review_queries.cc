@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <tuple>
@@ -12,12 +13,15 @@
 #include "base/error_reason.h"
 #include "base/status_macros.h"
 #include "server/auth/identity_store.h"
+#include "server/auth/field_visibility.h"
 #include "server/records/etag.h"
+#include "server/records/read_audit.h"
 #include "server/records/tables.h"
 #include "server/records/visit_index.h"
 #include "server/records/visit_lifecycle.h"
 #include "sync/ids.h"
 #include "sync/merge.h"
+#include "sync/record_merge.h"
 #include "sync/scope.h"
 
 namespace vigil::server {
@@ -86,6 +90,39 @@ vigil::v1::VisitCounts CountsOf(const VisitSummary& s) {
   counts.set_open_conflicts(s.open_conflicts());
   counts.set_pending_late_submissions(s.pending_late());
   return counts;
+}
+
+// The fields of `held`'s kind whose value differs from `head`'s (every
+// field it sets when there is no head).
+std::vector<std::string> ChangedFields(const vigil::v1::Mutation& held,
+                                       const std::optional<Record>& head) {
+  if (held.delete_()) return {"(deleted)"};
+  using google::protobuf::FieldDescriptor;
+  using google::protobuf::Message;
+  const FieldDescriptor* kind = sync::BodyKindField(held.body());
+  if (kind == nullptr) return {};
+  const Message& ours = held.body().GetReflection()->GetMessage(held.body(), kind);
+  std::unique_ptr<Message> nothing(ours.New());
+  const Message& theirs =
+      head.has_value() && sync::BodyKindField(head->body()) == kind
+          ? head->body().GetReflection()->GetMessage(head->body(), kind)
+          : *nothing;
+  // `message` with only `f` kept.
+  auto only = [](const Message& message, const FieldDescriptor* f) {
+    std::unique_ptr<Message> copy(message.New());
+    copy->CopyFrom(message);
+    std::unique_ptr<Message> kept(message.New());
+    message.GetReflection()->SwapFields(copy.get(), kept.get(), {f});
+    return sync::SerializeDeterministic(*kept);
+  };
+  std::vector<std::string> changed;
+  const google::protobuf::Descriptor* type = kind->message_type();
+  for (int i = 0; i < type->field_count(); ++i) {
+    if (only(ours, type->field(i)) != only(theirs, type->field(i))) {
+      changed.push_back(type->field(i)->name());
+    }
+  }
+  return changed;
 }
 
 // The reads of one answer, at one snapshot.
@@ -345,6 +382,78 @@ absl::StatusOr<vigil::v1::ListVisitsResponse> ReviewQueries::ListVisits(
         }
         if (view->has_value()) *response.add_visits() = std::move(**view);
         return true;
+      }));
+  RETURN_IF_ERROR(failed);
+  return response;
+}
+
+void ReviewQueries::ListLateSubmissions(const Caller& caller, std::string_view visit_id,
+                                        const vigil::v1::ListLateSubmissionsRequest& request,
+                                        LateDoneFn done) {
+  std::vector<std::string> sensitive_ids;
+  absl::StatusOr<vigil::v1::ListLateSubmissionsResponse> page =
+      ReadLate(caller, visit_id, request, sensitive_ids);
+  if (!page.ok()) return done(page.status());
+  AuditReads(*storage_, caller, std::move(sensitive_ids),
+             [page = *std::move(page), done = std::move(done)](absl::Status audited) mutable {
+               if (!audited.ok()) return done(audited);
+               done(std::move(page));
+             });
+}
+
+absl::StatusOr<vigil::v1::ListLateSubmissionsResponse> ReviewQueries::ReadLate(
+    const Caller& caller, std::string_view visit_id,
+    const vigil::v1::ListLateSubmissionsRequest& request,
+    std::vector<std::string>& sensitive_ids) {
+  RETURN_IF_ERROR(AccessPolicy::RequireReviewer(caller));
+  ASSIGN_OR_RETURN(const std::uint32_t page_size, PageSize(request.page_size()));
+  std::string scope;
+  if (!visit_id.empty()) {
+    ASSIGN_OR_RETURN(const sync::Scope visit, sync::Scope::Visit(visit_id));
+    scope = visit.str();
+  }
+  const std::string binding = Binding("ListLateSubmissions", caller, request);
+  std::string after;
+  if (!request.page_token().empty()) {
+    std::optional<std::string> payload = tokens_.OpenPageToken(binding, request.page_token());
+    if (!payload.has_value()) return TokenInvalid();
+    after = *std::move(payload);
+  }
+  Reading reading(*storage_, *keys_, *policy_, caller);
+  SnapshotTables& tables = reading.tables();
+  vigil::v1::ListLateSubmissionsResponse response;
+  absl::Status failed;
+  std::string last;
+  RETURN_IF_ERROR(tables.ScanLate(
+      scope, after,
+      [&](std::string_view position, std::string_view held_scope, const vigil::v1::Mutation& m) {
+        if (static_cast<std::uint32_t>(response.late_submissions_size()) == page_size) {
+          response.set_next_page_token(tokens_.SealPageToken(binding, last));
+          return false;
+        }
+        last = std::string(position);
+        absl::Status read = [&]() -> absl::Status {
+          vigil::v1::LateSubmission& late = *response.add_late_submissions();
+          late.set_name("lateSubmissions/" + m.mutation_id());
+          late.set_visit(std::string(held_scope));
+          *late.mutable_mutation() = m;
+          ASSIGN_OR_RETURN(std::optional<Record> head, tables.Head(m.record_id()));
+          for (std::string& f : ChangedFields(m, head)) late.add_changed_fields(std::move(f));
+          if (head.has_value()) {
+            ASSIGN_OR_RETURN(const ScopeGrant* grant, reading.GrantFor(head->scope()));
+            auto same_scope = [&](std::string_view id) {
+              return tables.HeadInScope(id, head->scope());
+            };
+            ASSIGN_OR_RETURN(Visibility shown, Redact(*grant, *head, same_scope));
+            if (shown != Visibility::kWithheld) *late.mutable_head() = *std::move(head);
+          }
+          if (IsSensitive(m.body()) || IsSensitive(late.head().body())) {
+            sensitive_ids.push_back(m.record_id());
+          }
+          return absl::OkStatus();
+        }();
+        failed = read;
+        return read.ok();
       }));
   RETURN_IF_ERROR(failed);
   return response;

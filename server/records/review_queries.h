@@ -11,7 +11,9 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/auth/access_policy.h"
@@ -62,6 +64,14 @@ class ReviewQueries {
 
   // The visit's comments (or one record's), threaded, as the caller may see
   // them; `visit_id` already parsed from the request's parent.
+  // The late submissions of the visit (`visit_id`; every visit when
+  // empty); `done` runs once the reads of sensitive ones are audited.
+  using LateDoneFn =
+      absl::AnyInvocable<void(absl::StatusOr<vigil::v1::ListLateSubmissionsResponse>)>;
+  void ListLateSubmissions(const Caller& caller, std::string_view visit_id,
+                           const vigil::v1::ListLateSubmissionsRequest& request,
+                           LateDoneFn done);
+
   absl::StatusOr<vigil::v1::ListCommentsResponse> ListComments(
       const Caller& caller, std::string_view visit_id,
       const vigil::v1::ListCommentsRequest& request);
@@ -76,6 +86,10 @@ class ReviewQueries {
         tokens_(std::move(tokens)) {}
 
   absl::StatusOr<std::uint32_t> PageSize(std::uint32_t asked) const;
+  absl::StatusOr<vigil::v1::ListLateSubmissionsResponse> ReadLate(
+      const Caller& caller, std::string_view visit_id,
+      const vigil::v1::ListLateSubmissionsRequest& request,
+      std::vector<std::string>& sensitive_ids);
 
   storage::Storage* storage_;
   const storage::KeyRing* keys_;

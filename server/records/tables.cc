@@ -202,6 +202,34 @@ absl::Status SnapshotTables::ScanChanges(
   return malformed;
 }
 
+absl::Status SnapshotTables::ScanLate(
+    std::string_view scope, std::string_view after,
+    absl::FunctionRef<bool(std::string_view, std::string_view, const vigil::v1::Mutation&)>
+        visit) {
+  KeyBuilder prefix;
+  prefix.AddString("late");
+  if (!scope.empty()) prefix.AddString(scope);
+  storage::KeyRange range = storage::KeyRange::Prefix(prefix.key());
+  if (!after.empty()) range.begin = std::string(after) + '\0';
+  absl::Status failed;
+  RETURN_IF_ERROR(storage_.Scan(
+      ColumnFamily::kIndexes, range, &snapshot_,
+      [&](std::string_view key, std::string_view value) {
+        absl::StatusOr<storage::KeyReader> reader = storage::KeyReader::Create(key);
+        absl::StatusOr<std::string> held_scope = absl::DataLossError("malformed late key");
+        if (reader.ok() && reader->ReadString().ok()) held_scope = reader->ReadString();
+        absl::StatusOr<vigil::v1::Mutation> held =
+            held_scope.ok() ? DecodeStored<vigil::v1::Mutation>(value, key, keys_)
+                            : absl::StatusOr<vigil::v1::Mutation>(held_scope.status());
+        if (!held.ok()) {
+          failed = held.status();
+          return false;
+        }
+        return visit(key, *held_scope, *held);
+      }));
+  return failed;
+}
+
 absl::Status SnapshotTables::HeadValues(
     const std::vector<std::string>& ids,
     absl::FunctionRef<bool(std::size_t index, std::optional<std::string_view> value)> visit) {

@@ -124,6 +124,15 @@ class SnapshotTables {
 
   absl::StatusOr<std::uint64_t> ViewEpoch(std::string_view scope, std::string_view principal);
 
+  // Visits the mutations held as late submissions for `scope` (every scope
+  // when empty), in order of scope and mutation id, after `after` (a
+  // position an earlier visit was given; empty: from the start): each one's
+  // position, scope and mutation (opened). `visit` returns false to stop.
+  absl::Status ScanLate(std::string_view scope, std::string_view after,
+                        absl::FunctionRef<bool(std::string_view position, std::string_view scope,
+                                               const vigil::v1::Mutation& held)>
+                            visit);
+
   // Rights and other point reads at the same snapshot.
   storage::ReadView& view() { return view_; }
   std::uint64_t seq() const { return snapshot_.seq(); }

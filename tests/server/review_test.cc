@@ -775,5 +775,112 @@ TEST_F(ReviewTest, CommentsAreThreadedAndFollowTheirSubjectsVisibility) {
             "SCOPE_NOT_PERMITTED");
 }
 
+
+// Late submissions: who sent what, against the head, per visit and across
+// visits, for reviewers only; reading a held interview is audited.
+TEST_F(ReviewTest, LateSubmissionsAreListedWithWhatTheyChange) {
+  const std::string visit = NewVisit(v1::VISIT_STATE_IN_PROGRESS);
+  const std::string scope = "visits/" + visit;
+  User reviewer = As("reviewer"), lead = As("lead"), monitor = As("monitor");
+  const std::string finding = NewId();
+  v1::RecordBody f;
+  f.mutable_finding()->set_title("Cell 9 has no light");
+  f.mutable_finding()->set_severity(v1::SEVERITY_HIGH);
+  ASSERT_TRUE(monitor.Push({Create(scope, f, finding)}).ok());
+  for (VisitState step : {v1::VISIT_STATE_SUBMITTED, v1::VISIT_STATE_IN_REVIEW,
+                          v1::VISIT_STATE_APPROVED}) {
+    ASSERT_TRUE(reviewer.Move(visit, step).ok());
+  }
+  const std::string other = NewVisit(v1::VISIT_STATE_APPROVED);
+
+  v1::RecordBody edited = f;
+  edited.mutable_finding()->set_title("Cell 9 and 10 have no light");
+  Mutation edit = Create("", edited, finding);
+  edit.set_base_revision(1);
+  v1::PushResponse held;
+  ASSERT_TRUE(monitor.Push({edit}, &held).ok());
+  ASSERT_TRUE(held.results(0).late_submission());
+  v1::RecordBody interview;
+  interview.mutable_interview()->set_pseudonym("Detainee 7");
+  interview.mutable_interview()->add_interviewer_user_ids("lead");
+  interview.mutable_interview()->set_notes("Said the guards came at night");
+  const std::string interview_id = NewId();
+  ASSERT_TRUE(lead.Push({Create(scope, interview, interview_id)}).ok());
+  v1::RecordBody late_finding;
+  late_finding.mutable_finding()->set_title("Forgotten before approval");
+  ASSERT_TRUE(monitor.Push({Create("visits/" + other, late_finding, NewId())}).ok());
+
+  auto list = [&](User& who, const std::string& parent, std::uint32_t page_size,
+                  std::vector<v1::LateSubmission>* out) {
+    v1::ListLateSubmissionsRequest request;
+    request.set_parent(parent);
+    request.set_page_size(page_size);
+    for (int pages = 0; pages < 10; ++pages) {
+      grpc::ClientContext ctx;
+      v1::ListLateSubmissionsResponse response;
+      grpc::Status s = who.review->ListLateSubmissions(&ctx, request, &response);
+      if (!s.ok()) return s;
+      for (const auto& l : response.late_submissions()) out->push_back(l);
+      if (response.next_page_token().empty()) break;
+      request.set_page_token(response.next_page_token());
+    }
+    return grpc::Status::OK;
+  };
+  std::vector<v1::LateSubmission> in_visit;
+  ASSERT_TRUE(list(reviewer, scope, 1, &in_visit).ok());
+  ASSERT_EQ(in_visit.size(), 2u);
+  std::map<std::string, v1::LateSubmission> by_record;
+  for (const auto& l : in_visit) by_record[l.mutation().record_id()] = l;
+  const v1::LateSubmission& e = by_record.at(finding);
+  EXPECT_EQ(e.name(), "lateSubmissions/" + edit.mutation_id());
+  EXPECT_EQ(e.visit(), scope);
+  EXPECT_EQ(e.mutation().author(), "monitor");
+  EXPECT_EQ(std::vector<std::string>(e.changed_fields().begin(), e.changed_fields().end()),
+            std::vector<std::string>{"title"});
+  EXPECT_EQ(e.head().body().finding().title(), "Cell 9 has no light") << "the head, unchanged";
+  const v1::LateSubmission& i = by_record.at(interview_id);
+  EXPECT_FALSE(i.has_head());
+  EXPECT_EQ(i.mutation().body().interview().notes(), "Said the guards came at night");
+  EXPECT_EQ((std::set<std::string>(i.changed_fields().begin(), i.changed_fields().end())),
+            (std::set<std::string>{"pseudonym", "interviewer_user_ids", "notes"}));
+  v1::VisitView view;
+  ASSERT_TRUE(reviewer.Get(visit, &view).ok());
+  EXPECT_EQ(view.counts().pending_late_submissions(), 2u);
+
+  std::vector<v1::LateSubmission> everywhere;
+  ASSERT_TRUE(list(reviewer, "", 50, &everywhere).ok());
+  EXPECT_EQ(everywhere.size(), 3u);
+
+  std::vector<v1::LateSubmission> ignored;
+  grpc::Status s = list(lead, scope, 50, &ignored);
+  EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Reason(s), "REVIEWER_ONLY");
+  v1::ListLateSubmissionsRequest first;
+  first.set_parent(scope);
+  first.set_page_size(1);
+  grpc::ClientContext ctx;
+  v1::ListLateSubmissionsResponse page;
+  ASSERT_TRUE(reviewer.review->ListLateSubmissions(&ctx, first, &page).ok());
+  v1::ListLateSubmissionsRequest changed;
+  changed.set_page_token(page.next_page_token());
+  changed.set_page_size(1);
+  grpc::ClientContext changed_ctx;
+  EXPECT_EQ(Reason(reviewer.review->ListLateSubmissions(&changed_ctx, changed, &page)),
+            "PAGE_TOKEN_INVALID");
+
+  grpc::ClientContext audit_ctx;
+  v1::ExportAuditLogResponse log;
+  ASSERT_TRUE(As("admin").admin->ExportAuditLog(&audit_ctx, v1::ExportAuditLogRequest(), &log).ok());
+  int reads = 0;
+  for (const std::string& line : log.json_lines()) {
+    if (line.find("\"principal\":\"reviewer\"") != std::string::npos &&
+        line.find("record.read") != std::string::npos &&
+        line.find("records/" + interview_id) != std::string::npos) {
+      ++reads;
+    }
+  }
+  EXPECT_GE(reads, 1);
+}
+
 }  // namespace
 }  // namespace vigil
