@@ -161,6 +161,10 @@ struct ReviewFilterArgs {
 int ReviewQueue(const Globals& g, const std::string& state, const std::string& reviewer);
 int ReviewVisits(const Globals& g, const ReviewFilterArgs& filter);
 int ReviewVisit(const Globals& g, const std::string& visit);
+// Late submissions of one visit (every visit when `visit` is empty).
+int ReviewLate(const Globals& g, const std::string& visit);
+// The visit's comments (or one record's), threaded.
+int ReviewComments(const Globals& g, const std::string& visit, const std::string& record_id);
 // Moves the visit to state `to` (one request id for every retry).
 int ReviewMove(const Globals& g, const std::string& visit, const std::string& to,
                const std::string& note, bool acknowledge_conflicts, const std::string& etag);

@@ -484,6 +484,15 @@ int main(int argc, char** argv) {
       "visit", "one visit: state, the moves you may make, team, counts, transitions");
   review_visit->add_option("visit", a.visit, "visit id")->required();
   on(review_visit, [&] { return ReviewVisit(g, a.visit); });
+  std::string review_late_visit, review_comment_record;
+  auto* review_late = review->add_subcommand(
+      "late", "late submissions held for approved visits, with what each changes");
+  review_late->add_option("visit", review_late_visit, "visit id (default: every visit)");
+  on(review_late, [&] { return ReviewLate(g, review_late_visit); });
+  auto* review_comments = review->add_subcommand("comments", "a visit's comments, threaded");
+  review_comments->add_option("visit", a.visit, "visit id")->required();
+  review_comments->add_option("--record", review_comment_record, "only about this record");
+  on(review_comments, [&] { return ReviewComments(g, a.visit, review_comment_record); });
   auto* review_move = review->add_subcommand(
       "move", "move a visit along its lifecycle (submit, take, send back, approve, publish)");
   review_move->add_option("visit", a.visit, "visit id")->required();

@@ -185,4 +185,66 @@ int ReviewMove(const Globals& g, const std::string& visit, const std::string& to
   return kExitOk;
 }
 
+int ReviewLate(const Globals& g, const std::string& visit) {
+  vigil::v1::ListLateSubmissionsRequest request;
+  if (!visit.empty()) {
+    absl::StatusOr<std::string> visit_id = VisitArg(visit);
+    if (!visit_id.ok()) return Usage(visit_id.status().message());
+    request.set_parent("visits/" + *visit_id);
+  }
+  request.set_page_size(200);
+  int code = kExitOk;
+  ReviewSession s;
+  if (!Start(g, s, &code)) return code;
+  do {
+    vigil::v1::ListLateSubmissionsResponse page;
+    auto context = CallContext();
+    if (grpc::Status st = s.stub->ListLateSubmissions(context.get(), request, &page); !st.ok()) {
+      return Fail("listing late submissions", st);
+    }
+    for (const auto& l : page.late_submissions()) {
+      const vigil::v1::Mutation& m = l.mutation();
+      std::vector<std::string> changed(l.changed_fields().begin(), l.changed_fields().end());
+      g.out().Result(
+          JsonObject().Proto("late_submission", l),
+          absl::StrCat(l.name(), "  ", l.visit(), "  ",
+                       m.delete_() ? "delete" : KindOf(m.body()), " ", m.record_id(), "\n  by ",
+                       m.author(), " from device ", m.device_id(), "  changes: ",
+                       changed.empty() ? "(nothing)" : absl::StrJoin(changed, ", ")));
+    }
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  return kExitOk;
+}
+
+int ReviewComments(const Globals& g, const std::string& visit, const std::string& record_id) {
+  absl::StatusOr<std::string> visit_id = VisitArg(visit);
+  if (!visit_id.ok()) return Usage(visit_id.status().message());
+  vigil::v1::ListCommentsRequest request;
+  request.set_parent("visits/" + *visit_id);
+  request.set_record_id(record_id);
+  request.set_page_size(200);
+  int code = kExitOk;
+  ReviewSession s;
+  if (!Start(g, s, &code)) return code;
+  do {
+    vigil::v1::ListCommentsResponse page;
+    auto context = CallContext();
+    if (grpc::Status st = s.stub->ListComments(context.get(), request, &page); !st.ok()) {
+      return Fail(absl::StrCat("listing the comments of visit ", *visit_id), st);
+    }
+    for (const auto& t : page.comments()) {
+      const vigil::v1::Comment& c = t.comment().body().comment();
+      g.out().Result(
+          JsonObject().Proto("comment", t),
+          absl::StrCat(std::string(2 * t.depth(), ' '), t.comment().created().author(), " on ",
+                       c.subject_record_id(),
+                       c.subject_field_path().empty() ? "" : "." + c.subject_field_path(), ": ",
+                       c.text()));
+    }
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  return kExitOk;
+}
+
 }  // namespace vigil::vigilctl

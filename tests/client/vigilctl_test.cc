@@ -829,6 +829,22 @@ TEST(VigilctlTest, ReviewWalkthroughSendBackReachesTheTeam) {
   ASSERT_EQ(r.exit_code, kOk) << Describe(r);
   EXPECT_NE(r.out.find("you may move it to: submitted"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("team: lena"), std::string::npos) << r.out;
+
+  // Approved, the visit holds what the lead sends later, for the office.
+  ASSERT_EQ(cli(lena, {"review", "move", visit, "submitted"}).exit_code, kOk);
+  ASSERT_EQ(cli(rita, {"review", "move", visit, "in-review"}).exit_code, kOk);
+  ASSERT_EQ(cli(rita, {"review", "move", visit, "approved"}).exit_code, kOk);
+  ASSERT_EQ(cli(lena, {"sync"}).exit_code, kOk);
+  ASSERT_EQ(cli(lena, {"finding", "create", "--visit", visit, "--title", "Cell 9: no light"})
+                .exit_code,
+            kOk);
+  ASSERT_EQ(cli(lena, {"sync"}).exit_code, kOk);
+  r = cli(rita, {"--json", "review", "late", visit});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  ASSERT_EQ(r.Json().size(), 1u) << r.out;
+  EXPECT_EQ(Str(r.Json()[0], {"late_submission", "mutation", "author"}), "lena") << r.out;
+  r = cli(rita, {"review", "comments", visit});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
 }
 
 }  // namespace vigil
