@@ -3,12 +3,16 @@
 // database shows as a ratio.
 //
 //   build/bench/bench_review [--records N] [--visits N] [--small-records N]
-//                            [--small-visits N] [--queries N] [--dir DIR]
+//                            [--small-visits N] [--queries N] [--compact 1|0]
+//                            [--dir DIR]
 //
 // Each database holds `visits` visits, ten per facility, 60% of them waiting
 // in the review queue, and `records` records in all (findings spread evenly
 // over the visits, the Visit records included), written through the record
-// engine's push path (sync writes off for the setup only). Measured, `queries`
+// engine's push path (sync writes off for the setup only), then (unless
+// --compact 0) compacted, so that both are read from files as a running
+// server's are once its writes are flushed, not the small one from the
+// memtable. Measured, `queries`
 // times each, from a reviewer: ListVisits by facility (50 per page),
 // ListVisits by state (50 per page), ListReviewQueue (50 per page). Target: every p99 under 10 ms, and
 // each p50 on the large database at most 1.5 times the small one's. Last
@@ -43,6 +47,7 @@ struct Flags {
   std::uint64_t records = 1'000'000, visits = 5'000;
   std::uint64_t small_records = 20'000, small_visits = 100;
   int queries = 300;
+  bool compact = true;
   std::string dir;
 };
 
@@ -82,7 +87,7 @@ struct Run {
 };
 
 Run Bench(const std::string& dir, std::uint64_t record_count, std::uint64_t visit_count,
-          int queries) {
+          int queries, bool compact) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   storage::StorageOptions options;
@@ -141,8 +146,9 @@ Run Bench(const std::string& dir, std::uint64_t record_count, std::uint64_t visi
   }
   if (batch.mutations_size() > 0) push(std::exchange(batch, {}));
 
-  // Visits with their findings; 60% then submitted (queued), a third of
-  // those taken into review.
+  // Visits with their findings; 60% then submitted (queued), one in six of
+  // those taken into review, so that a page of 50 submitted visits is full
+  // on the small database too.
   std::vector<std::string> visits;
   const std::uint64_t per_visit = std::max<std::uint64_t>(1, record_count / visit_count);
   for (std::uint64_t v = 0; v < visit_count; ++v) {
@@ -171,7 +177,7 @@ Run Bench(const std::string& dir, std::uint64_t record_count, std::uint64_t visi
       if (batch.mutations_size() > 0) push(std::exchange(batch, {}));
       visit.mutable_visit()->set_state(v1::VISIT_STATE_SUBMITTED);
       *batch.add_mutations() = mutation(id, 1, visit, scope);
-      if (v % 10 < 2) {
+      if (v % 10 == 0) {
         push(std::exchange(batch, {}));
         visit.mutable_visit()->set_state(v1::VISIT_STATE_IN_REVIEW);
         *batch.add_mutations() = mutation(id, 2, visit, scope);
@@ -181,6 +187,9 @@ Run Bench(const std::string& dir, std::uint64_t record_count, std::uint64_t visi
   }
   if (batch.mutations_size() > 0) push(std::exchange(batch, {}));
 
+  // Both databases as a running server's are once its writes are flushed
+  // and compacted: read from files, not from the memtable.
+  if (compact) Die((*storage)->CompactAll(), "compact");
   Run run;
   auto check = [](const absl::Status& s) { Die(s, "query"); };
   std::uint64_t q = 0;
@@ -220,19 +229,23 @@ int main(int argc, char** argv) {
     else if (name == "--small-visits") flags.small_visits = std::stoull(value);
     else if (name == "--queries") flags.queries = std::stoi(value);
     else if (name == "--dir") flags.dir = value;
+    else if (name == "--compact") flags.compact = value != "0";
     else {
       std::cerr << "unknown flag " << name << "\n";
       return 2;
     }
   }
   const auto setup_start = std::chrono::steady_clock::now();
-  Run small = Bench(flags.dir + "/small", flags.small_records, flags.small_visits, flags.queries);
-  Run large = Bench(flags.dir + "/large", flags.records, flags.visits, flags.queries);
+  Run small = Bench(flags.dir + "/small", flags.small_records, flags.small_visits, flags.queries,
+                    flags.compact);
+  Run large = Bench(flags.dir + "/large", flags.records, flags.visits, flags.queries,
+                    flags.compact);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - setup_start).count();
   std::filesystem::remove_all(flags.dir);
   double p99_max = 0, growth_max = 0;
-  std::string json = absl::StrCat("{\"records\":", flags.records, ",\"visits\":", flags.visits,
+  std::string json = absl::StrCat("{\"compacted\":", flags.compact ? "true" : "false",
+                                  ",\"records\":", flags.records, ",\"visits\":", flags.visits,
                                   ",\"small_records\":", flags.small_records,
                                   ",\"small_visits\":", flags.small_visits);
   std::printf("%-26s %10s %10s %10s %10s %8s\n", "query", "p50 small", "p50 large", "p99 small",
