@@ -9,6 +9,7 @@
 #include "base/error_reason.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
+#include "google/protobuf/util/time_util.h"
 #include "server/records/mutation_error.h"
 #include "server/records/server_written.h"
 #include "server/records/visit_index.h"
@@ -19,6 +20,7 @@
 namespace vigil::server {
 namespace {
 
+using google::protobuf::util::TimeUtil;
 using vigil::internal::StoredMutation;
 using vigil::v1::Mutation;
 using vigil::v1::Record;
@@ -381,9 +383,7 @@ absl::Status PushBatch::RecordVisitMove(Pending& p) {
   t.set_to(p.move->to);
   t.set_user_id(caller_.principal);
   t.set_device_id(caller_.device);
-  const std::int64_t micros = absl::ToUnixMicros(now_);
-  t.mutable_at()->set_seconds(micros / 1000000);
-  t.mutable_at()->set_nanos(static_cast<std::int32_t>(micros % 1000000) * 1000);
+  *t.mutable_at() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now_));
   t.set_note(m.visit_transition().note());
   t.set_open_conflicts(p.open_conflicts);
   t.set_acknowledged_open_conflicts(p.open_conflicts > 0 &&

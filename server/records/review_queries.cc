@@ -12,6 +12,7 @@
 #include "base/big_endian.h"
 #include "base/error_reason.h"
 #include "base/status_macros.h"
+#include "google/protobuf/util/time_util.h"
 #include "server/auth/identity_store.h"
 #include "server/auth/field_visibility.h"
 #include "server/records/etag.h"
@@ -27,6 +28,7 @@
 namespace vigil::server {
 namespace {
 
+using google::protobuf::util::TimeUtil;
 using vigil::internal::VisitSummary;
 using vigil::v1::Record;
 
@@ -217,6 +219,14 @@ absl::StatusOr<std::uint32_t> ReviewQueries::PageSize(std::uint32_t asked) const
   return asked == 0 ? options_.default_page_size : asked;
 }
 
+absl::StatusOr<std::string> ReviewQueries::ResumeAt(std::string_view binding,
+                                                    std::string_view token) const {
+  if (token.empty()) return std::string();
+  std::optional<std::string> payload = tokens_.OpenPageToken(binding, token);
+  if (!payload.has_value() || payload->empty()) return TokenInvalid();
+  return *std::move(payload);
+}
+
 absl::StatusOr<vigil::v1::VisitView> ReviewQueries::GetVisit(
     const Caller& caller, std::string_view visit_id, std::optional<std::uint64_t> revision) {
   Reading reading(*storage_, *keys_, *policy_, caller);
@@ -241,13 +251,13 @@ absl::StatusOr<vigil::v1::ListReviewQueueResponse> ReviewQueries::ListReviewQueu
     return FilterInvalid("reviewer_user_id", "not a user id");
   }
   const std::string binding = Binding("ListReviewQueue", caller, request);
+  ASSIGN_OR_RETURN(const std::string resume, ResumeAt(binding, request.page_token()));
   std::int64_t after_micros = 0;
   std::string after_id;
-  if (!request.page_token().empty()) {
-    std::optional<std::string> payload = tokens_.OpenPageToken(binding, request.page_token());
-    if (!payload.has_value() || payload->size() < 9) return TokenInvalid();
-    after_micros = static_cast<std::int64_t>(ReadBigEndian64(*payload));
-    after_id = payload->substr(8);
+  if (!resume.empty()) {
+    if (resume.size() < 9) return TokenInvalid();
+    after_micros = static_cast<std::int64_t>(ReadBigEndian64(resume));
+    after_id = resume.substr(8);
   }
   Reading reading(*storage_, *keys_, *policy_, caller);
   vigil::v1::ListReviewQueueResponse response;
@@ -285,9 +295,7 @@ absl::StatusOr<vigil::v1::ListReviewQueueResponse> ReviewQueries::ListReviewQueu
         entry.set_visit_type(s.visit_type());
         entry.set_team_lead_user_id(s.team_lead_user_id());
         entry.set_reviewer_user_id(s.reviewer_user_id());
-        entry.mutable_submitted_at()->set_seconds(micros / 1000000);
-        entry.mutable_submitted_at()->set_nanos(static_cast<std::int32_t>(micros % 1000000) *
-                                                1000);
+        *entry.mutable_submitted_at() = TimeUtil::MicrosecondsToTimestamp(micros);
         const absl::Duration waiting = now - absl::FromUnixMicros(micros);
         entry.set_days_since_submission(
             waiting > absl::ZeroDuration()
@@ -325,12 +333,7 @@ absl::StatusOr<vigil::v1::ListVisitsResponse> ReviewQueries::ListVisits(
     return FilterInvalid("period", "ends before it starts");
   }
   const std::string binding = Binding("ListVisits", caller, request);
-  std::string after_id;
-  if (!request.page_token().empty()) {
-    std::optional<std::string> payload = tokens_.OpenPageToken(binding, request.page_token());
-    if (!payload.has_value()) return TokenInvalid();
-    after_id = *std::move(payload);
-  }
+  ASSIGN_OR_RETURN(const std::string after_id, ResumeAt(binding, request.page_token()));
   // The most selective index the filters name; field users only ever see
   // the visits whose team they are on.
   VisitIndexKey key{"all", ""};
@@ -413,12 +416,7 @@ absl::StatusOr<vigil::v1::ListLateSubmissionsResponse> ReviewQueries::ReadLate(
     scope = visit.str();
   }
   const std::string binding = Binding("ListLateSubmissions", caller, request);
-  std::string after;
-  if (!request.page_token().empty()) {
-    std::optional<std::string> payload = tokens_.OpenPageToken(binding, request.page_token());
-    if (!payload.has_value()) return TokenInvalid();
-    after = *std::move(payload);
-  }
+  ASSIGN_OR_RETURN(const std::string after, ResumeAt(binding, request.page_token()));
   Reading reading(*storage_, *keys_, *policy_, caller);
   SnapshotTables& tables = reading.tables();
   vigil::v1::ListLateSubmissionsResponse response;
@@ -468,12 +466,9 @@ absl::StatusOr<vigil::v1::ListCommentsResponse> ReviewQueries::ListComments(
                       "RECORD_ID_INVALID");
   }
   const std::string binding = Binding("ListComments", caller, request);
-  std::uint64_t offset = 0;
-  if (!request.page_token().empty()) {
-    std::optional<std::string> payload = tokens_.OpenPageToken(binding, request.page_token());
-    if (!payload.has_value() || payload->size() != 8) return TokenInvalid();
-    offset = ReadBigEndian64(*payload);
-  }
+  ASSIGN_OR_RETURN(const std::string resume, ResumeAt(binding, request.page_token()));
+  if (!resume.empty() && resume.size() != 8) return TokenInvalid();
+  const std::uint64_t offset = resume.empty() ? 0 : ReadBigEndian64(resume);
   ASSIGN_OR_RETURN(const sync::Scope scope, sync::Scope::Visit(visit_id));
   Reading reading(*storage_, *keys_, *policy_, caller);
   SnapshotTables& tables = reading.tables();

@@ -86,6 +86,10 @@ class ReviewQueries {
         tokens_(std::move(tokens)) {}
 
   absl::StatusOr<std::uint32_t> PageSize(std::uint32_t asked) const;
+  // Where a List call resumes: "" without a token, the sealed position
+  // with one; PAGE_TOKEN_INVALID for a token of another query, caller or
+  // server, or altered.
+  absl::StatusOr<std::string> ResumeAt(std::string_view binding, std::string_view token) const;
   absl::StatusOr<vigil::v1::ListLateSubmissionsResponse> ReadLate(
       const Caller& caller, std::string_view visit_id,
       const vigil::v1::ListLateSubmissionsRequest& request,

@@ -7,12 +7,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "base/status_macros.h"
+#include "google/protobuf/util/time_util.h"
 #include "storage/key_codec.h"
 #include "sync/scope.h"
 
 namespace vigil::server {
 namespace {
 
+using google::protobuf::util::TimeUtil;
 using storage::ColumnFamily;
 using storage::KeyBuilder;
 using vigil::internal::VisitSummary;
@@ -39,6 +41,23 @@ std::string QueueKey(std::int64_t micros, std::string_view visit_id) {
       .AddUint64(static_cast<std::uint64_t>(std::max<std::int64_t>(micros, 0)))
       .AddString(visit_id)
       .key();
+}
+
+// The visit an index entry names: ("vx", field, value, id) or ("vq",
+// submitted micros, id).
+absl::StatusOr<IndexedVisit> EntryOf(std::string_view key) {
+  ASSIGN_OR_RETURN(storage::KeyReader reader, storage::KeyReader::Create(key));
+  ASSIGN_OR_RETURN(const std::string table, reader.ReadString());
+  IndexedVisit entry;
+  if (table == "vq") {
+    ASSIGN_OR_RETURN(const std::uint64_t micros, reader.ReadUint64());
+    entry.submitted_micros = static_cast<std::int64_t>(micros);
+  } else {
+    RETURN_IF_ERROR(reader.ReadString().status());  // field
+    RETURN_IF_ERROR(reader.ReadString().status());  // value
+  }
+  ASSIGN_OR_RETURN(entry.id, reader.ReadString());
+  return entry;
 }
 
 // Every key a summary puts in the index besides its own.
@@ -120,7 +139,7 @@ void SummarizeVisit(const Record& visit_record, const std::optional<vigil::v1::F
   for (const vigil::v1::VisitTransition& t : visit.transitions()) {
     if (t.to() == vigil::v1::VISIT_STATE_SUBMITTED &&
         t.from() != vigil::v1::VISIT_STATE_IN_REVIEW) {  // not a reviewer's hand-back
-      summary.set_submitted_unix_micros(t.at().seconds() * 1000000 + t.at().nanos() / 1000);
+      summary.set_submitted_unix_micros(TimeUtil::TimestampToMicroseconds(t.at()));
     }
   }
 }
@@ -212,19 +231,12 @@ absl::Status VisitIndexWriter::HeadWritten(const std::optional<Record>& previous
     absl::Status parsed;
     RETURN_IF_ERROR(ctx_.Scan(ColumnFamily::kIndexes, storage::KeyRange::Prefix(prefix),
                               [&](std::string_view key, std::string_view) {
-                                absl::StatusOr<storage::KeyReader> reader =
-                                    storage::KeyReader::Create(key);
-                                if (!reader.ok()) {
-                                  parsed = reader.status();
+                                absl::StatusOr<IndexedVisit> entry = EntryOf(key);
+                                if (!entry.ok()) {
+                                  parsed = entry.status();
                                   return false;
                                 }
-                                for (int i = 0; i < 3; ++i) (void)reader->ReadString();
-                                absl::StatusOr<std::string> id = reader->ReadString();
-                                if (!id.ok()) {
-                                  parsed = id.status();
-                                  return false;
-                                }
-                                visits.push_back(std::move(*id));
+                                visits.push_back(std::move(entry->id));
                                 return true;
                               }));
     RETURN_IF_ERROR(parsed);
@@ -294,52 +306,49 @@ absl::Status VisitIndexReader::SummariesOf(
   return failed;
 }
 
+absl::Status VisitIndexReader::ScanEntries(
+    storage::KeyRange range,
+    absl::FunctionRef<bool(const IndexedVisit&, const VisitSummary&)> visit) {
+  // Entries are read in batches, their summaries in one lookup per batch.
+  constexpr std::size_t kBatch = 64;
+  std::vector<IndexedVisit> entries;
+  std::vector<std::string> ids;
+  while (true) {
+    entries.clear();
+    ids.clear();
+    std::string last_key;
+    absl::Status failed;
+    RETURN_IF_ERROR(storage_.Scan(ColumnFamily::kIndexes, range, &snapshot_,
+                                  [&](std::string_view key, std::string_view) {
+                                    absl::StatusOr<IndexedVisit> entry = EntryOf(key);
+                                    if (!entry.ok()) {
+                                      failed = entry.status();
+                                      return false;
+                                    }
+                                    ids.push_back(entry->id);
+                                    entries.push_back(*std::move(entry));
+                                    last_key = std::string(key);
+                                    return entries.size() < kBatch;
+                                  }));
+    RETURN_IF_ERROR(failed);
+    bool stopped = false;
+    RETURN_IF_ERROR(SummariesOf(ids, [&](std::size_t i, const VisitSummary& s) {
+      stopped = !visit(entries[i], s);
+      return !stopped;
+    }));
+    if (stopped || entries.size() < kBatch) return absl::OkStatus();
+    range.begin = last_key + '\0';
+  }
+}
+
 absl::Status VisitIndexReader::Scan(
     const VisitIndexKey& key, std::string_view after_id,
     absl::FunctionRef<bool(std::string_view id, const VisitSummary&)> visit) {
-  const std::string prefix = EntryPrefix(key);
-  storage::KeyRange range = storage::KeyRange::Prefix(prefix);
+  storage::KeyRange range = storage::KeyRange::Prefix(EntryPrefix(key));
   if (!after_id.empty()) range.begin = EntryKey(key, after_id) + '\0';
-  // Ids are read in batches, their summaries in one lookup per batch.
-  constexpr std::size_t kBatch = 64;
-  bool stopped = false;
-  absl::Status failed;
-  std::vector<std::string> ids;
-  auto flush = [&]() -> absl::Status {
-    RETURN_IF_ERROR(SummariesOf(ids, [&](std::size_t i, const VisitSummary& s) {
-      if (!visit(ids[i], s)) stopped = true;
-      return !stopped;
-    }));
-    ids.clear();
-    return absl::OkStatus();
-  };
-  while (!stopped) {
-    std::string last_key;
-    RETURN_IF_ERROR(storage_.Scan(ColumnFamily::kIndexes, range, &snapshot_,
-                                  [&](std::string_view k, std::string_view) {
-                                    absl::StatusOr<storage::KeyReader> reader =
-                                        storage::KeyReader::Create(k);
-                                    if (!reader.ok()) {
-                                      failed = reader.status();
-                                      return false;
-                                    }
-                                    for (int i = 0; i < 3; ++i) (void)reader->ReadString();
-                                    absl::StatusOr<std::string> id = reader->ReadString();
-                                    if (!id.ok()) {
-                                      failed = id.status();
-                                      return false;
-                                    }
-                                    ids.push_back(std::move(*id));
-                                    last_key = std::string(k);
-                                    return ids.size() < kBatch;
-                                  }));
-    RETURN_IF_ERROR(failed);
-    const bool more = ids.size() == kBatch;
-    RETURN_IF_ERROR(flush());
-    if (!more) break;
-    range.begin = last_key + '\0';
-  }
-  return absl::OkStatus();
+  return ScanEntries(range, [&](const IndexedVisit& entry, const VisitSummary& s) {
+    return visit(entry.id, s);
+  });
 }
 
 absl::Status VisitIndexReader::ScanQueue(
@@ -347,44 +356,9 @@ absl::Status VisitIndexReader::ScanQueue(
     absl::FunctionRef<bool(std::int64_t, std::string_view, const VisitSummary&)> visit) {
   storage::KeyRange range = storage::KeyRange::Prefix(QueuePrefix());
   if (!after_id.empty()) range.begin = QueueKey(after_micros, after_id) + '\0';
-  constexpr std::size_t kBatch = 64;
-  bool stopped = false;
-  absl::Status failed;
-  std::vector<std::string> ids;
-  std::vector<std::int64_t> times;
-  while (!stopped) {
-    std::string last_key;
-    RETURN_IF_ERROR(storage_.Scan(
-        ColumnFamily::kIndexes, range, &snapshot_, [&](std::string_view k, std::string_view) {
-          absl::StatusOr<storage::KeyReader> reader = storage::KeyReader::Create(k);
-          if (!reader.ok()) {
-            failed = reader.status();
-            return false;
-          }
-          (void)reader->ReadString();
-          absl::StatusOr<std::uint64_t> micros = reader->ReadUint64();
-          absl::StatusOr<std::string> id = reader->ReadString();
-          if (!micros.ok() || !id.ok()) {
-            failed = absl::DataLossError("malformed review queue entry");
-            return false;
-          }
-          times.push_back(static_cast<std::int64_t>(*micros));
-          ids.push_back(std::move(*id));
-          last_key = std::string(k);
-          return ids.size() < kBatch;
-        }));
-    RETURN_IF_ERROR(failed);
-    const bool more = ids.size() == kBatch;
-    RETURN_IF_ERROR(SummariesOf(ids, [&](std::size_t i, const VisitSummary& s) {
-      if (!visit(times[i], ids[i], s)) stopped = true;
-      return !stopped;
-    }));
-    ids.clear();
-    times.clear();
-    if (!more) break;
-    range.begin = last_key + '\0';
-  }
-  return absl::OkStatus();
+  return ScanEntries(range, [&](const IndexedVisit& entry, const VisitSummary& s) {
+    return visit(entry.submitted_micros, entry.id, s);
+  });
 }
 
 }  // namespace vigil::server

@@ -65,6 +65,12 @@ class VisitIndexWriter {
   storage::CommitContext& ctx_;
 };
 
+// The visit an index entry names, and its submission time for the queue.
+struct IndexedVisit {
+  std::int64_t submitted_micros = 0;
+  std::string id;
+};
+
 // Reads of the index at one snapshot.
 class VisitIndexReader {
  public:
@@ -86,6 +92,10 @@ class VisitIndexReader {
                              visit);
 
  private:
+  // Visits the entries of `range` in key order with their summaries.
+  absl::Status ScanEntries(
+      storage::KeyRange range,
+      absl::FunctionRef<bool(const IndexedVisit&, const vigil::internal::VisitSummary&)> visit);
   absl::Status SummariesOf(
       const std::vector<std::string>& ids,
       absl::FunctionRef<bool(std::size_t, const vigil::internal::VisitSummary&)> visit);
