@@ -431,7 +431,7 @@ absl::Status Replica::Requeue(const std::string& mutation_id) {
   const auto& [key, parked] = found;
   if (parked.kind() != "refused") {
     return absl::FailedPreconditionError(
-        parked.kind() == "late_submission"
+        absl::StartsWith(parked.kind(), "late_")
             ? "a late submission is held by the server for the NPM unit, not by this device"
             : "a purged edit kept no content to send");
   }

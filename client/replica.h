@@ -95,6 +95,10 @@ struct SyncReport {
   // Mutations the server refused for good or held as late submissions, and
   // those discarded by a purge: see Parked().
   std::vector<vigil::internal::ParkedMutation> parked;
+  // Late submissions of this device the NPM unit decided on since the last
+  // sync (kind late_accepted or late_rejected, with the decision); they
+  // stay in Parked() with it.
+  std::vector<vigil::internal::ParkedMutation> late_decided;
   // Scopes whose data was removed on the server's purge instruction.
   std::vector<std::string> purged_scopes;
   // Records whose revision the server lost in a restore from backup while

@@ -159,6 +159,12 @@ class Replica::Impl {
   absl::Status PushAll(vigil::v1::SyncService::Stub& stub, const SyncOptions& options,
                        SyncReport& report, Progress& state, Tell& tell);
 
+  // Sends the parked late submissions again (a resend changes nothing) to
+  // learn the NPM unit's decisions, and keeps each decision with its
+  // parked entry.
+  absl::Status AskLateOutcomes(vigil::v1::SyncService::Stub& stub, const SyncOptions& options,
+                               SyncReport& report);
+
   template <typename Tell>
   absl::Status PullScope(vigil::v1::SyncService::Stub& stub, const std::string& scope,
                          const SyncOptions& options, SyncReport& report, Progress& state,

@@ -56,6 +56,7 @@ absl::StatusOr<SyncReport> Replica::Impl::Sync(const SyncOptions& options, const
   if (options.push) {
     RETURN_IF_ERROR(UploadAll(*stub, options, report, state, tell));
     RETURN_IF_ERROR(PushAll(*stub, options, report, state, tell));
+    RETURN_IF_ERROR(AskLateOutcomes(*stub, options, report));
   }
   ASSIGN_OR_RETURN(const std::vector<std::string> followed, Followed());
   for (const std::string& scope : followed) {
@@ -276,6 +277,53 @@ absl::Status Replica::Impl::PushAll(vigil::v1::SyncService::Stub& stub, const Sy
     report.parked.push_back(parked);
     state.records_left -= std::min<std::uint64_t>(state.records_left, 1);
   }
+}
+
+absl::Status Replica::Impl::AskLateOutcomes(vigil::v1::SyncService::Stub& stub,
+                                            const SyncOptions& options, SyncReport& report) {
+  ASSIGN_OR_RETURN(auto parked, ScanAll<ParkedMutation>(sealer_, *db_, kParkPrefix));
+  std::vector<std::pair<std::string, ParkedMutation>> pending;
+  for (auto& entry : parked) {
+    if (entry.second.kind() == "late_submission") pending.push_back(std::move(entry));
+  }
+  const std::size_t per_batch = static_cast<std::size_t>(std::max(1, options.push_batch));
+  for (std::size_t from = 0; from < pending.size(); from += per_batch) {
+    const std::size_t to = std::min(pending.size(), from + per_batch);
+    vigil::v1::PushRequest request;
+    for (std::size_t i = from; i < to; ++i) *request.add_mutations() = pending[i].second.mutation();
+    vigil::v1::PushResponse response;
+    grpc::Status s = Retrying(options, report, [&](grpc::ClientContext& ctx) {
+      response.Clear();
+      return stub.Push(&ctx, request, &response);
+    });
+    if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED) return ToAbsl(s);
+    if (!s.ok() || response.results_size() != request.mutations_size()) {
+      // Asked again at the next sync; the edits themselves were pushed.
+      report.scope_errors.emplace_back("late_submissions", ToAbsl(s));
+      return absl::OkStatus();
+    }
+    std::vector<std::pair<std::string, ParkedMutation>> decided;
+    for (std::size_t i = from; i < to; ++i) {
+      const vigil::v1::MutationResult& result = response.results(static_cast<int>(i - from));
+      if (!result.has_late_decision()) continue;
+      ParkedMutation entry = pending[i].second;
+      const bool accepted = result.late_decision().outcome() == vigil::v1::LATE_OUTCOME_ACCEPTED;
+      entry.set_kind(accepted ? "late_accepted" : "late_rejected");
+      entry.set_message(accepted ? "the NPM unit accepted this late edit: it is applied"
+                                 : "the NPM unit rejected this late edit: " +
+                                       result.late_decision().reason());
+      *entry.mutable_decision() = result.late_decision();
+      decided.emplace_back(pending[i].first, std::move(entry));
+    }
+    if (decided.empty()) continue;
+    RETURN_IF_ERROR(db_->Commit([&](storage::CommitContext& ctx) {
+                         for (const auto& [key, entry] : decided) Store(sealer_, ctx, key, entry);
+                         return absl::OkStatus();
+                       })
+                        .status());
+    for (auto& d : decided) report.late_decided.push_back(std::move(d.second));
+  }
+  return absl::OkStatus();
 }
 
 template <typename Tell>

@@ -162,7 +162,11 @@ int ReviewQueue(const Globals& g, const std::string& state, const std::string& r
 int ReviewVisits(const Globals& g, const ReviewFilterArgs& filter);
 int ReviewVisit(const Globals& g, const std::string& visit);
 // Late submissions of one visit (every visit when `visit` is empty).
-int ReviewLate(const Globals& g, const std::string& visit);
+int ReviewLate(const Globals& g, const std::string& visit, bool decided);
+// `name`: visits/V/lateSubmissions/M, as `review late` lists it; `outcome`
+// accept or reject.
+int ReviewDecide(const Globals& g, const std::string& name, const std::string& outcome,
+                 const std::string& reason, const std::string& etag);
 // The visit's comments (or one record's), threaded.
 int ReviewComments(const Globals& g, const std::string& visit, const std::string& record_id);
 // Moves the visit to state `to` (one request id for every retry).

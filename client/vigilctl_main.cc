@@ -488,7 +488,24 @@ int main(int argc, char** argv) {
   auto* review_late = review->add_subcommand(
       "late", "late submissions held for approved visits, with what each changes");
   review_late->add_option("visit", review_late_visit, "visit id (default: every visit)");
-  on(review_late, [&] { return ReviewLate(g, review_late_visit); });
+  bool review_late_decided = false;
+  review_late->add_flag("--decided", review_late_decided,
+                        "the decided ones (accepted, rejected) instead of those waiting");
+  on(review_late, [&] { return ReviewLate(g, review_late_visit, review_late_decided); });
+  std::string decide_name, decide_outcome, decide_reason, decide_etag;
+  auto* review_decide = review->add_subcommand(
+      "decide", "accept (apply now, merged with the head) or reject (keep, with a reason) a "
+                "late submission");
+  review_decide->add_option("name", decide_name, "visits/V/lateSubmissions/M, as listed")
+      ->required();
+  review_decide->add_option("outcome", decide_outcome, "accept or reject")
+      ->required()
+      ->check(CLI::IsMember({"accept", "reject"}));
+  review_decide->add_option("--reason", decide_reason, "why (required to reject)");
+  review_decide->add_option("--etag", decide_etag, "the etag as listed (refused if stale)");
+  on(review_decide, [&] {
+    return ReviewDecide(g, decide_name, decide_outcome, decide_reason, decide_etag);
+  });
   auto* review_comments = review->add_subcommand("comments", "a visit's comments, threaded");
   review_comments->add_option("visit", a.visit, "visit id")->required();
   review_comments->add_option("--record", review_comment_record, "only about this record");

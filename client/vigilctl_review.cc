@@ -151,6 +151,48 @@ int ReviewVisit(const Globals& g, const std::string& visit) {
   return kExitOk;
 }
 
+namespace {
+
+// Up to three attempts of one mutating call with the same request (and so
+// the same request id): a retry after a lost reply gets the first result.
+template <typename Call>
+grpc::Status SameRequestRetried(Call call) {
+  grpc::Status st;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto context = CallContext();
+    st = call(context.get());
+    if (st.error_code() != grpc::StatusCode::UNAVAILABLE &&
+        st.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+      break;
+    }
+  }
+  return st;
+}
+
+std::string LateText(const vigil::v1::LateSubmission& l) {
+  const vigil::v1::Mutation& m = l.mutation();
+  std::vector<std::string> changed(l.changed_fields().begin(), l.changed_fields().end());
+  std::string text = absl::StrCat(
+      l.name(), "  ", m.delete_() ? "delete" : KindOf(m.body()), " ", m.record_id(), "\n  by ",
+      m.author(), " from device ", m.device_id(), "  changes: ",
+      changed.empty() ? "(nothing)" : absl::StrJoin(changed, ", "), "\n  etag ", l.etag());
+  if (l.result().has_late_decision()) {
+    const vigil::v1::LateDecision& d = l.result().late_decision();
+    absl::StrAppend(&text, "\n  ", EnumWord(d.outcome()), " by ", d.user_id(),
+                    d.reason().empty() ? "" : ": " + d.reason());
+    if (d.outcome() == vigil::v1::LATE_OUTCOME_ACCEPTED) {
+      absl::StrAppend(&text, " (revision ", l.result().revision(),
+                      l.result().conflict_ids().empty()
+                          ? ")"
+                          : absl::StrCat(", conflicts ",
+                                         absl::StrJoin(l.result().conflict_ids(), ", "), ")"));
+    }
+  }
+  return text;
+}
+
+}  // namespace
+
 int ReviewMove(const Globals& g, const std::string& visit, const std::string& to,
                const std::string& note, bool acknowledge_conflicts, const std::string& etag) {
   absl::StatusOr<std::string> visit_id = VisitArg(visit);
@@ -168,25 +210,40 @@ int ReviewMove(const Globals& g, const std::string& visit, const std::string& to
   request.set_etag(etag);
   request.set_request_id(NewId());
   vigil::v1::VisitView view;
-  // One request id for every attempt: a retry after a lost reply is
-  // answered with the first result.
-  grpc::Status st;
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    auto context = CallContext();
-    st = s.stub->TransitionVisit(context.get(), request, &view);
-    if (st.error_code() != grpc::StatusCode::UNAVAILABLE &&
-        st.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
-      break;
-    }
-  }
+  grpc::Status st = SameRequestRetried([&](grpc::ClientContext* context) {
+    return s.stub->TransitionVisit(context, request, &view);
+  });
   if (!st.ok()) return Fail(absl::StrCat("moving visit ", *visit_id, " to ", to), st);
   g.out().Result(JsonObject().Proto("visit", view),
                  absl::StrCat("visit ", *visit_id, " is ", EnumWord(*state), "\n", VisitText(view)));
   return kExitOk;
 }
 
-int ReviewLate(const Globals& g, const std::string& visit) {
+
+int ReviewDecide(const Globals& g, const std::string& name, const std::string& outcome,
+                 const std::string& reason, const std::string& etag) {
+  int code = kExitOk;
+  ReviewSession s;
+  if (!Start(g, s, &code)) return code;
+  vigil::v1::DecideLateSubmissionRequest request;
+  request.set_name(name);
+  request.set_outcome(outcome == "accept" ? vigil::v1::LATE_OUTCOME_ACCEPTED
+                                          : vigil::v1::LATE_OUTCOME_REJECTED);
+  request.set_reason(reason);
+  request.set_etag(etag);
+  request.set_request_id(NewId());
+  vigil::v1::LateSubmission decided;
+  grpc::Status st = SameRequestRetried([&](grpc::ClientContext* context) {
+    return s.stub->DecideLateSubmission(context, request, &decided);
+  });
+  if (!st.ok()) return Fail(absl::StrCat("deciding on ", name), st);
+  g.out().Result(JsonObject().Proto("late_submission", decided), LateText(decided));
+  return kExitOk;
+}
+
+int ReviewLate(const Globals& g, const std::string& visit, bool decided) {
   vigil::v1::ListLateSubmissionsRequest request;
+  request.set_decided(decided);
   if (!visit.empty()) {
     absl::StatusOr<std::string> visit_id = VisitArg(visit);
     if (!visit_id.ok()) return Usage(visit_id.status().message());
@@ -203,14 +260,7 @@ int ReviewLate(const Globals& g, const std::string& visit) {
       return Fail("listing late submissions", st);
     }
     for (const auto& l : page.late_submissions()) {
-      const vigil::v1::Mutation& m = l.mutation();
-      std::vector<std::string> changed(l.changed_fields().begin(), l.changed_fields().end());
-      g.out().Result(
-          JsonObject().Proto("late_submission", l),
-          absl::StrCat(l.name(), "  ", l.visit(), "  ",
-                       m.delete_() ? "delete" : KindOf(m.body()), " ", m.record_id(), "\n  by ",
-                       m.author(), " from device ", m.device_id(), "  changes: ",
-                       changed.empty() ? "(nothing)" : absl::StrJoin(changed, ", ")));
+      g.out().Result(JsonObject().Proto("late_submission", l), LateText(l));
     }
     request.set_page_token(page.next_page_token());
   } while (!request.page_token().empty());

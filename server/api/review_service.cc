@@ -4,7 +4,9 @@
 
 #include "absl/time/clock.h"
 #include "base/error_reason.h"
+#include "base/status_macros.h"
 #include "server/api/reactors.h"
+#include "server/records/resource_names.h"
 #include "sync/scope.h"
 
 namespace vigil::server {
@@ -12,12 +14,8 @@ namespace {
 
 // The visit id of a "visits/{id}" resource name.
 absl::StatusOr<std::string> VisitIdOfName(std::string_view name) {
-  absl::StatusOr<sync::Scope> scope = sync::Scope::Parse(name);
-  if (!scope.ok() || !scope->is_visit()) {
-    return WithReason(absl::InvalidArgumentError("name must be visits/{visit id}"),
-                      "NAME_INVALID", {{"name", std::string(name.substr(0, 100))}});
-  }
-  return std::string(scope->id());
+  ASSIGN_OR_RETURN(const sync::Scope scope, ParseVisitName(name));
+  return std::string(scope.id());
 }
 
 // The caller of a call about the visit `name`, and the visit's id; nullopt
@@ -131,6 +129,67 @@ grpc::ServerUnaryReactor* ReviewService::ListLateSubmissions(
       *caller, visit_id, *request,
       [reactor, response](absl::StatusOr<vigil::v1::ListLateSubmissionsResponse> page) {
         FinishUnary(reactor, std::move(page), response);
+      });
+  return reactor;
+}
+
+namespace {
+
+// The caller of a call about the late submission `name`, and the name;
+// nullopt with `reactor` finished when either is refused.
+std::optional<std::pair<Caller, LateSubmissionName>> AdmitForLate(
+    Authenticator& auth, grpc::CallbackServerContext& context, grpc::ServerUnaryReactor* reactor,
+    std::string_view name) {
+  std::optional<Caller> caller = Admit(auth, context, reactor);
+  if (!caller) return std::nullopt;
+  absl::StatusOr<LateSubmissionName> parsed = LateSubmissionName::Parse(name);
+  if (!parsed.ok()) {
+    reactor->Finish(ToGrpcStatus(parsed.status()));
+    return std::nullopt;
+  }
+  return std::make_pair(*std::move(caller), *std::move(parsed));
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* ReviewService::GetLateSubmission(
+    grpc::CallbackServerContext* context, const vigil::v1::GetLateSubmissionRequest* request,
+    vigil::v1::LateSubmission* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto call = AdmitForLate(*auth_, *context, reactor, request->name());
+  if (!call) return reactor;
+  queries_->GetLateSubmission(call->first, call->second,
+                              [reactor, response](absl::StatusOr<vigil::v1::LateSubmission> late) {
+                                FinishUnary(reactor, std::move(late), response);
+                              });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReviewService::DecideLateSubmission(
+    grpc::CallbackServerContext* context, const vigil::v1::DecideLateSubmissionRequest* request,
+    vigil::v1::LateSubmission* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto call = AdmitForLate(*auth_, *context, reactor, request->name());
+  if (!call) return reactor;
+  RecordStore::LateDecisionRequest decision;
+  decision.visit_id = std::string(call->second.visit.id());
+  decision.mutation_id = call->second.mutation_id;
+  decision.outcome = request->outcome();
+  decision.reason = request->reason();
+  decision.etag = request->etag();
+  decision.request_id = request->request_id();
+  const Caller caller = call->first;  // `call` moves into the callback
+  records_->DecideLate(
+      caller, std::move(decision),
+      [this, reactor, response,
+       call = *std::move(call)](absl::StatusOr<vigil::v1::MutationResult> result) {
+        if (!result.ok()) return reactor->Finish(ToGrpcStatus(result.status()));
+        // The submission as decided, read after the commit.
+        queries_->GetLateSubmission(
+            call.first, call.second,
+            [reactor, response](absl::StatusOr<vigil::v1::LateSubmission> late) {
+              FinishUnary(reactor, std::move(late), response);
+            });
       });
   return reactor;
 }

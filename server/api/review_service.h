@@ -1,7 +1,8 @@
 // vigil.v1.ReviewService on the gRPC callback API: the NPM unit's desk.
 // Handlers authenticate, parse resource names, and call the record engine
 // (server/records: review_queries.h for reads, RecordStore::MoveVisit for
-// lifecycle moves), which holds every rule.
+// lifecycle moves, RecordStore::DecideLate for late submissions), which
+// holds every rule.
 #ifndef VIGIL_SERVER_API_REVIEW_SERVICE_H_
 #define VIGIL_SERVER_API_REVIEW_SERVICE_H_
 
@@ -33,6 +34,12 @@ class ReviewService final : public vigil::v1::ReviewService::CallbackService {
   grpc::ServerUnaryReactor* ListLateSubmissions(
       grpc::CallbackServerContext* context, const vigil::v1::ListLateSubmissionsRequest* request,
       vigil::v1::ListLateSubmissionsResponse* response) override;
+  grpc::ServerUnaryReactor* GetLateSubmission(grpc::CallbackServerContext* context,
+                                              const vigil::v1::GetLateSubmissionRequest* request,
+                                              vigil::v1::LateSubmission* response) override;
+  grpc::ServerUnaryReactor* DecideLateSubmission(
+      grpc::CallbackServerContext* context, const vigil::v1::DecideLateSubmissionRequest* request,
+      vigil::v1::LateSubmission* response) override;
   grpc::ServerUnaryReactor* ListComments(grpc::CallbackServerContext* context,
                                          const vigil::v1::ListCommentsRequest* request,
                                          vigil::v1::ListCommentsResponse* response) override;

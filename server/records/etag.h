@@ -3,11 +3,13 @@
 #ifndef VIGIL_SERVER_RECORDS_ETAG_H_
 #define VIGIL_SERVER_RECORDS_ETAG_H_
 
+#include <cstdint>
 #include <string>
 
 #include "base/big_endian.h"
 #include "base/sha256.h"
 #include "vigil/v1/record.pb.h"
+#include "vigil/v1/sync.pb.h"
 
 namespace vigil::server {
 
@@ -16,6 +18,16 @@ inline std::string RecordEtag(const vigil::v1::Record& record) {
   bytes.push_back('\0');
   AppendBigEndian64(bytes, record.revision());
   bytes.append(record.updated().mutation_id());
+  return "\"" + Sha256::HexOf(bytes).substr(0, 20) + "\"";
+}
+
+// A late submission's: changes with the head of its record (absent for a
+// create) and with its decision.
+inline std::string LateSubmissionEtag(const vigil::v1::Record* head,
+                                      const vigil::v1::MutationResult& result) {
+  std::string bytes = head != nullptr ? RecordEtag(*head) : std::string("-");
+  bytes.push_back('\0');
+  AppendBigEndian64(bytes, static_cast<std::uint64_t>(result.late_decision().outcome()));
   return "\"" + Sha256::HexOf(bytes).substr(0, 20) + "\"";
 }
 

@@ -67,22 +67,40 @@ absl::Status PushBatch::Apply(vigil::v1::PushRequest& request,
     p.m = request.mutable_mutations(i);
     p.result = response.add_results();
     p.fingerprint = Fingerprint(*p.m);
-    ASSIGN_OR_RETURN(const bool answered, AnswerResend(p));
-    if (answered) continue;
-    RETURN_IF_ERROR(Authorize(p));
-    RETURN_IF_ERROR(CheckShape(p));
-    RETURN_IF_ERROR(CheckLock(p));
-    RETURN_IF_ERROR(ResolveBase(p));
-    RETURN_IF_ERROR(KeepServerFields(p));
-    RETURN_IF_ERROR(RequestVisitMove(p));
-    RETURN_IF_ERROR(Merge(p));
-    RETURN_IF_ERROR(AuthorizeOutcome(p));
-    ASSIGN_OR_RETURN(const bool held, HoldIfLocked(p));
-    if (held) continue;
-    RETURN_IF_ERROR(RecordVisitMove(p));
-    RETURN_IF_ERROR(Persist(p));
+    RETURN_IF_ERROR(Run(p));
   }
   return absl::OkStatus();
+}
+
+absl::Status PushBatch::ApplyAccepted(Mutation held, const vigil::v1::LateDecision& decision,
+                                      vigil::v1::MutationResult& result) {
+  Pending p;
+  p.m = &held;
+  p.result = &result;
+  p.fingerprint = Fingerprint(held);
+  p.accepted = &decision;
+  result.set_late_submission(true);
+  *result.mutable_late_decision() = decision;
+  return Run(p);
+}
+
+absl::Status PushBatch::Run(Pending& p) {
+  if (p.accepted == nullptr) {
+    ASSIGN_OR_RETURN(const bool answered, AnswerResend(p));
+    if (answered) return absl::OkStatus();
+  }
+  RETURN_IF_ERROR(Authorize(p));
+  RETURN_IF_ERROR(CheckShape(p));
+  RETURN_IF_ERROR(CheckLock(p));
+  RETURN_IF_ERROR(ResolveBase(p));
+  RETURN_IF_ERROR(KeepServerFields(p));
+  RETURN_IF_ERROR(RequestVisitMove(p));
+  RETURN_IF_ERROR(Merge(p));
+  RETURN_IF_ERROR(AuthorizeOutcome(p));
+  ASSIGN_OR_RETURN(const bool held, HoldIfLocked(p));
+  if (held) return absl::OkStatus();
+  RETURN_IF_ERROR(RecordVisitMove(p));
+  return Persist(p);
 }
 
 absl::Status PushBatch::Denied(const Pending& p) const {
@@ -178,6 +196,8 @@ absl::Status PushBatch::CheckShape(Pending& p) {
     ASSIGN_OR_RETURN(p.chained_on, tables_.Mutation(m.base_mutation_id()));
   }
   p.chained_on_late = p.chained_on.has_value() && p.chained_on->result().late_submission() &&
+                      p.chained_on->result().late_decision().outcome() !=
+                          vigil::v1::LATE_OUTCOME_ACCEPTED &&
                       p.chained_on->result().record_id() == m.record_id() &&
                       p.chained_on->device_id() == m.device_id();
   if (!p.head.has_value() && !m.base_mutation_id().empty()) {
@@ -227,6 +247,17 @@ absl::Status PushBatch::CheckLock(Pending& p) {
   // that is how review moves it on.
   if (is_visit_record && p.grant->reviewer) locked = false;
   p.locked = locked || p.chained_on_late;
+  if (p.accepted != nullptr) {
+    // Accepting it sets the lock aside, but not the order the device made
+    // its edits in.
+    if (p.chained_on_late) {
+      return WithReason(absl::FailedPreconditionError(absl::StrCat(
+                            "this edit was made on late submission ", p.m->base_mutation_id(),
+                            " of the same device, which is not accepted: accept that first")),
+                        "LATE_BASE_NOT_ACCEPTED", {{"base_mutation_id", p.m->base_mutation_id()}});
+    }
+    p.locked = false;
+  }
   return absl::OkStatus();
 }
 
@@ -357,7 +388,7 @@ absl::StatusOr<bool> PushBatch::HoldIfLocked(Pending& p) {
   p.result->set_late_submission(true);
   StoredMutation stored;
   *stored.mutable_result() = *p.result;
-  stored.set_device_id(caller_.device);
+  stored.set_device_id(p.m->device_id());
   stored.set_fingerprint(p.fingerprint);
   tables_.PutMutation(p.m->mutation_id(), stored, /*sensitive=*/false);
   RETURN_IF_ERROR(
@@ -431,10 +462,14 @@ absl::Status PushBatch::Persist(Pending& p) {
 void PushBatch::StoreResult(const Pending& p, bool keep_pushed_body) {
   StoredMutation stored;
   *stored.mutable_result() = *p.result;
-  stored.set_device_id(caller_.device);
+  // The device that pushed it (a late submission the NPM unit accepts is
+  // still its device's edit).
+  stored.set_device_id(p.m->device_id());
   stored.set_fingerprint(p.fingerprint);
   if (keep_pushed_body) *stored.mutable_pushed_body() = p.m->body();
-  tables_.PutMutation(p.m->mutation_id(), stored, IsSensitive(p.m->body()));
+  // A decision's reason is the NPM unit's words: sealed like content.
+  tables_.PutMutation(p.m->mutation_id(), stored,
+                      IsSensitive(p.m->body()) || p.accepted != nullptr);
 }
 
 // Moves the view epoch of every caller whose view of the scope changes with

@@ -10,7 +10,8 @@
 //   CheckShape        base revision, kind, target, the offline chain's base
 //                     mutation, the visit record's own scope
 //   CheckLock         whether the visit is approved or published (then the
-//                     mutation is held, not applied)
+//                     mutation is held, not applied; not for one the NPM
+//                     unit accepts, ApplyAccepted)
 //   ResolveBase       the accepted HLC time; the body to merge against (the
 //                     chained mutation's pushed body, or a revision from
 //                     history); an edit made on a revision the server no
@@ -66,6 +67,15 @@ class PushBatch {
   // already the caller's), adding one result per mutation to `response`.
   absl::Status Apply(vigil::v1::PushRequest& request, vigil::v1::PushResponse& response);
 
+  // Applies `held`, a late submission the caller (an NPM reviewer) accepts,
+  // as the edit of the device that pushed it (author and device as held):
+  // the steps from Authorize on, with the visit's lock set aside. Its stored
+  // result becomes that of applying it, with `decision`; `result` gets it.
+  // FAILED_PRECONDITION (LATE_BASE_NOT_ACCEPTED) when it was made on an
+  // earlier late submission of its device that is not accepted.
+  absl::Status ApplyAccepted(vigil::v1::Mutation held, const vigil::v1::LateDecision& decision,
+                             vigil::v1::MutationResult& result);
+
   // The newest seq of each scope the batch changed.
   const std::map<std::string, std::uint64_t>& touched() const { return touched_; }
 
@@ -81,6 +91,8 @@ class PushBatch {
     const ScopeGrant* grant = nullptr;
     std::optional<vigil::internal::StoredMutation> chained_on;
     bool chained_on_late = false;
+    // Set when applying a late submission the NPM unit accepted.
+    const vigil::v1::LateDecision* accepted = nullptr;
     bool locked = false;
     std::optional<vigil::v1::Record> base;
     std::optional<VisitMove> move;
@@ -88,6 +100,8 @@ class PushBatch {
     std::optional<sync::ApplyOutcome> outcome;
   };
 
+  // Every step, in order, for one mutation.
+  absl::Status Run(Pending& p);
   absl::StatusOr<bool> AnswerResend(Pending& p);
   absl::Status Authorize(Pending& p);
   absl::Status CheckShape(Pending& p);

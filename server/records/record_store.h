@@ -4,7 +4,8 @@
 // resumable cursors; cursor.h), history, and walks of a scope for receipts.
 // Every read is redacted by AccessPolicy for its caller and audited when it
 // shows sensitive content. The tables it stands on are in tables.h.
-// Files: record_store.cc (push), pull.cc, history.cc, visit_moves.cc.
+// Files: record_store.cc (push), pull.cc, history.cc, visit_moves.cc,
+// late_decisions.cc.
 #ifndef VIGIL_SERVER_RECORDS_RECORD_STORE_H_
 #define VIGIL_SERVER_RECORDS_RECORD_STORE_H_
 
@@ -107,6 +108,26 @@ class RecordStore {
   };
   using MoveDoneFn = absl::AnyInvocable<void(absl::StatusOr<vigil::v1::MutationResult>)>;
   void MoveVisit(const Caller& caller, VisitMoveRequest request, MoveDoneFn done);
+
+  // The NPM unit's decision on a late submission (ReviewService.
+  // DecideLateSubmission; late_decisions.cc), in one commit: PERMISSION_
+  // DENIED (REVIEWER_ONLY) unless the caller is a reviewer; NOT_FOUND
+  // (RESOURCE_NOT_FOUND) when `visit_id` holds no late submission
+  // `mutation_id`; ABORTED (ETAG_MISMATCH) for a stale `etag`
+  // (LateSubmissionEtag); FAILED_PRECONDITION (LATE_SUBMISSION_DECIDED)
+  // when it was decided by another request. Accepted, the held mutation
+  // goes through PushBatch::ApplyAccepted; rejected, it stays held. `done`
+  // gets the mutation's result with the decision (the first one, for a
+  // retry with the same request id).
+  struct LateDecisionRequest {
+    std::string visit_id;
+    std::string mutation_id;
+    vigil::v1::LateOutcome outcome = vigil::v1::LATE_OUTCOME_UNSPECIFIED;
+    std::string reason;
+    std::string etag;
+    std::string request_id;
+  };
+  void DecideLate(const Caller& caller, LateDecisionRequest request, MoveDoneFn done);
 
   // The record engine's side of a change of a visit's team, inside that
   // commit (IdentityStore::SetTeamChangedHook; visit_team.h).

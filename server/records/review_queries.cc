@@ -17,6 +17,7 @@
 #include "server/auth/field_visibility.h"
 #include "server/records/etag.h"
 #include "server/records/read_audit.h"
+#include "server/records/review_reading.h"
 #include "server/records/tables.h"
 #include "server/records/visit_index.h"
 #include "server/records/visit_lifecycle.h"
@@ -28,32 +29,15 @@
 namespace vigil::server {
 namespace {
 
+using review::Binding;
+using review::CountsOf;
+using review::FilterInvalid;
+using review::Reading;
+using review::TokenInvalid;
+
 using google::protobuf::util::TimeUtil;
 using vigil::internal::VisitSummary;
 using vigil::v1::Record;
-
-absl::Status TokenInvalid() {
-  return WithReason(absl::InvalidArgumentError(
-                        "page_token is malformed, was altered, or belongs to another query or "
-                        "caller: start again without it"),
-                    "PAGE_TOKEN_INVALID");
-}
-
-absl::Status FilterInvalid(std::string_view field, std::string_view why) {
-  return WithReason(absl::InvalidArgumentError(absl::StrCat(std::string(field), ": ",
-                                                            std::string(why))),
-                    "FILTER_INVALID", {{"field", std::string(field)}});
-}
-
-// What a page token is bound to: the method, the caller and the query with
-// its paging fields cleared.
-template <typename Request>
-std::string Binding(std::string_view method, const Caller& caller, Request request) {
-  request.clear_page_token();
-  request.clear_page_size();
-  return absl::StrCat(std::string(method), "\n", caller.principal, "\n",
-                      sync::SerializeDeterministic(request));
-}
 
 std::tuple<int, int, int> DayOf(const vigil::v1::CivilDate& d) {
   return {d.year(), d.month(), d.day()};
@@ -86,119 +70,6 @@ bool Matches(const vigil::v1::ListVisitsRequest& r, const VisitSummary& s) {
   return true;
 }
 
-vigil::v1::VisitCounts CountsOf(const VisitSummary& s) {
-  vigil::v1::VisitCounts counts;
-  counts.set_records(s.records());
-  counts.set_open_conflicts(s.open_conflicts());
-  counts.set_pending_late_submissions(s.pending_late());
-  return counts;
-}
-
-// The fields of `held`'s kind whose value differs from `head`'s (every
-// field it sets when there is no head).
-std::vector<std::string> ChangedFields(const vigil::v1::Mutation& held,
-                                       const std::optional<Record>& head) {
-  if (held.delete_()) return {"(deleted)"};
-  using google::protobuf::FieldDescriptor;
-  using google::protobuf::Message;
-  const FieldDescriptor* kind = sync::BodyKindField(held.body());
-  if (kind == nullptr) return {};
-  const Message& ours = held.body().GetReflection()->GetMessage(held.body(), kind);
-  std::unique_ptr<Message> nothing(ours.New());
-  const Message& theirs =
-      head.has_value() && sync::BodyKindField(head->body()) == kind
-          ? head->body().GetReflection()->GetMessage(head->body(), kind)
-          : *nothing;
-  // `message` with only `f` kept.
-  auto only = [](const Message& message, const FieldDescriptor* f) {
-    std::unique_ptr<Message> copy(message.New());
-    copy->CopyFrom(message);
-    std::unique_ptr<Message> kept(message.New());
-    message.GetReflection()->SwapFields(copy.get(), kept.get(), {f});
-    return sync::SerializeDeterministic(*kept);
-  };
-  std::vector<std::string> changed;
-  const google::protobuf::Descriptor* type = kind->message_type();
-  for (int i = 0; i < type->field_count(); ++i) {
-    if (only(ours, type->field(i)) != only(theirs, type->field(i))) {
-      changed.push_back(type->field(i)->name());
-    }
-  }
-  return changed;
-}
-
-// The reads of one answer, at one snapshot.
-class Reading {
- public:
-  Reading(storage::Storage& storage, const storage::KeyRing& keys, const AccessPolicy& policy,
-          const Caller& caller)
-      : snapshot_(storage.GetSnapshot()),
-        tables_(storage, snapshot_, keys),
-        index_(storage, snapshot_),
-        policy_(policy),
-        caller_(caller) {}
-
-  VisitIndexReader& index() { return index_; }
-  SnapshotTables& tables() { return tables_; }
-
-  // The caller's rights in the visit's scope (read once per scope).
-  absl::StatusOr<const ScopeGrant*> GrantFor(const std::string& scope) {
-    auto it = grants_.find(scope);
-    if (it == grants_.end()) {
-      ASSIGN_OR_RETURN(ScopeGrant grant, policy_.Grant(caller_, scope, tables_.view()));
-      it = grants_.emplace(scope, std::move(grant)).first;
-    }
-    return &it->second;
-  }
-
-  // The visit as the caller sees it, nullopt when it may not (or there is
-  // no Visit record).
-  absl::StatusOr<std::optional<vigil::v1::VisitView>> View(
-      std::string_view visit_id, const VisitSummary& summary,
-      std::optional<std::uint64_t> revision = std::nullopt) {
-    ASSIGN_OR_RETURN(const sync::Scope scope, sync::Scope::Visit(visit_id));
-    ASSIGN_OR_RETURN(const ScopeGrant* grant, GrantFor(scope.str()));
-    if (!grant->read) return std::nullopt;
-    // The index keeps the Visit record as last written, in the same commit.
-    std::optional<Record> record;
-    if (summary.has_record()) {
-      record = summary.visit_record();
-    } else {
-      ASSIGN_OR_RETURN(record, tables_.HeadInScope(visit_id, scope.str()));
-    }
-    if (!record.has_value() || !record->body().has_visit()) return std::nullopt;
-    if (revision.has_value() && *revision < record->revision()) {
-      absl::Status read = absl::NotFoundError("no such revision");
-      RETURN_IF_ERROR(tables_.ScanHistory(visit_id, *revision, *revision + 1,
-                                          [&](absl::StatusOr<Record> r, std::size_t) {
-                                            read = r.status();
-                                            if (r.ok()) record = *std::move(r);
-                                            return false;
-                                          }));
-      RETURN_IF_ERROR(read);
-    }
-    auto same_scope = [&](std::string_view id) { return tables_.HeadInScope(id, scope.str()); };
-    ASSIGN_OR_RETURN(Visibility visibility, Redact(*grant, *record, same_scope));
-    if (visibility == Visibility::kWithheld) return std::nullopt;
-    vigil::v1::VisitView view;
-    view.set_name(scope.str());
-    view.set_etag(RecordEtag(*record));
-    for (vigil::v1::VisitState to : AllowedVisitMoves(*grant, record->body().visit().state())) {
-      view.add_allowed_transitions(to);
-    }
-    *view.mutable_counts() = CountsOf(summary);
-    *view.mutable_record() = std::move(*record);
-    return view;
-  }
-
- private:
-  const storage::Snapshot snapshot_;
-  SnapshotTables tables_;
-  VisitIndexReader index_;
-  const AccessPolicy& policy_;
-  const Caller& caller_;
-  std::map<std::string, ScopeGrant> grants_;
-};
 
 }  // namespace
 
@@ -385,73 +256,6 @@ absl::StatusOr<vigil::v1::ListVisitsResponse> ReviewQueries::ListVisits(
         }
         if (view->has_value()) *response.add_visits() = std::move(**view);
         return true;
-      }));
-  RETURN_IF_ERROR(failed);
-  return response;
-}
-
-void ReviewQueries::ListLateSubmissions(const Caller& caller, std::string_view visit_id,
-                                        const vigil::v1::ListLateSubmissionsRequest& request,
-                                        LateDoneFn done) {
-  std::vector<std::string> sensitive_ids;
-  absl::StatusOr<vigil::v1::ListLateSubmissionsResponse> page =
-      ReadLate(caller, visit_id, request, sensitive_ids);
-  if (!page.ok()) return done(page.status());
-  AuditReads(*storage_, caller, std::move(sensitive_ids),
-             [page = *std::move(page), done = std::move(done)](absl::Status audited) mutable {
-               if (!audited.ok()) return done(audited);
-               done(std::move(page));
-             });
-}
-
-absl::StatusOr<vigil::v1::ListLateSubmissionsResponse> ReviewQueries::ReadLate(
-    const Caller& caller, std::string_view visit_id,
-    const vigil::v1::ListLateSubmissionsRequest& request,
-    std::vector<std::string>& sensitive_ids) {
-  RETURN_IF_ERROR(AccessPolicy::RequireReviewer(caller));
-  ASSIGN_OR_RETURN(const std::uint32_t page_size, PageSize(request.page_size()));
-  std::string scope;
-  if (!visit_id.empty()) {
-    ASSIGN_OR_RETURN(const sync::Scope visit, sync::Scope::Visit(visit_id));
-    scope = visit.str();
-  }
-  const std::string binding = Binding("ListLateSubmissions", caller, request);
-  ASSIGN_OR_RETURN(const std::string after, ResumeAt(binding, request.page_token()));
-  Reading reading(*storage_, *keys_, *policy_, caller);
-  SnapshotTables& tables = reading.tables();
-  vigil::v1::ListLateSubmissionsResponse response;
-  absl::Status failed;
-  std::string last;
-  RETURN_IF_ERROR(tables.ScanLate(
-      scope, after,
-      [&](std::string_view position, std::string_view held_scope, const vigil::v1::Mutation& m) {
-        if (static_cast<std::uint32_t>(response.late_submissions_size()) == page_size) {
-          response.set_next_page_token(tokens_.SealPageToken(binding, last));
-          return false;
-        }
-        last = std::string(position);
-        absl::Status read = [&]() -> absl::Status {
-          vigil::v1::LateSubmission& late = *response.add_late_submissions();
-          late.set_name("lateSubmissions/" + m.mutation_id());
-          late.set_visit(std::string(held_scope));
-          *late.mutable_mutation() = m;
-          ASSIGN_OR_RETURN(std::optional<Record> head, tables.Head(m.record_id()));
-          for (std::string& f : ChangedFields(m, head)) late.add_changed_fields(std::move(f));
-          if (head.has_value()) {
-            ASSIGN_OR_RETURN(const ScopeGrant* grant, reading.GrantFor(head->scope()));
-            auto same_scope = [&](std::string_view id) {
-              return tables.HeadInScope(id, head->scope());
-            };
-            ASSIGN_OR_RETURN(Visibility shown, Redact(*grant, *head, same_scope));
-            if (shown != Visibility::kWithheld) *late.mutable_head() = *std::move(head);
-          }
-          if (IsSensitive(m.body()) || IsSensitive(late.head().body())) {
-            sensitive_ids.push_back(m.record_id());
-          }
-          return absl::OkStatus();
-        }();
-        failed = read;
-        return read.ok();
       }));
   RETURN_IF_ERROR(failed);
   return response;

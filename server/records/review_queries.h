@@ -19,6 +19,7 @@
 #include "server/auth/access_policy.h"
 #include "server/auth/caller.h"
 #include "server/records/cursor.h"
+#include "server/records/resource_names.h"
 #include "storage/storage.h"
 #include "storage/value_cipher.h"
 #include "vigil/v1/review.pb.h"
@@ -62,8 +63,6 @@ class ReviewQueries {
   absl::StatusOr<vigil::v1::ListVisitsResponse> ListVisits(
       const Caller& caller, const vigil::v1::ListVisitsRequest& request);
 
-  // The visit's comments (or one record's), threaded, as the caller may see
-  // them; `visit_id` already parsed from the request's parent.
   // The late submissions of the visit (`visit_id`; every visit when
   // empty); `done` runs once the reads of sensitive ones are audited.
   using LateDoneFn =
@@ -72,6 +71,14 @@ class ReviewQueries {
                            const vigil::v1::ListLateSubmissionsRequest& request,
                            LateDoneFn done);
 
+  // One late submission, pending or decided (reviewers only); NOT_FOUND
+  // (RESOURCE_NOT_FOUND) when there is none. Audited like the list.
+  using GetLateDoneFn = absl::AnyInvocable<void(absl::StatusOr<vigil::v1::LateSubmission>)>;
+  void GetLateSubmission(const Caller& caller, const LateSubmissionName& name,
+                         GetLateDoneFn done);
+
+  // The visit's comments (or one record's), threaded, as the caller may see
+  // them; `visit_id` already parsed from the request's parent.
   absl::StatusOr<vigil::v1::ListCommentsResponse> ListComments(
       const Caller& caller, std::string_view visit_id,
       const vigil::v1::ListCommentsRequest& request);

@@ -25,8 +25,26 @@ std::string ChangeKey(std::string_view scope, std::uint64_t seq) {
   return KeyBuilder().AddString(scope).AddUint64(seq).key();
 }
 std::string MutationKey(std::string_view id) { return KeyBuilder().AddString(id).key(); }
-std::string LateKey(std::string_view scope, std::string_view mutation_id) {
-  return KeyBuilder().AddString("late").AddString(scope).AddString(mutation_id).key();
+constexpr std::string_view kPendingLate = "late";
+constexpr std::string_view kDecidedLate = "late_decided";
+
+std::string LateKey(std::string_view scope, std::string_view mutation_id,
+                    std::string_view table = kPendingLate) {
+  return KeyBuilder().AddString(table).AddString(scope).AddString(mutation_id).key();
+}
+
+absl::StatusOr<std::optional<HeldLate>> ReadLate(storage::ReadView& view,
+                                                 std::string_view scope,
+                                                 std::string_view mutation_id,
+                                                 const storage::KeyRing& keys) {
+  for (const bool decided : {false, true}) {
+    const std::string key = LateKey(scope, mutation_id, decided ? kDecidedLate : kPendingLate);
+    ASSIGN_OR_RETURN(auto raw, view.Get(ColumnFamily::kIndexes, key));
+    if (!raw.has_value()) continue;
+    ASSIGN_OR_RETURN(vigil::v1::Mutation held, DecodeStored<vigil::v1::Mutation>(*raw, key, keys));
+    return HeldLate{std::move(held), decided};
+  }
+  return std::nullopt;
 }
 std::string ViewEpochKey(std::string_view scope, std::string_view principal) {
   return KeyBuilder().AddString("view_epoch").AddString(scope).AddString(principal).key();
@@ -70,7 +88,7 @@ absl::Status ScanLateScopes(storage::RangeScanFn scan,
                             absl::FunctionRef<absl::Status(std::string_view scope)> visit) {
   absl::Status failed;
   RETURN_IF_ERROR(scan(ColumnFamily::kIndexes,
-                       storage::KeyRange::Prefix(KeyBuilder().AddString("late").key()),
+                       storage::KeyRange::Prefix(KeyBuilder().AddString(kPendingLate).key()),
                        [&](std::string_view key, std::string_view) {
                          absl::StatusOr<storage::KeyReader> reader =
                              storage::KeyReader::Create(key);
@@ -156,6 +174,19 @@ absl::Status CommitTables::HoldLate(std::string_view scope, const vigil::v1::Mut
   return VisitIndexWriter(ctx_).LateChanged(scope, +1);
 }
 
+absl::StatusOr<std::optional<HeldLate>> CommitTables::Late(std::string_view scope,
+                                                           std::string_view mutation_id) {
+  return ReadLate(ctx_, scope, mutation_id, keys_);
+}
+
+absl::Status CommitTables::SettleLate(std::string_view scope, const vigil::v1::Mutation& held) {
+  ctx_.Delete(ColumnFamily::kIndexes, LateKey(scope, held.mutation_id()));
+  std::string key = LateKey(scope, held.mutation_id(), kDecidedLate);
+  std::string value = EncodeStored(held, true, key, keys_);
+  ctx_.Put(ColumnFamily::kIndexes, std::move(key), std::move(value));
+  return VisitIndexWriter(ctx_).LateChanged(scope, -1);
+}
+
 absl::StatusOr<std::uint64_t> CommitTables::ViewEpoch(std::string_view scope,
                                                       std::string_view principal) {
   ASSIGN_OR_RETURN(auto raw, ctx_.Get(ColumnFamily::kIndexes, ViewEpochKey(scope, principal)));
@@ -202,12 +233,24 @@ absl::Status SnapshotTables::ScanChanges(
   return malformed;
 }
 
+absl::StatusOr<std::optional<StoredMutation>> SnapshotTables::Mutation(std::string_view id) {
+  const std::string key = MutationKey(id);
+  ASSIGN_OR_RETURN(auto raw, view_.Get(ColumnFamily::kMutations, key));
+  if (!raw.has_value()) return std::nullopt;
+  return DecodeStored<StoredMutation>(*raw, key, keys_);
+}
+
+absl::StatusOr<std::optional<HeldLate>> SnapshotTables::Late(std::string_view scope,
+                                                             std::string_view mutation_id) {
+  return ReadLate(view_, scope, mutation_id, keys_);
+}
+
 absl::Status SnapshotTables::ScanLate(
-    std::string_view scope, std::string_view after,
+    std::string_view scope, bool decided, std::string_view after,
     absl::FunctionRef<bool(std::string_view, std::string_view, const vigil::v1::Mutation&)>
         visit) {
   KeyBuilder prefix;
-  prefix.AddString("late");
+  prefix.AddString(decided ? kDecidedLate : kPendingLate);
   if (!scope.empty()) prefix.AddString(scope);
   storage::KeyRange range = storage::KeyRange::Prefix(prefix.key());
   if (!after.empty()) range.begin = std::string(after) + '\0';

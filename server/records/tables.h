@@ -11,7 +11,11 @@
 //   mutations (mutation_id)                     -> StoredMutation: the first
 //                                                  result (idempotency) and,
 //                                                  if merged, the body pushed
-//   indexes   ("late", scope, mutation_id)      -> Mutation held for review
+//   indexes   ("late", scope, mutation_id)      -> Mutation held for review,
+//                                                  waiting for a decision
+//   indexes   ("late_decided", scope, mutation_id) -> the same once decided
+//                                                  (the decision is in its
+//                                                  StoredMutation's result)
 //   indexes   ("view_epoch", scope, principal)  -> uint64, big-endian
 //   indexes   ("visit", ...), ("vx", ...), ("vq", ...): visit_index.h
 //
@@ -42,6 +46,13 @@ namespace vigil::server {
 // can take (user ids are [a-z0-9._-]).
 inline constexpr std::string_view kServicesPrincipal = "*services";
 
+// A mutation held as a late submission.
+struct HeldLate {
+  vigil::v1::Mutation mutation;
+  // The NPM unit decided on it (the decision is in its stored result).
+  bool decided = false;
+};
+
 class CommitTables {
  public:
   CommitTables(storage::CommitContext& ctx, const storage::KeyRing& keys)
@@ -70,6 +81,12 @@ class CommitTables {
 
   // Holds `m` in the late-submission queue of `scope` (always sealed).
   absl::Status HoldLate(std::string_view scope, const vigil::v1::Mutation& m);
+  // The late submission `mutation_id` of `scope`, pending or decided, or
+  // nullopt.
+  absl::StatusOr<std::optional<HeldLate>> Late(std::string_view scope,
+                                               std::string_view mutation_id);
+  // Moves the pending `held` of `scope` among the decided ones.
+  absl::Status SettleLate(std::string_view scope, const vigil::v1::Mutation& held);
 
   // The view epoch of `principal` in `scope` (0 when never moved).
   absl::StatusOr<std::uint64_t> ViewEpoch(std::string_view scope, std::string_view principal);
@@ -123,15 +140,22 @@ class SnapshotTables {
           visit);
 
   absl::StatusOr<std::uint64_t> ViewEpoch(std::string_view scope, std::string_view principal);
+  // The stored result of mutation `id`, nullopt when it was never applied.
+  absl::StatusOr<std::optional<vigil::internal::StoredMutation>> Mutation(std::string_view id);
 
   // Visits the mutations held as late submissions for `scope` (every scope
-  // when empty), in order of scope and mutation id, after `after` (a
-  // position an earlier visit was given; empty: from the start): each one's
-  // position, scope and mutation (opened). `visit` returns false to stop.
-  absl::Status ScanLate(std::string_view scope, std::string_view after,
+  // when empty), the pending ones or the `decided` ones, in order of scope
+  // and mutation id, after `after` (a position an earlier visit was given;
+  // empty: from the start): each one's position, scope and mutation
+  // (opened). `visit` returns false to stop.
+  absl::Status ScanLate(std::string_view scope, bool decided, std::string_view after,
                         absl::FunctionRef<bool(std::string_view position, std::string_view scope,
                                                const vigil::v1::Mutation& held)>
                             visit);
+  // The late submission `mutation_id` of `scope`, pending or decided, or
+  // nullopt.
+  absl::StatusOr<std::optional<HeldLate>> Late(std::string_view scope,
+                                               std::string_view mutation_id);
 
   // Rights and other point reads at the same snapshot.
   storage::ReadView& view() { return view_; }

@@ -7,6 +7,7 @@
 // end with identical records and open conflicts, equal to the server's, and
 // every value any of them wrote is in a record or a conflict.
 #include "client/replica.h"
+#include "client/channel.h"
 
 #include <sodium.h>
 #include <sys/stat.h>
@@ -36,6 +37,7 @@
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_server.h"
 #include "vigil/v1/admin.grpc.pb.h"
+#include "vigil/v1/review.grpc.pb.h"
 #include "vigil/v1/sync.grpc.pb.h"
 
 namespace vigil {
@@ -140,6 +142,20 @@ class ReplicaTest : public ::testing::Test {
     EXPECT_OK((*replica)->Enroll(Address(), code.code(), "tablet of " + user));
     EXPECT_OK((*replica)->Follow(scope_));
     return std::move(*replica);
+  }
+
+  // `reviewer`'s tablet creates the visit record and moves it to approved.
+  void Approve(Replica& reviewer) {
+    RecordBody visit;
+    visit.mutable_visit()->set_state(v1::VISIT_STATE_IN_PROGRESS);
+    ASSERT_OK(reviewer.Create(scope_, visit, visit_id_).status());
+    ASSERT_OK(reviewer.Sync(Fast()).status());
+    for (v1::VisitState state :
+         {v1::VISIT_STATE_SUBMITTED, v1::VISIT_STATE_IN_REVIEW, v1::VISIT_STATE_APPROVED}) {
+      visit.mutable_visit()->set_state(state);
+      ASSERT_OK(reviewer.Edit(visit_id_, visit));
+      ASSERT_OK(reviewer.Sync(Fast()).status());
+    }
   }
 
   static SyncOptions Fast() {
@@ -794,16 +810,7 @@ TEST_F(ReplicaTest, EditsToALockedVisitAreHeldAndTheVisitCanBeForgotten) {
   auto finding = anna->Create(scope_, Finding("Cell 4", 2));
   ASSERT_OK(finding.status());
   ASSERT_OK(anna->Sync(Fast()).status());
-  RecordBody visit;
-  visit.mutable_visit()->set_state(v1::VISIT_STATE_IN_PROGRESS);
-  ASSERT_OK(rita->Create(scope_, visit, visit_id_).status());
-  ASSERT_OK(rita->Sync(Fast()).status());
-  for (v1::VisitState state :
-       {v1::VISIT_STATE_SUBMITTED, v1::VISIT_STATE_IN_REVIEW, v1::VISIT_STATE_APPROVED}) {
-    visit.mutable_visit()->set_state(state);
-    ASSERT_OK(rita->Edit(visit_id_, visit));
-    ASSERT_OK(rita->Sync(Fast()).status());
-  }
+  Approve(*rita);
 
   // Offline, after the approval: an edit, and a new finding edited twice.
   ASSERT_OK(anna->Edit(*finding, Finding("Cell 4, window broken", 2)));
@@ -826,6 +833,128 @@ TEST_F(ReplicaTest, EditsToALockedVisitAreHeldAndTheVisitCanBeForgotten) {
   EXPECT_EQ(anna->Parked()->size(), 4u) << "nothing more is sent, nothing refused";
   ASSERT_OK(anna->Forget(scope_).status());
   EXPECT_TRUE(anna->Parked()->empty());
+}
+
+// The NPM unit decides on the held edits: accepting applies one as an
+// ordinary merge (in the order the device made them), rejecting keeps it
+// with a reason; the tablet learns each outcome at its next sync, once.
+TEST_F(ReplicaTest, TheTabletLearnsTheNpmUnitsDecisionsOnLateEdits) {
+  auto anna = Tablet("anna");
+  auto rita = Tablet("rita", v1::ROLE_NPM_REVIEWER, v1::TEAM_ROLE_UNSPECIFIED);
+  auto finding = anna->Create(scope_, Finding("Cell 4", 2));
+  ASSERT_OK(finding.status());
+  ASSERT_OK(anna->Sync(Fast()).status());
+  Approve(*rita);
+  ASSERT_OK(anna->Edit(*finding, Finding("Cell 4, window broken", 2)));
+  auto late = anna->Create(scope_, Finding("Cell 9", 1));
+  ASSERT_OK(late.status());
+  ASSERT_OK(anna->Edit(*late, Finding("Cell 9, no light", 1)));
+  ASSERT_OK(anna->Sync(Fast()).status());
+  auto held_parked = anna->Parked();
+  ASSERT_OK(held_parked.status());
+  ASSERT_EQ(held_parked->size(), 3u);
+  // Anna's mutations, in the order she made them.
+  std::vector<std::string> held;
+  for (const auto& p : *held_parked) held.push_back(p.mutation().mutation_id());
+  const std::string edit = held[0], create = held[1], chained = held[2];
+
+  auto review = v1::ReviewService::NewStub(server_.ChannelWithToken(server_.ReviewerToken()));
+  auto name = [&](const std::string& mid) { return scope_ + "/lateSubmissions/" + mid; };
+  auto get = [&](const std::string& mid) {
+    grpc::ClientContext ctx;
+    v1::GetLateSubmissionRequest request;
+    request.set_name(name(mid));
+    v1::LateSubmission out;
+    grpc::Status s = review->GetLateSubmission(&ctx, request, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  };
+  auto decide = [&](const std::string& mid, v1::LateOutcome outcome, const std::string& reason,
+                    const std::string& etag = "", std::string request_id = "",
+                    v1::LateSubmission* out = nullptr) {
+    grpc::ClientContext ctx;
+    v1::DecideLateSubmissionRequest request;
+    request.set_name(name(mid));
+    request.set_outcome(outcome);
+    request.set_reason(reason);
+    request.set_etag(etag);
+    request.set_request_id(request_id.empty() ? NewId(rng_) : request_id);
+    v1::LateSubmission ignored;
+    return review->DecideLateSubmission(&ctx, request, out ? out : &ignored);
+  };
+  auto reason = [](const grpc::Status& s) {
+    auto info = client::ErrorInfoOf(s);
+    return info.ok() ? info->reason() : "<none>";
+  };
+
+  // The edit made on the held create waits for it.
+  grpc::Status s = decide(chained, v1::LATE_OUTCOME_ACCEPTED, "");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(reason(s), "LATE_BASE_NOT_ACCEPTED");
+  const std::string chained_etag = get(chained).etag();
+  v1::LateSubmission accepted;
+  ASSERT_TRUE(decide(create, v1::LATE_OUTCOME_ACCEPTED, "seen on the visit", "", "", &accepted).ok());
+  EXPECT_EQ(accepted.result().late_decision().outcome(), v1::LATE_OUTCOME_ACCEPTED);
+  EXPECT_EQ(accepted.result().late_decision().user_id(), "reviewer") << accepted.DebugString();
+  EXPECT_EQ(accepted.result().revision(), 1u);
+  EXPECT_EQ(accepted.head().body().finding().title(), "Cell 9");
+  // Accepting the create changed the record the chained edit would change.
+  s = decide(chained, v1::LATE_OUTCOME_ACCEPTED, "", chained_etag);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(reason(s), "ETAG_MISMATCH");
+  ASSERT_TRUE(decide(chained, v1::LATE_OUTCOME_ACCEPTED, "", get(chained).etag()).ok());
+
+  s = decide(edit, v1::LATE_OUTCOME_REJECTED, "");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(reason(s), "REASON_REQUIRED");
+  const std::string request_id = NewId(rng_);
+  v1::LateSubmission rejected, again;
+  ASSERT_TRUE(decide(edit, v1::LATE_OUTCOME_REJECTED, "the window was mended before approval",
+                     "", request_id, &rejected)
+                  .ok());
+  ASSERT_TRUE(decide(edit, v1::LATE_OUTCOME_REJECTED, "the window was mended before approval",
+                     "", request_id, &again)
+                  .ok());
+  EXPECT_EQ(again.result().late_decision().at().seconds(),
+            rejected.result().late_decision().at().seconds())
+      << "a retry gets the first result";
+  s = decide(edit, v1::LATE_OUTCOME_ACCEPTED, "");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(reason(s), "LATE_SUBMISSION_DECIDED");
+  EXPECT_EQ(rejected.head().body().finding().title(), "Cell 4") << "a rejected edit is not applied";
+
+  // Nothing is pending; all three are kept, decided.
+  auto list = [&](bool decided) {
+    grpc::ClientContext ctx;
+    v1::ListLateSubmissionsRequest request;
+    request.set_parent(scope_);
+    request.set_decided(decided);
+    v1::ListLateSubmissionsResponse out;
+    EXPECT_TRUE(review->ListLateSubmissions(&ctx, request, &out).ok());
+    return out.late_submissions_size();
+  };
+  EXPECT_EQ(list(false), 0);
+  EXPECT_EQ(list(true), 3);
+
+  // Anna's next sync learns the three outcomes, and brings what was applied.
+  auto report = anna->Sync(Fast());
+  ASSERT_OK(report.status());
+  ASSERT_EQ(report->late_decided.size(), 3u);
+  auto decided_parked = anna->Parked();
+  ASSERT_OK(decided_parked.status());
+  std::map<std::string, vigil::internal::ParkedMutation> parked;
+  for (const auto& p : *decided_parked) parked[p.mutation().mutation_id()] = p;
+  EXPECT_EQ(parked.at(edit).kind(), "late_rejected");
+  EXPECT_EQ(parked.at(edit).decision().reason(), "the window was mended before approval");
+  EXPECT_NE(parked.at(edit).message().find("the window was mended"), std::string::npos);
+  EXPECT_EQ(parked.at(create).kind(), "late_accepted");
+  EXPECT_EQ(parked.at(chained).kind(), "late_accepted");
+  EXPECT_EQ(anna->Get(*late)->body.finding().title(), "Cell 9, no light");
+  EXPECT_EQ(anna->Get(*finding)->body.finding().title(), "Cell 4");
+  EXPECT_EQ(anna->Requeue(edit).code(), absl::StatusCode::kFailedPrecondition);
+  report = anna->Sync(Fast());
+  ASSERT_OK(report.status());
+  EXPECT_TRUE(report->late_decided.empty()) << "told once";
 }
 
 TEST_F(ReplicaTest, ARefusedEditKeepsItsScopeOnTheDevice) {

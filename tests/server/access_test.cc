@@ -241,7 +241,8 @@ TEST_F(AccessTest, EveryVigilMethodRefusesCallsWithoutAToken) {
   auto channel = server_->ChannelWithToken("");
   grpc::GenericStub generic(channel);
   std::set<std::string> covered;
-  for (const char* service_name : {"vigil.v1.SyncService", "vigil.v1.AdminService"}) {
+  for (const char* service_name :
+       {"vigil.v1.SyncService", "vigil.v1.AdminService", "vigil.v1.ReviewService"}) {
     const auto* service =
         google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service_name);
     ASSERT_NE(service, nullptr);
@@ -270,7 +271,8 @@ TEST_F(AccessTest, EveryVigilMethodRefusesCallsWithoutAToken) {
   covered.insert({"/vigil.v1.SyncService/Subscribe", "/vigil.v1.SyncService/UploadAttachment",
                   "/vigil.v1.SyncService/DownloadAttachment"});
   int total = 0;
-  for (const char* name : {"vigil.v1.SyncService", "vigil.v1.AdminService"}) {
+  for (const char* name :
+       {"vigil.v1.SyncService", "vigil.v1.AdminService", "vigil.v1.ReviewService"}) {
     total += google::protobuf::DescriptorPool::generated_pool()
                  ->FindServiceByName(name)
                  ->method_count();

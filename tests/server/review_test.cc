@@ -649,6 +649,30 @@ TEST_F(ReviewTest, TheVisitIndexEqualsAFullScanAndIsRebuilt) {
     ASSERT_TRUE(s.ok()) << s.error_message();
     if (r.results(0).revision() > 0) it->second.second = r.results(0).revision();
   }
+  // Decide on some of the approved visit's late submissions: the pending
+  // count follows.
+  {
+    grpc::ClientContext list_ctx;
+    v1::ListLateSubmissionsRequest request;
+    request.set_parent("visits/" + visits[2]);
+    v1::ListLateSubmissionsResponse late;
+    ASSERT_TRUE(reviewer.review->ListLateSubmissions(&list_ctx, request, &late).ok());
+    ASSERT_GE(late.late_submissions_size(), 2);
+    int decided = 0;
+    for (const auto& l : late.late_submissions()) {
+      if (decided == 2) break;
+      grpc::ClientContext decide_ctx;
+      v1::DecideLateSubmissionRequest decide;
+      decide.set_name(l.name());
+      decide.set_outcome(decided == 0 ? v1::LATE_OUTCOME_REJECTED : v1::LATE_OUTCOME_ACCEPTED);
+      decide.set_reason("checked");
+      decide.set_request_id(NewId());
+      v1::LateSubmission out;
+      grpc::Status s = reviewer.review->DecideLateSubmission(&decide_ctx, decide, &out);
+      if (s.ok()) ++decided;  // an edit made on a refused base cannot be accepted
+    }
+    EXPECT_EQ(decided, 2);
+  }
   grpc::ClientContext ctx;
   v1::RemoveTeamMemberRequest remove;
   remove.set_visit_id(visits[1]);
@@ -832,7 +856,10 @@ TEST_F(ReviewTest, LateSubmissionsAreListedWithWhatTheyChange) {
   std::map<std::string, v1::LateSubmission> by_record;
   for (const auto& l : in_visit) by_record[l.mutation().record_id()] = l;
   const v1::LateSubmission& e = by_record.at(finding);
-  EXPECT_EQ(e.name(), "lateSubmissions/" + edit.mutation_id());
+  EXPECT_EQ(e.name(), scope + "/lateSubmissions/" + edit.mutation_id());
+  EXPECT_TRUE(e.result().late_submission());
+  EXPECT_FALSE(e.result().has_late_decision());
+  EXPECT_FALSE(e.etag().empty());
   EXPECT_EQ(e.visit(), scope);
   EXPECT_EQ(e.mutation().author(), "monitor");
   EXPECT_EQ(std::vector<std::string>(e.changed_fields().begin(), e.changed_fields().end()),

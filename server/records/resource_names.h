@@ -1,0 +1,55 @@
+// Resource names of the review API (AIP-122) beyond a visit's own
+// ("visits/{id}", which is its scope: sync::Scope), parsed once at the edge
+// and spelled in one place.
+#ifndef VIGIL_SERVER_RECORDS_RESOURCE_NAMES_H_
+#define VIGIL_SERVER_RECORDS_RESOURCE_NAMES_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "base/error_reason.h"
+#include "sync/ids.h"
+#include "sync/scope.h"
+
+namespace vigil::server {
+
+inline absl::Status NameInvalid(std::string_view name, std::string_view form) {
+  return WithReason(absl::InvalidArgumentError(absl::StrCat("name must be ", std::string(form))),
+                    "NAME_INVALID", {{"name", std::string(name.substr(0, 100))}});
+}
+
+// "visits/{visit id}": INVALID_ARGUMENT (NAME_INVALID) for anything else.
+inline absl::StatusOr<sync::Scope> ParseVisitName(std::string_view name) {
+  absl::StatusOr<sync::Scope> scope = sync::Scope::Parse(name);
+  if (!scope.ok() || !scope->is_visit()) return NameInvalid(name, "visits/{visit id}");
+  return scope;
+}
+
+// "visits/{visit id}/lateSubmissions/{mutation id}".
+struct LateSubmissionName {
+  sync::Scope visit;
+  std::string mutation_id;
+
+  static absl::StatusOr<LateSubmissionName> Parse(std::string_view name) {
+    constexpr std::string_view kForm = "visits/{visit id}/lateSubmissions/{mutation id}";
+    constexpr std::string_view kCollection = "/lateSubmissions/";
+    const std::size_t at = name.find(kCollection);
+    if (at == std::string_view::npos) return NameInvalid(name, kForm);
+    absl::StatusOr<sync::Scope> visit = sync::Scope::Parse(name.substr(0, at));
+    const std::string_view mutation_id = name.substr(at + kCollection.size());
+    if (!visit.ok() || !visit->is_visit() || !sync::ValidateRecordId(mutation_id).ok()) {
+      return NameInvalid(name, kForm);
+    }
+    return LateSubmissionName{*std::move(visit), std::string(mutation_id)};
+  }
+  static std::string Format(std::string_view visit_scope, std::string_view mutation_id) {
+    return absl::StrCat(std::string(visit_scope), "/lateSubmissions/", std::string(mutation_id));
+  }
+  std::string str() const { return Format(visit.str(), mutation_id); }
+};
+
+}  // namespace vigil::server
+
+#endif  // VIGIL_SERVER_RECORDS_RESOURCE_NAMES_H_

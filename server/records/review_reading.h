@@ -1,0 +1,141 @@
+// What the review desk's reads share (review_queries.cc and its siblings):
+// page-token bindings, the errors of a List call, and Reading, the reads of
+// one answer at one snapshot with the caller's rights per scope. Internal to
+// server/records.
+#ifndef VIGIL_SERVER_RECORDS_REVIEW_READING_H_
+#define VIGIL_SERVER_RECORDS_REVIEW_READING_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "base/error_reason.h"
+#include "base/status_macros.h"
+#include "server/auth/access_policy.h"
+#include "server/auth/caller.h"
+#include "server/records/etag.h"
+#include "server/records/tables.h"
+#include "server/records/visit_index.h"
+#include "server/records/visit_lifecycle.h"
+#include "sync/merge.h"
+#include "sync/scope.h"
+#include "vigil/v1/review.pb.h"
+
+namespace vigil::server::review {
+
+using vigil::internal::VisitSummary;
+using vigil::v1::Record;
+
+inline absl::Status TokenInvalid() {
+  return WithReason(absl::InvalidArgumentError(
+                        "page_token is malformed, was altered, or belongs to another query or "
+                        "caller: start again without it"),
+                    "PAGE_TOKEN_INVALID");
+}
+
+inline absl::Status FilterInvalid(std::string_view field, std::string_view why) {
+  return WithReason(absl::InvalidArgumentError(absl::StrCat(std::string(field), ": ",
+                                                            std::string(why))),
+                    "FILTER_INVALID", {{"field", std::string(field)}});
+}
+
+// What a page token is bound to: the method, the caller and the query with
+// its paging fields cleared.
+template <typename Request>
+std::string Binding(std::string_view method, const Caller& caller, Request request) {
+  request.clear_page_token();
+  request.clear_page_size();
+  return absl::StrCat(std::string(method), "\n", caller.principal, "\n",
+                      sync::SerializeDeterministic(request));
+}
+
+
+inline vigil::v1::VisitCounts CountsOf(const VisitSummary& s) {
+  vigil::v1::VisitCounts counts;
+  counts.set_records(s.records());
+  counts.set_open_conflicts(s.open_conflicts());
+  counts.set_pending_late_submissions(s.pending_late());
+  return counts;
+}
+
+
+// The reads of one answer, at one snapshot.
+class Reading {
+ public:
+  Reading(storage::Storage& storage, const storage::KeyRing& keys, const AccessPolicy& policy,
+          const Caller& caller)
+      : snapshot_(storage.GetSnapshot()),
+        tables_(storage, snapshot_, keys),
+        index_(storage, snapshot_),
+        policy_(policy),
+        caller_(caller) {}
+
+  VisitIndexReader& index() { return index_; }
+  SnapshotTables& tables() { return tables_; }
+
+  // The caller's rights in the visit's scope (read once per scope).
+  absl::StatusOr<const ScopeGrant*> GrantFor(const std::string& scope) {
+    auto it = grants_.find(scope);
+    if (it == grants_.end()) {
+      ASSIGN_OR_RETURN(ScopeGrant grant, policy_.Grant(caller_, scope, tables_.view()));
+      it = grants_.emplace(scope, std::move(grant)).first;
+    }
+    return &it->second;
+  }
+
+  // The visit as the caller sees it, nullopt when it may not (or there is
+  // no Visit record).
+  absl::StatusOr<std::optional<vigil::v1::VisitView>> View(
+      std::string_view visit_id, const VisitSummary& summary,
+      std::optional<std::uint64_t> revision = std::nullopt) {
+    ASSIGN_OR_RETURN(const sync::Scope scope, sync::Scope::Visit(visit_id));
+    ASSIGN_OR_RETURN(const ScopeGrant* grant, GrantFor(scope.str()));
+    if (!grant->read) return std::nullopt;
+    // The index keeps the Visit record as last written, in the same commit.
+    std::optional<Record> record;
+    if (summary.has_record()) {
+      record = summary.visit_record();
+    } else {
+      ASSIGN_OR_RETURN(record, tables_.HeadInScope(visit_id, scope.str()));
+    }
+    if (!record.has_value() || !record->body().has_visit()) return std::nullopt;
+    if (revision.has_value() && *revision < record->revision()) {
+      absl::Status read = absl::NotFoundError("no such revision");
+      RETURN_IF_ERROR(tables_.ScanHistory(visit_id, *revision, *revision + 1,
+                                          [&](absl::StatusOr<Record> r, std::size_t) {
+                                            read = r.status();
+                                            if (r.ok()) record = *std::move(r);
+                                            return false;
+                                          }));
+      RETURN_IF_ERROR(read);
+    }
+    auto same_scope = [&](std::string_view id) { return tables_.HeadInScope(id, scope.str()); };
+    ASSIGN_OR_RETURN(Visibility visibility, Redact(*grant, *record, same_scope));
+    if (visibility == Visibility::kWithheld) return std::nullopt;
+    vigil::v1::VisitView view;
+    view.set_name(scope.str());
+    view.set_etag(RecordEtag(*record));
+    for (vigil::v1::VisitState to : AllowedVisitMoves(*grant, record->body().visit().state())) {
+      view.add_allowed_transitions(to);
+    }
+    *view.mutable_counts() = CountsOf(summary);
+    *view.mutable_record() = std::move(*record);
+    return view;
+  }
+
+ private:
+  const storage::Snapshot snapshot_;
+  SnapshotTables tables_;
+  VisitIndexReader index_;
+  const AccessPolicy& policy_;
+  const Caller& caller_;
+  std::map<std::string, ScopeGrant> grants_;
+};
+
+
+}  // namespace vigil::server::review
+
+#endif  // VIGIL_SERVER_RECORDS_REVIEW_READING_H_
