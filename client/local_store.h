@@ -235,6 +235,7 @@ inline LocalView ViewOf(const std::string& id, const LocalRecord& rec) {
                         rec.server().open_conflicts().end());
   view.withheld_fields.assign(rec.server().withheld_fields().begin(),
                               rec.server().withheld_fields().end());
+  view.review = rec.server().review();
   return view;
 }
 

@@ -131,6 +131,10 @@ struct LocalView {
   // Fields of the body the server withheld from this user (Record.
   // withheld_fields, as of the last pulled head): hidden, not empty.
   std::vector<std::string> withheld_fields;
+  // The NPM unit's review mark (Record.review, as of the last pulled head):
+  // accepted, a question for the team, or answered since; unset when never
+  // marked. Editing the record, or a Comment about it, answers it.
+  vigil::v1::ReviewMark review;
 };
 
 class Replica {

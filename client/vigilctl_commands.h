@@ -163,6 +163,10 @@ int ReviewVisits(const Globals& g, const ReviewFilterArgs& filter);
 int ReviewVisit(const Globals& g, const std::string& visit);
 // Late submissions of one visit (every visit when `visit` is empty).
 int ReviewLate(const Globals& g, const std::string& visit, bool decided);
+// `state`: accept or question.
+int ReviewMark(const Globals& g, const std::string& record_id, const std::string& state,
+               const std::string& question, const std::string& etag);
+int ReviewRecord(const Globals& g, const std::string& record_id);
 // `name`: visits/V/lateSubmissions/M, as `review late` lists it; `outcome`
 // accept or reject.
 int ReviewDecide(const Globals& g, const std::string& name, const std::string& outcome,

@@ -492,6 +492,21 @@ int main(int argc, char** argv) {
   review_late->add_flag("--decided", review_late_decided,
                         "the decided ones (accepted, rejected) instead of those waiting");
   on(review_late, [&] { return ReviewLate(g, review_late_visit, review_late_decided); });
+  std::string mark_record, mark_state, mark_question, mark_etag;
+  auto* review_mark = review->add_subcommand(
+      "mark", "mark a record of a visit: accepted, or a question the team answers on the tablet");
+  review_mark->add_option("record", mark_record, "record id")->required();
+  review_mark->add_option("state", mark_state, "accept or question")
+      ->required()
+      ->check(CLI::IsMember({"accept", "question"}));
+  review_mark->add_option("--question", mark_question, "the question (required for question)");
+  review_mark->add_option("--etag", mark_etag, "the etag as read (refused if stale)");
+  on(review_mark,
+     [&] { return ReviewMark(g, mark_record, mark_state, mark_question, mark_etag); });
+  auto* review_record =
+      review->add_subcommand("record", "one record as the server holds it, with its review mark");
+  review_record->add_option("record", mark_record, "record id")->required();
+  on(review_record, [&] { return ReviewRecord(g, mark_record); });
   std::string decide_name, decide_outcome, decide_reason, decide_etag;
   auto* review_decide = review->add_subcommand(
       "decide", "accept (apply now, merged with the head) or reject (keep, with a reason) a "

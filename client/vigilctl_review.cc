@@ -241,6 +241,66 @@ int ReviewDecide(const Globals& g, const std::string& name, const std::string& o
   return kExitOk;
 }
 
+namespace {
+
+std::string ServerRecordText(const vigil::v1::GetRecordResponse& r) {
+  const vigil::v1::Record& record = r.record();
+  const vigil::v1::ReviewMark& mark = record.review();
+  std::string text = absl::StrCat("record    ", record.id(), "\nscope     ", record.scope(),
+                                  "\nkind      ", KindOf(record.body()), "\nrevision  ",
+                                  record.revision(), "  etag ", r.etag());
+  if (mark.state() != vigil::v1::REVIEW_MARK_STATE_UNSPECIFIED) {
+    absl::StrAppend(&text, "\nreview    ", EnumWord(mark.state()), " by ",
+                    mark.reviewer_user_id(), " on revision ", mark.marked_revision(),
+                    mark.question().empty() ? "" : ": " + mark.question());
+    if (mark.state() == vigil::v1::REVIEW_MARK_STATE_ANSWERED) {
+      absl::StrAppend(&text, "\n          answered by ", mark.answered_by_user_id(),
+                      mark.answer_comment_id().empty()
+                          ? " (an edit)"
+                          : " in comment " + mark.answer_comment_id());
+    }
+  }
+  return text;
+}
+
+}  // namespace
+
+int ReviewMark(const Globals& g, const std::string& record_id, const std::string& state,
+               const std::string& question, const std::string& etag) {
+  int code = kExitOk;
+  ReviewSession s;
+  if (!Start(g, s, &code)) return code;
+  vigil::v1::MarkRecordRequest request;
+  request.set_name("records/" + record_id);
+  request.set_state(state == "accept" ? vigil::v1::REVIEW_MARK_STATE_ACCEPTED
+                                      : vigil::v1::REVIEW_MARK_STATE_QUESTION);
+  request.set_question(question);
+  request.set_etag(etag);
+  request.set_request_id(NewId());
+  vigil::v1::GetRecordResponse marked;
+  grpc::Status st = SameRequestRetried([&](grpc::ClientContext* context) {
+    return s.stub->MarkRecord(context, request, &marked);
+  });
+  if (!st.ok()) return Fail(absl::StrCat("marking ", record_id), st);
+  g.out().Result(JsonObject().Proto("record", marked), ServerRecordText(marked));
+  return kExitOk;
+}
+
+int ReviewRecord(const Globals& g, const std::string& record_id) {
+  int code = kExitOk;
+  ReviewSession s;
+  if (!Start(g, s, &code)) return code;
+  vigil::v1::GetRecordRequest request;
+  request.set_name("records/" + record_id);
+  vigil::v1::GetRecordResponse record;
+  auto context = CallContext();
+  if (grpc::Status st = s.stub->GetRecord(context.get(), request, &record); !st.ok()) {
+    return Fail(absl::StrCat("reading ", record_id), st);
+  }
+  g.out().Result(JsonObject().Proto("record", record), ServerRecordText(record));
+  return kExitOk;
+}
+
 int ReviewLate(const Globals& g, const std::string& visit, bool decided) {
   vigil::v1::ListLateSubmissionsRequest request;
   request.set_decided(decided);

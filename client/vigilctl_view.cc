@@ -141,7 +141,25 @@ JsonObject RecordJson(const LocalView& v) {
       .Bool("deleted", v.deleted)
       .Uint("open_conflicts", v.conflicts.size())
       .Proto("body", v.body);
+  if (v.review.state() != vigil::v1::REVIEW_MARK_STATE_UNSPECIFIED) o.Proto("review", v.review);
   return o;
+}
+
+// The NPM unit's mark, as the team reads it ("" when never marked).
+std::string ReviewText(const vigil::v1::ReviewMark& mark) {
+  switch (mark.state()) {
+    case vigil::v1::REVIEW_MARK_STATE_ACCEPTED:
+      return absl::StrCat("accepted by ", mark.reviewer_user_id());
+    case vigil::v1::REVIEW_MARK_STATE_QUESTION:
+      return absl::StrCat("question from ", mark.reviewer_user_id(), ": ", mark.question(),
+                          " (answer by editing the record or commenting on it)");
+    case vigil::v1::REVIEW_MARK_STATE_ANSWERED:
+      return absl::StrCat("answered by ", mark.answered_by_user_id(),
+                          mark.question().empty() ? "" : ": " + mark.question(),
+                          " (waits for review again)");
+    default:
+      return "";
+  }
 }
 
 std::string RecordLine(const LocalView& v) {
@@ -151,6 +169,8 @@ std::string RecordLine(const LocalView& v) {
   if (!v.conflicts.empty()) {
     absl::StrAppend(&flags, " [", Plural(v.conflicts.size(), "conflict", "conflicts"), "]");
   }
+  if (v.review.state() == vigil::v1::REVIEW_MARK_STATE_QUESTION) flags += " [question]";
+  if (v.review.state() == vigil::v1::REVIEW_MARK_STATE_ACCEPTED) flags += " [accepted]";
   return absl::StrCat(
       "  ", v.id, "  ", Pad(KindOf(v.body), 12), " ",
       Pad(v.server_revision == 0 ? "new" : absl::StrCat("rev ", v.server_revision), 7), " ",
@@ -193,6 +213,9 @@ int ShowRecord(const Globals& g, const std::string& record_id) {
       "\nrevision  ",
       view->server_revision == 0 ? "not yet on the server" : absl::StrCat(view->server_revision),
       view->pending ? "  (with local edits not yet synced)" : "", view->deleted ? "  DELETED" : "",
+      view->review.state() == vigil::v1::REVIEW_MARK_STATE_UNSPECIFIED
+          ? ""
+          : "\nreview    " + ReviewText(view->review),
       "\n\n", DescribeBody(view->body));
   for (const auto& c : view->conflicts) {
     conflicts.push_back(ConflictJson(c, *view));

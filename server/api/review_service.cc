@@ -194,4 +194,64 @@ grpc::ServerUnaryReactor* ReviewService::DecideLateSubmission(
   return reactor;
 }
 
+namespace {
+
+// The caller of a call about the record `name`, and its id; nullopt with
+// `reactor` finished when either is refused.
+std::optional<std::pair<Caller, std::string>> AdmitForRecord(Authenticator& auth,
+                                                             grpc::CallbackServerContext& context,
+                                                             grpc::ServerUnaryReactor* reactor,
+                                                             std::string_view name) {
+  std::optional<Caller> caller = Admit(auth, context, reactor);
+  if (!caller) return std::nullopt;
+  absl::StatusOr<std::string> id = ParseRecordName(name);
+  if (!id.ok()) {
+    reactor->Finish(ToGrpcStatus(id.status()));
+    return std::nullopt;
+  }
+  return std::make_pair(*std::move(caller), *std::move(id));
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* ReviewService::GetRecord(grpc::CallbackServerContext* context,
+                                                   const vigil::v1::GetRecordRequest* request,
+                                                   vigil::v1::GetRecordResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto call = AdmitForRecord(*auth_, *context, reactor, request->name());
+  if (!call) return reactor;
+  queries_->GetRecord(call->first, call->second, std::nullopt,
+                      [reactor, response](absl::StatusOr<vigil::v1::GetRecordResponse> record) {
+                        FinishUnary(reactor, std::move(record), response);
+                      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReviewService::MarkRecord(grpc::CallbackServerContext* context,
+                                                    const vigil::v1::MarkRecordRequest* request,
+                                                    vigil::v1::GetRecordResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto call = AdmitForRecord(*auth_, *context, reactor, request->name());
+  if (!call) return reactor;
+  RecordStore::MarkRequest mark;
+  mark.record_id = call->second;
+  mark.state = request->state();
+  mark.question = request->question();
+  mark.etag = request->etag();
+  mark.request_id = request->request_id();
+  const Caller caller = call->first;  // `call` moves into the callback
+  records_->MarkRecord(
+      caller, std::move(mark),
+      [this, reactor, response, call = *std::move(call)](absl::StatusOr<std::uint64_t> revision) {
+        if (!revision.ok()) return reactor->Finish(ToGrpcStatus(revision.status()));
+        // The record as the mark left it (its first result, for a retry).
+        queries_->GetRecord(
+            call.first, call.second, *revision,
+            [reactor, response](absl::StatusOr<vigil::v1::GetRecordResponse> record) {
+              FinishUnary(reactor, std::move(record), response);
+            });
+      });
+  return reactor;
+}
+
 }  // namespace vigil::server

@@ -34,6 +34,12 @@ class ReviewService final : public vigil::v1::ReviewService::CallbackService {
   grpc::ServerUnaryReactor* ListLateSubmissions(
       grpc::CallbackServerContext* context, const vigil::v1::ListLateSubmissionsRequest* request,
       vigil::v1::ListLateSubmissionsResponse* response) override;
+  grpc::ServerUnaryReactor* GetRecord(grpc::CallbackServerContext* context,
+                                      const vigil::v1::GetRecordRequest* request,
+                                      vigil::v1::GetRecordResponse* response) override;
+  grpc::ServerUnaryReactor* MarkRecord(grpc::CallbackServerContext* context,
+                                       const vigil::v1::MarkRecordRequest* request,
+                                       vigil::v1::GetRecordResponse* response) override;
   grpc::ServerUnaryReactor* GetLateSubmission(grpc::CallbackServerContext* context,
                                               const vigil::v1::GetLateSubmissionRequest* request,
                                               vigil::v1::LateSubmission* response) override;

@@ -239,6 +239,9 @@ absl::StatusOr<Visibility> VisibilityOf(const ScopeGrant& grant, const Record& r
 }
 
 absl::StatusOr<Visibility> Redact(const ScopeGrant& grant, Record& record, RecordLookup lookup) {
+  // The NPM unit's review marks are its working notes, not data for other
+  // services.
+  if (grant.service) record.clear_review();
   ASSIGN_OR_RETURN(Shown shown, Decide(grant, record, lookup));
   if (shown.visibility != Visibility::kRedacted) return shown.visibility;
   google::protobuf::Message* kind = record.mutable_body()->GetReflection()->MutableMessage(

@@ -32,8 +32,7 @@ absl::StatusOr<std::map<std::string, std::string>> Expected(storage::RangeScanFn
     const std::string_view visit_id = sync::VisitIdOf(record.scope());
     if (visit_id.empty()) return absl::OkStatus();
     VisitSummary& s = summaries[std::string(visit_id)];
-    if (!record.deleted()) s.set_records(s.records() + 1);
-    s.set_open_conflicts(s.open_conflicts() + record.open_conflicts_size());
+    CountRecord(s, record, +1);
     if (record.id() == visit_id && record.body().has_visit()) visit_records[record.id()] = record;
     return absl::OkStatus();
   }));

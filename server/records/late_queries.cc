@@ -16,6 +16,7 @@
 namespace vigil::server {
 namespace {
 
+using review::AuditedAnswer;
 using review::Binding;
 using review::Reading;
 using vigil::v1::Record;
@@ -81,22 +82,6 @@ absl::StatusOr<vigil::v1::LateSubmission> ViewOfLate(Reading& reading, std::stri
     sensitive_ids.push_back(m.record_id());
   }
   return late;
-}
-
-// Runs `read` (collecting the sensitive records it shows), then audits
-// those reads before `done` gets the answer.
-template <typename Response, typename Done>
-void AuditedAnswer(storage::Storage& storage, const Caller& caller,
-                   absl::FunctionRef<absl::StatusOr<Response>(std::vector<std::string>&)> read,
-                   Done done) {
-  std::vector<std::string> sensitive_ids;
-  absl::StatusOr<Response> answer = read(sensitive_ids);
-  if (!answer.ok()) return done(answer.status());
-  AuditReads(storage, caller, std::move(sensitive_ids),
-             [answer = *std::move(answer), done = std::move(done)](absl::Status audited) mutable {
-               if (!audited.ok()) return done(audited);
-               done(std::move(answer));
-             });
 }
 
 }  // namespace

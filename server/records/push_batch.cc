@@ -100,7 +100,9 @@ absl::Status PushBatch::Run(Pending& p) {
   ASSIGN_OR_RETURN(const bool held, HoldIfLocked(p));
   if (held) return absl::OkStatus();
   RETURN_IF_ERROR(RecordVisitMove(p));
-  return Persist(p);
+  RETURN_IF_ERROR(AnswerMark(p));
+  RETURN_IF_ERROR(Persist(p));
+  return AnswerByReply(p);
 }
 
 absl::Status PushBatch::Denied(const Pending& p) const {
@@ -430,6 +432,59 @@ absl::Status PushBatch::RecordVisitMove(Pending& p) {
                                                       std::to_string(p.open_conflicts)
                                                 : std::string()),
                                "records/" + after.id()));
+}
+
+namespace {
+
+// Whether `mark` waits on the team: accepted, or with a question.
+bool MarkStands(const vigil::v1::ReviewMark& mark) {
+  return mark.state() == vigil::v1::REVIEW_MARK_STATE_ACCEPTED ||
+         mark.state() == vigil::v1::REVIEW_MARK_STATE_QUESTION;
+}
+
+void Answer(vigil::v1::ReviewMark& mark, const Caller& by, absl::Time now) {
+  mark.set_state(vigil::v1::REVIEW_MARK_STATE_ANSWERED);
+  mark.set_answered_by_user_id(by.principal);
+  *mark.mutable_answered_at() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+}
+
+}  // namespace
+
+absl::Status PushBatch::AnswerMark(Pending& p) {
+  // The NPM unit's own edits (a resolution, a move) leave its marks alone.
+  if (p.grant->reviewer || !p.outcome->changed || !p.head.has_value() ||
+      !MarkStands(p.head->review())) {
+    return absl::OkStatus();
+  }
+  vigil::v1::ReviewMark& mark = *p.outcome->record.mutable_review();
+  Answer(mark, caller_, now_);
+  mark.set_answer_mutation_id(p.m->mutation_id());
+  return absl::OkStatus();
+}
+
+absl::Status PushBatch::AnswerByReply(Pending& p) {
+  const Record& written = p.outcome->record;
+  if (p.grant->reviewer || p.head.has_value() || !written.body().has_comment() ||
+      written.deleted()) {
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(std::optional<Record> subject,
+                   tables_.HeadInScope(written.body().comment().subject_record_id(), p.scope));
+  if (!subject.has_value() || subject->review().state() != vigil::v1::REVIEW_MARK_STATE_QUESTION) {
+    return absl::OkStatus();
+  }
+  Record next = *subject;
+  Answer(*next.mutable_review(), caller_, now_);
+  next.mutable_review()->set_answer_comment_id(written.id());
+  return WriteServerRevision(*subject, next, "review.answered");
+}
+
+absl::Status PushBatch::WriteServerRevision(const Record& head, Record& next, std::string action) {
+  next.set_revision(head.revision() + 1);
+  next.set_seq(tables_.context().NextSeq());
+  RETURN_IF_ERROR(tables_.WriteHead(head, next));
+  touched_[next.scope()] = next.seq();
+  return audit_.Append(AuditOf(caller_, std::move(action), "records/" + next.id()));
 }
 
 absl::Status PushBatch::Persist(Pending& p) {

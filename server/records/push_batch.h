@@ -26,8 +26,13 @@
 //   HoldIfLocked      a locked visit's mutation goes to the late queue
 //   RecordVisitMove   the move's VisitTransition, its reviewer, its audit
 //                     entry; a new Visit record's team from the team table
+//   AnswerMark        a team member's change of a record under a review
+//                     mark (Record.review) answers the mark
 //   Persist           head, history, change feed, view epochs, audit, the
 //                     stored result (with the pushed body when it was merged)
+//   AnswerByReply     a team member's new Comment on a record with a
+//                     question answers the question (a revision of that
+//                     record)
 //
 // Any step's error fails the whole batch: the commit writes nothing.
 #ifndef VIGIL_SERVER_RECORDS_PUSH_BATCH_H_
@@ -76,6 +81,14 @@ class PushBatch {
   absl::Status ApplyAccepted(vigil::v1::Mutation held, const vigil::v1::LateDecision& decision,
                              vigil::v1::MutationResult& result);
 
+  // Writes `next` as the revision after `head` that the server makes
+  // itself (a review mark, a mark answered by a reply): the body and its
+  // edit stamps as they were, into the head, history, change feed and
+  // indexes like any revision, audited as `action`. `next.revision()` is
+  // set here.
+  absl::Status WriteServerRevision(const vigil::v1::Record& head, vigil::v1::Record& next,
+                                   std::string action);
+
   // The newest seq of each scope the batch changed.
   const std::map<std::string, std::uint64_t>& touched() const { return touched_; }
 
@@ -113,7 +126,9 @@ class PushBatch {
   absl::Status AuthorizeOutcome(Pending& p);
   absl::StatusOr<bool> HoldIfLocked(Pending& p);
   absl::Status RecordVisitMove(Pending& p);
+  absl::Status AnswerMark(Pending& p);
   absl::Status Persist(Pending& p);
+  absl::Status AnswerByReply(Pending& p);
 
   // The caller's rights in `scope`, read once per batch through the commit.
   absl::StatusOr<const ScopeGrant*> Writable(const std::string& scope);

@@ -5,7 +5,7 @@
 // Every read is redacted by AccessPolicy for its caller and audited when it
 // shows sensitive content. The tables it stands on are in tables.h.
 // Files: record_store.cc (push), pull.cc, history.cc, visit_moves.cc,
-// late_decisions.cc.
+// late_decisions.cc, review_marks.cc.
 #ifndef VIGIL_SERVER_RECORDS_RECORD_STORE_H_
 #define VIGIL_SERVER_RECORDS_RECORD_STORE_H_
 
@@ -128,6 +128,26 @@ class RecordStore {
     std::string request_id;
   };
   void DecideLate(const Caller& caller, LateDecisionRequest request, MoveDoneFn done);
+
+  // A reviewer's mark on a record of a visit (ReviewService.MarkRecord;
+  // review_marks.cc), in one commit: the next revision of the record with
+  // `state` and `question` in Record.review, its body unchanged, under
+  // `request_id` (a retry gets the first result's revision, the same id
+  // for another request is ALREADY_EXISTS, MUTATION_ID_REUSED).
+  // PERMISSION_DENIED (REVIEWER_ONLY); INVALID_ARGUMENT
+  // (REVIEW_MARK_INVALID, QUESTION_REQUIRED, REQUEST_ID_INVALID,
+  // NOT_A_VISIT_RECORD); NOT_FOUND (RESOURCE_NOT_FOUND); ABORTED
+  // (ETAG_MISMATCH); FAILED_PRECONDITION (VISIT_LOCKED, RECORD_DELETED).
+  // `done` gets the marked revision.
+  struct MarkRequest {
+    std::string record_id;
+    vigil::v1::ReviewMarkState state = vigil::v1::REVIEW_MARK_STATE_UNSPECIFIED;
+    std::string question;
+    std::string etag;
+    std::string request_id;
+  };
+  using MarkDoneFn = absl::AnyInvocable<void(absl::StatusOr<std::uint64_t>)>;
+  void MarkRecord(const Caller& caller, MarkRequest request, MarkDoneFn done);
 
   // The record engine's side of a change of a visit's team, inside that
   // commit (IdentityStore::SetTeamChangedHook; visit_team.h).

@@ -27,6 +27,16 @@ inline absl::StatusOr<sync::Scope> ParseVisitName(std::string_view name) {
   return scope;
 }
 
+// "records/{record id}": the record id, or INVALID_ARGUMENT (NAME_INVALID).
+inline absl::StatusOr<std::string> ParseRecordName(std::string_view name) {
+  constexpr std::string_view kCollection = "records/";
+  if (name.substr(0, kCollection.size()) != kCollection ||
+      !sync::ValidateRecordId(name.substr(kCollection.size())).ok()) {
+    return NameInvalid(name, "records/{record id}");
+  }
+  return std::string(name.substr(kCollection.size()));
+}
+
 // "visits/{visit id}/lateSubmissions/{mutation id}".
 struct LateSubmissionName {
   sync::Scope visit;

@@ -29,6 +29,7 @@
 namespace vigil::server {
 namespace {
 
+using review::AuditedAnswer;
 using review::Binding;
 using review::CountsOf;
 using review::FilterInvalid;
@@ -259,6 +260,47 @@ absl::StatusOr<vigil::v1::ListVisitsResponse> ReviewQueries::ListVisits(
       }));
   RETURN_IF_ERROR(failed);
   return response;
+}
+
+void ReviewQueries::GetRecord(const Caller& caller, std::string_view record_id,
+                              std::optional<std::uint64_t> revision, GetRecordDoneFn done) {
+  AuditedAnswer<vigil::v1::GetRecordResponse>(
+      *storage_, caller,
+      [&](std::vector<std::string>& sensitive_ids)
+          -> absl::StatusOr<vigil::v1::GetRecordResponse> {
+        Reading reading(*storage_, *keys_, *policy_, caller);
+        SnapshotTables& tables = reading.tables();
+        auto absent = [&]() -> absl::Status {
+          if (!AccessPolicy::MayLearnOfAbsence(caller)) return AccessPolicy::Denied();
+          return WithReason(absl::NotFoundError("there is no such record"), "RESOURCE_NOT_FOUND",
+                            {{"name", absl::StrCat("records/", std::string(record_id))}});
+        };
+        ASSIGN_OR_RETURN(std::optional<Record> head, tables.Head(record_id));
+        if (!head.has_value()) return absent();
+        ASSIGN_OR_RETURN(const ScopeGrant* grant, reading.GrantFor(head->scope()));
+        if (!grant->read) return AccessPolicy::Denied();
+        vigil::v1::GetRecordResponse response;
+        Record& record = *response.mutable_record();
+        record = *head;
+        if (revision.has_value() && *revision < head->revision()) {
+          absl::Status read = absent();
+          RETURN_IF_ERROR(tables.ScanHistory(record_id, *revision, *revision + 1,
+                                             [&](absl::StatusOr<Record> r, std::size_t) {
+                                               read = r.status();
+                                               if (r.ok()) record = *std::move(r);
+                                               return false;
+                                             }));
+          RETURN_IF_ERROR(read);
+        }
+        response.set_etag(RecordEtag(record));
+        const std::string scope = head->scope();
+        auto same_scope = [&](std::string_view id) { return tables.HeadInScope(id, scope); };
+        ASSIGN_OR_RETURN(Visibility shown, Redact(*grant, record, same_scope));
+        if (shown == Visibility::kWithheld) return AccessPolicy::Denied();
+        if (IsSensitive(record.body())) sensitive_ids.push_back(record.id());
+        return response;
+      },
+      std::move(done));
 }
 
 absl::StatusOr<vigil::v1::ListCommentsResponse> ReviewQueries::ListComments(

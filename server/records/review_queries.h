@@ -63,6 +63,16 @@ class ReviewQueries {
   absl::StatusOr<vigil::v1::ListVisitsResponse> ListVisits(
       const Caller& caller, const vigil::v1::ListVisitsRequest& request);
 
+  // A record as the caller may see it, at its head or at `revision` (the
+  // one a mark produced, for its first result), with its etag.
+  // PERMISSION_DENIED (SCOPE_NOT_PERMITTED) when it may not see it or there
+  // is none (reviewers: NOT_FOUND, RESOURCE_NOT_FOUND). Sensitive content
+  // shown is audited before `done` runs.
+  using GetRecordDoneFn =
+      absl::AnyInvocable<void(absl::StatusOr<vigil::v1::GetRecordResponse>)>;
+  void GetRecord(const Caller& caller, std::string_view record_id,
+                 std::optional<std::uint64_t> revision, GetRecordDoneFn done);
+
   // The late submissions of the visit (`visit_id`; every visit when
   // empty); `done` runs once the reads of sensitive ones are audited.
   using LateDoneFn =

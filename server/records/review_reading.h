@@ -9,6 +9,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -17,6 +20,7 @@
 #include "server/auth/access_policy.h"
 #include "server/auth/caller.h"
 #include "server/records/etag.h"
+#include "server/records/read_audit.h"
 #include "server/records/tables.h"
 #include "server/records/visit_index.h"
 #include "server/records/visit_lifecycle.h"
@@ -58,6 +62,7 @@ inline vigil::v1::VisitCounts CountsOf(const VisitSummary& s) {
   counts.set_records(s.records());
   counts.set_open_conflicts(s.open_conflicts());
   counts.set_pending_late_submissions(s.pending_late());
+  counts.set_unreviewed_records(s.unreviewed());
   return counts;
 }
 
@@ -135,6 +140,22 @@ class Reading {
   std::map<std::string, ScopeGrant> grants_;
 };
 
+
+// Runs `read` (collecting the sensitive records it shows), then audits
+// those reads before `done` gets the answer.
+template <typename Response, typename Done>
+inline void AuditedAnswer(storage::Storage& storage, const Caller& caller,
+                   absl::FunctionRef<absl::StatusOr<Response>(std::vector<std::string>&)> read,
+                   Done done) {
+  std::vector<std::string> sensitive_ids;
+  absl::StatusOr<Response> answer = read(sensitive_ids);
+  if (!answer.ok()) return done(answer.status());
+  AuditReads(storage, caller, std::move(sensitive_ids),
+             [answer = *std::move(answer), done = std::move(done)](absl::Status audited) mutable {
+               if (!audited.ok()) return done(audited);
+               done(std::move(answer));
+             });
+}
 
 }  // namespace vigil::server::review
 

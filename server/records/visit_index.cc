@@ -14,11 +14,20 @@
 namespace vigil::server {
 namespace {
 
+
 using google::protobuf::util::TimeUtil;
 using storage::ColumnFamily;
 using storage::KeyBuilder;
 using vigil::internal::VisitSummary;
 using vigil::v1::Record;
+
+// A live record a reviewer has yet to look at: anything but the Visit record
+// and comments, never marked or answered since.
+bool AwaitsReview(const Record& r) {
+  if (r.deleted() || r.body().has_visit() || r.body().has_comment()) return false;
+  return r.review().state() != vigil::v1::REVIEW_MARK_STATE_ACCEPTED &&
+         r.review().state() != vigil::v1::REVIEW_MARK_STATE_QUESTION;
+}
 
 std::string SummaryKey(std::string_view visit_id) {
   return KeyBuilder().AddString("visit").AddString(visit_id).key();
@@ -196,14 +205,16 @@ absl::Status VisitIndexWriter::Put(std::string_view visit_id, const VisitSummary
   return absl::OkStatus();
 }
 
+void CountRecord(VisitSummary& s, const Record& r, int sign) {
+  if (!r.deleted()) s.set_records(s.records() + sign);
+  if (AwaitsReview(r)) s.set_unreviewed(s.unreviewed() + sign);
+  s.set_open_conflicts(s.open_conflicts() + sign * r.open_conflicts_size());
+}
+
 absl::Status VisitIndexWriter::HeadWritten(const std::optional<Record>& previous,
                                            const Record& record, FacilityFn facility) {
   // A record counts in its visit's summary: out of the previous one's, into
   // the new one's (the same unless the record moved scope).
-  auto count = [](VisitSummary& s, const Record& r, int sign) {
-    if (!r.deleted()) s.set_records(s.records() + sign);
-    s.set_open_conflicts(s.open_conflicts() + sign * r.open_conflicts_size());
-  };
   const std::string was_in = previous.has_value() ? std::string(VisitOf(*previous)) : "";
   const std::string is_in(VisitOf(record));
   std::vector<std::string> visits;
@@ -212,8 +223,8 @@ absl::Status VisitIndexWriter::HeadWritten(const std::optional<Record>& previous
   for (const std::string& visit_id : visits) {
     ASSIGN_OR_RETURN(VisitSummary before, Summary(visit_id));
     VisitSummary after = before;
-    if (visit_id == was_in) count(after, *previous, -1);
-    if (visit_id == is_in) count(after, record, +1);
+    if (visit_id == was_in) CountRecord(after, *previous, -1);
+    if (visit_id == is_in) CountRecord(after, record, +1);
     if (record.id() == visit_id && record.body().has_visit()) {
       ASSIGN_OR_RETURN(std::optional<vigil::v1::Facility> of,
                        facility(record.body().visit().facility_id()));

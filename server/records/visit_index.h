@@ -36,6 +36,11 @@ struct VisitIndexKey {
   std::string value;
 };
 
+// Adds `record` to (sign +1) or takes it from (-1) the counts of its
+// visit's summary: records, open conflicts, unreviewed records.
+void CountRecord(vigil::internal::VisitSummary& summary, const vigil::v1::Record& record,
+                 int sign);
+
 class VisitIndexWriter {
  public:
   // Reads through `ctx`, the commit that writes. `facility` looks up a

@@ -957,6 +957,127 @@ TEST_F(ReplicaTest, TheTabletLearnsTheNpmUnitsDecisionsOnLateEdits) {
   EXPECT_TRUE(report->late_decided.empty()) << "told once";
 }
 
+// A reviewer's marks reach the team's tablets at their next sync; a reply
+// (a Comment about the record) answers a question, an edit answers any
+// mark, and the visit's count of unreviewed records follows.
+TEST_F(ReplicaTest, ReviewMarksReachTheTabletAndTheTeamAnswersThem) {
+  auto anna = Tablet("anna");
+  auto rita = Tablet("rita", v1::ROLE_NPM_REVIEWER, v1::TEAM_ROLE_UNSPECIFIED);
+  auto asked = anna->Create(scope_, Finding("Cell 4", 2));
+  auto accepted = anna->Create(scope_, Finding("Yard", 1));
+  ASSERT_OK(asked.status());
+  ASSERT_OK(accepted.status());
+  ASSERT_OK(anna->Sync(Fast()).status());
+  RecordBody visit;
+  visit.mutable_visit()->set_state(v1::VISIT_STATE_IN_PROGRESS);
+  ASSERT_OK(rita->Create(scope_, visit, visit_id_).status());
+  ASSERT_OK(rita->Sync(Fast()).status());
+
+  auto review = v1::ReviewService::NewStub(server_.ChannelWithToken(server_.ReviewerToken()));
+  auto reason = [](const grpc::Status& s) {
+    auto info = client::ErrorInfoOf(s);
+    return info.ok() ? info->reason() : "<none>";
+  };
+  auto unreviewed = [&] {
+    grpc::ClientContext ctx;
+    v1::GetVisitRequest request;
+    request.set_name(scope_);
+    v1::VisitView view;
+    EXPECT_TRUE(review->GetVisit(&ctx, request, &view).ok());
+    return view.counts().unreviewed_records();
+  };
+  auto mark = [&](const std::string& id, v1::ReviewMarkState state, const std::string& question,
+                  const std::string& etag = "", std::string request_id = "",
+                  v1::GetRecordResponse* out = nullptr) {
+    grpc::ClientContext ctx;
+    v1::MarkRecordRequest request;
+    request.set_name("records/" + id);
+    request.set_state(state);
+    request.set_question(question);
+    request.set_etag(etag);
+    request.set_request_id(request_id.empty() ? NewId(rng_) : request_id);
+    v1::GetRecordResponse ignored;
+    return review->MarkRecord(&ctx, request, out ? out : &ignored);
+  };
+  EXPECT_EQ(unreviewed(), 2u);
+
+  grpc::Status s = mark(*asked, v1::REVIEW_MARK_STATE_QUESTION, "");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(reason(s), "QUESTION_REQUIRED");
+  s = mark(*asked, v1::REVIEW_MARK_STATE_ANSWERED, "");
+  EXPECT_EQ(reason(s), "REVIEW_MARK_INVALID");
+  s = mark(*asked, v1::REVIEW_MARK_STATE_ACCEPTED, "", "\"stale\"");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(reason(s), "ETAG_MISMATCH");
+  auto lena = v1::ReviewService::NewStub(server_.ChannelWithToken(*server_.EnrollUser(
+      "lena", v1::ROLE_TEAM_LEAD)));
+  {
+    grpc::ClientContext ctx;
+    v1::MarkRecordRequest request;
+    request.set_name("records/" + *accepted);
+    request.set_state(v1::REVIEW_MARK_STATE_ACCEPTED);
+    request.set_request_id(NewId(rng_));
+    v1::GetRecordResponse out;
+    s = lena->MarkRecord(&ctx, request, &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(reason(s), "REVIEWER_ONLY");
+  }
+  const std::string request_id = NewId(rng_);
+  v1::GetRecordResponse first, retry;
+  ASSERT_TRUE(
+      mark(*asked, v1::REVIEW_MARK_STATE_QUESTION, "Which cell block?", "", request_id, &first)
+          .ok());
+  EXPECT_EQ(first.record().review().state(), v1::REVIEW_MARK_STATE_QUESTION);
+  EXPECT_EQ(first.record().review().reviewer_user_id(), "reviewer");
+  EXPECT_EQ(first.record().review().marked_revision(), 1u);
+  EXPECT_EQ(first.record().revision(), 2u);
+  EXPECT_EQ(first.record().body().finding().title(), "Cell 4") << "the body is unchanged";
+  ASSERT_TRUE(
+      mark(*asked, v1::REVIEW_MARK_STATE_QUESTION, "Which cell block?", "", request_id, &retry)
+          .ok());
+  EXPECT_EQ(retry.record().revision(), 2u) << "a retry gets the first result";
+  s = mark(*accepted, v1::REVIEW_MARK_STATE_ACCEPTED, "", "", request_id);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(reason(s), "MUTATION_ID_REUSED");
+  ASSERT_TRUE(mark(*accepted, v1::REVIEW_MARK_STATE_ACCEPTED, "").ok());
+  EXPECT_EQ(unreviewed(), 0u);
+
+  // The tablet shows both marks after its next sync.
+  ASSERT_OK(anna->Sync(Fast()).status());
+  EXPECT_EQ(anna->Get(*asked)->review.state(), v1::REVIEW_MARK_STATE_QUESTION);
+  EXPECT_EQ(anna->Get(*asked)->review.question(), "Which cell block?");
+  EXPECT_EQ(anna->Get(*accepted)->review.state(), v1::REVIEW_MARK_STATE_ACCEPTED);
+
+  // Anna replies to the question and edits the accepted finding: both wait
+  // for review again, and say how they were answered.
+  RecordBody reply;
+  reply.mutable_comment()->set_subject_record_id(*asked);
+  reply.mutable_comment()->set_text("Block C, ground floor");
+  auto reply_id = anna->Create(scope_, reply);
+  ASSERT_OK(reply_id.status());
+  ASSERT_OK(anna->Edit(*accepted, Finding("Yard, no shade", 1)));
+  ASSERT_OK(anna->Sync(Fast()).status());
+  ASSERT_OK(anna->Sync(Fast()).status());
+  const v1::ReviewMark answered = anna->Get(*asked)->review;
+  EXPECT_EQ(answered.state(), v1::REVIEW_MARK_STATE_ANSWERED);
+  EXPECT_EQ(answered.question(), "Which cell block?");
+  EXPECT_EQ(answered.answered_by_user_id(), "anna");
+  EXPECT_EQ(answered.answer_comment_id(), *reply_id);
+  const v1::ReviewMark edited = anna->Get(*accepted)->review;
+  EXPECT_EQ(edited.state(), v1::REVIEW_MARK_STATE_ANSWERED);
+  EXPECT_FALSE(edited.answer_mutation_id().empty());
+  EXPECT_EQ(unreviewed(), 2u);
+
+  // The mark is server-written: a push cannot set it, and the reviewer's
+  // own edit leaves it alone.
+  ASSERT_TRUE(mark(*accepted, v1::REVIEW_MARK_STATE_ACCEPTED, "").ok());
+  ASSERT_OK(rita->Sync(Fast()).status());
+  ASSERT_OK(rita->Edit(*accepted, Finding("Yard, no shade at all", 1)));
+  ASSERT_OK(rita->Sync(Fast()).status());
+  EXPECT_EQ(rita->Get(*accepted)->review.state(), v1::REVIEW_MARK_STATE_ACCEPTED);
+  EXPECT_EQ(unreviewed(), 1u);
+}
+
 TEST_F(ReplicaTest, ARefusedEditKeepsItsScopeOnTheDevice) {
   // Not on the team: the edit is refused and parked with its content.
   auto anna = Tablet("anna", v1::ROLE_FIELD_MONITOR, v1::TEAM_ROLE_UNSPECIFIED);

@@ -830,6 +830,21 @@ TEST(VigilctlTest, ReviewWalkthroughSendBackReachesTheTeam) {
   EXPECT_NE(r.out.find("you may move it to: submitted"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("team: lena"), std::string::npos) << r.out;
 
+  // A question on a finding reaches the lead's tablet; her comment answers it.
+  r = cli(lena, {"--json", "finding", "create", "--visit", visit, "--title", "Block C cells"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  const std::string finding = Str(r.Json()[0], {"id"});
+  ASSERT_EQ(cli(lena, {"sync"}).exit_code, kOk);
+  r = cli(rita, {"review", "mark", finding, "question"});
+  EXPECT_NE(r.err.find("QUESTION_REQUIRED"), std::string::npos) << Describe(r);
+  r = cli(rita, {"review", "mark", finding, "question", "--question", "How many cells?"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_NE(r.out.find("question by rita"), std::string::npos) << r.out;
+  ASSERT_EQ(cli(lena, {"sync"}).exit_code, kOk);
+  r = cli(lena, {"show-record", finding});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_NE(r.out.find("question from rita: How many cells?"), std::string::npos) << r.out;
+
   // Approved, the visit holds what the lead sends later, for the office.
   ASSERT_EQ(cli(lena, {"review", "move", visit, "submitted"}).exit_code, kOk);
   ASSERT_EQ(cli(rita, {"review", "move", visit, "in-review"}).exit_code, kOk);
@@ -843,6 +858,17 @@ TEST(VigilctlTest, ReviewWalkthroughSendBackReachesTheTeam) {
   ASSERT_EQ(r.exit_code, kOk) << Describe(r);
   ASSERT_EQ(r.Json().size(), 1u) << r.out;
   EXPECT_EQ(Str(r.Json()[0], {"late_submission", "mutation", "author"}), "lena") << r.out;
+  const std::string late = Str(r.Json()[0], {"late_submission", "name"});
+  r = cli(rita, {"review", "decide", late, "reject"});
+  EXPECT_NE(r.err.find("REASON_REQUIRED"), std::string::npos) << Describe(r);
+  r = cli(rita, {"review", "decide", late, "reject", "--reason", "seen after approval"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_NE(r.out.find("rejected by rita: seen after approval"), std::string::npos) << r.out;
+  ASSERT_EQ(cli(lena, {"sync"}).exit_code, kOk);
+  r = cli(lena, {"--json", "status"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_NE(r.out.find("late_rejected"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("seen after approval"), std::string::npos) << r.out;
   r = cli(rita, {"review", "comments", visit});
   ASSERT_EQ(r.exit_code, kOk) << Describe(r);
 }

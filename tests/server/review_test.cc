@@ -673,6 +673,31 @@ TEST_F(ReviewTest, TheVisitIndexEqualsAFullScanAndIsRebuilt) {
     }
     EXPECT_EQ(decided, 2);
   }
+  // Marks on some findings of the open visits: the unreviewed count follows,
+  // and a service account never sees a mark.
+  int marked = 0;
+  for (const auto& [id, where] : findings) {
+    if (where.first == visits[2] || marked == 3) continue;
+    grpc::ClientContext mark_ctx;
+    v1::MarkRecordRequest mark;
+    mark.set_name("records/" + id);
+    mark.set_state(marked % 2 ? v1::REVIEW_MARK_STATE_ACCEPTED : v1::REVIEW_MARK_STATE_QUESTION);
+    mark.set_question("why?");
+    mark.set_request_id(NewId());
+    v1::GetRecordResponse out;
+    grpc::Status s = reviewer.review->MarkRecord(&mark_ctx, mark, &out);
+    if (s.error_code() == StatusCode::FAILED_PRECONDITION) continue;  // deleted
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ++marked;
+    grpc::ClientContext get_ctx;
+    v1::GetRecordRequest get;
+    get.set_name("records/" + id);
+    v1::GetRecordResponse seen;
+    ASSERT_TRUE(As("service").review->GetRecord(&get_ctx, get, &seen).ok());
+    EXPECT_FALSE(seen.record().has_review());
+    EXPECT_EQ(seen.record().body().finding().title(), out.record().body().finding().title());
+  }
+  EXPECT_EQ(marked, 3);
   grpc::ClientContext ctx;
   v1::RemoveTeamMemberRequest remove;
   remove.set_visit_id(visits[1]);
