@@ -153,6 +153,11 @@ int Conflicts(const Globals& g, const std::string& scope);
 int Resolve(const Globals& g, const std::string& record_id, const std::string& conflict_id,
             std::optional<int> take, std::optional<std::string> value);
 
+// A conflict of `record` side by side, as text and as JSON
+// (vigilctl_view.cc): shared by the tablet's and the review desk's views.
+std::string ConflictText(const vigil::v1::Conflict& c, const client::LocalView& record);
+JsonObject ConflictJson(const vigil::v1::Conflict& c, const client::LocalView& record);
+
 // --- Review (vigilctl_review.cc): vigil.v1.ReviewService. ---
 struct ReviewFilterArgs {
   std::string facility_id, state, type, member, reviewer;
@@ -167,6 +172,16 @@ int ReviewLate(const Globals& g, const std::string& visit, bool decided);
 int ReviewMark(const Globals& g, const std::string& record_id, const std::string& state,
                const std::string& question, const std::string& etag);
 int ReviewRecord(const Globals& g, const std::string& record_id);
+struct ConflictFilterArgs {
+  std::string visit, facility, kind, path;
+};
+int ReviewConflicts(const Globals& g, const ConflictFilterArgs& filter);
+// `name`: conflicts/ID, as `review conflicts` lists it.
+int ReviewConflict(const Globals& g, const std::string& name);
+// Exactly one of `take` (a side's number) and `value` (the new value, as
+// `resolve` reads it on the tablet).
+int ReviewResolve(const Globals& g, const std::string& name, std::optional<int> take,
+                  const std::optional<std::string>& value, const std::string& reason);
 // `name`: visits/V/lateSubmissions/M, as `review late` lists it; `outcome`
 // accept or reject.
 int ReviewDecide(const Globals& g, const std::string& name, const std::string& outcome,

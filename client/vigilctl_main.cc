@@ -507,6 +507,30 @@ int main(int argc, char** argv) {
       review->add_subcommand("record", "one record as the server holds it, with its review mark");
   review_record->add_option("record", mark_record, "record id")->required();
   on(review_record, [&] { return ReviewRecord(g, mark_record); });
+  ConflictFilterArgs conflict_filter;
+  auto* review_conflicts = review->add_subcommand(
+      "conflicts", "open conflicts across visits, oldest first (those of visits you may read)");
+  review_conflicts->add_option("--visit", conflict_filter.visit, "only this visit");
+  review_conflicts->add_option("--facility", conflict_filter.facility, "only visits to this facility");
+  review_conflicts->add_option("--kind", conflict_filter.kind, "only records of this kind");
+  review_conflicts->add_option("--path", conflict_filter.path, "only at or under this field path");
+  on(review_conflicts, [&] { return ReviewConflicts(g, conflict_filter); });
+  std::string conflict_name, resolve_reason;
+  auto* review_conflict =
+      review->add_subcommand("conflict", "one conflict side by side, with its record");
+  review_conflict->add_option("name", conflict_name, "conflicts/ID, as listed")->required();
+  on(review_conflict, [&] { return ReviewConflict(g, conflict_name); });
+  std::optional<int> resolve_take;
+  std::optional<std::string> resolve_value;
+  auto* review_resolve = review->add_subcommand(
+      "resolve", "resolve a conflict from the desk: take a side, or write a new value");
+  review_resolve->add_option("name", conflict_name, "conflicts/ID, as listed")->required();
+  auto* take_opt = review_resolve->add_option("--take", resolve_take, "the side to keep (0: base)");
+  review_resolve->add_option("--value", resolve_value, "the new value")->excludes(take_opt);
+  review_resolve->add_option("--reason", resolve_reason, "why (kept as a comment)")->required();
+  on(review_resolve, [&] {
+    return ReviewResolve(g, conflict_name, resolve_take, resolve_value, resolve_reason);
+  });
   std::string decide_name, decide_outcome, decide_reason, decide_etag;
   auto* review_decide = review->add_subcommand(
       "decide", "accept (apply now, merged with the head) or reject (keep, with a reason) a "

@@ -301,6 +301,113 @@ int ReviewRecord(const Globals& g, const std::string& record_id) {
   return kExitOk;
 }
 
+namespace {
+
+// A server record as the tablet's views take it.
+client::LocalView ViewOfServer(const vigil::v1::Record& record) {
+  client::LocalView view;
+  view.id = record.id();
+  view.scope = record.scope();
+  view.body = record.body();
+  view.deleted = record.deleted();
+  view.server_revision = record.revision();
+  return view;
+}
+
+}  // namespace
+
+int ReviewConflicts(const Globals& g, const ConflictFilterArgs& filter) {
+  vigil::v1::ListConflictsRequest request;
+  if (!filter.visit.empty()) {
+    absl::StatusOr<std::string> visit_id = VisitArg(filter.visit);
+    if (!visit_id.ok()) return Usage(visit_id.status().message());
+    request.set_parent("visits/" + *visit_id);
+  }
+  request.set_facility_id(filter.facility);
+  request.set_record_kind(filter.kind);
+  request.set_field_path(filter.path);
+  request.set_page_size(200);
+  int code = kExitOk;
+  ReviewSession s;
+  if (!Start(g, s, &code)) return code;
+  do {
+    vigil::v1::ListConflictsResponse page;
+    auto context = CallContext();
+    if (grpc::Status st = s.stub->ListConflicts(context.get(), request, &page); !st.ok()) {
+      return Fail("listing conflicts", st);
+    }
+    for (const auto& c : page.conflicts()) {
+      g.out().Result(JsonObject().Proto("conflict", c),
+                     absl::StrCat(c.name(), "  ", c.visit(), "  ", c.record_kind(), " ",
+                                  c.conflict().record_id(), "  ",
+                                  c.conflict().field_path().empty() ? "(whole record)"
+                                                                    : c.conflict().field_path(),
+                                  "  ", c.conflict().versions_size(), " versions"));
+    }
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  return kExitOk;
+}
+
+int ReviewConflict(const Globals& g, const std::string& name) {
+  int code = kExitOk;
+  ReviewSession s;
+  if (!Start(g, s, &code)) return code;
+  vigil::v1::GetConflictRequest request;
+  request.set_name(name);
+  vigil::v1::ConflictView view;
+  auto context = CallContext();
+  if (grpc::Status st = s.stub->GetConflict(context.get(), request, &view); !st.ok()) {
+    return Fail(absl::StrCat("reading ", name), st);
+  }
+  const client::LocalView record = ViewOfServer(view.record());
+  g.out().Result(ConflictJson(view.conflict(), record).Str("etag", view.etag()),
+                 absl::StrCat(ConflictText(view.conflict(), record), "etag ", view.etag()));
+  return kExitOk;
+}
+
+int ReviewResolve(const Globals& g, const std::string& name, std::optional<int> take,
+                  const std::optional<std::string>& value, const std::string& reason) {
+  if (take.has_value() == value.has_value()) return Usage("give --take N or --value V");
+  if (take.has_value() && *take < 0) return Usage("--take: a side's number, 0 for the base");
+  int code = kExitOk;
+  ReviewSession s;
+  if (!Start(g, s, &code)) return code;
+  vigil::v1::ResolveConflictRequest request;
+  request.set_name(name);
+  request.set_reason(reason);
+  if (take.has_value()) {
+    request.set_take(static_cast<std::uint32_t>(*take));
+  } else {
+    // The new value is parsed against the record as the server shows it.
+    vigil::v1::GetConflictRequest get;
+    get.set_name(name);
+    vigil::v1::ConflictView view;
+    auto context = CallContext();
+    if (grpc::Status st = s.stub->GetConflict(context.get(), get, &view); !st.ok()) {
+      return Fail(absl::StrCat("reading ", name), st);
+    }
+    absl::StatusOr<vigil::v1::RecordBody> body =
+        SetValue(view.record().body(), view.conflict(), *value);
+    if (!body.ok()) return Usage(body.status().message());
+    *request.mutable_body() = *std::move(body);
+    request.set_etag(view.etag());
+  }
+  request.set_request_id(NewId());
+  vigil::v1::ResolveConflictResponse resolved;
+  grpc::Status st = SameRequestRetried([&](grpc::ClientContext* context) {
+    return s.stub->ResolveConflict(context, request, &resolved);
+  });
+  if (!st.ok()) return Fail(absl::StrCat("resolving ", name), st);
+  g.out().Result(JsonObject().Proto("resolved", resolved),
+                 absl::StrCat("resolved: ", KindOf(resolved.record().body()), " ",
+                              resolved.record().id(), " is at revision ",
+                              resolved.record().revision(), ", ",
+                              resolved.record().open_conflicts_size(),
+                              " open conflicts; the reason is comment ", resolved.comment_id()));
+  return kExitOk;
+}
+
 int ReviewLate(const Globals& g, const std::string& visit, bool decided) {
   vigil::v1::ListLateSubmissionsRequest request;
   request.set_decided(decided);

@@ -51,6 +51,8 @@ JsonObject SideJson(const Conflict& c, const vigil::v1::FieldValue& value) {
   return o;
 }
 
+}  // namespace
+
 JsonObject ConflictJson(const Conflict& c, const LocalView& record) {
   std::vector<JsonObject> versions;
   for (int i = 0; i < c.versions_size(); ++i) {
@@ -129,6 +131,8 @@ std::string ConflictText(const Conflict& c, const LocalView& record) {
                   " --take N   (or --value TEXT)\n");
   return out;
 }
+
+namespace {
 
 JsonObject RecordJson(const LocalView& v) {
   JsonObject o;

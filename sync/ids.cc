@@ -1,5 +1,7 @@
 #include "sync/ids.h"
 
+#include "base/sha256.h"
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -101,6 +103,18 @@ absl::StatusOr<absl::Time> IdTime(std::string_view id) {
       millis = millis * 32 + CrockfordValue(id[i]);
   }
   return absl::FromUnixMillis(millis);
+}
+
+absl::StatusOr<std::string> DerivedId(std::string_view id, std::string_view purpose) {
+  absl::StatusOr<absl::Time> at = IdTime(id);
+  if (!at.ok()) return at.status();
+  std::string seed(id);
+  seed.push_back('\n');
+  seed.append(purpose);
+  const std::string hash = Sha256::Of(seed);
+  UuidRandomBytes random;
+  for (std::size_t i = 0; i < random.size(); ++i) random[i] = static_cast<uint8_t>(hash[i]);
+  return NewUuidV7(*at, random);
 }
 
 }  // namespace vigil::sync

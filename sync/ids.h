@@ -42,6 +42,12 @@ absl::Status ValidateRecordId(std::string_view id);
 // InvalidArgument if `id` is neither.
 absl::StatusOr<absl::Time> IdTime(std::string_view id);
 
+// A UUIDv7 derived from `id` (a record or mutation id) and `purpose`: its
+// time is `id`'s, its random bits a hash of both, so the server names what
+// one request creates the same way when the request is retried.
+// InvalidArgument if `id` is no valid id.
+absl::StatusOr<std::string> DerivedId(std::string_view id, std::string_view purpose);
+
 }  // namespace vigil::sync
 
 #endif  // VIGIL_SYNC_IDS_H_

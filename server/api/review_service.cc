@@ -18,22 +18,47 @@ absl::StatusOr<std::string> VisitIdOfName(std::string_view name) {
   return std::string(scope.id());
 }
 
-// The caller of a call about the visit `name`, and the visit's id; nullopt
-// with `reactor` finished when either is refused.
+// The caller of a call about the resource `name`, and the name as `parse`
+// reads it; nullopt with `reactor` finished when either is refused.
+template <typename Parse>
+auto AdmitFor(Authenticator& auth, grpc::CallbackServerContext& context,
+              grpc::ServerUnaryReactor* reactor, std::string_view name, Parse parse)
+    -> std::optional<std::pair<Caller, typename decltype(parse(name))::value_type>> {
+  std::optional<Caller> caller = Admit(auth, context, reactor);
+  if (!caller) return std::nullopt;
+  auto parsed = parse(name);
+  if (!parsed.ok()) {
+    reactor->Finish(ToGrpcStatus(parsed.status()));
+    return std::nullopt;
+  }
+  return std::make_pair(*std::move(caller), *std::move(parsed));
+}
+
+// A call about the visit `name`: the caller, and the visit's id.
 struct VisitCall {
   Caller caller;
   std::string visit_id;
 };
 std::optional<VisitCall> AdmitForVisit(Authenticator& auth, grpc::CallbackServerContext& context,
                                        grpc::ServerUnaryReactor* reactor, std::string_view name) {
-  std::optional<Caller> caller = Admit(auth, context, reactor);
-  if (!caller) return std::nullopt;
-  absl::StatusOr<std::string> visit_id = VisitIdOfName(name);
-  if (!visit_id.ok()) {
-    reactor->Finish(ToGrpcStatus(visit_id.status()));
-    return std::nullopt;
-  }
-  return VisitCall{*std::move(caller), *std::move(visit_id)};
+  auto call = AdmitFor(auth, context, reactor, name, VisitIdOfName);
+  if (!call) return std::nullopt;
+  return VisitCall{std::move(call->first), std::move(call->second)};
+}
+
+auto AdmitForLate(Authenticator& auth, grpc::CallbackServerContext& context,
+                  grpc::ServerUnaryReactor* reactor, std::string_view name) {
+  return AdmitFor(auth, context, reactor, name, LateSubmissionName::Parse);
+}
+
+auto AdmitForRecord(Authenticator& auth, grpc::CallbackServerContext& context,
+                    grpc::ServerUnaryReactor* reactor, std::string_view name) {
+  return AdmitFor(auth, context, reactor, name, ParseRecordName);
+}
+
+auto AdmitForConflict(Authenticator& auth, grpc::CallbackServerContext& context,
+                      grpc::ServerUnaryReactor* reactor, std::string_view name) {
+  return AdmitFor(auth, context, reactor, name, ParseConflictName);
 }
 
 }  // namespace
@@ -133,25 +158,6 @@ grpc::ServerUnaryReactor* ReviewService::ListLateSubmissions(
   return reactor;
 }
 
-namespace {
-
-// The caller of a call about the late submission `name`, and the name;
-// nullopt with `reactor` finished when either is refused.
-std::optional<std::pair<Caller, LateSubmissionName>> AdmitForLate(
-    Authenticator& auth, grpc::CallbackServerContext& context, grpc::ServerUnaryReactor* reactor,
-    std::string_view name) {
-  std::optional<Caller> caller = Admit(auth, context, reactor);
-  if (!caller) return std::nullopt;
-  absl::StatusOr<LateSubmissionName> parsed = LateSubmissionName::Parse(name);
-  if (!parsed.ok()) {
-    reactor->Finish(ToGrpcStatus(parsed.status()));
-    return std::nullopt;
-  }
-  return std::make_pair(*std::move(caller), *std::move(parsed));
-}
-
-}  // namespace
-
 grpc::ServerUnaryReactor* ReviewService::GetLateSubmission(
     grpc::CallbackServerContext* context, const vigil::v1::GetLateSubmissionRequest* request,
     vigil::v1::LateSubmission* response) {
@@ -194,26 +200,6 @@ grpc::ServerUnaryReactor* ReviewService::DecideLateSubmission(
   return reactor;
 }
 
-namespace {
-
-// The caller of a call about the record `name`, and its id; nullopt with
-// `reactor` finished when either is refused.
-std::optional<std::pair<Caller, std::string>> AdmitForRecord(Authenticator& auth,
-                                                             grpc::CallbackServerContext& context,
-                                                             grpc::ServerUnaryReactor* reactor,
-                                                             std::string_view name) {
-  std::optional<Caller> caller = Admit(auth, context, reactor);
-  if (!caller) return std::nullopt;
-  absl::StatusOr<std::string> id = ParseRecordName(name);
-  if (!id.ok()) {
-    reactor->Finish(ToGrpcStatus(id.status()));
-    return std::nullopt;
-  }
-  return std::make_pair(*std::move(caller), *std::move(id));
-}
-
-}  // namespace
-
 grpc::ServerUnaryReactor* ReviewService::GetRecord(grpc::CallbackServerContext* context,
                                                    const vigil::v1::GetRecordRequest* request,
                                                    vigil::v1::GetRecordResponse* response) {
@@ -249,6 +235,74 @@ grpc::ServerUnaryReactor* ReviewService::MarkRecord(grpc::CallbackServerContext*
             call.first, call.second, *revision,
             [reactor, response](absl::StatusOr<vigil::v1::GetRecordResponse> record) {
               FinishUnary(reactor, std::move(record), response);
+            });
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReviewService::ListConflicts(
+    grpc::CallbackServerContext* context, const vigil::v1::ListConflictsRequest* request,
+    vigil::v1::ListConflictsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
+  if (!caller) return reactor;
+  std::string visit_id;
+  if (!request->parent().empty()) {
+    absl::StatusOr<std::string> parsed = VisitIdOfName(request->parent());
+    if (!parsed.ok()) {
+      reactor->Finish(ToGrpcStatus(parsed.status()));
+      return reactor;
+    }
+    visit_id = *std::move(parsed);
+  }
+  queries_->ListConflicts(
+      *caller, visit_id, *request,
+      [reactor, response](absl::StatusOr<vigil::v1::ListConflictsResponse> page) {
+        FinishUnary(reactor, std::move(page), response);
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReviewService::GetConflict(grpc::CallbackServerContext* context,
+                                                     const vigil::v1::GetConflictRequest* request,
+                                                     vigil::v1::ConflictView* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto call = AdmitForConflict(*auth_, *context, reactor, request->name());
+  if (!call) return reactor;
+  queries_->GetConflict(call->first, call->second,
+                        [reactor, response](absl::StatusOr<vigil::v1::ConflictView> view) {
+                          FinishUnary(reactor, std::move(view), response);
+                        });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReviewService::ResolveConflict(
+    grpc::CallbackServerContext* context, const vigil::v1::ResolveConflictRequest* request,
+    vigil::v1::ResolveConflictResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto call = AdmitForConflict(*auth_, *context, reactor, request->name());
+  if (!call) return reactor;
+  RecordStore::ResolveRequest resolve;
+  resolve.conflict_id = call->second;
+  if (request->has_take()) resolve.take = request->take();
+  if (request->has_body()) resolve.body = request->body();
+  resolve.reason = request->reason();
+  resolve.etag = request->etag();
+  resolve.request_id = request->request_id();
+  const Caller caller = call->first;  // `call` moves into the callback
+  records_->ResolveConflict(
+      caller, std::move(resolve),
+      [this, reactor, response,
+       caller](absl::StatusOr<RecordStore::Resolved> resolved) {
+        if (!resolved.ok()) return reactor->Finish(ToGrpcStatus(resolved.status()));
+        *response->mutable_result() = resolved->result;
+        response->set_comment_id(resolved->comment_id);
+        // The record as the caller sees it now.
+        queries_->GetRecord(
+            caller, resolved->record_id, std::nullopt,
+            [reactor, response](absl::StatusOr<vigil::v1::GetRecordResponse> record) {
+              if (record.ok()) *response->mutable_record() = std::move(*record->mutable_record());
+              reactor->Finish(ToGrpcStatus(record.status()));
             });
       });
   return reactor;

@@ -40,6 +40,15 @@ class ReviewService final : public vigil::v1::ReviewService::CallbackService {
   grpc::ServerUnaryReactor* MarkRecord(grpc::CallbackServerContext* context,
                                        const vigil::v1::MarkRecordRequest* request,
                                        vigil::v1::GetRecordResponse* response) override;
+  grpc::ServerUnaryReactor* ListConflicts(grpc::CallbackServerContext* context,
+                                          const vigil::v1::ListConflictsRequest* request,
+                                          vigil::v1::ListConflictsResponse* response) override;
+  grpc::ServerUnaryReactor* GetConflict(grpc::CallbackServerContext* context,
+                                        const vigil::v1::GetConflictRequest* request,
+                                        vigil::v1::ConflictView* response) override;
+  grpc::ServerUnaryReactor* ResolveConflict(grpc::CallbackServerContext* context,
+                                            const vigil::v1::ResolveConflictRequest* request,
+                                            vigil::v1::ResolveConflictResponse* response) override;
   grpc::ServerUnaryReactor* GetLateSubmission(grpc::CallbackServerContext* context,
                                               const vigil::v1::GetLateSubmissionRequest* request,
                                               vigil::v1::LateSubmission* response) override;

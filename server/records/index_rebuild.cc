@@ -6,6 +6,7 @@
 #include "base/status_macros.h"
 #include "server/auth/caller.h"
 #include "server/auth/identity_store.h"
+#include "server/records/conflict_index.h"
 #include "server/records/tables.h"
 #include "server/records/visit_index.h"
 #include "storage/audit_log.h"
@@ -25,10 +26,12 @@ absl::StatusOr<std::map<std::string, std::string>> Expected(storage::RangeScanFn
   std::map<std::string, VisitSummary> summaries;
   std::map<std::string, vigil::v1::Facility> facilities;
   std::map<std::string, Record> visit_records;
+  std::map<std::string, std::string> conflicts;
   std::uint64_t read = 0;
   RETURN_IF_ERROR(ScanStoredHeads(scan, keys, [&](const Record& record) -> absl::Status {
     if (++read % 10000 == 0) progress(read);
     if (record.body().has_facility()) facilities[record.id()] = record.body().facility();
+    conflicts.merge(ConflictEntriesOf(record));
     const std::string_view visit_id = sync::VisitIdOf(record.scope());
     if (visit_id.empty()) return absl::OkStatus();
     VisitSummary& s = summaries[std::string(visit_id)];
@@ -61,7 +64,17 @@ absl::StatusOr<std::map<std::string, std::string>> Expected(storage::RangeScanFn
         }
         return absl::OkStatus();
       }));
-  return IndexEntriesOf(summaries);
+  std::map<std::string, std::string> entries = IndexEntriesOf(summaries);
+  entries.merge(conflicts);
+  return entries;
+}
+
+// Every entry of the review indexes as `scan` reads them.
+absl::StatusOr<std::map<std::string, std::string>> Stored(storage::RangeScanFn scan) {
+  ASSIGN_OR_RETURN(auto entries, StoredIndexEntries(scan));
+  ASSIGN_OR_RETURN(auto conflicts, StoredConflictEntries(scan));
+  entries.merge(conflicts);
+  return entries;
 }
 
 }  // namespace
@@ -73,7 +86,7 @@ absl::StatusOr<std::vector<std::string>> CheckVisitIndex(storage::Storage& stora
   auto scan = [&](storage::ColumnFamily cf, const storage::KeyRange& range,
                   storage::ScanVisitor visit) { return storage.Scan(cf, range, &snapshot, visit); };
   ASSIGN_OR_RETURN(auto expected, Expected(scan, keys, progress));
-  ASSIGN_OR_RETURN(auto stored, StoredIndexEntries(scan));
+  ASSIGN_OR_RETURN(auto stored, Stored(scan));
   std::vector<std::string> differences;
   for (const auto& [key, value] : expected) {
     auto it = stored.find(key);
@@ -100,7 +113,7 @@ absl::StatusOr<std::uint64_t> RebuildVisitIndex(storage::Storage& storage,
                           return ctx.Scan(cf, range, visit);
                         };
                         ASSIGN_OR_RETURN(auto expected, Expected(scan, keys, progress));
-                        ASSIGN_OR_RETURN(auto stored, StoredIndexEntries(scan));
+                        ASSIGN_OR_RETURN(auto stored, Stored(scan));
                         for (const auto& [key, value] : stored) {
                           if (!expected.contains(key)) {
                             ctx.Delete(storage::ColumnFamily::kIndexes, key);

@@ -5,7 +5,7 @@
 // Every read is redacted by AccessPolicy for its caller and audited when it
 // shows sensitive content. The tables it stands on are in tables.h.
 // Files: record_store.cc (push), pull.cc, history.cc, visit_moves.cc,
-// late_decisions.cc, review_marks.cc.
+// late_decisions.cc, review_marks.cc, conflict_resolution.cc.
 #ifndef VIGIL_SERVER_RECORDS_RECORD_STORE_H_
 #define VIGIL_SERVER_RECORDS_RECORD_STORE_H_
 
@@ -148,6 +148,34 @@ class RecordStore {
   };
   using MarkDoneFn = absl::AnyInvocable<void(absl::StatusOr<std::uint64_t>)>;
   void MarkRecord(const Caller& caller, MarkRequest request, MarkDoneFn done);
+
+  // Resolves an open conflict (ReviewService.ResolveConflict;
+  // conflict_resolution.cc) in one commit: an edit of its record by the
+  // caller made on the head, through the push's steps (PushBatch), that
+  // takes side `take` of the conflict (sync::TakeSide) or writes `body`,
+  // naming the conflict it resolves, under `request_id`; and a Comment on
+  // the record (about the conflict's field) holding `reason`, whose ids
+  // derive from the request id (sync::DerivedId). A retry gets the first
+  // result. INVALID_ARGUMENT (REASON_REQUIRED, RESOLUTION_INVALID,
+  // REQUEST_ID_INVALID); NOT_FOUND (RESOURCE_NOT_FOUND) when the conflict
+  // is not open (PERMISSION_DENIED for a caller who may not read its
+  // visit, unless a reviewer); ABORTED (ETAG_MISMATCH); anything the push
+  // refuses.
+  struct ResolveRequest {
+    std::string conflict_id;
+    std::optional<std::uint32_t> take;
+    std::optional<vigil::v1::RecordBody> body;
+    std::string reason;
+    std::string etag;
+    std::string request_id;
+  };
+  struct Resolved {
+    vigil::v1::MutationResult result;
+    std::string record_id;
+    std::string comment_id;
+  };
+  using ResolveDoneFn = absl::AnyInvocable<void(absl::StatusOr<Resolved>)>;
+  void ResolveConflict(const Caller& caller, ResolveRequest request, ResolveDoneFn done);
 
   // The record engine's side of a change of a visit's team, inside that
   // commit (IdentityStore::SetTeamChangedHook; visit_team.h).

@@ -37,6 +37,20 @@ inline absl::StatusOr<std::string> ParseRecordName(std::string_view name) {
   return std::string(name.substr(kCollection.size()));
 }
 
+// "conflicts/{conflict id}" (ids are "cf-" and 32 hex digits): the id, or
+// INVALID_ARGUMENT (NAME_INVALID).
+inline absl::StatusOr<std::string> ParseConflictName(std::string_view name) {
+  constexpr std::string_view kCollection = "conflicts/";
+  const std::string_view id =
+      name.substr(0, kCollection.size()) == kCollection ? name.substr(kCollection.size()) : "";
+  bool valid = id.size() == 35 && id.substr(0, 3) == "cf-";
+  for (char c : id.substr(valid ? 3 : id.size())) {
+    valid = valid && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+  }
+  if (!valid) return NameInvalid(name, "conflicts/{conflict id}");
+  return std::string(id);
+}
+
 // "visits/{visit id}/lateSubmissions/{mutation id}".
 struct LateSubmissionName {
   sync::Scope visit;

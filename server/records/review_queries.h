@@ -73,6 +73,17 @@ class ReviewQueries {
   void GetRecord(const Caller& caller, std::string_view record_id,
                  std::optional<std::uint64_t> revision, GetRecordDoneFn done);
 
+  // The open conflicts of `visit_id` (every visit when empty) the caller
+  // may read, filtered (conflict_queries.cc). INVALID_ARGUMENT:
+  // FILTER_INVALID, PAGE_TOKEN_INVALID, PAGE_SIZE_INVALID.
+  using ConflictsDoneFn =
+      absl::AnyInvocable<void(absl::StatusOr<vigil::v1::ListConflictsResponse>)>;
+  void ListConflicts(const Caller& caller, std::string_view visit_id,
+                     const vigil::v1::ListConflictsRequest& request, ConflictsDoneFn done);
+  // One open conflict with its record, as the caller may see them.
+  using ConflictDoneFn = absl::AnyInvocable<void(absl::StatusOr<vigil::v1::ConflictView>)>;
+  void GetConflict(const Caller& caller, std::string_view conflict_id, ConflictDoneFn done);
+
   // The late submissions of the visit (`visit_id`; every visit when
   // empty); `done` runs once the reads of sensitive ones are audited.
   using LateDoneFn =

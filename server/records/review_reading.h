@@ -19,6 +19,7 @@
 #include "base/status_macros.h"
 #include "server/auth/access_policy.h"
 #include "server/auth/caller.h"
+#include "server/records/conflict_index.h"
 #include "server/records/etag.h"
 #include "server/records/read_audit.h"
 #include "server/records/tables.h"
@@ -75,10 +76,12 @@ class Reading {
       : snapshot_(storage.GetSnapshot()),
         tables_(storage, snapshot_, keys),
         index_(storage, snapshot_),
+        conflicts_(storage, snapshot_),
         policy_(policy),
         caller_(caller) {}
 
   VisitIndexReader& index() { return index_; }
+  ConflictIndexReader& conflicts() { return conflicts_; }
   SnapshotTables& tables() { return tables_; }
 
   // The caller's rights in the visit's scope (read once per scope).
@@ -135,6 +138,7 @@ class Reading {
   const storage::Snapshot snapshot_;
   SnapshotTables tables_;
   VisitIndexReader index_;
+  ConflictIndexReader conflicts_;
   const AccessPolicy& policy_;
   const Caller& caller_;
   std::map<std::string, ScopeGrant> grants_;

@@ -4,6 +4,7 @@
 #include "base/big_endian.h"
 #include "base/status_macros.h"
 #include "server/auth/field_visibility.h"
+#include "server/records/conflict_index.h"
 #include "server/records/stored_value.h"
 #include "server/records/visit_index.h"
 #include "storage/key_codec.h"
@@ -150,6 +151,7 @@ absl::Status CommitTables::WriteHead(const std::optional<Record>& previous,
     if (!head.has_value() || !head->body().has_facility()) return std::nullopt;
     return head->body().facility();
   };
+  ConflictsWritten(ctx_, previous, record);
   return VisitIndexWriter(ctx_).HeadWritten(previous, record, facility);
 }
 

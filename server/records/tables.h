@@ -18,6 +18,7 @@
 //                                                  StoredMutation's result)
 //   indexes   ("view_epoch", scope, principal)  -> uint64, big-endian
 //   indexes   ("visit", ...), ("vx", ...), ("vq", ...): visit_index.h
+//   indexes   ("conflict", ...), ("cq", ...), ("cv", ...): conflict_index.h
 //
 // Records of sensitive kinds (server/auth/field_visibility.h), their stored
 // mutations and every held mutation are sealed with the data key
@@ -69,7 +70,8 @@ class CommitTables {
                                              std::uint64_t revision);
   // Makes `record` (its seq assigned) the head: the previous head, if any,
   // joins the history and its entry in the change feed moves to the new seq
-  // (and scope), and the review indexes (visit_index.h) follow.
+  // (and scope), and the review indexes (visit_index.h, conflict_index.h)
+  // follow.
   absl::Status WriteHead(const std::optional<vigil::v1::Record>& previous,
                  const vigil::v1::Record& record);
 

@@ -871,6 +871,14 @@ TEST(VigilctlTest, ReviewWalkthroughSendBackReachesTheTeam) {
   EXPECT_NE(r.out.find("seen after approval"), std::string::npos) << r.out;
   r = cli(rita, {"review", "comments", visit});
   ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  r = cli(rita, {"--json", "review", "conflicts", "--visit", visit});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_TRUE(r.Json().empty()) << r.out;
+  r = cli(rita, {"review", "conflicts", "--kind", "gossip"});
+  EXPECT_NE(r.err.find("FILTER_INVALID"), std::string::npos) << Describe(r);
+  r = cli(rita, {"review", "resolve", "conflicts/cf-00000000000000000000000000000000", "--take",
+                 "1", "--reason", "x"});
+  EXPECT_NE(r.err.find("RESOURCE_NOT_FOUND"), std::string::npos) << Describe(r);
 }
 
 }  // namespace vigil

@@ -934,5 +934,169 @@ TEST_F(ReviewTest, LateSubmissionsAreListedWithWhatTheyChange) {
   EXPECT_GE(reads, 1);
 }
 
+
+// Conflicts across visits: listed oldest first with every filter and page
+// tokens, shown side by side as each caller may see them, and resolved from
+// the desk as an ordinary edit with the reason kept as a comment.
+TEST_F(ReviewTest, ConflictsAreListedShownAndResolvedAcrossVisits) {
+  User reviewer = As("reviewer"), lead = As("lead"), monitor = As("monitor");
+  const std::string facility = NewId();
+  v1::RecordBody registry;
+  registry.mutable_facility()->set_name("Police station 7");
+  ASSERT_TRUE(reviewer.Push({Create("registry", registry, facility)}).ok());
+  const std::string a = NewVisit(v1::VISIT_STATE_IN_PROGRESS, facility);
+  const std::string b = NewVisit(v1::VISIT_STATE_IN_PROGRESS);
+
+  // In visit a, two edits of a finding's severity made on revision 1.
+  const std::string finding = NewId();
+  v1::RecordBody f;
+  f.mutable_finding()->set_title("Cell 2");
+  f.mutable_finding()->set_severity(v1::SEVERITY_LOW);
+  ASSERT_TRUE(monitor.Push({Create("visits/" + a, f, finding)}).ok());
+  for (auto [who, severity] : std::vector<std::pair<User*, v1::Severity>>{
+           {&monitor, v1::SEVERITY_HIGH}, {&lead, v1::SEVERITY_URGENT}}) {
+    v1::RecordBody edited = f;
+    edited.mutable_finding()->set_severity(severity);
+    Mutation m = Create("", edited, finding);
+    m.set_base_revision(1);
+    ASSERT_TRUE(who->Push({m}).ok());
+  }
+  // In visit b, two edits of an interview's notes (hidden from the monitor).
+  const std::string interview = NewId();
+  v1::RecordBody i;
+  i.mutable_interview()->set_pseudonym("Detainee 4");
+  i.mutable_interview()->add_interviewer_user_ids("lead");
+  i.mutable_interview()->set_notes("First account\n");
+  ASSERT_TRUE(lead.Push({Create("visits/" + b, i, interview)}).ok());
+  for (const char* notes : {"Second account\n", "Third account\n"}) {
+    v1::RecordBody edited = i;
+    edited.mutable_interview()->set_notes(notes);
+    Mutation m = Create("", edited, interview);
+    m.set_base_revision(1);
+    ASSERT_TRUE((std::string(notes)[0] == 'S' ? lead : reviewer).Push({m}).ok());
+  }
+
+  auto list = [](User& who, v1::ListConflictsRequest request, v1::ListConflictsResponse* out) {
+    grpc::ClientContext ctx;
+    return who.review->ListConflicts(&ctx, request, out);
+  };
+  v1::ListConflictsResponse all;
+  ASSERT_TRUE(list(reviewer, {}, &all).ok());
+  ASSERT_EQ(all.conflicts_size(), 2);
+  EXPECT_EQ(all.conflicts(0).record_kind(), "finding") << "oldest first";
+  EXPECT_EQ(all.conflicts(1).record_kind(), "interview");
+  EXPECT_FALSE(all.conflicts(0).has_record()) << "lists carry the conflict, not the record";
+  auto count = [&](v1::ListConflictsRequest request) {
+    v1::ListConflictsResponse out;
+    grpc::Status s = list(reviewer, request, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out.conflicts_size();
+  };
+  v1::ListConflictsRequest by_visit;
+  by_visit.set_parent("visits/" + a);
+  EXPECT_EQ(count(by_visit), 1);
+  v1::ListConflictsRequest by_facility;
+  by_facility.set_facility_id(facility);
+  EXPECT_EQ(count(by_facility), 1);
+  v1::ListConflictsRequest by_kind;
+  by_kind.set_record_kind("interview");
+  EXPECT_EQ(count(by_kind), 1);
+  v1::ListConflictsRequest by_path;
+  by_path.set_field_path("severity");
+  EXPECT_EQ(count(by_path), 1);
+  v1::ListConflictsRequest old;
+  old.mutable_opened_before()->set_seconds(1'000'000);
+  EXPECT_EQ(count(old), 0);
+  v1::ListConflictsRequest bad_kind;
+  bad_kind.set_record_kind("gossip");
+  v1::ListConflictsResponse ignored;
+  EXPECT_EQ(Reason(list(reviewer, bad_kind, &ignored)), "FILTER_INVALID");
+  v1::ListConflictsRequest paged;
+  paged.set_page_size(1);
+  v1::ListConflictsResponse first;
+  ASSERT_TRUE(list(reviewer, paged, &first).ok());
+  ASSERT_EQ(first.conflicts_size(), 1);
+  ASSERT_FALSE(first.next_page_token().empty());
+  paged.set_page_token(first.next_page_token());
+  v1::ListConflictsResponse second;
+  ASSERT_TRUE(list(reviewer, paged, &second).ok());
+  ASSERT_EQ(second.conflicts_size(), 1);
+  EXPECT_EQ(second.conflicts(0).name(), all.conflicts(1).name());
+  by_kind.set_page_token(first.next_page_token());
+  EXPECT_EQ(Reason(list(reviewer, by_kind, &ignored)), "PAGE_TOKEN_INVALID");
+
+  // Side by side; the monitor sees the notes conflict without its values.
+  auto get = [](User& who, const std::string& name, v1::ConflictView* out) {
+    grpc::ClientContext ctx;
+    v1::GetConflictRequest request;
+    request.set_name(name);
+    return who.review->GetConflict(&ctx, request, out);
+  };
+  v1::ConflictView severity;
+  ASSERT_TRUE(get(reviewer, all.conflicts(0).name(), &severity).ok());
+  ASSERT_EQ(severity.conflict().versions_size(), 2);
+  for (const auto& v : severity.conflict().versions()) {
+    EXPECT_FALSE(v.edit().author().empty());
+    EXPECT_FALSE(v.edit().device_id().empty());
+    EXPECT_FALSE(v.edit().mutation_id().empty());
+    EXPECT_GT(v.edit().hlc().wall_time_micros(), 0);
+    EXPECT_TRUE(v.value().present());
+  }
+  EXPECT_TRUE(severity.conflict().base().present());
+  EXPECT_EQ(severity.record().id(), finding);
+  v1::ConflictView notes;
+  ASSERT_TRUE(get(monitor, all.conflicts(1).name(), &notes).ok());
+  for (const auto& v : notes.conflict().versions()) EXPECT_FALSE(v.value().present());
+  ASSERT_TRUE(get(reviewer, all.conflicts(1).name(), &notes).ok());
+  for (const auto& v : notes.conflict().versions()) EXPECT_TRUE(v.value().present());
+  grpc::Status s = get(reviewer, "conflicts/nonsense", &notes);
+  EXPECT_EQ(Reason(s), "NAME_INVALID");
+
+  // Resolved by taking the second version.
+  auto resolve = [&](User& who, v1::ResolveConflictRequest request,
+                     v1::ResolveConflictResponse* out) {
+    grpc::ClientContext ctx;
+    request.set_name(severity.name());
+    if (request.request_id().empty()) request.set_request_id(NewId());
+    return who.review->ResolveConflict(&ctx, request, out);
+  };
+  v1::ResolveConflictResponse resolved, again;
+  v1::ResolveConflictRequest request;
+  request.set_take(2);
+  EXPECT_EQ(Reason(resolve(reviewer, request, &resolved)), "REASON_REQUIRED");
+  request.set_reason("the lead saw cell 2 herself");
+  request.set_take(3);
+  EXPECT_EQ(Reason(resolve(reviewer, request, &resolved)), "RESOLUTION_INVALID");
+  request.set_take(2);
+  request.set_etag("\"stale\"");
+  s = resolve(reviewer, request, &resolved);
+  EXPECT_EQ(s.error_code(), StatusCode::ABORTED);
+  EXPECT_EQ(Reason(s), "ETAG_MISMATCH");
+  request.set_etag(severity.etag());
+  request.set_request_id(NewId());
+  s = resolve(reviewer, request, &resolved);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resolved.record().open_conflicts_size(), 0);
+  const v1::Severity taken = resolved.record().body().finding().severity();
+  EXPECT_TRUE(taken == v1::SEVERITY_HIGH || taken == v1::SEVERITY_URGENT);
+  ASSERT_TRUE(resolve(reviewer, request, &again).ok());
+  EXPECT_TRUE(again.result().duplicate()) << "a retry gets the first result";
+  EXPECT_EQ(again.comment_id(), resolved.comment_id());
+  EXPECT_EQ(Reason(get(reviewer, severity.name(), &notes)), "RESOURCE_NOT_FOUND");
+  EXPECT_EQ(count({}), 1);
+
+  // The reason is a comment on the finding, which the team pulls.
+  grpc::ClientContext comments_ctx;
+  v1::ListCommentsRequest comments;
+  comments.set_parent("visits/" + a);
+  comments.set_record_id(finding);
+  v1::ListCommentsResponse thread;
+  ASSERT_TRUE(monitor.review->ListComments(&comments_ctx, comments, &thread).ok());
+  ASSERT_EQ(thread.comments_size(), 1);
+  EXPECT_EQ(thread.comments(0).comment().id(), resolved.comment_id());
+  EXPECT_NE(thread.comments(0).comment().body().comment().text().find("the lead saw cell 2"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace vigil
