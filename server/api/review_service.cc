@@ -18,6 +18,12 @@ absl::StatusOr<std::string> VisitIdOfName(std::string_view name) {
   return std::string(scope.id());
 }
 
+// The visit id of an optional "visits/{id}" parent: "" when it is empty.
+absl::StatusOr<std::string> VisitIdOfParent(std::string_view parent) {
+  if (parent.empty()) return std::string();
+  return VisitIdOfName(parent);
+}
+
 // The caller of a call about the resource `name`, and the name as `parse`
 // reads it; nullopt with `reactor` finished when either is refused.
 template <typename Parse>
@@ -139,19 +145,11 @@ grpc::ServerUnaryReactor* ReviewService::ListLateSubmissions(
     grpc::CallbackServerContext* context, const vigil::v1::ListLateSubmissionsRequest* request,
     vigil::v1::ListLateSubmissionsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
-  if (!caller) return reactor;
-  std::string visit_id;
-  if (!request->parent().empty()) {
-    absl::StatusOr<std::string> parsed = VisitIdOfName(request->parent());
-    if (!parsed.ok()) {
-      reactor->Finish(ToGrpcStatus(parsed.status()));
-      return reactor;
-    }
-    visit_id = *std::move(parsed);
-  }
+  // An empty parent: every visit.
+  auto call = AdmitFor(*auth_, *context, reactor, request->parent(), VisitIdOfParent);
+  if (!call) return reactor;
   queries_->ListLateSubmissions(
-      *caller, visit_id, *request,
+      call->first, call->second, *request,
       [reactor, response](absl::StatusOr<vigil::v1::ListLateSubmissionsResponse> page) {
         FinishUnary(reactor, std::move(page), response);
       });
@@ -244,19 +242,11 @@ grpc::ServerUnaryReactor* ReviewService::ListConflicts(
     grpc::CallbackServerContext* context, const vigil::v1::ListConflictsRequest* request,
     vigil::v1::ListConflictsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
-  if (!caller) return reactor;
-  std::string visit_id;
-  if (!request->parent().empty()) {
-    absl::StatusOr<std::string> parsed = VisitIdOfName(request->parent());
-    if (!parsed.ok()) {
-      reactor->Finish(ToGrpcStatus(parsed.status()));
-      return reactor;
-    }
-    visit_id = *std::move(parsed);
-  }
+  // An empty parent: every visit.
+  auto call = AdmitFor(*auth_, *context, reactor, request->parent(), VisitIdOfParent);
+  if (!call) return reactor;
   queries_->ListConflicts(
-      *caller, visit_id, *request,
+      call->first, call->second, *request,
       [reactor, response](absl::StatusOr<vigil::v1::ListConflictsResponse> page) {
         FinishUnary(reactor, std::move(page), response);
       });
