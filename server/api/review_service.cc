@@ -67,6 +67,11 @@ auto AdmitForConflict(Authenticator& auth, grpc::CallbackServerContext& context,
   return AdmitFor(auth, context, reactor, name, ParseConflictName);
 }
 
+auto AdmitForParallel(Authenticator& auth, grpc::CallbackServerContext& context,
+                      grpc::ServerUnaryReactor* reactor, std::string_view name) {
+  return AdmitFor(auth, context, reactor, name, ParseParallelUpdateName);
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* ReviewService::GetVisit(grpc::CallbackServerContext* context,
@@ -293,6 +298,54 @@ grpc::ServerUnaryReactor* ReviewService::ResolveConflict(
             [reactor, response](absl::StatusOr<vigil::v1::GetRecordResponse> record) {
               if (record.ok()) *response->mutable_record() = std::move(*record->mutable_record());
               reactor->Finish(ToGrpcStatus(record.status()));
+            });
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReviewService::ListParallelUpdates(
+    grpc::CallbackServerContext* context, const vigil::v1::ListParallelUpdatesRequest* request,
+    vigil::v1::ListParallelUpdatesResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // An empty parent: every visit.
+  auto call = AdmitFor(*auth_, *context, reactor, request->parent(), VisitIdOfParent);
+  if (!call) return reactor;
+  queries_->ListParallelUpdates(
+      call->first, call->second, *request,
+      [reactor, response](absl::StatusOr<vigil::v1::ListParallelUpdatesResponse> page) {
+        FinishUnary(reactor, std::move(page), response);
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReviewService::GetParallelUpdate(
+    grpc::CallbackServerContext* context, const vigil::v1::GetParallelUpdateRequest* request,
+    vigil::v1::ParallelUpdate* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto call = AdmitForParallel(*auth_, *context, reactor, request->name());
+  if (!call) return reactor;
+  queries_->GetParallelUpdate(call->first, call->second,
+                              [reactor, response](absl::StatusOr<vigil::v1::ParallelUpdate> view) {
+                                FinishUnary(reactor, std::move(view), response);
+                              });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReviewService::CheckParallelUpdate(
+    grpc::CallbackServerContext* context, const vigil::v1::CheckParallelUpdateRequest* request,
+    vigil::v1::ParallelUpdate* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto call = AdmitForParallel(*auth_, *context, reactor, request->name());
+  if (!call) return reactor;
+  const Caller caller = call->first;  // `call` moves into the callback
+  const std::string id = call->second;
+  records_->CheckParallelUpdate(
+      caller, {id, request->etag(), request->request_id()},
+      [this, reactor, response, caller, id](absl::Status checked) {
+        if (!checked.ok()) return reactor->Finish(ToGrpcStatus(checked));
+        queries_->GetParallelUpdate(
+            caller, id, [reactor, response](absl::StatusOr<vigil::v1::ParallelUpdate> view) {
+              FinishUnary(reactor, std::move(view), response);
             });
       });
   return reactor;

@@ -55,6 +55,15 @@ class ReviewService final : public vigil::v1::ReviewService::CallbackService {
   grpc::ServerUnaryReactor* DecideLateSubmission(
       grpc::CallbackServerContext* context, const vigil::v1::DecideLateSubmissionRequest* request,
       vigil::v1::LateSubmission* response) override;
+  grpc::ServerUnaryReactor* ListParallelUpdates(
+      grpc::CallbackServerContext* context, const vigil::v1::ListParallelUpdatesRequest* request,
+      vigil::v1::ListParallelUpdatesResponse* response) override;
+  grpc::ServerUnaryReactor* GetParallelUpdate(grpc::CallbackServerContext* context,
+                                              const vigil::v1::GetParallelUpdateRequest* request,
+                                              vigil::v1::ParallelUpdate* response) override;
+  grpc::ServerUnaryReactor* CheckParallelUpdate(
+      grpc::CallbackServerContext* context, const vigil::v1::CheckParallelUpdateRequest* request,
+      vigil::v1::ParallelUpdate* response) override;
   grpc::ServerUnaryReactor* ListComments(grpc::CallbackServerContext* context,
                                          const vigil::v1::ListCommentsRequest* request,
                                          vigil::v1::ListCommentsResponse* response) override;

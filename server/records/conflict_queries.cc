@@ -102,46 +102,31 @@ void ReviewQueries::ListConflicts(const Caller& caller, std::string_view visit_i
         }
         std::map<std::string, std::string> facility_of;  // visit id -> facility id
         vigil::v1::ListConflictsResponse response;
-        std::uint32_t examined = 0;
-        absl::Status failed;
-        RETURN_IF_ERROR(reading.conflicts().Scan(
-            visit_id, after, [&](std::string_view position, const ConflictRef& ref) {
-              if (static_cast<std::uint32_t>(response.conflicts_size()) == page_size ||
-                  ++examined > options_.max_examined_per_page) {
-                // Resume at this entry: the last one taken or refused was
-                // the one before it.
-                return false;
-              }
-              auto take = [&]() -> absl::StatusOr<bool> {
-                if (kind != nullptr && ref.record_kind() != kind->number()) return false;
-                if (!UnderPath(ref.field_path(), request.field_path())) return false;
-                if (before != 0 && ref.opened_unix_micros() >= before) return false;
-                if (!request.facility_id().empty()) {
-                  const std::string visit(sync::VisitIdOf(ref.scope()));
-                  auto it = facility_of.find(visit);
-                  if (it == facility_of.end()) {
-                    ASSIGN_OR_RETURN(auto summary, reading.index().Summary(visit));
-                    it = facility_of.emplace(visit, summary ? summary->facility_id() : "").first;
-                  }
-                  if (it->second != request.facility_id()) return false;
-                }
-                ASSIGN_OR_RETURN(auto view, ViewOf(reading, ref, false, sensitive_ids));
-                if (!view.has_value()) return false;
-                *response.add_conflicts() = *std::move(view);
-                return true;
-              };
-              absl::StatusOr<bool> taken = take();
-              failed = taken.status();
-              if (!failed.ok()) return false;
-              response.set_next_page_token(tokens_.SealPageToken(binding, std::string(position)));
-              return true;
-            }));
-        RETURN_IF_ERROR(failed);
-        // Every entry seen: nothing after the last.
-        if (static_cast<std::uint32_t>(response.conflicts_size()) < page_size &&
-            examined <= options_.max_examined_per_page) {
-          response.clear_next_page_token();
-        }
+        auto take = [&](const ConflictRef& ref) -> absl::StatusOr<bool> {
+          if (kind != nullptr && ref.record_kind() != kind->number()) return false;
+          if (!UnderPath(ref.field_path(), request.field_path())) return false;
+          if (before != 0 && ref.opened_unix_micros() >= before) return false;
+          if (!request.facility_id().empty()) {
+            const std::string visit(sync::VisitIdOf(ref.scope()));
+            auto it = facility_of.find(visit);
+            if (it == facility_of.end()) {
+              ASSIGN_OR_RETURN(auto summary, reading.index().Summary(visit));
+              it = facility_of.emplace(visit, summary ? summary->facility_id() : "").first;
+            }
+            if (it->second != request.facility_id()) return false;
+          }
+          ASSIGN_OR_RETURN(auto view, ViewOf(reading, ref, false, sensitive_ids));
+          if (!view.has_value()) return false;
+          *response.add_conflicts() = *std::move(view);
+          return true;
+        };
+        ASSIGN_OR_RETURN(
+            const std::string next,
+            review::ScanPage<ConflictRef>(
+                [&](auto visit) { return reading.conflicts().Scan(visit_id, after, visit); },
+                page_size, options_.max_examined_per_page,
+                [&] { return static_cast<std::uint32_t>(response.conflicts_size()); }, take));
+        if (!next.empty()) response.set_next_page_token(tokens_.SealPageToken(binding, next));
         return response;
       },
       std::move(done));
@@ -159,10 +144,7 @@ void ReviewQueries::GetConflict(const Caller& caller, std::string_view conflict_
           ASSIGN_OR_RETURN(view, ViewOf(reading, *ref, true, sensitive_ids));
         }
         if (!view.has_value()) {
-          if (!AccessPolicy::MayLearnOfAbsence(caller)) return AccessPolicy::Denied();
-          return WithReason(absl::NotFoundError("there is no such open conflict"),
-                            "RESOURCE_NOT_FOUND",
-                            {{"name", absl::StrCat("conflicts/", std::string(conflict_id))}});
+          return Absent(caller, "open conflict", absl::StrCat("conflicts/", std::string(conflict_id)));
         }
         return *std::move(view);
       },

@@ -9,6 +9,8 @@
 #include "server/records/conflict_index.h"
 #include "server/records/etag.h"
 #include "server/records/record_store.h"
+#include "server/records/resource_names.h"
+#include "server/records/request_ids.h"
 #include "sync/conflict_sides.h"
 #include "sync/ids.h"
 
@@ -18,11 +20,7 @@ namespace {
 using vigil::v1::Record;
 
 absl::Status CheckResolve(const RecordStore::ResolveRequest& request) {
-  if (!sync::ValidateRecordId(request.request_id).ok()) {
-    return WithReason(
-        absl::InvalidArgumentError("request_id must be a UUIDv7 or a ULID, new for each request"),
-        "REQUEST_ID_INVALID");
-  }
+  RETURN_IF_ERROR(CheckRequestId(request.request_id));
   if (request.reason.empty()) {
     return WithReason(absl::InvalidArgumentError("a resolution needs a reason: the team reads it"),
                       "REASON_REQUIRED");
@@ -42,10 +40,8 @@ struct Target {
 
 absl::StatusOr<Target> FindOpen(CommitTables& tables, const AccessPolicy& policy,
                                 const Caller& caller, std::string_view conflict_id) {
-  auto absent = [&]() -> absl::Status {
-    if (!AccessPolicy::MayLearnOfAbsence(caller)) return AccessPolicy::Denied();
-    return WithReason(absl::NotFoundError("there is no such open conflict"), "RESOURCE_NOT_FOUND",
-                      {{"name", absl::StrCat("conflicts/", std::string(conflict_id))}});
+  auto absent = [&]() {
+    return Absent(caller, "open conflict", absl::StrCat("conflicts/", std::string(conflict_id)));
   };
   ASSIGN_OR_RETURN(std::optional<vigil::internal::ConflictRef> ref,
                    LookupConflict(tables.context(), conflict_id));

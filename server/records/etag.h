@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "base/big_endian.h"
 #include "base/sha256.h"
@@ -28,6 +29,14 @@ inline std::string LateSubmissionEtag(const vigil::v1::Record* head,
   std::string bytes = head != nullptr ? RecordEtag(*head) : std::string("-");
   bytes.push_back('\0');
   AppendBigEndian64(bytes, static_cast<std::uint64_t>(result.late_decision().outcome()));
+  return "\"" + Sha256::HexOf(bytes).substr(0, 20) + "\"";
+}
+
+// A parallel update's: changes when it is checked.
+inline std::string ParallelUpdateEtag(std::string_view id, std::string_view checked_by) {
+  std::string bytes(id);
+  bytes.push_back('\0');
+  bytes.append(checked_by);
   return "\"" + Sha256::HexOf(bytes).substr(0, 20) + "\"";
 }
 

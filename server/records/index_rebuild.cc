@@ -7,6 +7,7 @@
 #include "server/auth/caller.h"
 #include "server/auth/identity_store.h"
 #include "server/records/conflict_index.h"
+#include "server/records/parallel_updates.h"
 #include "server/records/tables.h"
 #include "server/records/visit_index.h"
 #include "storage/audit_log.h"
@@ -18,8 +19,8 @@ namespace {
 using vigil::internal::VisitSummary;
 using vigil::v1::Record;
 
-// Every index entry as the records, the late queue and the team table that
-// `scan` reads say it should be.
+// Every index entry as the records, the late queue, the parallel updates
+// and the team table that `scan` reads say it should be.
 absl::StatusOr<std::map<std::string, std::string>> Expected(storage::RangeScanFn scan,
                                                             const storage::KeyRing& keys,
                                                             ReindexProgressFn progress) {
@@ -55,6 +56,16 @@ absl::StatusOr<std::map<std::string, std::string>> Expected(storage::RangeScanFn
     s.set_pending_late(s.pending_late() + 1);
     return absl::OkStatus();
   }));
+  std::map<std::string, std::string> parallel;
+  RETURN_IF_ERROR(ScanParallelUpdates(
+      scan, [&](const vigil::internal::ParallelUpdateEntry& e) -> absl::Status {
+        parallel.merge(ParallelEntriesOf(e));
+        const std::string_view visit_id = sync::VisitIdOf(e.scope());
+        if (visit_id.empty() || !e.checked_by_user_id().empty()) return absl::OkStatus();
+        VisitSummary& s = summaries[std::string(visit_id)];
+        s.set_unchecked_parallel(s.unchecked_parallel() + 1);
+        return absl::OkStatus();
+      }));
   RETURN_IF_ERROR(IdentityStore::ScanTeamTable(
       scan, [&](const vigil::v1::TeamMembership& m) -> absl::Status {
         VisitSummary& s = summaries[m.visit_id()];  // in user id order
@@ -66,6 +77,7 @@ absl::StatusOr<std::map<std::string, std::string>> Expected(storage::RangeScanFn
       }));
   std::map<std::string, std::string> entries = IndexEntriesOf(summaries);
   entries.merge(conflicts);
+  entries.merge(parallel);
   return entries;
 }
 
@@ -73,7 +85,9 @@ absl::StatusOr<std::map<std::string, std::string>> Expected(storage::RangeScanFn
 absl::StatusOr<std::map<std::string, std::string>> Stored(storage::RangeScanFn scan) {
   ASSIGN_OR_RETURN(auto entries, StoredIndexEntries(scan));
   ASSIGN_OR_RETURN(auto conflicts, StoredConflictEntries(scan));
+  ASSIGN_OR_RETURN(auto parallel, StoredParallelEntries(scan));
   entries.merge(conflicts);
+  entries.merge(parallel);
   return entries;
 }
 

@@ -9,6 +9,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "server/records/etag.h"
 #include "server/records/record_store.h"
+#include "server/records/request_ids.h"
 #include "sync/ids.h"
 #include "sync/scope.h"
 
@@ -18,11 +19,7 @@ namespace {
 using vigil::v1::LateOutcome;
 
 absl::Status CheckRequest(const RecordStore::LateDecisionRequest& request) {
-  if (!sync::ValidateRecordId(request.request_id).ok()) {
-    return WithReason(
-        absl::InvalidArgumentError("request_id must be a UUIDv7 or a ULID, new for each request"),
-        "REQUEST_ID_INVALID");
-  }
+  RETURN_IF_ERROR(CheckRequestId(request.request_id));
   if (request.outcome != vigil::v1::LATE_OUTCOME_ACCEPTED &&
       request.outcome != vigil::v1::LATE_OUTCOME_REJECTED) {
     return WithReason(absl::InvalidArgumentError("outcome must be ACCEPTED or REJECTED"),

@@ -10,6 +10,7 @@
 #include "server/records/resource_names.h"
 #include "server/records/review_queries.h"
 #include "server/records/review_reading.h"
+#include "sync/body_diff.h"
 #include "sync/merge.h"
 #include "sync/record_merge.h"
 
@@ -20,40 +21,6 @@ using review::AuditedAnswer;
 using review::Binding;
 using review::Reading;
 using vigil::v1::Record;
-
-// The fields of `held`'s kind whose value differs from `head`'s (every
-// field it sets when there is no head).
-std::vector<std::string> ChangedFields(const vigil::v1::Mutation& held,
-                                       const std::optional<Record>& head) {
-  if (held.delete_()) return {"(deleted)"};
-  using google::protobuf::FieldDescriptor;
-  using google::protobuf::Message;
-  const FieldDescriptor* kind = sync::BodyKindField(held.body());
-  if (kind == nullptr) return {};
-  const Message& ours = held.body().GetReflection()->GetMessage(held.body(), kind);
-  std::unique_ptr<Message> nothing(ours.New());
-  const Message& theirs =
-      head.has_value() && sync::BodyKindField(head->body()) == kind
-          ? head->body().GetReflection()->GetMessage(head->body(), kind)
-          : *nothing;
-  // `message` with only `f` kept.
-  auto only = [](const Message& message, const FieldDescriptor* f) {
-    std::unique_ptr<Message> copy(message.New());
-    copy->CopyFrom(message);
-    std::unique_ptr<Message> kept(message.New());
-    message.GetReflection()->SwapFields(copy.get(), kept.get(), {f});
-    return sync::SerializeDeterministic(*kept);
-  };
-  std::vector<std::string> changed;
-  const google::protobuf::Descriptor* type = kind->message_type();
-  for (int i = 0; i < type->field_count(); ++i) {
-    if (only(ours, type->field(i)) != only(theirs, type->field(i))) {
-      changed.push_back(type->field(i)->name());
-    }
-  }
-  return changed;
-}
-
 
 // One late submission as the review desk shows it: the held mutation, the
 // record's head (redacted for the caller), what it changes, its result and
@@ -71,7 +38,14 @@ absl::StatusOr<vigil::v1::LateSubmission> ViewOfLate(Reading& reading, std::stri
   if (stored.has_value()) *late.mutable_result() = stored->result();
   ASSIGN_OR_RETURN(std::optional<Record> head, tables.Head(m.record_id()));
   late.set_etag(LateSubmissionEtag(head.has_value() ? &*head : nullptr, late.result()));
-  for (std::string& f : ChangedFields(m, head)) late.add_changed_fields(std::move(f));
+  if (m.delete_()) {
+    late.add_changed_fields("(deleted)");
+  } else {
+    for (std::string& f : sync::ChangedFields(head ? head->body() : vigil::v1::RecordBody(),
+                                              m.body())) {
+      late.add_changed_fields(std::move(f));
+    }
+  }
   if (head.has_value()) {
     ASSIGN_OR_RETURN(const ScopeGrant* grant, reading.GrantFor(head->scope()));
     auto same_scope = [&](std::string_view id) { return tables.HeadInScope(id, head->scope()); };

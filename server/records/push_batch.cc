@@ -11,6 +11,7 @@
 #include "base/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/records/mutation_error.h"
+#include "server/records/parallel_updates.h"
 #include "server/records/server_written.h"
 #include "server/records/visit_index.h"
 #include "server/records/visit_team.h"
@@ -102,6 +103,7 @@ absl::Status PushBatch::Run(Pending& p) {
   RETURN_IF_ERROR(RecordVisitMove(p));
   RETURN_IF_ERROR(AnswerMark(p));
   RETURN_IF_ERROR(Persist(p));
+  RETURN_IF_ERROR(NoteParallelUpdate(p));
   return AnswerByReply(p);
 }
 
@@ -512,6 +514,38 @@ absl::Status PushBatch::Persist(Pending& p) {
                      sync::SerializeDeterministic(outcome.record.body()) !=
                          sync::SerializeDeterministic(m.body()));
   return absl::OkStatus();
+}
+
+absl::Status PushBatch::NoteParallelUpdate(Pending& p) {
+  const Mutation& m = *p.m;
+  const sync::ApplyOutcome& outcome = *p.outcome;
+  // Concurrent: the record changed since the revision the edit was made on.
+  if (m.delete_() || !outcome.changed || !outcome.clean || !p.head.has_value() ||
+      m.base_revision() >= p.head->revision() || sync::VisitIdOf(p.scope).empty()) {
+    return absl::OkStatus();
+  }
+  // Both sides changed the body's content; a review mark or a lifecycle
+  // move in between (server-written) is not an edit to check.
+  const vigil::v1::RecordBody base_body = p.base ? p.base->body() : vigil::v1::RecordBody();
+  auto content_of = [&base_body](vigil::v1::RecordBody body) {
+    KeepServerWritten(base_body, body);
+    return sync::SerializeDeterministic(body);
+  };
+  const std::string base_content = content_of(base_body);
+  if (content_of(p.head->body()) == base_content || content_of(m.body()) == base_content) {
+    return absl::OkStatus();
+  }
+  vigil::internal::ParallelUpdateEntry entry;
+  entry.set_id(m.mutation_id());
+  entry.set_record_id(m.record_id());
+  entry.set_scope(p.scope);
+  const google::protobuf::FieldDescriptor* kind = sync::BodyKindField(outcome.record.body());
+  entry.set_record_kind(kind == nullptr ? 0 : kind->number());
+  entry.set_base_revision(m.base_revision());
+  entry.set_theirs_revision(p.head->revision());
+  entry.set_merged_revision(outcome.record.revision());
+  entry.set_merged_unix_micros(absl::ToUnixMicros(now_));
+  return PutParallelUpdate(tables_.context(), std::nullopt, entry);
 }
 
 void PushBatch::StoreResult(const Pending& p, bool keep_pushed_body) {

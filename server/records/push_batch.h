@@ -30,6 +30,9 @@
 //                     mark (Record.review) answers the mark
 //   Persist           head, history, change feed, view epochs, audit, the
 //                     stored result (with the pushed body when it was merged)
+//   NoteParallelUpdate  a clean merge with edits the device had not seen
+//                     (the record's content changed since the edit's base)
+//                     is kept for a reviewer to check (parallel_updates.h)
 //   AnswerByReply     a team member's new Comment on a record with a
 //                     question answers the question (a revision of that
 //                     record)
@@ -128,6 +131,7 @@ class PushBatch {
   absl::Status RecordVisitMove(Pending& p);
   absl::Status AnswerMark(Pending& p);
   absl::Status Persist(Pending& p);
+  absl::Status NoteParallelUpdate(Pending& p);
   absl::Status AnswerByReply(Pending& p);
 
   // The caller's rights in `scope`, read once per batch through the commit.

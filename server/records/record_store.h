@@ -177,6 +177,22 @@ class RecordStore {
   using ResolveDoneFn = absl::AnyInvocable<void(absl::StatusOr<Resolved>)>;
   void ResolveConflict(const Caller& caller, ResolveRequest request, ResolveDoneFn done);
 
+  // A reviewer marks parallel update `id` checked (ReviewService.
+  // CheckParallelUpdate; parallel_checks.cc), in one commit with its audit
+  // entry, under `request_id` (a retry succeeds again; the id reused for
+  // another request is ALREADY_EXISTS, MUTATION_ID_REUSED).
+  // PERMISSION_DENIED (REVIEWER_ONLY); INVALID_ARGUMENT
+  // (REQUEST_ID_INVALID); NOT_FOUND (RESOURCE_NOT_FOUND); ABORTED
+  // (ETAG_MISMATCH, ParallelUpdateEtag); FAILED_PRECONDITION
+  // (PARALLEL_UPDATE_CHECKED, metadata "checked_by").
+  struct ParallelCheckRequest {
+    std::string id;
+    std::string etag;
+    std::string request_id;
+  };
+  using CheckDoneFn = absl::AnyInvocable<void(absl::Status)>;
+  void CheckParallelUpdate(const Caller& caller, ParallelCheckRequest request, CheckDoneFn done);
+
   // The record engine's side of a change of a visit's team, inside that
   // commit (IdentityStore::SetTeamChangedHook; visit_team.h).
   absl::Status OnTeamChanged(storage::CommitContext& ctx, const Caller& by,

@@ -10,6 +10,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "base/error_reason.h"
+#include "server/auth/access_policy.h"
+#include "server/auth/caller.h"
 #include "sync/ids.h"
 #include "sync/scope.h"
 
@@ -20,6 +22,16 @@ inline absl::Status NameInvalid(std::string_view name, std::string_view form) {
                     "NAME_INVALID", {{"name", std::string(name.substr(0, 100))}});
 }
 
+// What `caller` learns of the resource `name` (`what`: "open conflict",
+// "record", ...) that is not there or that it may not see: NOT_FOUND
+// (RESOURCE_NOT_FOUND) when it may learn of absence (NPM reviewers), else
+// PERMISSION_DENIED like any denial, so that nobody else learns what exists.
+inline absl::Status Absent(const Caller& caller, std::string_view what, std::string name) {
+  if (!AccessPolicy::MayLearnOfAbsence(caller)) return AccessPolicy::Denied();
+  return WithReason(absl::NotFoundError(absl::StrCat("there is no such ", std::string(what))),
+                    "RESOURCE_NOT_FOUND", {{"name", name}});
+}
+
 // "visits/{visit id}": INVALID_ARGUMENT (NAME_INVALID) for anything else.
 inline absl::StatusOr<sync::Scope> ParseVisitName(std::string_view name) {
   absl::StatusOr<sync::Scope> scope = sync::Scope::Parse(name);
@@ -27,14 +39,29 @@ inline absl::StatusOr<sync::Scope> ParseVisitName(std::string_view name) {
   return scope;
 }
 
-// "records/{record id}": the record id, or INVALID_ARGUMENT (NAME_INVALID).
-inline absl::StatusOr<std::string> ParseRecordName(std::string_view name) {
-  constexpr std::string_view kCollection = "records/";
-  if (name.substr(0, kCollection.size()) != kCollection ||
-      !sync::ValidateRecordId(name.substr(kCollection.size())).ok()) {
-    return NameInvalid(name, "records/{record id}");
+// "{collection}/{id}" for an id of the record-id grammar (UUIDv7 or ULID):
+// the id, or INVALID_ARGUMENT (NAME_INVALID) naming `form`.
+inline absl::StatusOr<std::string> ParseIdName(std::string_view name,
+                                               std::string_view collection,
+                                               std::string_view form) {
+  if (name.substr(0, collection.size()) != collection ||
+      !sync::ValidateRecordId(name.substr(collection.size())).ok()) {
+    return NameInvalid(name, form);
   }
-  return std::string(name.substr(kCollection.size()));
+  return std::string(name.substr(collection.size()));
+}
+
+// "records/{record id}": the record id.
+inline absl::StatusOr<std::string> ParseRecordName(std::string_view name) {
+  return ParseIdName(name, "records/", "records/{record id}");
+}
+
+// "parallelUpdates/{mutation id}" (of the merged edit): the mutation id.
+inline absl::StatusOr<std::string> ParseParallelUpdateName(std::string_view name) {
+  return ParseIdName(name, "parallelUpdates/", "parallelUpdates/{mutation id}");
+}
+inline std::string ParallelUpdateName(std::string_view mutation_id) {
+  return "parallelUpdates/" + std::string(mutation_id);
 }
 
 // "conflicts/{conflict id}" (ids are "cf-" and 32 hex digits): the id, or

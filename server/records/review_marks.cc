@@ -10,6 +10,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "server/records/etag.h"
 #include "server/records/record_store.h"
+#include "server/records/request_ids.h"
 #include "server/records/visit_lifecycle.h"
 #include "sync/ids.h"
 #include "sync/scope.h"
@@ -20,11 +21,7 @@ namespace {
 using vigil::v1::Record;
 
 absl::Status CheckMark(const RecordStore::MarkRequest& request) {
-  if (!sync::ValidateRecordId(request.request_id).ok()) {
-    return WithReason(
-        absl::InvalidArgumentError("request_id must be a UUIDv7 or a ULID, new for each request"),
-        "REQUEST_ID_INVALID");
-  }
+  RETURN_IF_ERROR(CheckRequestId(request.request_id));
   if (request.state != vigil::v1::REVIEW_MARK_STATE_ACCEPTED &&
       request.state != vigil::v1::REVIEW_MARK_STATE_QUESTION) {
     return WithReason(absl::InvalidArgumentError("state must be ACCEPTED or QUESTION"),
@@ -92,10 +89,7 @@ void RecordStore::MarkRecord(const Caller& caller, MarkRequest request, MarkDone
                          tables.Mutation(request.request_id));
         if (stored.has_value()) {
           if (stored->device_id() != caller.device || stored->fingerprint() != fingerprint) {
-            return WithReason(absl::AlreadyExistsError(
-                                  "this request id was already used for another request; give "
-                                  "every request its own id"),
-                              "MUTATION_ID_REUSED", {{"request_id", request.request_id}});
+            return RequestIdReused(request.request_id);
           }
           *revision = stored->result().revision();
           return absl::OkStatus();

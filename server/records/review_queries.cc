@@ -106,9 +106,7 @@ absl::StatusOr<vigil::v1::VisitView> ReviewQueries::GetVisit(
   ASSIGN_OR_RETURN(std::optional<vigil::v1::VisitView> view,
                    reading.View(visit_id, summary.value_or(VisitSummary()), revision));
   if (view.has_value()) return *std::move(view);
-  if (!AccessPolicy::MayLearnOfAbsence(caller)) return AccessPolicy::Denied();
-  return WithReason(absl::NotFoundError("there is no such visit"), "RESOURCE_NOT_FOUND",
-                    {{"name", absl::StrCat("visits/", std::string(visit_id))}});
+  return Absent(caller, "visit", absl::StrCat("visits/", std::string(visit_id)));
 }
 
 absl::StatusOr<vigil::v1::ListReviewQueueResponse> ReviewQueries::ListReviewQueue(
@@ -270,10 +268,8 @@ void ReviewQueries::GetRecord(const Caller& caller, std::string_view record_id,
           -> absl::StatusOr<vigil::v1::GetRecordResponse> {
         Reading reading(*storage_, *keys_, *policy_, caller);
         SnapshotTables& tables = reading.tables();
-        auto absent = [&]() -> absl::Status {
-          if (!AccessPolicy::MayLearnOfAbsence(caller)) return AccessPolicy::Denied();
-          return WithReason(absl::NotFoundError("there is no such record"), "RESOURCE_NOT_FOUND",
-                            {{"name", absl::StrCat("records/", std::string(record_id))}});
+        auto absent = [&]() {
+          return Absent(caller, "record", absl::StrCat("records/", std::string(record_id)));
         };
         ASSIGN_OR_RETURN(std::optional<Record> head, tables.Head(record_id));
         if (!head.has_value()) return absent();

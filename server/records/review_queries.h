@@ -84,6 +84,22 @@ class ReviewQueries {
   using ConflictDoneFn = absl::AnyInvocable<void(absl::StatusOr<vigil::v1::ConflictView>)>;
   void GetConflict(const Caller& caller, std::string_view conflict_id, ConflictDoneFn done);
 
+  // The parallel updates of `visit_id` (every visit when empty) the caller
+  // may see, filtered (parallel_queries.cc): INVALID_ARGUMENT
+  // (FILTER_INVALID, PAGE_TOKEN_INVALID, PAGE_SIZE_INVALID); and one of
+  // them with the records it combined, as the caller may see them
+  // (NOT_FOUND, RESOURCE_NOT_FOUND, for reviewers; PERMISSION_DENIED for
+  // others when there is none or they may not see it). Sensitive content
+  // shown is audited before `done` runs.
+  using ParallelUpdatesDoneFn =
+      absl::AnyInvocable<void(absl::StatusOr<vigil::v1::ListParallelUpdatesResponse>)>;
+  void ListParallelUpdates(const Caller& caller, std::string_view visit_id,
+                           const vigil::v1::ListParallelUpdatesRequest& request,
+                           ParallelUpdatesDoneFn done);
+  using ParallelUpdateDoneFn =
+      absl::AnyInvocable<void(absl::StatusOr<vigil::v1::ParallelUpdate>)>;
+  void GetParallelUpdate(const Caller& caller, std::string_view id, ParallelUpdateDoneFn done);
+
   // The late submissions of the visit (`visit_id`; every visit when
   // empty); `done` runs once the reads of sensitive ones are audited.
   using LateDoneFn =

@@ -21,6 +21,7 @@
 #include "server/auth/caller.h"
 #include "server/records/conflict_index.h"
 #include "server/records/etag.h"
+#include "server/records/parallel_updates.h"
 #include "server/records/read_audit.h"
 #include "server/records/tables.h"
 #include "server/records/visit_index.h"
@@ -64,9 +65,42 @@ inline vigil::v1::VisitCounts CountsOf(const VisitSummary& s) {
   counts.set_open_conflicts(s.open_conflicts());
   counts.set_pending_late_submissions(s.pending_late());
   counts.set_unreviewed_records(s.unreviewed());
+  counts.set_unchecked_parallel_updates(s.unchecked_parallel());
   return counts;
 }
 
+
+// One page of a List call over an index scan. `scan(visit)` visits the
+// index entries in order, each with its position; `take(entry)` adds it to
+// the page (true) or refuses it (false). The page ends when `taken()`
+// reaches `page_size`, or after `max_examined` entries (the bound of a
+// filter no index serves). Returns where the next page resumes (the
+// position of the last entry seen), or "" when every entry was seen.
+template <typename Entry>
+absl::StatusOr<std::string> ScanPage(
+    absl::FunctionRef<absl::Status(
+        absl::FunctionRef<bool(std::string_view position, const Entry& entry)>)>
+        scan,
+    std::uint32_t page_size, std::uint32_t max_examined,
+    absl::FunctionRef<std::uint32_t()> taken,
+    absl::FunctionRef<absl::StatusOr<bool>(const Entry&)> take) {
+  std::string last;
+  std::uint32_t examined = 0;
+  bool full = false;
+  absl::Status failed;
+  RETURN_IF_ERROR(scan([&](std::string_view position, const Entry& entry) {
+    if (taken() == page_size || ++examined > max_examined) {
+      full = true;  // resume after the last one seen
+      return false;
+    }
+    absl::StatusOr<bool> took = take(entry);
+    failed = took.status();
+    last = std::string(position);
+    return failed.ok();
+  }));
+  RETURN_IF_ERROR(failed);
+  return full ? last : std::string();
+}
 
 // The reads of one answer, at one snapshot.
 class Reading {
@@ -77,11 +111,13 @@ class Reading {
         tables_(storage, snapshot_, keys),
         index_(storage, snapshot_),
         conflicts_(storage, snapshot_),
+        parallel_(storage, snapshot_),
         policy_(policy),
         caller_(caller) {}
 
   VisitIndexReader& index() { return index_; }
   ConflictIndexReader& conflicts() { return conflicts_; }
+  ParallelUpdateReader& parallel() { return parallel_; }
   SnapshotTables& tables() { return tables_; }
 
   // The caller's rights in the visit's scope (read once per scope).
@@ -139,6 +175,7 @@ class Reading {
   SnapshotTables tables_;
   VisitIndexReader index_;
   ConflictIndexReader conflicts_;
+  ParallelUpdateReader parallel_;
   const AccessPolicy& policy_;
   const Caller& caller_;
   std::map<std::string, ScopeGrant> grants_;

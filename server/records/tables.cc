@@ -105,6 +105,23 @@ absl::Status ScanLateScopes(storage::RangeScanFn scan,
   return failed;
 }
 
+namespace {
+
+// Revision `revision` of the record whose head is `head`, through `view`.
+absl::StatusOr<Record> RevisionOf(storage::ReadView& view, const Record& head,
+                                  std::uint64_t revision, const storage::KeyRing& keys) {
+  if (head.revision() == revision) return head;
+  ASSIGN_OR_RETURN(std::optional<Record> found,
+                   ReadRecord(view, ColumnFamily::kHistory, HistoryKey(head.id(), revision), keys));
+  if (!found.has_value()) {
+    return absl::DataLossError(
+        absl::StrCat("history of ", head.id(), " lacks revision ", revision));
+  }
+  return *std::move(found);
+}
+
+}  // namespace
+
 // --- CommitTables ---
 
 absl::StatusOr<std::optional<Record>> CommitTables::Head(std::string_view id) {
@@ -119,15 +136,7 @@ absl::StatusOr<std::optional<Record>> CommitTables::HeadInScope(std::string_view
 }
 
 absl::StatusOr<Record> CommitTables::Revision(const Record& head, std::uint64_t revision) {
-  if (head.revision() == revision) return head;
-  ASSIGN_OR_RETURN(std::optional<Record> found,
-                   ReadRecord(ctx_, ColumnFamily::kHistory, HistoryKey(head.id(), revision),
-                              keys_));
-  if (!found.has_value()) {
-    return absl::DataLossError(
-        absl::StrCat("history of ", head.id(), " lacks revision ", revision));
-  }
-  return *std::move(found);
+  return RevisionOf(ctx_, head, revision, keys_);
 }
 
 absl::Status CommitTables::WriteHead(const std::optional<Record>& previous,
@@ -287,6 +296,10 @@ absl::Status SnapshotTables::HeadValues(
 absl::StatusOr<Record> SnapshotTables::DecodeHead(std::string_view id,
                                                   std::string_view value) const {
   return DecodeStored<Record>(value, RecordKey(id), keys_);
+}
+
+absl::StatusOr<Record> SnapshotTables::Revision(const Record& head, std::uint64_t revision) {
+  return RevisionOf(view_, head, revision, keys_);
 }
 
 absl::Status SnapshotTables::ScanHistory(

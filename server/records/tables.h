@@ -134,6 +134,10 @@ class SnapshotTables {
       absl::FunctionRef<bool(std::size_t index, std::optional<std::string_view> value)> visit);
   absl::StatusOr<vigil::v1::Record> DecodeHead(std::string_view id, std::string_view value) const;
 
+  // Revision `revision` of the record whose head is `head`: the head itself,
+  // or from history. DataLoss when the history lacks it.
+  absl::StatusOr<vigil::v1::Record> Revision(const vigil::v1::Record& head,
+                                             std::uint64_t revision);
   // Visits revisions [from, to) of record `id` in the history, oldest first,
   // with the size of each stored value. `visit` returns false to stop.
   absl::Status ScanHistory(

@@ -262,13 +262,32 @@ absl::Status VisitIndexWriter::HeadWritten(const std::optional<Record>& previous
   return absl::OkStatus();
 }
 
+namespace {
+
+std::uint32_t Moved(std::uint32_t count, int delta) {
+  return static_cast<std::uint32_t>(
+      std::max<std::int64_t>(0, static_cast<std::int64_t>(count) + delta));
+}
+
+}  // namespace
+
 absl::Status VisitIndexWriter::LateChanged(std::string_view scope, int delta) {
+  return Count(scope, [delta](VisitSummary& s) { s.set_pending_late(Moved(s.pending_late(), delta)); });
+}
+
+absl::Status VisitIndexWriter::ParallelChanged(std::string_view scope, int delta) {
+  return Count(scope, [delta](VisitSummary& s) {
+    s.set_unchecked_parallel(Moved(s.unchecked_parallel(), delta));
+  });
+}
+
+absl::Status VisitIndexWriter::Count(std::string_view scope,
+                                     absl::FunctionRef<void(VisitSummary&)> change) {
   const std::string_view visit_id = sync::VisitIdOf(scope);
   if (visit_id.empty()) return absl::OkStatus();
   ASSIGN_OR_RETURN(VisitSummary before, Summary(visit_id));
   VisitSummary after = before;
-  after.set_pending_late(static_cast<std::uint32_t>(
-      std::max<std::int64_t>(0, static_cast<std::int64_t>(before.pending_late()) + delta)));
+  change(after);
   return Put(visit_id, before, after);
 }
 

@@ -55,6 +55,8 @@ class VisitIndexWriter {
   // A mutation of `scope` was held as a late submission (+1), or decided
   // (-1).
   absl::Status LateChanged(std::string_view scope, int delta);
+  // A parallel update of `scope` was recorded (+1), or checked (-1).
+  absl::Status ParallelChanged(std::string_view scope, int delta);
   // The team table of the visit now holds `members` (user ids, sorted) and
   // `lead` ("" when none).
   absl::Status TeamChanged(std::string_view visit_id, std::vector<std::string> members,
@@ -64,6 +66,9 @@ class VisitIndexWriter {
   absl::StatusOr<vigil::internal::VisitSummary> Summary(std::string_view visit_id);
 
  private:
+  // Applies `change` to the counts of the summary of `scope`'s visit.
+  absl::Status Count(std::string_view scope,
+                     absl::FunctionRef<void(vigil::internal::VisitSummary&)> change);
   absl::Status Put(std::string_view visit_id, const vigil::internal::VisitSummary& before,
                    const vigil::internal::VisitSummary& after);
 

@@ -8,6 +8,7 @@
 #include "base/status_macros.h"
 #include "server/records/etag.h"
 #include "server/records/record_store.h"
+#include "server/records/request_ids.h"
 #include "server/records/visit_index.h"
 #include "server/records/visit_lifecycle.h"
 #include "server/records/visit_team.h"
@@ -33,10 +34,7 @@ absl::StatusOr<vigil::v1::MutationResult> FirstResult(
     }
   }
   if (!same) {
-    return WithReason(absl::AlreadyExistsError(
-                          "this request id was already used for another request; give every "
-                          "request its own id"),
-                      "MUTATION_ID_REUSED", {{"request_id", request.request_id}});
+    return RequestIdReused(request.request_id);
   }
   vigil::v1::MutationResult result = stored.result();
   result.set_duplicate(true);
@@ -46,11 +44,7 @@ absl::StatusOr<vigil::v1::MutationResult> FirstResult(
 }  // namespace
 
 void RecordStore::MoveVisit(const Caller& caller, VisitMoveRequest request, MoveDoneFn done) {
-  if (!sync::ValidateRecordId(request.request_id).ok()) {
-    return done(WithReason(
-        absl::InvalidArgumentError("request_id must be a UUIDv7 or a ULID, new for each request"),
-        "REQUEST_ID_INVALID"));
-  }
+  if (absl::Status s = CheckRequestId(request.request_id); !s.ok()) return done(s);
   absl::StatusOr<sync::Scope> scope = sync::Scope::Visit(request.visit_id);
   if (!scope.ok()) return done(scope.status());
   auto result = std::make_shared<vigil::v1::MutationResult>();

@@ -10,99 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "absl/time/clock.h"
-#include "client/channel.h"
 #include "datadir/operator_commands.h"
 #include "server/records/index_rebuild.h"
-#include "gtest/gtest.h"
-#include "sync/ids.h"
-#include "tests/testing/status_matchers.h"
-#include "tests/testing/test_server.h"
-#include "vigil/v1/admin.grpc.pb.h"
-#include "vigil/v1/review.grpc.pb.h"
-#include "vigil/v1/sync.grpc.pb.h"
+#include "tests/server/review_fixture.h"
 
-namespace vigil {
+namespace vigil::review_testing {
 namespace {
-
-using grpc::StatusCode;
-using v1::Mutation;
-using v1::VisitState;
-
-std::string NewId() {
-  static std::mt19937_64 rng(17);
-  static int counter = 0;
-  sync::UuidRandomBytes random;
-  for (auto& b : random) b = static_cast<uint8_t>(rng());
-  return *sync::NewUuidV7(absl::Now() + absl::Milliseconds(++counter), random);
-}
-
-std::string Reason(const grpc::Status& s) {
-  auto info = client::ErrorInfoOf(s);
-  return info.ok() ? info->reason() : "<none>";
-}
-
-std::string Metadata(const grpc::Status& s, const std::string& key) {
-  auto info = client::ErrorInfoOf(s);
-  if (!info.ok()) return "<none>";
-  auto it = info->metadata().find(key);
-  return it == info->metadata().end() ? "<none>" : it->second;
-}
-
-Mutation Create(const std::string& scope, const v1::RecordBody& body, const std::string& id) {
-  static std::int64_t hlc = 1'700'000'000'000'000;
-  Mutation m;
-  m.set_mutation_id(NewId());
-  m.set_record_id(id);
-  *m.mutable_body() = body;
-  m.mutable_hlc()->set_wall_time_micros(++hlc);
-  m.set_scope(scope);
-  return m;
-}
-
-// One user's stubs.
-struct User {
-  std::unique_ptr<v1::SyncService::Stub> sync;
-  std::unique_ptr<v1::ReviewService::Stub> review;
-  std::unique_ptr<v1::AdminService::Stub> admin;
-
-  grpc::Status Push(const std::vector<Mutation>& mutations, v1::PushResponse* out = nullptr) {
-    grpc::ClientContext ctx;
-    v1::PushRequest request;
-    for (const auto& m : mutations) *request.add_mutations() = m;
-    v1::PushResponse ignored;
-    return sync->Push(&ctx, request, out ? out : &ignored);
-  }
-  grpc::Status Move(const std::string& visit_id, VisitState to, v1::VisitView* out = nullptr,
-                    const std::string& note = "", bool acknowledge = false,
-                    const std::string& etag = "", std::string request_id = "") {
-    grpc::ClientContext ctx;
-    v1::TransitionVisitRequest request;
-    request.set_name("visits/" + visit_id);
-    request.set_to(to);
-    request.set_note(note);
-    request.set_acknowledge_open_conflicts(acknowledge);
-    request.set_etag(etag);
-    request.set_request_id(request_id.empty() ? NewId() : request_id);
-    v1::VisitView ignored;
-    return review->TransitionVisit(&ctx, request, out ? out : &ignored);
-  }
-  grpc::Status Get(const std::string& visit_id, v1::VisitView* out) {
-    grpc::ClientContext ctx;
-    v1::GetVisitRequest request;
-    request.set_name("visits/" + visit_id);
-    return review->GetVisit(&ctx, request, out);
-  }
-  grpc::Status List(const v1::ListVisitsRequest& request, v1::ListVisitsResponse* out) {
-    grpc::ClientContext ctx;
-    return review->ListVisits(&ctx, request, out);
-  }
-  grpc::Status Queue(const v1::ListReviewQueueRequest& request,
-                     v1::ListReviewQueueResponse* out) {
-    grpc::ClientContext ctx;
-    return review->ListReviewQueue(&ctx, request, out);
-  }
-};
 
 // The machine as the issue states it, independently of the server's table:
 // (from, to) -> who may make the move.
@@ -126,90 +39,6 @@ const std::map<std::pair<VisitState, VisitState>, std::set<std::string>>& Machin
   return *machine;
 }
 
-// The reviewer's way to each state from planned.
-std::vector<VisitState> PathTo(VisitState state) {
-  using S = VisitState;
-  switch (state) {
-    case v1::VISIT_STATE_IN_PROGRESS:
-      return {S::VISIT_STATE_IN_PROGRESS};
-    case v1::VISIT_STATE_SUBMITTED:
-      return {S::VISIT_STATE_IN_PROGRESS, S::VISIT_STATE_SUBMITTED};
-    case v1::VISIT_STATE_IN_REVIEW:
-      return {S::VISIT_STATE_IN_PROGRESS, S::VISIT_STATE_SUBMITTED, S::VISIT_STATE_IN_REVIEW};
-    case v1::VISIT_STATE_CHANGES_REQUESTED:
-      return {S::VISIT_STATE_IN_PROGRESS, S::VISIT_STATE_SUBMITTED,
-              S::VISIT_STATE_CHANGES_REQUESTED};
-    case v1::VISIT_STATE_APPROVED:
-      return {S::VISIT_STATE_IN_PROGRESS, S::VISIT_STATE_SUBMITTED, S::VISIT_STATE_IN_REVIEW,
-              S::VISIT_STATE_APPROVED};
-    case v1::VISIT_STATE_PUBLISHED:
-      return {S::VISIT_STATE_IN_PROGRESS, S::VISIT_STATE_SUBMITTED, S::VISIT_STATE_IN_REVIEW,
-              S::VISIT_STATE_APPROVED, S::VISIT_STATE_PUBLISHED};
-    default:
-      return {};
-  }
-}
-
-class ReviewTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    server_ = std::make_unique<testing::TestServer>();
-    ASSERT_OK(server_->status());
-    tokens_["reviewer"] = server_->ReviewerToken();
-    tokens_["admin"] = server_->AdminToken();
-    for (const auto& [name, role] : std::vector<std::pair<std::string, v1::Role>>{
-             {"lead", v1::ROLE_TEAM_LEAD},
-             {"monitor", v1::ROLE_FIELD_MONITOR},
-             {"medical", v1::ROLE_MEDICAL_EXPERT},
-             {"observer", v1::ROLE_FIELD_MONITOR},
-             {"service", v1::ROLE_SERVICE_ACCOUNT}}) {
-      auto token = server_->EnrollUser(name, role);
-      ASSERT_OK(token);
-      tokens_[name] = *token;
-    }
-  }
-
-  User As(const std::string& name) {
-    auto channel = server_->ChannelWithToken(tokens_.at(name));
-    return User{v1::SyncService::NewStub(channel), v1::ReviewService::NewStub(channel),
-                v1::AdminService::NewStub(channel)};
-  }
-
-  absl::Status Team(const std::string& visit_id) {
-    for (const auto& [name, role] : std::vector<std::pair<std::string, v1::TeamRole>>{
-             {"lead", v1::TEAM_ROLE_TEAM_LEAD},
-             {"monitor", v1::TEAM_ROLE_MONITOR},
-             {"medical", v1::TEAM_ROLE_MEDICAL_EXPERT},
-             {"observer", v1::TEAM_ROLE_OBSERVER}}) {
-      if (absl::Status s = server_->AddToTeam(visit_id, name, role); !s.ok()) return s;
-    }
-    return absl::OkStatus();
-  }
-
-  // A new announced visit with the whole team, created planned by the NPM
-  // unit and moved to `state`.
-  std::string NewVisit(VisitState state, const std::string& facility_id = "",
-                       v1::VisitType type = v1::VISIT_TYPE_IN_DEPTH) {
-    const std::string id = NewId();
-    EXPECT_OK(Team(id));
-    v1::RecordBody body;
-    body.mutable_visit()->set_state(v1::VISIT_STATE_PLANNED);
-    body.mutable_visit()->set_announced(true);
-    body.mutable_visit()->set_facility_id(facility_id);
-    body.mutable_visit()->set_type(type);
-    User reviewer = As("reviewer");
-    grpc::Status created = reviewer.Push({Create("visits/" + id, body, id)});
-    EXPECT_TRUE(created.ok()) << created.error_message();
-    for (VisitState step : PathTo(state)) {
-      grpc::Status s = reviewer.Move(id, step, nullptr, "questions");
-      EXPECT_TRUE(s.ok()) << s.error_message();
-    }
-    return id;
-  }
-
-  std::unique_ptr<testing::TestServer> server_;
-  std::map<std::string, std::string> tokens_;
-};
 
 // Every move between two states, for every role: the machine's moves
 // succeed for the roles that make them; the others get PERMISSION_DENIED
@@ -698,6 +527,31 @@ TEST_F(ReviewTest, TheVisitIndexEqualsAFullScanAndIsRebuilt) {
     EXPECT_EQ(seen.record().body().finding().title(), out.record().body().finding().title());
   }
   EXPECT_EQ(marked, 3);
+  // A parallel update in each open visit, one of them checked: the
+  // unchecked count follows.
+  for (int v = 0; v < 2; ++v) {
+    const std::string id = NewId();
+    v1::RecordBody body;
+    body.mutable_finding()->set_title("parallel");
+    ASSERT_TRUE(monitor.Push({Create("visits/" + visits[v], body, id)}).ok());
+    v1::PushResponse r;
+    for (int side = 0; side < 2; ++side) {
+      v1::RecordBody edited = body;
+      if (side == 0) edited.mutable_finding()->set_severity(v1::SEVERITY_HIGH);
+      if (side == 1) edited.mutable_finding()->set_location("yard");
+      Mutation m = Create("", edited, id);
+      m.set_base_revision(1);
+      ASSERT_TRUE((side == 0 ? reviewer : monitor).Push({m}, &r).ok());
+    }
+    if (v == 1) continue;
+    grpc::ClientContext check_ctx;
+    v1::CheckParallelUpdateRequest check;
+    check.set_name("parallelUpdates/" + r.results(0).mutation_id());
+    check.set_request_id(NewId());
+    v1::ParallelUpdate out;
+    grpc::Status s = reviewer.review->CheckParallelUpdate(&check_ctx, check, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
   grpc::ClientContext ctx;
   v1::RemoveTeamMemberRequest remove;
   remove.set_visit_id(visits[1]);
@@ -935,168 +789,5 @@ TEST_F(ReviewTest, LateSubmissionsAreListedWithWhatTheyChange) {
 }
 
 
-// Conflicts across visits: listed oldest first with every filter and page
-// tokens, shown side by side as each caller may see them, and resolved from
-// the desk as an ordinary edit with the reason kept as a comment.
-TEST_F(ReviewTest, ConflictsAreListedShownAndResolvedAcrossVisits) {
-  User reviewer = As("reviewer"), lead = As("lead"), monitor = As("monitor");
-  const std::string facility = NewId();
-  v1::RecordBody registry;
-  registry.mutable_facility()->set_name("Police station 7");
-  ASSERT_TRUE(reviewer.Push({Create("registry", registry, facility)}).ok());
-  const std::string a = NewVisit(v1::VISIT_STATE_IN_PROGRESS, facility);
-  const std::string b = NewVisit(v1::VISIT_STATE_IN_PROGRESS);
-
-  // In visit a, two edits of a finding's severity made on revision 1.
-  const std::string finding = NewId();
-  v1::RecordBody f;
-  f.mutable_finding()->set_title("Cell 2");
-  f.mutable_finding()->set_severity(v1::SEVERITY_LOW);
-  ASSERT_TRUE(monitor.Push({Create("visits/" + a, f, finding)}).ok());
-  for (auto [who, severity] : std::vector<std::pair<User*, v1::Severity>>{
-           {&monitor, v1::SEVERITY_HIGH}, {&lead, v1::SEVERITY_URGENT}}) {
-    v1::RecordBody edited = f;
-    edited.mutable_finding()->set_severity(severity);
-    Mutation m = Create("", edited, finding);
-    m.set_base_revision(1);
-    ASSERT_TRUE(who->Push({m}).ok());
-  }
-  // In visit b, two edits of an interview's notes (hidden from the monitor).
-  const std::string interview = NewId();
-  v1::RecordBody i;
-  i.mutable_interview()->set_pseudonym("Detainee 4");
-  i.mutable_interview()->add_interviewer_user_ids("lead");
-  i.mutable_interview()->set_notes("First account\n");
-  ASSERT_TRUE(lead.Push({Create("visits/" + b, i, interview)}).ok());
-  for (const char* notes : {"Second account\n", "Third account\n"}) {
-    v1::RecordBody edited = i;
-    edited.mutable_interview()->set_notes(notes);
-    Mutation m = Create("", edited, interview);
-    m.set_base_revision(1);
-    ASSERT_TRUE((std::string(notes)[0] == 'S' ? lead : reviewer).Push({m}).ok());
-  }
-
-  auto list = [](User& who, v1::ListConflictsRequest request, v1::ListConflictsResponse* out) {
-    grpc::ClientContext ctx;
-    return who.review->ListConflicts(&ctx, request, out);
-  };
-  v1::ListConflictsResponse all;
-  ASSERT_TRUE(list(reviewer, {}, &all).ok());
-  ASSERT_EQ(all.conflicts_size(), 2);
-  EXPECT_EQ(all.conflicts(0).record_kind(), "finding") << "oldest first";
-  EXPECT_EQ(all.conflicts(1).record_kind(), "interview");
-  EXPECT_FALSE(all.conflicts(0).has_record()) << "lists carry the conflict, not the record";
-  auto count = [&](v1::ListConflictsRequest request) {
-    v1::ListConflictsResponse out;
-    grpc::Status s = list(reviewer, request, &out);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return out.conflicts_size();
-  };
-  v1::ListConflictsRequest by_visit;
-  by_visit.set_parent("visits/" + a);
-  EXPECT_EQ(count(by_visit), 1);
-  v1::ListConflictsRequest by_facility;
-  by_facility.set_facility_id(facility);
-  EXPECT_EQ(count(by_facility), 1);
-  v1::ListConflictsRequest by_kind;
-  by_kind.set_record_kind("interview");
-  EXPECT_EQ(count(by_kind), 1);
-  v1::ListConflictsRequest by_path;
-  by_path.set_field_path("severity");
-  EXPECT_EQ(count(by_path), 1);
-  v1::ListConflictsRequest old;
-  old.mutable_opened_before()->set_seconds(1'000'000);
-  EXPECT_EQ(count(old), 0);
-  v1::ListConflictsRequest bad_kind;
-  bad_kind.set_record_kind("gossip");
-  v1::ListConflictsResponse ignored;
-  EXPECT_EQ(Reason(list(reviewer, bad_kind, &ignored)), "FILTER_INVALID");
-  v1::ListConflictsRequest paged;
-  paged.set_page_size(1);
-  v1::ListConflictsResponse first;
-  ASSERT_TRUE(list(reviewer, paged, &first).ok());
-  ASSERT_EQ(first.conflicts_size(), 1);
-  ASSERT_FALSE(first.next_page_token().empty());
-  paged.set_page_token(first.next_page_token());
-  v1::ListConflictsResponse second;
-  ASSERT_TRUE(list(reviewer, paged, &second).ok());
-  ASSERT_EQ(second.conflicts_size(), 1);
-  EXPECT_EQ(second.conflicts(0).name(), all.conflicts(1).name());
-  by_kind.set_page_token(first.next_page_token());
-  EXPECT_EQ(Reason(list(reviewer, by_kind, &ignored)), "PAGE_TOKEN_INVALID");
-
-  // Side by side; the monitor sees the notes conflict without its values.
-  auto get = [](User& who, const std::string& name, v1::ConflictView* out) {
-    grpc::ClientContext ctx;
-    v1::GetConflictRequest request;
-    request.set_name(name);
-    return who.review->GetConflict(&ctx, request, out);
-  };
-  v1::ConflictView severity;
-  ASSERT_TRUE(get(reviewer, all.conflicts(0).name(), &severity).ok());
-  ASSERT_EQ(severity.conflict().versions_size(), 2);
-  for (const auto& v : severity.conflict().versions()) {
-    EXPECT_FALSE(v.edit().author().empty());
-    EXPECT_FALSE(v.edit().device_id().empty());
-    EXPECT_FALSE(v.edit().mutation_id().empty());
-    EXPECT_GT(v.edit().hlc().wall_time_micros(), 0);
-    EXPECT_TRUE(v.value().present());
-  }
-  EXPECT_TRUE(severity.conflict().base().present());
-  EXPECT_EQ(severity.record().id(), finding);
-  v1::ConflictView notes;
-  ASSERT_TRUE(get(monitor, all.conflicts(1).name(), &notes).ok());
-  for (const auto& v : notes.conflict().versions()) EXPECT_FALSE(v.value().present());
-  ASSERT_TRUE(get(reviewer, all.conflicts(1).name(), &notes).ok());
-  for (const auto& v : notes.conflict().versions()) EXPECT_TRUE(v.value().present());
-  grpc::Status s = get(reviewer, "conflicts/nonsense", &notes);
-  EXPECT_EQ(Reason(s), "NAME_INVALID");
-
-  // Resolved by taking the second version.
-  auto resolve = [&](User& who, v1::ResolveConflictRequest request,
-                     v1::ResolveConflictResponse* out) {
-    grpc::ClientContext ctx;
-    request.set_name(severity.name());
-    if (request.request_id().empty()) request.set_request_id(NewId());
-    return who.review->ResolveConflict(&ctx, request, out);
-  };
-  v1::ResolveConflictResponse resolved, again;
-  v1::ResolveConflictRequest request;
-  request.set_take(2);
-  EXPECT_EQ(Reason(resolve(reviewer, request, &resolved)), "REASON_REQUIRED");
-  request.set_reason("the lead saw cell 2 herself");
-  request.set_take(3);
-  EXPECT_EQ(Reason(resolve(reviewer, request, &resolved)), "RESOLUTION_INVALID");
-  request.set_take(2);
-  request.set_etag("\"stale\"");
-  s = resolve(reviewer, request, &resolved);
-  EXPECT_EQ(s.error_code(), StatusCode::ABORTED);
-  EXPECT_EQ(Reason(s), "ETAG_MISMATCH");
-  request.set_etag(severity.etag());
-  request.set_request_id(NewId());
-  s = resolve(reviewer, request, &resolved);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_EQ(resolved.record().open_conflicts_size(), 0);
-  const v1::Severity taken = resolved.record().body().finding().severity();
-  EXPECT_TRUE(taken == v1::SEVERITY_HIGH || taken == v1::SEVERITY_URGENT);
-  ASSERT_TRUE(resolve(reviewer, request, &again).ok());
-  EXPECT_TRUE(again.result().duplicate()) << "a retry gets the first result";
-  EXPECT_EQ(again.comment_id(), resolved.comment_id());
-  EXPECT_EQ(Reason(get(reviewer, severity.name(), &notes)), "RESOURCE_NOT_FOUND");
-  EXPECT_EQ(count({}), 1);
-
-  // The reason is a comment on the finding, which the team pulls.
-  grpc::ClientContext comments_ctx;
-  v1::ListCommentsRequest comments;
-  comments.set_parent("visits/" + a);
-  comments.set_record_id(finding);
-  v1::ListCommentsResponse thread;
-  ASSERT_TRUE(monitor.review->ListComments(&comments_ctx, comments, &thread).ok());
-  ASSERT_EQ(thread.comments_size(), 1);
-  EXPECT_EQ(thread.comments(0).comment().id(), resolved.comment_id());
-  EXPECT_NE(thread.comments(0).comment().body().comment().text().find("the lead saw cell 2"),
-            std::string::npos);
-}
-
 }  // namespace
-}  // namespace vigil
+}  // namespace vigil::review_testing
