@@ -158,7 +158,7 @@ int Resolve(const Globals& g, const std::string& record_id, const std::string& c
 std::string ConflictText(const vigil::v1::Conflict& c, const client::LocalView& record);
 JsonObject ConflictJson(const vigil::v1::Conflict& c, const client::LocalView& record);
 
-// --- Review (vigilctl_review.cc): vigil.v1.ReviewService. ---
+// --- Review (vigilctl_review.cc, vigilctl_merges.cc): vigil.v1.ReviewService. ---
 struct ReviewFilterArgs {
   std::string facility_id, state, type, member, reviewer;
   std::optional<bool> announced;
@@ -182,6 +182,16 @@ int ReviewConflict(const Globals& g, const std::string& name);
 // `resolve` reads it on the tablet).
 int ReviewResolve(const Globals& g, const std::string& name, std::optional<int> take,
                   const std::optional<std::string>& value, const std::string& reason);
+struct ParallelFilterArgs {
+  std::string visit, kind;
+  bool checked = false;
+};
+// Parallel updates (clean merges of concurrent edits), unchecked or
+// `checked` (vigilctl_merges.cc, with the conflict commands).
+int ReviewParallel(const Globals& g, const ParallelFilterArgs& filter);
+// `name`: parallelUpdates/ID, as `review parallel` lists it.
+int ReviewParallelUpdate(const Globals& g, const std::string& name);
+int ReviewCheck(const Globals& g, const std::string& name, const std::string& etag);
 // `name`: visits/V/lateSubmissions/M, as `review late` lists it; `outcome`
 // accept or reject.
 int ReviewDecide(const Globals& g, const std::string& name, const std::string& outcome,

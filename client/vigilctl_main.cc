@@ -531,6 +531,25 @@ int main(int argc, char** argv) {
   on(review_resolve, [&] {
     return ReviewResolve(g, conflict_name, resolve_take, resolve_value, resolve_reason);
   });
+  ParallelFilterArgs parallel_filter;
+  auto* review_parallel = review->add_subcommand(
+      "parallel", "parallel updates: concurrent edits sync merged cleanly, oldest first");
+  review_parallel->add_option("--visit", parallel_filter.visit, "only this visit");
+  review_parallel->add_option("--kind", parallel_filter.kind, "only records of this kind");
+  review_parallel->add_flag("--checked", parallel_filter.checked,
+                            "the checked ones (default: those not checked yet)");
+  on(review_parallel, [&] { return ReviewParallel(g, parallel_filter); });
+  std::string parallel_name, parallel_etag;
+  auto* review_parallel_update = review->add_subcommand(
+      "parallel-update", "one parallel update: base, both sides and the merge, field by field");
+  review_parallel_update->add_option("name", parallel_name, "parallelUpdates/ID, as listed")
+      ->required();
+  on(review_parallel_update, [&] { return ReviewParallelUpdate(g, parallel_name); });
+  auto* review_check =
+      review->add_subcommand("check", "mark a parallel update checked (reviewers)");
+  review_check->add_option("name", parallel_name, "parallelUpdates/ID, as listed")->required();
+  review_check->add_option("--etag", parallel_etag, "the etag as read (refused if stale)");
+  on(review_check, [&] { return ReviewCheck(g, parallel_name, parallel_etag); });
   std::string decide_name, decide_outcome, decide_reason, decide_etag;
   auto* review_decide = review->add_subcommand(
       "decide", "accept (apply now, merged with the head) or reject (keep, with a reason) a "

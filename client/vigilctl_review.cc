@@ -1,41 +1,25 @@
 // vigilctl review: the NPM unit's desk (vigil.v1.ReviewService) from the
 // command line: the review queue, visits with their filters, one visit with
-// its moves and history of transitions, and lifecycle moves.
+// its moves and history of transitions, lifecycle moves, marks, late
+// submissions and comments (conflicts and parallel updates:
+// vigilctl_merges.cc).
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "client/vigilctl_commands.h"
+#include "client/vigilctl_review_session.h"
 #include "client/vigilctl_values.h"
 #include "vigil/v1/review.grpc.pb.h"
 
 namespace vigil::vigilctl {
 namespace {
 
-using vigil::v1::ReviewService;
-
-struct ReviewSession {
-  std::unique_ptr<client::Replica> replica;
-  std::unique_ptr<ReviewService::Stub> stub;
-};
-
-bool Start(const Globals& g, ReviewSession& s, int* code) {
-  s.replica = OpenHome(g, code);
-  if (!s.replica) return false;
-  if (!RequireProfile(g, *s.replica, code)) return false;
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = s.replica->Channel();
-  if (!channel.ok()) {
-    *code = Fail("connecting to the server", channel.status());
-    return false;
-  }
-  s.stub = ReviewService::NewStub(*channel);
-  return true;
-}
-
 std::string Counts(const vigil::v1::VisitCounts& c) {
-  return absl::StrCat(c.records(), " records, ", c.open_conflicts(), " open conflicts, ",
-                      c.pending_late_submissions(), " late");
+  return absl::StrCat(c.records(), " records, ", c.unreviewed_records(), " unreviewed, ",
+                      c.open_conflicts(), " open conflicts, ", c.unchecked_parallel_updates(),
+                      " unchecked parallel updates, ", c.pending_late_submissions(), " late");
 }
 
 std::string VisitText(const vigil::v1::VisitView& v) {
@@ -67,6 +51,19 @@ std::string VisitText(const vigil::v1::VisitView& v) {
 
 }  // namespace
 
+bool StartReview(const Globals& g, ReviewSession& s, int* code) {
+  s.replica = OpenHome(g, code);
+  if (!s.replica) return false;
+  if (!RequireProfile(g, *s.replica, code)) return false;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = s.replica->Channel();
+  if (!channel.ok()) {
+    *code = Fail("connecting to the server", channel.status());
+    return false;
+  }
+  s.stub = vigil::v1::ReviewService::NewStub(*channel);
+  return true;
+}
+
 int ReviewQueue(const Globals& g, const std::string& state, const std::string& reviewer) {
   vigil::v1::ListReviewQueueRequest request;
   if (!state.empty()) {
@@ -78,7 +75,7 @@ int ReviewQueue(const Globals& g, const std::string& state, const std::string& r
   request.set_page_size(200);
   int code = kExitOk;
   ReviewSession s;
-  if (!Start(g, s, &code)) return code;
+  if (!StartReview(g, s, &code)) return code;
   do {
     vigil::v1::ListReviewQueueResponse page;
     auto context = CallContext();
@@ -119,7 +116,7 @@ int ReviewVisits(const Globals& g, const ReviewFilterArgs& f) {
   request.set_page_size(200);
   int code = kExitOk;
   ReviewSession s;
-  if (!Start(g, s, &code)) return code;
+  if (!StartReview(g, s, &code)) return code;
   do {
     vigil::v1::ListVisitsResponse page;
     auto context = CallContext();
@@ -139,7 +136,7 @@ int ReviewVisit(const Globals& g, const std::string& visit) {
   if (!visit_id.ok()) return Usage(visit_id.status().message());
   int code = kExitOk;
   ReviewSession s;
-  if (!Start(g, s, &code)) return code;
+  if (!StartReview(g, s, &code)) return code;
   vigil::v1::GetVisitRequest request;
   request.set_name("visits/" + *visit_id);
   vigil::v1::VisitView view;
@@ -152,22 +149,6 @@ int ReviewVisit(const Globals& g, const std::string& visit) {
 }
 
 namespace {
-
-// Up to three attempts of one mutating call with the same request (and so
-// the same request id): a retry after a lost reply gets the first result.
-template <typename Call>
-grpc::Status SameRequestRetried(Call call) {
-  grpc::Status st;
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    auto context = CallContext();
-    st = call(context.get());
-    if (st.error_code() != grpc::StatusCode::UNAVAILABLE &&
-        st.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
-      break;
-    }
-  }
-  return st;
-}
 
 std::string LateText(const vigil::v1::LateSubmission& l) {
   const vigil::v1::Mutation& m = l.mutation();
@@ -201,7 +182,7 @@ int ReviewMove(const Globals& g, const std::string& visit, const std::string& to
   if (!state.ok()) return Usage(absl::StrCat("state: ", state.status().message()));
   int code = kExitOk;
   ReviewSession s;
-  if (!Start(g, s, &code)) return code;
+  if (!StartReview(g, s, &code)) return code;
   vigil::v1::TransitionVisitRequest request;
   request.set_name("visits/" + *visit_id);
   request.set_to(*state);
@@ -224,7 +205,7 @@ int ReviewDecide(const Globals& g, const std::string& name, const std::string& o
                  const std::string& reason, const std::string& etag) {
   int code = kExitOk;
   ReviewSession s;
-  if (!Start(g, s, &code)) return code;
+  if (!StartReview(g, s, &code)) return code;
   vigil::v1::DecideLateSubmissionRequest request;
   request.set_name(name);
   request.set_outcome(outcome == "accept" ? vigil::v1::LATE_OUTCOME_ACCEPTED
@@ -269,7 +250,7 @@ int ReviewMark(const Globals& g, const std::string& record_id, const std::string
                const std::string& question, const std::string& etag) {
   int code = kExitOk;
   ReviewSession s;
-  if (!Start(g, s, &code)) return code;
+  if (!StartReview(g, s, &code)) return code;
   vigil::v1::MarkRecordRequest request;
   request.set_name("records/" + record_id);
   request.set_state(state == "accept" ? vigil::v1::REVIEW_MARK_STATE_ACCEPTED
@@ -289,7 +270,7 @@ int ReviewMark(const Globals& g, const std::string& record_id, const std::string
 int ReviewRecord(const Globals& g, const std::string& record_id) {
   int code = kExitOk;
   ReviewSession s;
-  if (!Start(g, s, &code)) return code;
+  if (!StartReview(g, s, &code)) return code;
   vigil::v1::GetRecordRequest request;
   request.set_name("records/" + record_id);
   vigil::v1::GetRecordResponse record;
@@ -298,113 +279,6 @@ int ReviewRecord(const Globals& g, const std::string& record_id) {
     return Fail(absl::StrCat("reading ", record_id), st);
   }
   g.out().Result(JsonObject().Proto("record", record), ServerRecordText(record));
-  return kExitOk;
-}
-
-namespace {
-
-// A server record as the tablet's views take it.
-client::LocalView ViewOfServer(const vigil::v1::Record& record) {
-  client::LocalView view;
-  view.id = record.id();
-  view.scope = record.scope();
-  view.body = record.body();
-  view.deleted = record.deleted();
-  view.server_revision = record.revision();
-  return view;
-}
-
-}  // namespace
-
-int ReviewConflicts(const Globals& g, const ConflictFilterArgs& filter) {
-  vigil::v1::ListConflictsRequest request;
-  if (!filter.visit.empty()) {
-    absl::StatusOr<std::string> visit_id = VisitArg(filter.visit);
-    if (!visit_id.ok()) return Usage(visit_id.status().message());
-    request.set_parent("visits/" + *visit_id);
-  }
-  request.set_facility_id(filter.facility);
-  request.set_record_kind(filter.kind);
-  request.set_field_path(filter.path);
-  request.set_page_size(200);
-  int code = kExitOk;
-  ReviewSession s;
-  if (!Start(g, s, &code)) return code;
-  do {
-    vigil::v1::ListConflictsResponse page;
-    auto context = CallContext();
-    if (grpc::Status st = s.stub->ListConflicts(context.get(), request, &page); !st.ok()) {
-      return Fail("listing conflicts", st);
-    }
-    for (const auto& c : page.conflicts()) {
-      g.out().Result(JsonObject().Proto("conflict", c),
-                     absl::StrCat(c.name(), "  ", c.visit(), "  ", c.record_kind(), " ",
-                                  c.conflict().record_id(), "  ",
-                                  c.conflict().field_path().empty() ? "(whole record)"
-                                                                    : c.conflict().field_path(),
-                                  "  ", c.conflict().versions_size(), " versions"));
-    }
-    request.set_page_token(page.next_page_token());
-  } while (!request.page_token().empty());
-  return kExitOk;
-}
-
-int ReviewConflict(const Globals& g, const std::string& name) {
-  int code = kExitOk;
-  ReviewSession s;
-  if (!Start(g, s, &code)) return code;
-  vigil::v1::GetConflictRequest request;
-  request.set_name(name);
-  vigil::v1::ConflictView view;
-  auto context = CallContext();
-  if (grpc::Status st = s.stub->GetConflict(context.get(), request, &view); !st.ok()) {
-    return Fail(absl::StrCat("reading ", name), st);
-  }
-  const client::LocalView record = ViewOfServer(view.record());
-  g.out().Result(ConflictJson(view.conflict(), record).Str("etag", view.etag()),
-                 absl::StrCat(ConflictText(view.conflict(), record), "etag ", view.etag()));
-  return kExitOk;
-}
-
-int ReviewResolve(const Globals& g, const std::string& name, std::optional<int> take,
-                  const std::optional<std::string>& value, const std::string& reason) {
-  if (take.has_value() == value.has_value()) return Usage("give --take N or --value V");
-  if (take.has_value() && *take < 0) return Usage("--take: a side's number, 0 for the base");
-  int code = kExitOk;
-  ReviewSession s;
-  if (!Start(g, s, &code)) return code;
-  vigil::v1::ResolveConflictRequest request;
-  request.set_name(name);
-  request.set_reason(reason);
-  if (take.has_value()) {
-    request.set_take(static_cast<std::uint32_t>(*take));
-  } else {
-    // The new value is parsed against the record as the server shows it.
-    vigil::v1::GetConflictRequest get;
-    get.set_name(name);
-    vigil::v1::ConflictView view;
-    auto context = CallContext();
-    if (grpc::Status st = s.stub->GetConflict(context.get(), get, &view); !st.ok()) {
-      return Fail(absl::StrCat("reading ", name), st);
-    }
-    absl::StatusOr<vigil::v1::RecordBody> body =
-        SetValue(view.record().body(), view.conflict(), *value);
-    if (!body.ok()) return Usage(body.status().message());
-    *request.mutable_body() = *std::move(body);
-    request.set_etag(view.etag());
-  }
-  request.set_request_id(NewId());
-  vigil::v1::ResolveConflictResponse resolved;
-  grpc::Status st = SameRequestRetried([&](grpc::ClientContext* context) {
-    return s.stub->ResolveConflict(context, request, &resolved);
-  });
-  if (!st.ok()) return Fail(absl::StrCat("resolving ", name), st);
-  g.out().Result(JsonObject().Proto("resolved", resolved),
-                 absl::StrCat("resolved: ", KindOf(resolved.record().body()), " ",
-                              resolved.record().id(), " is at revision ",
-                              resolved.record().revision(), ", ",
-                              resolved.record().open_conflicts_size(),
-                              " open conflicts; the reason is comment ", resolved.comment_id()));
   return kExitOk;
 }
 
@@ -419,7 +293,7 @@ int ReviewLate(const Globals& g, const std::string& visit, bool decided) {
   request.set_page_size(200);
   int code = kExitOk;
   ReviewSession s;
-  if (!Start(g, s, &code)) return code;
+  if (!StartReview(g, s, &code)) return code;
   do {
     vigil::v1::ListLateSubmissionsResponse page;
     auto context = CallContext();
@@ -443,7 +317,7 @@ int ReviewComments(const Globals& g, const std::string& visit, const std::string
   request.set_page_size(200);
   int code = kExitOk;
   ReviewSession s;
-  if (!Start(g, s, &code)) return code;
+  if (!StartReview(g, s, &code)) return code;
   do {
     vigil::v1::ListCommentsResponse page;
     auto context = CallContext();

@@ -845,6 +845,33 @@ TEST(VigilctlTest, ReviewWalkthroughSendBackReachesTheTeam) {
   ASSERT_EQ(r.exit_code, kOk) << Describe(r);
   EXPECT_NE(r.out.find("question from rita: How many cells?"), std::string::npos) << r.out;
 
+  // The reviewer and the lead change the finding at once, in different
+  // fields: sync merges them, and the reviewer checks the merge.
+  ASSERT_EQ(cli(rita, {"follow", visit}).exit_code, kOk);
+  ASSERT_EQ(cli(rita, {"sync"}).exit_code, kOk);
+  ASSERT_EQ(cli(rita, {"finding", "edit", finding, "--location", "Block C"}).exit_code, kOk);
+  ASSERT_EQ(cli(lena, {"finding", "edit", finding, "--severity", "high"}).exit_code, kOk);
+  ASSERT_EQ(cli(rita, {"sync"}).exit_code, kOk);
+  ASSERT_EQ(cli(lena, {"sync"}).exit_code, kOk);
+  r = cli(rita, {"--json", "review", "parallel", "--visit", visit});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  ASSERT_EQ(r.Json().size(), 1u) << r.out;
+  const std::string parallel = Str(r.Json()[0], {"parallel_update", "name"});
+  r = cli(rita, {"review", "parallel-update", parallel});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_NE(r.out.find("as it stood (rita@"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("the edit (lena@"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("merged: \"Block C\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("not checked"), std::string::npos) << r.out;
+  r = cli(lena, {"review", "check", parallel});
+  EXPECT_NE(r.err.find("REVIEWER_ONLY"), std::string::npos) << Describe(r);
+  r = cli(rita, {"review", "check", parallel});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  r = cli(rita, {"--json", "review", "parallel", "--visit", visit});
+  EXPECT_TRUE(r.Json().empty()) << r.out;
+  r = cli(rita, {"review", "parallel", "--checked"});
+  EXPECT_NE(r.out.find("checked by rita"), std::string::npos) << r.out;
+
   // Approved, the visit holds what the lead sends later, for the office.
   ASSERT_EQ(cli(lena, {"review", "move", visit, "submitted"}).exit_code, kOk);
   ASSERT_EQ(cli(rita, {"review", "move", visit, "in-review"}).exit_code, kOk);
