@@ -196,6 +196,12 @@ int ReviewCheck(const Globals& g, const std::string& name, const std::string& et
 // accept or reject.
 int ReviewDecide(const Globals& g, const std::string& name, const std::string& outcome,
                  const std::string& reason, const std::string& etag);
+// A comment on a record of the visit, or a reply (`reply_to`; `record` may
+// then be empty).
+struct CommentArgs {
+  std::string record, field, reply_to, text;
+};
+int ReviewComment(const Globals& g, const std::string& visit, const CommentArgs& args);
 // The visit's comments (or one record's), threaded.
 int ReviewComments(const Globals& g, const std::string& visit, const std::string& record_id);
 // Moves the visit to state `to` (one request id for every retry).

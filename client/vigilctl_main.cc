@@ -568,6 +568,15 @@ int main(int argc, char** argv) {
   review_comments->add_option("visit", a.visit, "visit id")->required();
   review_comments->add_option("--record", review_comment_record, "only about this record");
   on(review_comments, [&] { return ReviewComments(g, a.visit, review_comment_record); });
+  CommentArgs comment_args;
+  auto* review_comment = review->add_subcommand(
+      "comment", "comment on a record of a visit, or reply to a comment (the team pulls it)");
+  review_comment->add_option("visit", a.visit, "visit id")->required();
+  review_comment->add_option("--record", comment_args.record, "the record commented on");
+  review_comment->add_option("--field", comment_args.field, "the field commented on");
+  review_comment->add_option("--reply-to", comment_args.reply_to, "the comment answered");
+  review_comment->add_option("--text", comment_args.text, "the comment")->required();
+  on(review_comment, [&] { return ReviewComment(g, a.visit, comment_args); });
   auto* review_move = review->add_subcommand(
       "move", "move a visit along its lifecycle (submit, take, send back, approve, publish)");
   review_move->add_option("visit", a.visit, "visit id")->required();

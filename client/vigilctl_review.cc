@@ -338,4 +338,28 @@ int ReviewComments(const Globals& g, const std::string& visit, const std::string
   return kExitOk;
 }
 
+int ReviewComment(const Globals& g, const std::string& visit, const CommentArgs& args) {
+  absl::StatusOr<std::string> visit_id = VisitArg(visit);
+  if (!visit_id.ok()) return Usage(visit_id.status().message());
+  vigil::v1::CreateCommentRequest request;
+  request.set_parent("visits/" + *visit_id);
+  request.set_subject_record_id(args.record);
+  request.set_subject_field_path(args.field);
+  request.set_reply_to_comment_id(args.reply_to);
+  request.set_text(args.text);
+  request.set_request_id(NewId());
+  int code = kExitOk;
+  ReviewSession s;
+  if (!StartReview(g, s, &code)) return code;
+  vigil::v1::GetRecordResponse written;
+  grpc::Status st = SameRequestRetried([&](grpc::ClientContext* context) {
+    return s.stub->CreateComment(context, request, &written);
+  });
+  if (!st.ok()) return Fail("commenting", st);
+  g.out().Result(JsonObject().Proto("comment", written),
+                 absl::StrCat("comment ", written.record().id(), " on ",
+                              written.record().body().comment().subject_record_id()));
+  return kExitOk;
+}
+
 }  // namespace vigil::vigilctl

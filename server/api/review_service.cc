@@ -351,4 +351,25 @@ grpc::ServerUnaryReactor* ReviewService::CheckParallelUpdate(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* ReviewService::CreateComment(
+    grpc::CallbackServerContext* context, const vigil::v1::CreateCommentRequest* request,
+    vigil::v1::GetRecordResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<VisitCall> call = AdmitForVisit(*auth_, *context, reactor, request->parent());
+  if (!call) return reactor;
+  const Caller caller = call->caller;
+  records_->CreateComment(
+      caller,
+      {call->visit_id, request->subject_record_id(), request->subject_field_path(),
+       request->reply_to_comment_id(), request->text(), request->request_id()},
+      [this, reactor, response, caller](absl::StatusOr<std::string> comment_id) {
+        if (!comment_id.ok()) return reactor->Finish(ToGrpcStatus(comment_id.status()));
+        queries_->GetRecord(caller, *comment_id, std::nullopt,
+                            [reactor, response](absl::StatusOr<vigil::v1::GetRecordResponse> r) {
+                              FinishUnary(reactor, std::move(r), response);
+                            });
+      });
+  return reactor;
+}
+
 }  // namespace vigil::server

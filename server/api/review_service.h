@@ -64,6 +64,9 @@ class ReviewService final : public vigil::v1::ReviewService::CallbackService {
   grpc::ServerUnaryReactor* CheckParallelUpdate(
       grpc::CallbackServerContext* context, const vigil::v1::CheckParallelUpdateRequest* request,
       vigil::v1::ParallelUpdate* response) override;
+  grpc::ServerUnaryReactor* CreateComment(grpc::CallbackServerContext* context,
+                                          const vigil::v1::CreateCommentRequest* request,
+                                          vigil::v1::GetRecordResponse* response) override;
   grpc::ServerUnaryReactor* ListComments(grpc::CallbackServerContext* context,
                                          const vigil::v1::ListCommentsRequest* request,
                                          vigil::v1::ListCommentsResponse* response) override;

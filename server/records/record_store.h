@@ -177,6 +177,28 @@ class RecordStore {
   using ResolveDoneFn = absl::AnyInvocable<void(absl::StatusOr<Resolved>)>;
   void ResolveConflict(const Caller& caller, ResolveRequest request, ResolveDoneFn done);
 
+  // A comment (ReviewService.CreateComment; comments.cc) on record
+  // `subject_record_id` of visit `visit_id`, or a reply to comment
+  // `reply_to_comment_id`, by the caller, in one commit: a Comment record
+  // created through the push's steps, its record id derived from
+  // `request_id` (sync::DerivedId), the request id its mutation id (a retry
+  // gets the first result). INVALID_ARGUMENT (TEXT_REQUIRED,
+  // SUBJECT_REQUIRED, FIELD_PATH_INVALID, REPLY_TO_INVALID,
+  // REQUEST_ID_INVALID); NOT_FOUND (RESOURCE_NOT_FOUND) for a subject not in
+  // the visit (PERMISSION_DENIED unless a reviewer); FAILED_PRECONDITION
+  // (VISIT_LOCKED); anything the push refuses. `done` gets the comment's
+  // record id.
+  struct CommentRequest {
+    std::string visit_id;
+    std::string subject_record_id;
+    std::string subject_field_path;
+    std::string reply_to_comment_id;
+    std::string text;
+    std::string request_id;
+  };
+  using CommentDoneFn = absl::AnyInvocable<void(absl::StatusOr<std::string>)>;
+  void CreateComment(const Caller& caller, CommentRequest request, CommentDoneFn done);
+
   // A reviewer marks parallel update `id` checked (ReviewService.
   // CheckParallelUpdate; parallel_checks.cc), in one commit with its audit
   // entry, under `request_id` (a retry succeeds again; the id reused for

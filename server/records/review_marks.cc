@@ -64,13 +64,7 @@ absl::StatusOr<Record> Markable(CommitTables& tables, std::string_view record_id
                                          "then mark it"),
                       "ETAG_MISMATCH", {{"etag", RecordEtag(*head)}});
   }
-  ASSIGN_OR_RETURN(std::optional<Record> visit, tables.HeadInScope(visit_id, head->scope()));
-  if (visit.has_value() && visit->body().has_visit() &&
-      VisitLocked(visit->body().visit().state())) {
-    return WithReason(absl::FailedPreconditionError(
-                          "the visit is approved: reopen it (to in review) to mark its records"),
-                      "VISIT_LOCKED");
-  }
+  RETURN_IF_ERROR(RequireUnlocked(tables, head->scope(), "mark its records"));
   return *std::move(head);
 }
 

@@ -4,6 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/error_reason.h"
+#include "base/status_macros.h"
+#include "server/records/tables.h"
+#include "sync/scope.h"
 
 namespace vigil::server {
 namespace {
@@ -116,6 +119,19 @@ std::vector<VisitState> AllowedVisitMoves(const ScopeGrant& grant, VisitState fr
 
 bool VisitLocked(VisitState state) {
   return state == vigil::v1::VISIT_STATE_APPROVED || state == vigil::v1::VISIT_STATE_PUBLISHED;
+}
+
+absl::Status RequireUnlocked(CommitTables& tables, std::string_view scope, std::string_view act) {
+  const std::string_view visit_id = sync::VisitIdOf(scope);
+  if (visit_id.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::optional<vigil::v1::Record> visit, tables.HeadInScope(visit_id, scope));
+  if (!visit.has_value() || !visit->body().has_visit() ||
+      !VisitLocked(visit->body().visit().state())) {
+    return absl::OkStatus();
+  }
+  return WithReason(absl::FailedPreconditionError(absl::StrCat(
+                        "the visit is approved: reopen it (to in review) to ", std::string(act))),
+                    "VISIT_LOCKED");
 }
 
 }  // namespace vigil::server

@@ -25,6 +25,7 @@
 #define VIGIL_SERVER_RECORDS_VISIT_LIFECYCLE_H_
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -60,6 +61,13 @@ std::vector<vigil::v1::VisitState> AllowedVisitMoves(const ScopeGrant& grant,
 // Whether a visit in `state` is locked: its records' pushes are held as late
 // submissions.
 bool VisitLocked(vigil::v1::VisitState state);
+
+class CommitTables;
+// OK unless `scope` is a visit's whose Visit record is locked: then
+// FAILED_PRECONDITION (VISIT_LOCKED), saying that the visit must be reopened
+// to `act` (e.g. "mark its records"). The review desk's own writes, which
+// would otherwise be held as late submissions, are refused this way.
+absl::Status RequireUnlocked(CommitTables& tables, std::string_view scope, std::string_view act);
 
 }  // namespace vigil::server
 

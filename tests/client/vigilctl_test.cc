@@ -872,6 +872,13 @@ TEST(VigilctlTest, ReviewWalkthroughSendBackReachesTheTeam) {
   r = cli(rita, {"review", "parallel", "--checked"});
   EXPECT_NE(r.out.find("checked by rita"), std::string::npos) << r.out;
 
+  // A comment from the desk.
+  r = cli(rita, {"--json", "review", "comment", visit, "--record", finding, "--text",
+                 "Were the cells counted?"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  r = cli(rita, {"review", "comment", visit, "--text", "nothing"});
+  EXPECT_NE(r.err.find("SUBJECT_REQUIRED"), std::string::npos) << Describe(r);
+
   // Approved, the visit holds what the lead sends later, for the office.
   ASSERT_EQ(cli(lena, {"review", "move", visit, "submitted"}).exit_code, kOk);
   ASSERT_EQ(cli(rita, {"review", "move", visit, "in-review"}).exit_code, kOk);
@@ -898,6 +905,8 @@ TEST(VigilctlTest, ReviewWalkthroughSendBackReachesTheTeam) {
   EXPECT_NE(r.out.find("seen after approval"), std::string::npos) << r.out;
   r = cli(rita, {"review", "comments", visit});
   ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_NE(r.out.find("rita on " + finding + ": Were the cells counted?"), std::string::npos)
+      << r.out;
   r = cli(rita, {"--json", "review", "conflicts", "--visit", visit});
   ASSERT_EQ(r.exit_code, kOk) << Describe(r);
   EXPECT_TRUE(r.Json().empty()) << r.out;
