@@ -6,73 +6,20 @@
 #include "base/error_reason.h"
 #include "base/status_macros.h"
 #include "server/api/reactors.h"
+#include "server/api/review_admission.h"
 #include "server/records/resource_names.h"
 #include "sync/scope.h"
 
 namespace vigil::server {
-namespace {
 
-// The visit id of a "visits/{id}" resource name.
-absl::StatusOr<std::string> VisitIdOfName(std::string_view name) {
-  ASSIGN_OR_RETURN(const sync::Scope scope, ParseVisitName(name));
-  return std::string(scope.id());
-}
-
-// The visit id of an optional "visits/{id}" parent: "" when it is empty.
-absl::StatusOr<std::string> VisitIdOfParent(std::string_view parent) {
-  if (parent.empty()) return std::string();
-  return VisitIdOfName(parent);
-}
-
-// The caller of a call about the resource `name`, and the name as `parse`
-// reads it; nullopt with `reactor` finished when either is refused.
-template <typename Parse>
-auto AdmitFor(Authenticator& auth, grpc::CallbackServerContext& context,
-              grpc::ServerUnaryReactor* reactor, std::string_view name, Parse parse)
-    -> std::optional<std::pair<Caller, typename decltype(parse(name))::value_type>> {
-  std::optional<Caller> caller = Admit(auth, context, reactor);
-  if (!caller) return std::nullopt;
-  auto parsed = parse(name);
-  if (!parsed.ok()) {
-    reactor->Finish(ToGrpcStatus(parsed.status()));
-    return std::nullopt;
-  }
-  return std::make_pair(*std::move(caller), *std::move(parsed));
-}
-
-// A call about the visit `name`: the caller, and the visit's id.
-struct VisitCall {
-  Caller caller;
-  std::string visit_id;
-};
-std::optional<VisitCall> AdmitForVisit(Authenticator& auth, grpc::CallbackServerContext& context,
-                                       grpc::ServerUnaryReactor* reactor, std::string_view name) {
-  auto call = AdmitFor(auth, context, reactor, name, VisitIdOfName);
-  if (!call) return std::nullopt;
-  return VisitCall{std::move(call->first), std::move(call->second)};
-}
-
-auto AdmitForLate(Authenticator& auth, grpc::CallbackServerContext& context,
-                  grpc::ServerUnaryReactor* reactor, std::string_view name) {
-  return AdmitFor(auth, context, reactor, name, LateSubmissionName::Parse);
-}
-
-auto AdmitForRecord(Authenticator& auth, grpc::CallbackServerContext& context,
-                    grpc::ServerUnaryReactor* reactor, std::string_view name) {
-  return AdmitFor(auth, context, reactor, name, ParseRecordName);
-}
-
-auto AdmitForConflict(Authenticator& auth, grpc::CallbackServerContext& context,
-                      grpc::ServerUnaryReactor* reactor, std::string_view name) {
-  return AdmitFor(auth, context, reactor, name, ParseConflictName);
-}
-
-auto AdmitForParallel(Authenticator& auth, grpc::CallbackServerContext& context,
-                      grpc::ServerUnaryReactor* reactor, std::string_view name) {
-  return AdmitFor(auth, context, reactor, name, ParseParallelUpdateName);
-}
-
-}  // namespace
+using review_admission::AdmitFor;
+using review_admission::AdmitForConflict;
+using review_admission::AdmitForLate;
+using review_admission::AdmitForParallel;
+using review_admission::AdmitForRecord;
+using review_admission::AdmitForVisit;
+using review_admission::VisitCall;
+using review_admission::VisitIdOfParent;
 
 grpc::ServerUnaryReactor* ReviewService::GetVisit(grpc::CallbackServerContext* context,
                                                   const vigil::v1::GetVisitRequest* request,

@@ -67,6 +67,17 @@ class ReviewService final : public vigil::v1::ReviewService::CallbackService {
   grpc::ServerUnaryReactor* CreateComment(grpc::CallbackServerContext* context,
                                           const vigil::v1::CreateCommentRequest* request,
                                           vigil::v1::GetRecordResponse* response) override;
+  // Queries over findings, interviews and a facility's history
+  // (review_query_service.cc).
+  grpc::ServerUnaryReactor* ListFindings(grpc::CallbackServerContext* context,
+                                         const vigil::v1::ListFindingsRequest* request,
+                                         vigil::v1::ListFindingsResponse* response) override;
+  grpc::ServerUnaryReactor* ListInterviews(grpc::CallbackServerContext* context,
+                                           const vigil::v1::ListInterviewsRequest* request,
+                                           vigil::v1::ListInterviewsResponse* response) override;
+  grpc::ServerUnaryReactor* GetFacilityHistory(grpc::CallbackServerContext* context,
+                                               const vigil::v1::GetFacilityHistoryRequest* request,
+                                               vigil::v1::FacilityHistory* response) override;
   grpc::ServerUnaryReactor* ListComments(grpc::CallbackServerContext* context,
                                          const vigil::v1::ListCommentsRequest* request,
                                          vigil::v1::ListCommentsResponse* response) override;

@@ -8,6 +8,7 @@
 #include "server/auth/identity_store.h"
 #include "server/records/conflict_index.h"
 #include "server/records/parallel_updates.h"
+#include "server/records/record_index.h"
 #include "server/records/tables.h"
 #include "server/records/visit_index.h"
 #include "storage/audit_log.h"
@@ -27,12 +28,13 @@ absl::StatusOr<std::map<std::string, std::string>> Expected(storage::RangeScanFn
   std::map<std::string, VisitSummary> summaries;
   std::map<std::string, vigil::v1::Facility> facilities;
   std::map<std::string, Record> visit_records;
-  std::map<std::string, std::string> conflicts;
+  std::map<std::string, std::string> derived;  // from each head alone
   std::uint64_t read = 0;
   RETURN_IF_ERROR(ScanStoredHeads(scan, keys, [&](const Record& record) -> absl::Status {
     if (++read % 10000 == 0) progress(read);
     if (record.body().has_facility()) facilities[record.id()] = record.body().facility();
-    conflicts.merge(ConflictEntriesOf(record));
+    derived.merge(ConflictEntriesOf(record));
+    derived.merge(RecordIndexEntriesOf(record));
     const std::string_view visit_id = sync::VisitIdOf(record.scope());
     if (visit_id.empty()) return absl::OkStatus();
     VisitSummary& s = summaries[std::string(visit_id)];
@@ -76,7 +78,7 @@ absl::StatusOr<std::map<std::string, std::string>> Expected(storage::RangeScanFn
         return absl::OkStatus();
       }));
   std::map<std::string, std::string> entries = IndexEntriesOf(summaries);
-  entries.merge(conflicts);
+  entries.merge(derived);
   entries.merge(parallel);
   return entries;
 }
@@ -86,7 +88,9 @@ absl::StatusOr<std::map<std::string, std::string>> Stored(storage::RangeScanFn s
   ASSIGN_OR_RETURN(auto entries, StoredIndexEntries(scan));
   ASSIGN_OR_RETURN(auto conflicts, StoredConflictEntries(scan));
   ASSIGN_OR_RETURN(auto parallel, StoredParallelEntries(scan));
+  ASSIGN_OR_RETURN(auto records, StoredRecordIndexEntries(scan));
   entries.merge(conflicts);
+  entries.merge(records);
   entries.merge(parallel);
   return entries;
 }

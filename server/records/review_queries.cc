@@ -33,20 +33,13 @@ using review::AuditedAnswer;
 using review::Binding;
 using review::CountsOf;
 using review::FilterInvalid;
+using review::Overlaps;
 using review::Reading;
 using review::TokenInvalid;
 
 using google::protobuf::util::TimeUtil;
 using vigil::internal::VisitSummary;
 using vigil::v1::Record;
-
-std::tuple<int, int, int> DayOf(const vigil::v1::CivilDate& d) {
-  return {d.year(), d.month(), d.day()};
-}
-
-bool Overlaps(const vigil::v1::DateRange& a, const vigil::v1::DateRange& b) {
-  return DayOf(a.start()) <= DayOf(b.end()) && DayOf(b.start()) <= DayOf(a.end());
-}
 
 bool Matches(const vigil::v1::ListVisitsRequest& r, const VisitSummary& s) {
   if (!r.facility_id().empty() && s.facility_id() != r.facility_id()) return false;
@@ -199,9 +192,7 @@ absl::StatusOr<vigil::v1::ListVisitsResponse> ReviewQueries::ListVisits(
       !vigil::v1::VisitState_IsValid(request.state())) {
     return FilterInvalid("type", "unknown enum value");
   }
-  if (request.has_period() && DayOf(request.period().end()) < DayOf(request.period().start())) {
-    return FilterInvalid("period", "ends before it starts");
-  }
+  if (request.has_period()) RETURN_IF_ERROR(review::CheckPeriod(request.period()));
   const std::string binding = Binding("ListVisits", caller, request);
   ASSIGN_OR_RETURN(const std::string after_id, ResumeAt(binding, request.page_token()));
   // The most selective index the filters name; field users only ever see

@@ -100,6 +100,23 @@ class ReviewQueries {
       absl::AnyInvocable<void(absl::StatusOr<vigil::v1::ParallelUpdate>)>;
   void GetParallelUpdate(const Caller& caller, std::string_view id, ParallelUpdateDoneFn done);
 
+  // The findings and interviews of `visit_id` (every visit the caller may
+  // read when empty), filtered, from the records index (record_queries.cc):
+  // INVALID_ARGUMENT (FILTER_INVALID, PAGE_TOKEN_INVALID, PAGE_SIZE_INVALID).
+  // Interviews shown are audited before `done` runs.
+  absl::StatusOr<vigil::v1::ListFindingsResponse> ListFindings(
+      const Caller& caller, std::string_view visit_id,
+      const vigil::v1::ListFindingsRequest& request);
+  using InterviewsDoneFn =
+      absl::AnyInvocable<void(absl::StatusOr<vigil::v1::ListInterviewsResponse>)>;
+  void ListInterviews(const Caller& caller, std::string_view visit_id,
+                      const vigil::v1::ListInterviewsRequest& request, InterviewsDoneFn done);
+  // The history of facility `facility_id` from the visit index: NOT_FOUND
+  // (RESOURCE_NOT_FOUND) when there is no such facility (PERMISSION_DENIED
+  // for callers who may not learn of absence).
+  absl::StatusOr<vigil::v1::FacilityHistory> GetFacilityHistory(const Caller& caller,
+                                                                std::string_view facility_id);
+
   // The late submissions of the visit (`visit_id`; every visit when
   // empty); `done` runs once the reads of sensitive ones are audited.
   using LateDoneFn =

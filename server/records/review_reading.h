@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -22,6 +23,7 @@
 #include "server/records/conflict_index.h"
 #include "server/records/etag.h"
 #include "server/records/parallel_updates.h"
+#include "server/records/record_index.h"
 #include "server/records/read_audit.h"
 #include "server/records/tables.h"
 #include "server/records/visit_index.h"
@@ -58,6 +60,22 @@ std::string Binding(std::string_view method, const Caller& caller, Request reque
                       sync::SerializeDeterministic(request));
 }
 
+
+inline std::tuple<int, int, int> DayOf(const vigil::v1::CivilDate& d) {
+  return {d.year(), d.month(), d.day()};
+}
+
+inline bool Overlaps(const vigil::v1::DateRange& a, const vigil::v1::DateRange& b) {
+  return DayOf(a.start()) <= DayOf(b.end()) && DayOf(b.start()) <= DayOf(a.end());
+}
+
+// A filter's period: FILTER_INVALID when it ends before it starts.
+inline absl::Status CheckPeriod(const vigil::v1::DateRange& period) {
+  if (DayOf(period.end()) < DayOf(period.start())) {
+    return FilterInvalid("period", "ends before it starts");
+  }
+  return absl::OkStatus();
+}
 
 inline vigil::v1::VisitCounts CountsOf(const VisitSummary& s) {
   vigil::v1::VisitCounts counts;
@@ -112,12 +130,14 @@ class Reading {
         index_(storage, snapshot_),
         conflicts_(storage, snapshot_),
         parallel_(storage, snapshot_),
+        records_(storage, snapshot_),
         policy_(policy),
         caller_(caller) {}
 
   VisitIndexReader& index() { return index_; }
   ConflictIndexReader& conflicts() { return conflicts_; }
   ParallelUpdateReader& parallel() { return parallel_; }
+  RecordIndexReader& records() { return records_; }
   SnapshotTables& tables() { return tables_; }
 
   // The caller's rights in the visit's scope (read once per scope).
@@ -176,6 +196,7 @@ class Reading {
   VisitIndexReader index_;
   ConflictIndexReader conflicts_;
   ParallelUpdateReader parallel_;
+  RecordIndexReader records_;
   const AccessPolicy& policy_;
   const Caller& caller_;
   std::map<std::string, ScopeGrant> grants_;

@@ -5,6 +5,7 @@
 #include "base/status_macros.h"
 #include "server/auth/field_visibility.h"
 #include "server/records/conflict_index.h"
+#include "server/records/record_index.h"
 #include "server/records/stored_value.h"
 #include "server/records/visit_index.h"
 #include "storage/key_codec.h"
@@ -161,6 +162,7 @@ absl::Status CommitTables::WriteHead(const std::optional<Record>& previous,
     return head->body().facility();
   };
   ConflictsWritten(ctx_, previous, record);
+  RecordIndexWritten(ctx_, previous, record);
   return VisitIndexWriter(ctx_).HeadWritten(previous, record, facility);
 }
 

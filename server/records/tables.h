@@ -19,6 +19,8 @@
 //   indexes   ("view_epoch", scope, principal)  -> uint64, big-endian
 //   indexes   ("visit", ...), ("vx", ...), ("vq", ...): visit_index.h
 //   indexes   ("conflict", ...), ("cq", ...), ("cv", ...): conflict_index.h
+//   indexes   ("rx", ...): record_index.h (findings, interviews)
+//   indexes   ("parallel", ...), ("pq", ...), ("pv", ...): parallel_updates.h
 //
 // Records of sensitive kinds (server/auth/field_visibility.h), their stored
 // mutations and every held mutation are sealed with the data key

@@ -177,6 +177,15 @@ absl::StatusOr<std::map<std::string, std::string>> StoredIndexEntries(storage::R
   return entries;
 }
 
+namespace {
+
+std::uint32_t Moved(std::uint32_t count, int delta) {
+  return static_cast<std::uint32_t>(
+      std::max<std::int64_t>(0, static_cast<std::int64_t>(count) + delta));
+}
+
+}  // namespace
+
 // --- VisitIndexWriter ---
 
 absl::StatusOr<VisitSummary> VisitIndexWriter::Summary(std::string_view visit_id) {
@@ -205,10 +214,63 @@ absl::Status VisitIndexWriter::Put(std::string_view visit_id, const VisitSummary
   return absl::OkStatus();
 }
 
+namespace {
+
+// A live finding counts in its category (the list kept by category, none
+// left at zero).
+void CountFinding(VisitSummary& s, const vigil::v1::Finding& f, int sign) {
+  auto& counts = *s.mutable_findings_by_category();
+  auto it = std::lower_bound(counts.begin(), counts.end(), f.category(),
+                             [](const vigil::v1::FindingCategoryCount& c, int category) {
+                               return c.category() < category;
+                             });
+  if (it == counts.end() || it->category() != f.category()) {
+    if (sign < 0) return;
+    const auto at = it - counts.begin();
+    counts.Add()->set_category(f.category());
+    for (auto i = counts.size() - 1; i > at; --i) counts.SwapElements(i, i - 1);
+    it = counts.begin() + at;
+  }
+  it->set_findings(Moved(it->findings(), sign));
+  if (f.good_practice()) it->set_good_practices(Moved(it->good_practices(), sign));
+  if (it->findings() == 0) counts.erase(it);
+}
+
+// A live occupancy snapshot is one point of the visit's, by time taken.
+void CountOccupancy(VisitSummary& s, const Record& r, int sign) {
+  auto& points = *s.mutable_occupancy();
+  const std::string name = "records/" + r.id();
+  for (int i = 0; i < points.size(); ++i) {
+    if (points[i].record() == name) {
+      points.DeleteSubrange(i, 1);
+      break;
+    }
+  }
+  if (sign < 0) return;
+  vigil::v1::OccupancyPoint point;
+  point.set_record(name);
+  point.set_visit(r.scope());
+  *point.mutable_snapshot() = r.body().occupancy_snapshot();
+  auto later = [&](const vigil::v1::OccupancyPoint& p) {
+    const std::int64_t a = TimeUtil::TimestampToMicroseconds(p.snapshot().taken_at());
+    const std::int64_t b = TimeUtil::TimestampToMicroseconds(point.snapshot().taken_at());
+    return a > b || (a == b && p.record() > point.record());
+  };
+  int at = 0;
+  while (at < points.size() && !later(points[at])) ++at;
+  *points.Add() = std::move(point);
+  for (int i = points.size() - 1; i > at; --i) points.SwapElements(i, i - 1);
+}
+
+}  // namespace
+
 void CountRecord(VisitSummary& s, const Record& r, int sign) {
   if (!r.deleted()) s.set_records(s.records() + sign);
   if (AwaitsReview(r)) s.set_unreviewed(s.unreviewed() + sign);
   s.set_open_conflicts(s.open_conflicts() + sign * r.open_conflicts_size());
+  if (r.deleted()) return;
+  if (r.body().has_finding()) CountFinding(s, r.body().finding(), sign);
+  if (r.body().has_occupancy_snapshot()) CountOccupancy(s, r, sign);
 }
 
 absl::Status VisitIndexWriter::HeadWritten(const std::optional<Record>& previous,
@@ -261,15 +323,6 @@ absl::Status VisitIndexWriter::HeadWritten(const std::optional<Record>& previous
   }
   return absl::OkStatus();
 }
-
-namespace {
-
-std::uint32_t Moved(std::uint32_t count, int delta) {
-  return static_cast<std::uint32_t>(
-      std::max<std::int64_t>(0, static_cast<std::int64_t>(count) + delta));
-}
-
-}  // namespace
 
 absl::Status VisitIndexWriter::LateChanged(std::string_view scope, int delta) {
   return Count(scope, [delta](VisitSummary& s) { s.set_pending_late(Moved(s.pending_late(), delta)); });

@@ -37,7 +37,8 @@ struct VisitIndexKey {
 };
 
 // Adds `record` to (sign +1) or takes it from (-1) the counts of its
-// visit's summary: records, open conflicts, unreviewed records.
+// visit's summary: records, open conflicts, unreviewed records, findings by
+// category, occupancy snapshots.
 void CountRecord(vigil::internal::VisitSummary& summary, const vigil::v1::Record& record,
                  int sign);
 

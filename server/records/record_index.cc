@@ -1,0 +1,118 @@
+#include "server/records/record_index.h"
+
+#include <vector>
+
+#include "base/status_macros.h"
+#include "storage/key_codec.h"
+#include "sync/scope.h"
+
+namespace vigil::server {
+namespace {
+
+using storage::ColumnFamily;
+using storage::KeyBuilder;
+using vigil::v1::Record;
+
+constexpr std::string_view kTable = "rx";
+
+KeyBuilder PrefixOf(const RecordIndexKey& key) {
+  KeyBuilder prefix;
+  prefix.AddString(kTable)
+      .AddUint64(static_cast<std::uint64_t>(key.kind))
+      .AddString(key.field)
+      .AddString(key.value);
+  return prefix;
+}
+
+// The record id of an entry.
+absl::StatusOr<std::string> IdOf(std::string_view key) {
+  ASSIGN_OR_RETURN(storage::KeyReader reader, storage::KeyReader::Create(key));
+  RETURN_IF_ERROR(reader.ReadString().status());  // "rx"
+  RETURN_IF_ERROR(reader.ReadUint64().status());  // kind
+  RETURN_IF_ERROR(reader.ReadString().status());  // field
+  RETURN_IF_ERROR(reader.ReadString().status());  // value
+  return reader.ReadString();
+}
+
+std::vector<RecordIndexKey> KeysOf(const Record& record) {
+  std::vector<RecordIndexKey> keys;
+  const std::string_view visit_id = sync::VisitIdOf(record.scope());
+  if (record.deleted() || visit_id.empty()) return keys;
+  const int kind = record.body().kind_case();
+  if (kind != vigil::v1::RecordBody::kFinding && kind != vigil::v1::RecordBody::kInterview) {
+    return keys;
+  }
+  keys.push_back({kind, "all", ""});
+  keys.push_back({kind, "visit", std::string(visit_id)});
+  if (record.body().has_finding()) {
+    const vigil::v1::Finding& f = record.body().finding();
+    keys.push_back({kind, "category", std::to_string(f.category())});
+    if (!f.subcategory().empty()) keys.push_back({kind, "subcategory", f.subcategory()});
+    keys.push_back({kind, "severity", std::to_string(f.severity())});
+    keys.push_back({kind, "mark", std::to_string(record.review().state())});
+    if (f.good_practice()) keys.push_back({kind, "good", "1"});
+  }
+  return keys;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> RecordIndexEntriesOf(const Record& record) {
+  std::map<std::string, std::string> entries;
+  for (const RecordIndexKey& key : KeysOf(record)) {
+    entries[PrefixOf(key).AddString(record.id()).key()] = "";
+  }
+  return entries;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> StoredRecordIndexEntries(
+    storage::RangeScanFn scan) {
+  std::map<std::string, std::string> entries;
+  RETURN_IF_ERROR(scan(ColumnFamily::kIndexes,
+                       storage::KeyRange::Prefix(KeyBuilder().AddString(kTable).key()),
+                       [&](std::string_view key, std::string_view value) {
+                         entries.emplace(key, value);
+                         return true;
+                       }));
+  return entries;
+}
+
+void RecordIndexWritten(storage::CommitContext& ctx, const std::optional<Record>& previous,
+                        const Record& record) {
+  const std::map<std::string, std::string> is = RecordIndexEntriesOf(record);
+  if (previous.has_value()) {
+    for (const auto& [key, value] : RecordIndexEntriesOf(*previous)) {
+      if (!is.contains(key)) ctx.Delete(ColumnFamily::kIndexes, key);
+    }
+  }
+  for (const auto& [key, value] : is) ctx.Put(ColumnFamily::kIndexes, key, value);
+}
+
+absl::StatusOr<RecordIndexKey> RecordIndexKeyOf(std::string_view position) {
+  ASSIGN_OR_RETURN(storage::KeyReader reader, storage::KeyReader::Create(position));
+  ASSIGN_OR_RETURN(const std::string table, reader.ReadString());
+  if (table != kTable) return absl::DataLossError("not a position in the records index");
+  RecordIndexKey key;
+  ASSIGN_OR_RETURN(const std::uint64_t kind, reader.ReadUint64());
+  key.kind = static_cast<int>(kind);
+  ASSIGN_OR_RETURN(key.field, reader.ReadString());
+  ASSIGN_OR_RETURN(key.value, reader.ReadString());
+  return key;
+}
+
+absl::Status RecordIndexReader::Scan(
+    const RecordIndexKey& key, std::string_view after,
+    absl::FunctionRef<bool(std::string_view, std::string_view)> visit) {
+  storage::KeyRange range = storage::KeyRange::Prefix(PrefixOf(key).key());
+  if (!after.empty()) range.begin = std::string(after) + '\0';
+  absl::Status failed;
+  RETURN_IF_ERROR(storage_.Scan(ColumnFamily::kIndexes, range, &snapshot_,
+                                [&](std::string_view k, std::string_view) {
+                                  absl::StatusOr<std::string> id = IdOf(k);
+                                  failed = id.status();
+                                  return failed.ok() && visit(k, *id);
+                                }));
+  return failed;
+}
+
+}  // namespace vigil::server
