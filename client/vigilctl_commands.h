@@ -196,6 +196,19 @@ int ReviewCheck(const Globals& g, const std::string& name, const std::string& et
 // accept or reject.
 int ReviewDecide(const Globals& g, const std::string& name, const std::string& outcome,
                  const std::string& reason, const std::string& etag);
+// The review desk's queries (vigilctl_queries.cc). Enum filters take the
+// value's words (e.g. "treatment"); yes/no filters "yes" or "no"; dates
+// YYYY-MM-DD.
+struct FindingFilterArgs {
+  std::string visit, facility, category, subcategory, severity, good_practice, mark, from, to;
+};
+int ReviewFindings(const Globals& g, const FindingFilterArgs& filter);
+struct InterviewFilterArgs {
+  std::string visit, facility, kind, vulnerability, reprisal_watch, quote_consent;
+  bool notes = false;
+};
+int ReviewInterviews(const Globals& g, const InterviewFilterArgs& filter);
+int ReviewFacility(const Globals& g, const std::string& facility_id);
 // A comment on a record of the visit, or a reply (`reply_to`; `record` may
 // then be empty).
 struct CommentArgs {

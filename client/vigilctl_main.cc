@@ -531,6 +531,42 @@ int main(int argc, char** argv) {
   on(review_resolve, [&] {
     return ReviewResolve(g, conflict_name, resolve_take, resolve_value, resolve_reason);
   });
+  FindingFilterArgs finding_filter;
+  auto* review_findings = review->add_subcommand(
+      "findings", "findings of the visits you may read, filtered (oldest first)");
+  review_findings->add_option("--visit", finding_filter.visit, "only this visit");
+  review_findings->add_option("--facility", finding_filter.facility, "only visits to this facility");
+  review_findings->add_option("--category", finding_filter.category,
+                              OneOf<vigil::v1::FindingCategory>("category"));
+  review_findings->add_option("--subcategory", finding_filter.subcategory, "subcategory");
+  review_findings->add_option("--severity", finding_filter.severity,
+                              OneOf<vigil::v1::Severity>("severity"));
+  review_findings->add_option("--good-practice", finding_filter.good_practice, "yes or no");
+  review_findings->add_option("--mark", finding_filter.mark,
+                              OneOf<vigil::v1::ReviewMarkState>("review mark"));
+  review_findings->add_option("--from", finding_filter.from, "visits from this day (YYYY-MM-DD)");
+  review_findings->add_option("--to", finding_filter.to, "visits up to this day (YYYY-MM-DD)");
+  on(review_findings, [&] { return ReviewFindings(g, finding_filter); });
+  InterviewFilterArgs interview_filter;
+  auto* review_interviews = review->add_subcommand(
+      "interviews", "interviews' metadata (kind, tags, reprisal watch, consent), filtered");
+  review_interviews->add_option("--visit", interview_filter.visit, "only this visit");
+  review_interviews->add_option("--facility", interview_filter.facility,
+                                "only visits to this facility");
+  review_interviews->add_option("--kind", interview_filter.kind,
+                                OneOf<vigil::v1::InterviewKind>("kind"));
+  review_interviews->add_option("--vulnerability", interview_filter.vulnerability,
+                                OneOf<vigil::v1::VulnerabilityTag>("tag"));
+  review_interviews->add_option("--reprisal-watch", interview_filter.reprisal_watch, "yes or no");
+  review_interviews->add_option("--quote-consent", interview_filter.quote_consent, "yes or no");
+  review_interviews->add_flag("--notes", interview_filter.notes,
+                              "with the notes, where you may read them");
+  on(review_interviews, [&] { return ReviewInterviews(g, interview_filter); });
+  std::string history_facility;
+  auto* review_facility = review->add_subcommand(
+      "facility", "a facility's history: visits, findings by category, occupancy");
+  review_facility->add_option("facility_id", history_facility, "facility id")->required();
+  on(review_facility, [&] { return ReviewFacility(g, history_facility); });
   ParallelFilterArgs parallel_filter;
   auto* review_parallel = review->add_subcommand(
       "parallel", "parallel updates: concurrent edits sync merged cleanly, oldest first");

@@ -184,6 +184,15 @@ std::vector<rocksdb::ColumnFamilyDescriptor> MakeFamilies(
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = cache;
     table.cache_index_and_filter_blocks = true;
+    // Index and filter in 4 KiB partitions under a small top level pinned
+    // in the cache: a point read loads the partitions it needs, not a whole
+    // file's index and filter, so its cost does not grow with the files
+    // (the review queries' random reads of records and summaries).
+    table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+    table.partition_filters = true;
+    table.metadata_block_size = 4096;
+    table.pin_top_level_index_and_filter = true;
+    table.cache_index_and_filter_blocks_with_high_priority = true;
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     table.format_version = 5;
     // Debian's RocksDB computes CRC32C without the SSE4.2 instruction; XXH3

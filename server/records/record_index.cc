@@ -42,15 +42,12 @@ std::vector<RecordIndexKey> KeysOf(const Record& record) {
   if (kind != vigil::v1::RecordBody::kFinding && kind != vigil::v1::RecordBody::kInterview) {
     return keys;
   }
-  keys.push_back({kind, "all", ""});
+  // Every entry is paid for by every push of the kind (written, flushed,
+  // compacted): the visit's, and a finding's category, which bounds a scan
+  // across visits; other filters are checked on the records.
   keys.push_back({kind, "visit", std::string(visit_id)});
   if (record.body().has_finding()) {
-    const vigil::v1::Finding& f = record.body().finding();
-    keys.push_back({kind, "category", std::to_string(f.category())});
-    if (!f.subcategory().empty()) keys.push_back({kind, "subcategory", f.subcategory()});
-    keys.push_back({kind, "severity", std::to_string(f.severity())});
-    keys.push_back({kind, "mark", std::to_string(record.review().state())});
-    if (f.good_practice()) keys.push_back({kind, "good", "1"});
+    keys.push_back({kind, "category", std::to_string(record.body().finding().category())});
   }
   return keys;
 }
@@ -86,6 +83,10 @@ void RecordIndexWritten(storage::CommitContext& ctx, const std::optional<Record>
     }
   }
   for (const auto& [key, value] : is) ctx.Put(ColumnFamily::kIndexes, key, value);
+}
+
+std::string EndOfEntries(const RecordIndexKey& key) {
+  return PrefixOf(key).AddString("\xff").key();
 }
 
 absl::StatusOr<RecordIndexKey> RecordIndexKeyOf(std::string_view position) {

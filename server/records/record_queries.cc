@@ -55,6 +55,7 @@ class RecordPager {
                                    absl::FunctionRef<void(Record)> shown) {
     std::uint32_t taken = 0;
     auto take = [&](const std::string& id) -> absl::StatusOr<bool> {
+      if (id.empty()) return false;  // the end of a visit's entries
       ASSIGN_OR_RETURN(std::optional<Record> record, Listed(id));
       if (!record.has_value()) return false;
       shown(*std::move(record));
@@ -69,15 +70,16 @@ class RecordPager {
  private:
   using Visitor = absl::FunctionRef<bool(std::string_view, const std::string&)>;
 
-  // The visits scanned one by one, when the query is bounded by visits
-  // (one parent, one facility's, a field user's own); nullopt when it is
-  // not.
-  absl::StatusOr<std::optional<VisitIndexKey>> VisitSet() const {
+  // The visits scanned one by one (besides one parent): one facility's, a
+  // field user's own, or every visit when no index serves a filter;
+  // nullopt when the first keyed filter is scanned across visits.
+  std::optional<VisitIndexKey> VisitSet() const {
     if (!query_.facility_id.empty()) return VisitIndexKey{"facility", query_.facility_id};
     if (caller_.role != vigil::v1::ROLE_NPM_REVIEWER &&
         caller_.role != vigil::v1::ROLE_SERVICE_ACCOUNT) {
       return VisitIndexKey{"member", caller_.principal};
     }
+    if (query_.keyed.empty()) return VisitIndexKey{"all", ""};
     return std::nullopt;
   }
 
@@ -88,36 +90,38 @@ class RecordPager {
     if (!query_.visit_id.empty()) {
       return reading_.records().Scan({query_.kind, "visit", query_.visit_id}, after, each);
     }
-    ASSIGN_OR_RETURN(std::optional<VisitIndexKey> visits, VisitSet());
-    if (!visits.has_value()) {
-      const RecordIndexKey key =
-          query_.keyed.empty() ? RecordIndexKey{query_.kind, "all", ""} : query_.keyed.front();
-      return reading_.records().Scan(key, after, each);
-    }
-    // Visit by visit, in visit id order, resuming inside the visit of
-    // `after`.
+    const std::optional<VisitIndexKey> visits = VisitSet();
+    if (!visits.has_value()) return reading_.records().Scan(query_.keyed.front(), after, each);
+    // Visit by visit, in visit id order: the rest of the visit of `after`
+    // first, then the visits after it.
+    bool stopped = false;
+    auto scan_visit = [&](std::string_view visit_id, std::string_view from) {
+      return reading_.records().Scan({query_.kind, "visit", std::string(visit_id)}, from,
+                                     [&](std::string_view position, std::string_view id) {
+                                       stopped = !each(position, id);
+                                       return !stopped;
+                                     });
+    };
     std::string resume_visit;
     if (!after.empty()) {
       ASSIGN_OR_RETURN(RecordIndexKey at, RecordIndexKeyOf(after));
-      resume_visit = at.value;
+      resume_visit = std::move(at.value);
+      RETURN_IF_ERROR(scan_visit(resume_visit, after));
+      if (stopped) return absl::OkStatus();
     }
-    bool stopped = false;
     absl::Status failed;
-    const std::string from = resume_visit.empty() ? "" : resume_visit;
     RETURN_IF_ERROR(reading_.index().Scan(
-        *visits, "", [&](std::string_view visit_id, const VisitSummary& summary) {
-          if (visit_id < from) return true;
+        *visits, resume_visit, [&](std::string_view visit_id, const VisitSummary& summary) {
           if (query_.period.has_value() &&
               (!summary.has_period() || !review::Overlaps(*query_.period, summary.period()))) {
             return true;
           }
-          failed = reading_.records().Scan(
-              {query_.kind, "visit", std::string(visit_id)},
-              visit_id == resume_visit ? after : std::string_view(),
-              [&](std::string_view position, std::string_view id) {
-                stopped = !each(position, id);
-                return !stopped;
-              });
+          failed = scan_visit(visit_id, "");
+          // A visit counts as one entry examined, however few it holds, so
+          // that a walk over visits is bounded too.
+          if (failed.ok() && !stopped) {
+            stopped = !each(EndOfEntries({query_.kind, "visit", std::string(visit_id)}), "");
+          }
           return failed.ok() && !stopped;
         }));
     return failed;
@@ -194,20 +198,8 @@ absl::StatusOr<vigil::v1::ListFindingsResponse> ReviewQueries::ListFindings(
   query.visit_id = std::string(visit_id);
   query.facility_id = request.facility_id();
   if (request.has_period()) query.period = request.period();
-  if (!request.subcategory().empty()) {
-    query.keyed.push_back({query.kind, "subcategory", request.subcategory()});
-  }
   if (request.category() != 0) {
     query.keyed.push_back({query.kind, "category", std::to_string(request.category())});
-  }
-  if (request.severity() != 0) {
-    query.keyed.push_back({query.kind, "severity", std::to_string(request.severity())});
-  }
-  if (request.has_review_mark()) {
-    query.keyed.push_back({query.kind, "mark", std::to_string(request.review_mark())});
-  }
-  if (request.has_good_practice() && request.good_practice()) {
-    query.keyed.push_back({query.kind, "good", "1"});
   }
   query.matches = [&request](const Record& r) {
     const vigil::v1::Finding& f = r.body().finding();

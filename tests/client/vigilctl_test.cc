@@ -872,6 +872,23 @@ TEST(VigilctlTest, ReviewWalkthroughSendBackReachesTheTeam) {
   r = cli(rita, {"review", "parallel", "--checked"});
   EXPECT_NE(r.out.find("checked by rita"), std::string::npos) << r.out;
 
+  // The desk's queries.
+  r = cli(rita, {"--json", "review", "findings", "--facility", facility});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  ASSERT_EQ(r.Json().size(), 1u) << r.out;
+  EXPECT_EQ(Str(r.Json()[0], {"finding", "id"}), finding);
+  r = cli(rita, {"review", "findings", "--severity", "high", "--from", "2020-01-01"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_TRUE(r.out.empty()) << "the visit has no dates yet: " << r.out;
+  r = cli(rita, {"review", "findings", "--good-practice", "maybe"});
+  EXPECT_EQ(r.exit_code, 2) << Describe(r);
+  r = cli(rita, {"review", "interviews", "--visit", visit});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  r = cli(rita, {"review", "facility", facility});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_NE(r.out.find("Central Prison"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("visits/" + visit), std::string::npos) << r.out;
+
   // A comment from the desk.
   r = cli(rita, {"--json", "review", "comment", visit, "--record", finding, "--text",
                  "Were the cells counted?"});
