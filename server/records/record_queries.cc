@@ -167,6 +167,16 @@ class RecordPager {
   std::map<std::string, VisitSummary> summaries_;
 };
 
+// An interview's metadata only: its notes gone, and with them the
+// competing values and merges of the notes that the record carries.
+void WithoutNotes(Record& r) {
+  r.mutable_body()->mutable_interview()->clear_notes();
+  auto about_notes = [](const vigil::v1::Conflict& c) { return c.field_path() == "notes"; };
+  for (auto* list : {r.mutable_open_conflicts(), r.mutable_text_merges()}) {
+    list->erase(std::remove_if(list->begin(), list->end(), about_notes), list->end());
+  }
+}
+
 absl::Status CheckFacilityId(std::string_view id) {
   if (!id.empty() && !sync::ValidateRecordId(id).ok()) {
     return FilterInvalid("facility_id", "not a record id");
@@ -255,7 +265,7 @@ void ReviewQueries::ListInterviews(const Caller& caller, std::string_view visit_
         vigil::v1::ListInterviewsResponse response;
         RecordPager pager(reading, caller, query, page_size, options_.max_examined_per_page);
         ASSIGN_OR_RETURN(const std::string next, pager.Page(after, [&](Record r) {
-          if (!request.with_notes()) r.mutable_body()->mutable_interview()->clear_notes();
+          if (!request.with_notes()) WithoutNotes(r);
           sensitive_ids.push_back(r.id());
           *response.add_interviews() = std::move(r);
         }));
