@@ -81,13 +81,8 @@ void ReviewQueries::ListConflicts(const Caller& caller, std::string_view visit_i
             !sync::ValidateRecordId(request.facility_id()).ok()) {
           return FilterInvalid("facility_id", "not a record id");
         }
-        const google::protobuf::FieldDescriptor* kind =
-            request.record_kind().empty()
-                ? nullptr
-                : vigil::v1::RecordBody::descriptor()->FindFieldByName(request.record_kind());
-        if (!request.record_kind().empty() && kind == nullptr) {
-          return FilterInvalid("record_kind", "not a record kind");
-        }
+        ASSIGN_OR_RETURN(const google::protobuf::FieldDescriptor* kind,
+                         review::RecordKindFilter(request.record_kind()));
         const std::int64_t before =
             request.has_opened_before()
                 ? google::protobuf::util::TimeUtil::TimestampToMicroseconds(
@@ -96,10 +91,7 @@ void ReviewQueries::ListConflicts(const Caller& caller, std::string_view visit_i
         const std::string binding = Binding("ListConflicts", caller, request);
         ASSIGN_OR_RETURN(const std::string after, ResumeAt(binding, request.page_token()));
         Reading reading(*storage_, *keys_, *policy_, caller);
-        if (!visit_id.empty()) {
-          ASSIGN_OR_RETURN(const sync::Scope scope, sync::Scope::Visit(visit_id));
-          RETURN_IF_ERROR(policy_->RequireRead(caller, scope.str(), reading.tables().view()).status());
-        }
+        RETURN_IF_ERROR(reading.RequireParent(visit_id));
         std::map<std::string, std::string> facility_of;  // visit id -> facility id
         vigil::v1::ListConflictsResponse response;
         auto take = [&](const ConflictRef& ref) -> absl::StatusOr<bool> {

@@ -19,7 +19,6 @@ namespace {
 using google::protobuf::util::TimeUtil;
 using review::AuditedAnswer;
 using review::Binding;
-using review::FilterInvalid;
 using review::Reading;
 using vigil::internal::ParallelUpdateEntry;
 using vigil::v1::Record;
@@ -119,21 +118,12 @@ void ReviewQueries::ListParallelUpdates(const Caller& caller, std::string_view v
       [&](std::vector<std::string>& sensitive_ids)
           -> absl::StatusOr<vigil::v1::ListParallelUpdatesResponse> {
         ASSIGN_OR_RETURN(const std::uint32_t page_size, PageSize(request.page_size()));
-        const google::protobuf::FieldDescriptor* kind =
-            request.record_kind().empty()
-                ? nullptr
-                : vigil::v1::RecordBody::descriptor()->FindFieldByName(request.record_kind());
-        if (!request.record_kind().empty() && kind == nullptr) {
-          return FilterInvalid("record_kind", "not a record kind");
-        }
+        ASSIGN_OR_RETURN(const google::protobuf::FieldDescriptor* kind,
+                         review::RecordKindFilter(request.record_kind()));
         const std::string binding = Binding("ListParallelUpdates", caller, request);
         ASSIGN_OR_RETURN(const std::string after, ResumeAt(binding, request.page_token()));
         Reading reading(*storage_, *keys_, *policy_, caller);
-        if (!visit_id.empty()) {
-          ASSIGN_OR_RETURN(const sync::Scope scope, sync::Scope::Visit(visit_id));
-          RETURN_IF_ERROR(
-              policy_->RequireRead(caller, scope.str(), reading.tables().view()).status());
-        }
+        RETURN_IF_ERROR(reading.RequireParent(visit_id));
         vigil::v1::ListParallelUpdatesResponse response;
         auto take = [&](const ParallelUpdateEntry& e) -> absl::StatusOr<bool> {
           if (kind != nullptr && e.record_kind() != kind->number()) return false;

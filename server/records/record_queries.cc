@@ -199,10 +199,7 @@ absl::StatusOr<vigil::v1::ListFindingsResponse> ReviewQueries::ListFindings(
   const std::string binding = Binding("ListFindings", caller, request);
   ASSIGN_OR_RETURN(const std::string after, ResumeAt(binding, request.page_token()));
   Reading reading(*storage_, *keys_, *policy_, caller);
-  if (!visit_id.empty()) {
-    ASSIGN_OR_RETURN(const sync::Scope scope, sync::Scope::Visit(visit_id));
-    RETURN_IF_ERROR(policy_->RequireRead(caller, scope.str(), reading.tables().view()).status());
-  }
+  RETURN_IF_ERROR(reading.RequireParent(visit_id));
   RecordQuery query;
   query.kind = vigil::v1::RecordBody::kFinding;
   query.visit_id = std::string(visit_id);
@@ -243,11 +240,7 @@ void ReviewQueries::ListInterviews(const Caller& caller, std::string_view visit_
         const std::string binding = Binding("ListInterviews", caller, request);
         ASSIGN_OR_RETURN(const std::string after, ResumeAt(binding, request.page_token()));
         Reading reading(*storage_, *keys_, *policy_, caller);
-        if (!visit_id.empty()) {
-          ASSIGN_OR_RETURN(const sync::Scope scope, sync::Scope::Visit(visit_id));
-          RETURN_IF_ERROR(
-              policy_->RequireRead(caller, scope.str(), reading.tables().view()).status());
-        }
+        RETURN_IF_ERROR(reading.RequireParent(visit_id));
         RecordQuery query;
         query.kind = vigil::v1::RecordBody::kInterview;
         query.visit_id = std::string(visit_id);

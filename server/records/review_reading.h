@@ -69,6 +69,17 @@ inline bool Overlaps(const vigil::v1::DateRange& a, const vigil::v1::DateRange& 
   return DayOf(a.start()) <= DayOf(b.end()) && DayOf(b.start()) <= DayOf(a.end());
 }
 
+// A record_kind filter: nullptr when `name` is empty, the RecordBody field
+// it names, or FILTER_INVALID.
+inline absl::StatusOr<const google::protobuf::FieldDescriptor*> RecordKindFilter(
+    std::string_view name) {
+  if (name.empty()) return nullptr;
+  const google::protobuf::FieldDescriptor* kind =
+      vigil::v1::RecordBody::descriptor()->FindFieldByName(std::string(name));
+  if (kind == nullptr) return FilterInvalid("record_kind", "not a record kind");
+  return kind;
+}
+
 // A filter's period: FILTER_INVALID when it ends before it starts.
 inline absl::Status CheckPeriod(const vigil::v1::DateRange& period) {
   if (DayOf(period.end()) < DayOf(period.start())) {
@@ -139,6 +150,14 @@ class Reading {
   ParallelUpdateReader& parallel() { return parallel_; }
   RecordIndexReader& records() { return records_; }
   SnapshotTables& tables() { return tables_; }
+
+  // OK for no parent (`visit_id` empty), or a visit the caller may read;
+  // PERMISSION_DENIED (SCOPE_NOT_PERMITTED) else.
+  absl::Status RequireParent(std::string_view visit_id) {
+    if (visit_id.empty()) return absl::OkStatus();
+    ASSIGN_OR_RETURN(const sync::Scope scope, sync::Scope::Visit(visit_id));
+    return policy_.RequireRead(caller_, scope.str(), tables_.view()).status();
+  }
 
   // The caller's rights in the visit's scope (read once per scope).
   absl::StatusOr<const ScopeGrant*> GrantFor(const std::string& scope) {
