@@ -79,12 +79,15 @@ void ConflictsWritten(storage::CommitContext& ctx,
     return;
   }
   const std::map<std::string, std::string> is = ConflictEntriesOf(record);
-  if (previous.has_value()) {
-    for (const auto& [key, value] : ConflictEntriesOf(*previous)) {
-      if (!is.contains(key)) ctx.Delete(ColumnFamily::kIndexes, key);
-    }
+  const std::map<std::string, std::string> was =
+      previous.has_value() ? ConflictEntriesOf(*previous) : std::map<std::string, std::string>();
+  for (const auto& [key, value] : was) {
+    if (!is.contains(key)) ctx.Delete(ColumnFamily::kIndexes, key);
   }
-  for (const auto& [key, value] : is) ctx.Put(ColumnFamily::kIndexes, key, value);
+  for (const auto& [key, value] : is) {
+    auto it = was.find(key);
+    if (it == was.end() || it->second != value) ctx.Put(ColumnFamily::kIndexes, key, value);
+  }
 }
 
 absl::StatusOr<std::optional<ConflictRef>> ConflictIndexReader::Get(std::string_view id) {

@@ -77,12 +77,15 @@ absl::StatusOr<std::map<std::string, std::string>> StoredRecordIndexEntries(
 void RecordIndexWritten(storage::CommitContext& ctx, const std::optional<Record>& previous,
                         const Record& record) {
   const std::map<std::string, std::string> is = RecordIndexEntriesOf(record);
-  if (previous.has_value()) {
-    for (const auto& [key, value] : RecordIndexEntriesOf(*previous)) {
-      if (!is.contains(key)) ctx.Delete(ColumnFamily::kIndexes, key);
-    }
+  const std::map<std::string, std::string> was =
+      previous.has_value() ? RecordIndexEntriesOf(*previous) : std::map<std::string, std::string>();
+  for (const auto& [key, value] : was) {
+    if (!is.contains(key)) ctx.Delete(ColumnFamily::kIndexes, key);
   }
-  for (const auto& [key, value] : is) ctx.Put(ColumnFamily::kIndexes, key, value);
+  // An edit that keeps the visit and category writes nothing here.
+  for (const auto& [key, value] : is) {
+    if (!was.contains(key)) ctx.Put(ColumnFamily::kIndexes, key, value);
+  }
 }
 
 std::string EndOfEntries(const RecordIndexKey& key) {
