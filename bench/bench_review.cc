@@ -8,17 +8,16 @@
 //
 // Each database holds `visits` visits, ten per facility, 60% of them waiting
 // in the review queue, and `records` records in all (findings spread evenly
-// over the visits, the Visit records included), written through the record
-// engine's push path, with one occupancy snapshot per visit (sync writes off for the setup only), then (unless
-// --compact 0) compacted, so that both are read from files as a running
-// server's are once its writes are flushed, not the small one from the
-// memtable. Measured, `queries`
-// times each, from a reviewer: ListVisits by facility and by state,
-// ListReviewQueue, ListFindings by category (across every visit) and by
-// facility and severity, all 50 per page, and GetFacilityHistory. Target:
-// every p99 under 10 ms, and
-// each p50 on the large database at most 1.5 times the small one's. Last
-// line: one JSON object.
+// over the visits, the Visit records included; one occupancy snapshot per
+// visit besides), written through the record engine's push path (sync writes off
+// for the setup only), then (unless --compact 0) compacted, so that both are
+// read from files as a running server's are once its writes are flushed,
+// not the small one from the memtable. Measured, `queries` times each, from
+// a reviewer: ListVisits by facility and by state, ListReviewQueue,
+// ListFindings by category (across every visit) and by facility and
+// severity, all 50 per page, and GetFacilityHistory. Target: every p99
+// under 10 ms, and each p50 on the large database at most 1.5 times the
+// small one's. Last line: one JSON object.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -180,7 +179,8 @@ Run Bench(const std::string& dir, std::uint64_t record_count, std::uint64_t visi
     // One occupancy snapshot per visit, for its facility's history.
     v1::RecordBody occupancy;
     occupancy.mutable_occupancy_snapshot()->set_visit_id(id);
-    occupancy.mutable_occupancy_snapshot()->mutable_taken_at()->set_seconds(absl::ToUnixSeconds(at));
+    occupancy.mutable_occupancy_snapshot()->mutable_taken_at()->set_seconds(
+        absl::ToUnixSeconds(at));
     occupancy.mutable_occupancy_snapshot()->set_total(100 + v % 50);
     occupancy.mutable_occupancy_snapshot()->set_official_capacity(120);
     *batch.add_mutations() = mutation(Id(rng, at), 0, occupancy, scope);

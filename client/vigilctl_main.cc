@@ -511,7 +511,8 @@ int main(int argc, char** argv) {
   auto* review_conflicts = review->add_subcommand(
       "conflicts", "open conflicts across visits, oldest first (those of visits you may read)");
   review_conflicts->add_option("--visit", conflict_filter.visit, "only this visit");
-  review_conflicts->add_option("--facility", conflict_filter.facility, "only visits to this facility");
+  review_conflicts->add_option("--facility", conflict_filter.facility,
+                               "only visits to this facility");
   review_conflicts->add_option("--kind", conflict_filter.kind, "only records of this kind");
   review_conflicts->add_option("--path", conflict_filter.path, "only at or under this field path");
   on(review_conflicts, [&] { return ReviewConflicts(g, conflict_filter); });
@@ -535,7 +536,8 @@ int main(int argc, char** argv) {
   auto* review_findings = review->add_subcommand(
       "findings", "findings of the visits you may read, filtered (oldest first)");
   review_findings->add_option("--visit", finding_filter.visit, "only this visit");
-  review_findings->add_option("--facility", finding_filter.facility, "only visits to this facility");
+  review_findings->add_option("--facility", finding_filter.facility,
+                              "only visits to this facility");
   review_findings->add_option("--category", finding_filter.category,
                               OneOf<vigil::v1::FindingCategory>("category"));
   review_findings->add_option("--subcategory", finding_filter.subcategory, "subcategory");

@@ -38,27 +38,21 @@ int ReviewConflicts(const Globals& g, const ConflictFilterArgs& filter) {
   request.set_facility_id(filter.facility);
   request.set_record_kind(filter.kind);
   request.set_field_path(filter.path);
-  request.set_page_size(200);
-  int code = kExitOk;
-  ReviewSession s;
-  if (!StartReview(g, s, &code)) return code;
-  do {
-    vigil::v1::ListConflictsResponse page;
-    auto context = CallContext();
-    if (grpc::Status st = s.stub->ListConflicts(context.get(), request, &page); !st.ok()) {
-      return Fail("listing conflicts", st);
-    }
-    for (const auto& c : page.conflicts()) {
-      g.out().Result(JsonObject().Proto("conflict", c),
-                     absl::StrCat(c.name(), "  ", c.visit(), "  ", c.record_kind(), " ",
-                                  c.conflict().record_id(), "  ",
-                                  c.conflict().field_path().empty() ? "(whole record)"
-                                                                    : c.conflict().field_path(),
-                                  "  ", c.conflict().versions_size(), " versions"));
-    }
-    request.set_page_token(page.next_page_token());
-  } while (!request.page_token().empty());
-  return kExitOk;
+  return AllPages<vigil::v1::ListConflictsRequest, vigil::v1::ListConflictsResponse>(
+      g, request, "conflicts",
+      [](auto& stub, auto* context, const auto& r, auto* page) {
+        return stub.ListConflicts(context, r, page);
+      },
+      [&](const vigil::v1::ListConflictsResponse& page) {
+        for (const auto& c : page.conflicts()) {
+          g.out().Result(JsonObject().Proto("conflict", c),
+                         absl::StrCat(c.name(), "  ", c.visit(), "  ", c.record_kind(), " ",
+                                      c.conflict().record_id(), "  ",
+                                      c.conflict().field_path().empty() ? "(whole record)"
+                                                                        : c.conflict().field_path(),
+                                      "  ", c.conflict().versions_size(), " versions"));
+        }
+      });
 }
 
 int ReviewConflict(const Globals& g, const std::string& name) {
@@ -111,12 +105,12 @@ int ReviewResolve(const Globals& g, const std::string& name, std::optional<int> 
     return s.stub->ResolveConflict(context, request, &resolved);
   });
   if (!st.ok()) return Fail(absl::StrCat("resolving ", name), st);
-  g.out().Result(JsonObject().Proto("resolved", resolved),
-                 absl::StrCat("resolved: ", KindOf(resolved.record().body()), " ",
-                              resolved.record().id(), " is at revision ",
-                              resolved.record().revision(), ", ",
-                              resolved.record().open_conflicts_size(),
-                              " open conflicts; the reason is comment ", resolved.comment_id()));
+  g.out().Result(
+      JsonObject().Proto("resolved", resolved),
+      absl::StrCat("resolved: ", KindOf(resolved.record().body()), " ", resolved.record().id(),
+                   " is at revision ", resolved.record().revision(), ", ",
+                   resolved.record().open_conflicts_size(),
+                   " open conflicts; the reason is comment ", resolved.comment_id()));
   return kExitOk;
 }
 
@@ -163,10 +157,10 @@ std::string Author(const vigil::v1::ParallelVersion& v) {
 }
 
 std::string ParallelText(const vigil::v1::ParallelUpdate& p) {
-  std::string text = absl::StrCat(p.name(), "  ", p.visit(), "  ", p.record_kind(), " ",
-                                  p.record(), "\n  merged at ", FormatTimestamp(p.merged_at()),
-                                  " into revision ", p.merged().revision(), "; made on revision ",
-                                  p.base().revision());
+  std::string text =
+      absl::StrCat(p.name(), "  ", p.visit(), "  ", p.record_kind(), " ", p.record(),
+                   "\n  merged at ", FormatTimestamp(p.merged_at()), " into revision ",
+                   p.merged().revision(), "; made on revision ", p.base().revision());
   std::set<std::string> fields;
   for (std::size_t i = 0; i < static_cast<std::size_t>(p.versions_size()); ++i) {
     const auto& v = p.versions(static_cast<int>(i));
@@ -179,8 +173,8 @@ std::string ParallelText(const vigil::v1::ParallelUpdate& p) {
   for (const std::string& f : fields) {
     absl::StrAppend(&text, "\n  ", f, ":\n    base:   ", FieldText(p.base(), f));
     for (int i = 0; i < p.versions_size(); ++i) {
-      absl::StrAppend(&text, "\n    ", i == 0 ? "stood:  " : "edit:   ",
-                      FieldText(p.versions(i).record(), f));
+      absl::StrAppend(&text, "\n    ",
+                      i == 0 ? "stood:  " : "edit:   ", FieldText(p.versions(i).record(), f));
     }
     absl::StrAppend(&text, "\n    merged: ", FieldText(p.merged(), f));
   }
@@ -203,25 +197,19 @@ int ReviewParallel(const Globals& g, const ParallelFilterArgs& filter) {
   }
   request.set_record_kind(filter.kind);
   request.set_checked(filter.checked);
-  request.set_page_size(200);
-  int code = kExitOk;
-  ReviewSession s;
-  if (!StartReview(g, s, &code)) return code;
-  do {
-    vigil::v1::ListParallelUpdatesResponse page;
-    auto context = CallContext();
-    if (grpc::Status st = s.stub->ListParallelUpdates(context.get(), request, &page); !st.ok()) {
-      return Fail("listing parallel updates", st);
-    }
-    for (const auto& p : page.parallel_updates()) {
-      g.out().Result(JsonObject().Proto("parallel_update", p),
-                     absl::StrCat(p.name(), "  ", p.visit(), "  ", p.record_kind(), " ",
-                                  p.record(), "  ", Sides(p),
-                                  p.checked() ? "  checked by " + p.checked_by_user_id() : ""));
-    }
-    request.set_page_token(page.next_page_token());
-  } while (!request.page_token().empty());
-  return kExitOk;
+  return AllPages<vigil::v1::ListParallelUpdatesRequest, vigil::v1::ListParallelUpdatesResponse>(
+      g, request, "parallel updates",
+      [](auto& stub, auto* context, const auto& r, auto* page) {
+        return stub.ListParallelUpdates(context, r, page);
+      },
+      [&](const vigil::v1::ListParallelUpdatesResponse& page) {
+        for (const auto& p : page.parallel_updates()) {
+          g.out().Result(
+              JsonObject().Proto("parallel_update", p),
+              absl::StrCat(p.name(), "  ", p.visit(), "  ", p.record_kind(), " ", p.record(), "  ",
+                           Sides(p), p.checked() ? "  checked by " + p.checked_by_user_id() : ""));
+        }
+      });
 }
 
 int ReviewParallelUpdate(const Globals& g, const std::string& name) {

@@ -67,11 +67,11 @@ std::string InterviewText(const vigil::v1::Record& r) {
   if (i.consent().quote()) consent.push_back("quote");
   if (i.consent().transmit()) consent.push_back("transmit");
   if (i.consent().photo()) consent.push_back("photo");
-  std::string text = absl::StrCat(
-      r.id(), "  ", r.scope(), "  ", EnumWord(i.kind()), "  ", i.pseudonym(),
-      tags.empty() ? "" : "  [" + absl::StrJoin(tags, ", ") + "]",
-      i.reprisal_watch() ? "  REPRISAL WATCH" : "",
-      "  consent: ", consent.empty() ? "none" : absl::StrJoin(consent, ", "));
+  std::string text =
+      absl::StrCat(r.id(), "  ", r.scope(), "  ", EnumWord(i.kind()), "  ", i.pseudonym(),
+                   tags.empty() ? "" : "  [" + absl::StrJoin(tags, ", ") + "]",
+                   i.reprisal_watch() ? "  REPRISAL WATCH" : "",
+                   "  consent: ", consent.empty() ? "none" : absl::StrJoin(consent, ", "));
   if (!i.notes().empty()) absl::StrAppend(&text, "\n  notes: ", i.notes());
   return text;
 }
@@ -86,8 +86,9 @@ std::string Period(const vigil::v1::DateRange& p) {
 
 std::string HistoryText(const vigil::v1::FacilityHistory& h) {
   const vigil::v1::Facility& f = h.facility().body().facility();
-  std::string text = absl::StrCat(h.facility().id(), "  ", f.name().empty() ? "(facility)" : f.name(),
-                                  "  capacity ", f.official_capacity());
+  std::string text =
+      absl::StrCat(h.facility().id(), "  ", f.name().empty() ? "(facility)" : f.name(),
+                   "  capacity ", f.official_capacity());
   for (const auto& v : h.visits()) {
     absl::StrAppend(&text, "\n  ", v.name(), "  ", Period(v.period()), "  ", EnumWord(v.state()),
                     "  ", EnumWord(v.type()), v.announced() ? "" : " unannounced", "  ",
@@ -95,10 +96,9 @@ std::string HistoryText(const vigil::v1::FacilityHistory& h) {
                     " open conflicts");
   }
   for (const auto& c : h.findings_by_category()) {
-    absl::StrAppend(&text, "\n  findings ", Pad(EnumWord(c.category()), 28), " ", c.findings(),
-                    c.good_practices() > 0 ? absl::StrCat(" (", c.good_practices(),
-                                                          " good practices)")
-                                           : "");
+    absl::StrAppend(
+        &text, "\n  findings ", Pad(EnumWord(c.category()), 28), " ", c.findings(),
+        c.good_practices() > 0 ? absl::StrCat(" (", c.good_practices(), " good practices)") : "");
   }
   for (const auto& p : h.occupancy()) {
     const auto& o = p.snapshot();
@@ -110,25 +110,6 @@ std::string HistoryText(const vigil::v1::FacilityHistory& h) {
   }
   if (h.truncated()) absl::StrAppend(&text, "\n  (more visits than one answer holds)");
   return text;
-}
-
-// Every page of `list` (a List call of `s`), each item printed.
-template <typename Request, typename Response, typename Call, typename Each>
-int AllPages(const Globals& g, Request request, const std::string& what, Call call, Each each) {
-  int code = kExitOk;
-  ReviewSession s;
-  if (!StartReview(g, s, &code)) return code;
-  request.set_page_size(200);
-  do {
-    Response page;
-    auto context = CallContext();
-    if (grpc::Status st = call(*s.stub, context.get(), request, &page); !st.ok()) {
-      return Fail(absl::StrCat("listing ", what), st);
-    }
-    each(page);
-    request.set_page_token(page.next_page_token());
-  } while (!request.page_token().empty());
-  return kExitOk;
 }
 
 }  // namespace
@@ -188,8 +169,8 @@ int ReviewInterviews(const Globals& g, const InterviewFilterArgs& a) {
   absl::Status parsed =
       EnumArg<vigil::v1::InterviewKind>(a.kind, "--kind", [&](auto v) { request.set_kind(v); });
   if (parsed.ok()) {
-    parsed = EnumArg<vigil::v1::VulnerabilityTag>(
-        a.vulnerability, "--vulnerability", [&](auto v) { request.set_vulnerability(v); });
+    parsed = EnumArg<vigil::v1::VulnerabilityTag>(a.vulnerability, "--vulnerability",
+                                                  [&](auto v) { request.set_vulnerability(v); });
   }
   absl::StatusOr<std::optional<bool>> reprisal = YesNo(a.reprisal_watch, "--reprisal-watch");
   absl::StatusOr<std::optional<bool>> quote = YesNo(a.quote_consent, "--quote-consent");

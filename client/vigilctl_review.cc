@@ -72,29 +72,23 @@ int ReviewQueue(const Globals& g, const std::string& state, const std::string& r
     request.set_state(*parsed);
   }
   request.set_reviewer_user_id(reviewer);
-  request.set_page_size(200);
-  int code = kExitOk;
-  ReviewSession s;
-  if (!StartReview(g, s, &code)) return code;
-  do {
-    vigil::v1::ListReviewQueueResponse page;
-    auto context = CallContext();
-    if (grpc::Status st = s.stub->ListReviewQueue(context.get(), request, &page); !st.ok()) {
-      return Fail("listing the review queue", st);
-    }
-    for (const auto& e : page.entries()) {
-      g.out().Result(JsonObject().Proto("entry", e),
-                     absl::StrCat(e.name(), "  ", Pad(EnumWord(e.state()), 17), " ",
-                                  e.days_since_submission(), " days  ",
-                                  e.facility_name().empty() ? e.facility_id() : e.facility_name(),
-                                  "  lead ", e.team_lead_user_id(),
-                                  e.reviewer_user_id().empty() ? "" : "  reviewer " +
-                                                                          e.reviewer_user_id(),
-                                  "\n  ", Counts(e.counts())));
-    }
-    request.set_page_token(page.next_page_token());
-  } while (!request.page_token().empty());
-  return kExitOk;
+  return AllPages<vigil::v1::ListReviewQueueRequest, vigil::v1::ListReviewQueueResponse>(
+      g, request, "the review queue",
+      [](auto& stub, auto* context, const auto& r, auto* out) {
+        return stub.ListReviewQueue(context, r, out);
+      },
+      [&](const vigil::v1::ListReviewQueueResponse& page) {
+        for (const auto& e : page.entries()) {
+          g.out().Result(
+              JsonObject().Proto("entry", e),
+              absl::StrCat(e.name(), "  ", Pad(EnumWord(e.state()), 17), " ",
+                           e.days_since_submission(), " days  ",
+                           e.facility_name().empty() ? e.facility_id() : e.facility_name(),
+                           "  lead ", e.team_lead_user_id(),
+                           e.reviewer_user_id().empty() ? "" : "  reviewer " + e.reviewer_user_id(),
+                           "\n  ", Counts(e.counts())));
+        }
+      });
 }
 
 int ReviewVisits(const Globals& g, const ReviewFilterArgs& f) {
@@ -113,22 +107,16 @@ int ReviewVisits(const Globals& g, const ReviewFilterArgs& f) {
     request.set_visit_type(*parsed);
   }
   if (f.announced.has_value()) request.set_announced(*f.announced);
-  request.set_page_size(200);
-  int code = kExitOk;
-  ReviewSession s;
-  if (!StartReview(g, s, &code)) return code;
-  do {
-    vigil::v1::ListVisitsResponse page;
-    auto context = CallContext();
-    if (grpc::Status st = s.stub->ListVisits(context.get(), request, &page); !st.ok()) {
-      return Fail("listing visits", st);
-    }
-    for (const auto& v : page.visits()) {
-      g.out().Result(JsonObject().Proto("visit", v), VisitText(v));
-    }
-    request.set_page_token(page.next_page_token());
-  } while (!request.page_token().empty());
-  return kExitOk;
+  return AllPages<vigil::v1::ListVisitsRequest, vigil::v1::ListVisitsResponse>(
+      g, request, "visits",
+      [](auto& stub, auto* context, const auto& r, auto* out) {
+        return stub.ListVisits(context, r, out);
+      },
+      [&](const vigil::v1::ListVisitsResponse& page) {
+        for (const auto& v : page.visits()) {
+          g.out().Result(JsonObject().Proto("visit", v), VisitText(v));
+        }
+      });
 }
 
 int ReviewVisit(const Globals& g, const std::string& visit) {
@@ -195,11 +183,11 @@ int ReviewMove(const Globals& g, const std::string& visit, const std::string& to
     return s.stub->TransitionVisit(context, request, &view);
   });
   if (!st.ok()) return Fail(absl::StrCat("moving visit ", *visit_id, " to ", to), st);
-  g.out().Result(JsonObject().Proto("visit", view),
-                 absl::StrCat("visit ", *visit_id, " is ", EnumWord(*state), "\n", VisitText(view)));
+  g.out().Result(
+      JsonObject().Proto("visit", view),
+      absl::StrCat("visit ", *visit_id, " is ", EnumWord(*state), "\n", VisitText(view)));
   return kExitOk;
 }
-
 
 int ReviewDecide(const Globals& g, const std::string& name, const std::string& outcome,
                  const std::string& reason, const std::string& etag) {
@@ -290,22 +278,16 @@ int ReviewLate(const Globals& g, const std::string& visit, bool decided) {
     if (!visit_id.ok()) return Usage(visit_id.status().message());
     request.set_parent("visits/" + *visit_id);
   }
-  request.set_page_size(200);
-  int code = kExitOk;
-  ReviewSession s;
-  if (!StartReview(g, s, &code)) return code;
-  do {
-    vigil::v1::ListLateSubmissionsResponse page;
-    auto context = CallContext();
-    if (grpc::Status st = s.stub->ListLateSubmissions(context.get(), request, &page); !st.ok()) {
-      return Fail("listing late submissions", st);
-    }
-    for (const auto& l : page.late_submissions()) {
-      g.out().Result(JsonObject().Proto("late_submission", l), LateText(l));
-    }
-    request.set_page_token(page.next_page_token());
-  } while (!request.page_token().empty());
-  return kExitOk;
+  return AllPages<vigil::v1::ListLateSubmissionsRequest, vigil::v1::ListLateSubmissionsResponse>(
+      g, request, "late submissions",
+      [](auto& stub, auto* context, const auto& r, auto* out) {
+        return stub.ListLateSubmissions(context, r, out);
+      },
+      [&](const vigil::v1::ListLateSubmissionsResponse& page) {
+        for (const auto& l : page.late_submissions()) {
+          g.out().Result(JsonObject().Proto("late_submission", l), LateText(l));
+        }
+      });
 }
 
 int ReviewComments(const Globals& g, const std::string& visit, const std::string& record_id) {
@@ -314,28 +296,22 @@ int ReviewComments(const Globals& g, const std::string& visit, const std::string
   vigil::v1::ListCommentsRequest request;
   request.set_parent("visits/" + *visit_id);
   request.set_record_id(record_id);
-  request.set_page_size(200);
-  int code = kExitOk;
-  ReviewSession s;
-  if (!StartReview(g, s, &code)) return code;
-  do {
-    vigil::v1::ListCommentsResponse page;
-    auto context = CallContext();
-    if (grpc::Status st = s.stub->ListComments(context.get(), request, &page); !st.ok()) {
-      return Fail(absl::StrCat("listing the comments of visit ", *visit_id), st);
-    }
-    for (const auto& t : page.comments()) {
-      const vigil::v1::Comment& c = t.comment().body().comment();
-      g.out().Result(
-          JsonObject().Proto("comment", t),
-          absl::StrCat(std::string(2 * t.depth(), ' '), t.comment().created().author(), " on ",
-                       c.subject_record_id(),
-                       c.subject_field_path().empty() ? "" : "." + c.subject_field_path(), ": ",
-                       c.text()));
-    }
-    request.set_page_token(page.next_page_token());
-  } while (!request.page_token().empty());
-  return kExitOk;
+  return AllPages<vigil::v1::ListCommentsRequest, vigil::v1::ListCommentsResponse>(
+      g, request, absl::StrCat("the comments of visit ", *visit_id),
+      [](auto& stub, auto* context, const auto& r, auto* out) {
+        return stub.ListComments(context, r, out);
+      },
+      [&](const vigil::v1::ListCommentsResponse& page) {
+        for (const auto& t : page.comments()) {
+          const vigil::v1::Comment& c = t.comment().body().comment();
+          g.out().Result(
+              JsonObject().Proto("comment", t),
+              absl::StrCat(std::string(2 * t.depth(), ' '), t.comment().created().author(), " on ",
+                           c.subject_record_id(),
+                           c.subject_field_path().empty() ? "" : "." + c.subject_field_path(), ": ",
+                           c.text()));
+        }
+      });
 }
 
 int ReviewComment(const Globals& g, const std::string& visit, const CommentArgs& args) {

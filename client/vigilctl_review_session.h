@@ -5,7 +5,9 @@
 #define VIGIL_CLIENT_VIGILCTL_REVIEW_SESSION_H_
 
 #include <memory>
+#include <string>
 
+#include "absl/strings/str_cat.h"
 #include "client/replica.h"
 #include "client/vigilctl_commands.h"
 #include "vigil/v1/review.grpc.pb.h"
@@ -35,6 +37,28 @@ inline grpc::Status SameRequestRetried(Call call) {
     }
   }
   return st;
+}
+
+// Opens a session and reads every page of `request` (200 a page) through
+// `call(stub, context, request, &page)`, giving each page to `each`; the
+// exit code (a failure names `what`).
+template <typename Request, typename Response, typename Call, typename Each>
+inline int AllPages(const Globals& g, Request request, const std::string& what, Call call,
+                    Each each) {
+  int code = kExitOk;
+  ReviewSession s;
+  if (!StartReview(g, s, &code)) return code;
+  request.set_page_size(200);
+  do {
+    Response page;
+    auto context = CallContext();
+    if (grpc::Status st = call(*s.stub, context.get(), request, &page); !st.ok()) {
+      return Fail(absl::StrCat("listing ", what), st);
+    }
+    each(page);
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  return kExitOk;
 }
 
 }  // namespace vigil::vigilctl

@@ -15,9 +15,8 @@ std::vector<std::string> ChangedFields(const vigil::v1::RecordBody& from,
   if (kind == nullptr) return {};
   const Message& after = to.GetReflection()->GetMessage(to, kind);
   std::unique_ptr<Message> nothing(after.New());
-  const Message& before = BodyKindField(from) == kind
-                              ? from.GetReflection()->GetMessage(from, kind)
-                              : *nothing;
+  const Message& before =
+      BodyKindField(from) == kind ? from.GetReflection()->GetMessage(from, kind) : *nothing;
   // `message` with only `f` kept.
   auto only = [](const Message& message, const FieldDescriptor* f) {
     std::unique_ptr<Message> copy(message.New());

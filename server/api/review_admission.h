@@ -32,7 +32,7 @@ inline absl::StatusOr<std::string> VisitIdOfParent(std::string_view parent) {
 // reads it; nullopt with `reactor` finished when either is refused.
 template <typename Parse>
 inline auto AdmitFor(Authenticator& auth, grpc::CallbackServerContext& context,
-              grpc::ServerUnaryReactor* reactor, std::string_view name, Parse parse)
+                     grpc::ServerUnaryReactor* reactor, std::string_view name, Parse parse)
     -> std::optional<std::pair<Caller, typename decltype(parse(name))::value_type>> {
   std::optional<Caller> caller = Admit(auth, context, reactor);
   if (!caller) return std::nullopt;
@@ -49,30 +49,32 @@ struct VisitCall {
   Caller caller;
   std::string visit_id;
 };
-inline std::optional<VisitCall> AdmitForVisit(Authenticator& auth, grpc::CallbackServerContext& context,
-                                       grpc::ServerUnaryReactor* reactor, std::string_view name) {
+inline std::optional<VisitCall> AdmitForVisit(Authenticator& auth,
+                                              grpc::CallbackServerContext& context,
+                                              grpc::ServerUnaryReactor* reactor,
+                                              std::string_view name) {
   auto call = AdmitFor(auth, context, reactor, name, VisitIdOfName);
   if (!call) return std::nullopt;
   return VisitCall{std::move(call->first), std::move(call->second)};
 }
 
 inline auto AdmitForLate(Authenticator& auth, grpc::CallbackServerContext& context,
-                  grpc::ServerUnaryReactor* reactor, std::string_view name) {
+                         grpc::ServerUnaryReactor* reactor, std::string_view name) {
   return AdmitFor(auth, context, reactor, name, LateSubmissionName::Parse);
 }
 
 inline auto AdmitForRecord(Authenticator& auth, grpc::CallbackServerContext& context,
-                    grpc::ServerUnaryReactor* reactor, std::string_view name) {
+                           grpc::ServerUnaryReactor* reactor, std::string_view name) {
   return AdmitFor(auth, context, reactor, name, ParseRecordName);
 }
 
 inline auto AdmitForConflict(Authenticator& auth, grpc::CallbackServerContext& context,
-                      grpc::ServerUnaryReactor* reactor, std::string_view name) {
+                             grpc::ServerUnaryReactor* reactor, std::string_view name) {
   return AdmitFor(auth, context, reactor, name, ParseConflictName);
 }
 
 inline auto AdmitForParallel(Authenticator& auth, grpc::CallbackServerContext& context,
-                      grpc::ServerUnaryReactor* reactor, std::string_view name) {
+                             grpc::ServerUnaryReactor* reactor, std::string_view name) {
   return AdmitFor(auth, context, reactor, name, ParseParallelUpdateName);
 }
 

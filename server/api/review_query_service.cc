@@ -9,9 +9,9 @@ namespace vigil::server {
 using review_admission::AdmitFor;
 using review_admission::VisitIdOfParent;
 
-grpc::ServerUnaryReactor* ReviewService::ListFindings(
-    grpc::CallbackServerContext* context, const vigil::v1::ListFindingsRequest* request,
-    vigil::v1::ListFindingsResponse* response) {
+grpc::ServerUnaryReactor* ReviewService::ListFindings(grpc::CallbackServerContext* context,
+                                                      const vigil::v1::ListFindingsRequest* request,
+                                                      vigil::v1::ListFindingsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto call = AdmitFor(*auth_, *context, reactor, request->parent(), VisitIdOfParent);
   if (!call) return reactor;

@@ -39,15 +39,14 @@ absl::Status CheckComment(const RecordStore::CommentRequest& request) {
 }
 
 absl::Status ReplyToInvalid(std::string_view why) {
-  return WithReason(absl::InvalidArgumentError(absl::StrCat("reply_to_comment_id: ",
-                                                            std::string(why))),
-                    "REPLY_TO_INVALID");
+  return WithReason(
+      absl::InvalidArgumentError(absl::StrCat("reply_to_comment_id: ", std::string(why))),
+      "REPLY_TO_INVALID");
 }
 
 }  // namespace
 
-void RecordStore::CreateComment(const Caller& caller, CommentRequest request,
-                                CommentDoneFn done) {
+void RecordStore::CreateComment(const Caller& caller, CommentRequest request, CommentDoneFn done) {
   if (absl::Status s = CheckComment(request); !s.ok()) return done(s);
   absl::StatusOr<sync::Scope> scope = sync::Scope::Visit(request.visit_id);
   if (!scope.ok()) return done(scope.status());
@@ -56,8 +55,8 @@ void RecordStore::CreateComment(const Caller& caller, CommentRequest request,
   auto written = std::make_shared<std::string>(*comment_id);
   CommitPush(
       caller,
-      [this, caller, request = std::move(request), scope = scope->str(),
-       written](CommitTables& tables, PushBatch& batch) -> absl::Status {
+      [this, caller, request = std::move(request), scope = scope->str(), written](
+          CommitTables& tables, PushBatch& batch) -> absl::Status {
         ASSIGN_OR_RETURN(std::optional<vigil::internal::StoredMutation> stored,
                          tables.Mutation(request.request_id));
         if (stored.has_value()) {

@@ -71,8 +71,7 @@ absl::StatusOr<std::map<std::string, std::string>> StoredConflictEntries(
   return entries;
 }
 
-void ConflictsWritten(storage::CommitContext& ctx,
-                      const std::optional<vigil::v1::Record>& previous,
+void ConflictsWritten(storage::CommitContext& ctx, const std::optional<vigil::v1::Record>& previous,
                       const vigil::v1::Record& record) {
   if (record.open_conflicts().empty() &&
       (!previous.has_value() || previous->open_conflicts().empty())) {
@@ -97,9 +96,9 @@ absl::StatusOr<std::optional<ConflictRef>> ConflictIndexReader::Get(std::string_
 
 absl::StatusOr<std::optional<ConflictRef>> LookupConflict(storage::ReadView& view,
                                                           std::string_view id) {
-  ASSIGN_OR_RETURN(std::optional<std::string> raw,
-                   view.Get(ColumnFamily::kIndexes,
-                            KeyBuilder().AddString(kById).AddString(id).key()));
+  ASSIGN_OR_RETURN(
+      std::optional<std::string> raw,
+      view.Get(ColumnFamily::kIndexes, KeyBuilder().AddString(kById).AddString(id).key()));
   if (!raw.has_value()) return std::nullopt;
   ConflictRef ref;
   if (!ref.ParseFromString(*raw)) return absl::DataLossError("malformed conflict index entry");
@@ -118,15 +117,15 @@ absl::Status ConflictIndexReader::Scan(
   storage::KeyRange range = storage::KeyRange::Prefix(prefix.key());
   if (!after.empty()) range.begin = std::string(after) + '\0';
   absl::Status failed;
-  RETURN_IF_ERROR(storage_.Scan(ColumnFamily::kIndexes, range, &snapshot_,
-                                [&](std::string_view key, std::string_view value) {
-                                  ConflictRef ref;
-                                  if (!ref.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-                                    failed = absl::DataLossError("malformed conflict index entry");
-                                    return false;
-                                  }
-                                  return visit(key, ref);
-                                }));
+  RETURN_IF_ERROR(storage_.Scan(
+      ColumnFamily::kIndexes, range, &snapshot_, [&](std::string_view key, std::string_view value) {
+        ConflictRef ref;
+        if (!ref.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          failed = absl::DataLossError("malformed conflict index entry");
+          return false;
+        }
+        return visit(key, ref);
+      }));
   return failed;
 }
 

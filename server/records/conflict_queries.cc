@@ -77,16 +77,14 @@ void ReviewQueries::ListConflicts(const Caller& caller, std::string_view visit_i
       [&](std::vector<std::string>& sensitive_ids)
           -> absl::StatusOr<vigil::v1::ListConflictsResponse> {
         ASSIGN_OR_RETURN(const std::uint32_t page_size, PageSize(request.page_size()));
-        if (!request.facility_id().empty() &&
-            !sync::ValidateRecordId(request.facility_id()).ok()) {
+        if (!request.facility_id().empty() && !sync::ValidateRecordId(request.facility_id()).ok()) {
           return FilterInvalid("facility_id", "not a record id");
         }
         ASSIGN_OR_RETURN(const google::protobuf::FieldDescriptor* kind,
                          review::RecordKindFilter(request.record_kind()));
         const std::int64_t before =
             request.has_opened_before()
-                ? google::protobuf::util::TimeUtil::TimestampToMicroseconds(
-                      request.opened_before())
+                ? google::protobuf::util::TimeUtil::TimestampToMicroseconds(request.opened_before())
                 : 0;
         const std::string binding = Binding("ListConflicts", caller, request);
         ASSIGN_OR_RETURN(const std::string after, ResumeAt(binding, request.page_token()));
@@ -136,7 +134,8 @@ void ReviewQueries::GetConflict(const Caller& caller, std::string_view conflict_
           ASSIGN_OR_RETURN(view, ViewOf(reading, *ref, true, sensitive_ids));
         }
         if (!view.has_value()) {
-          return Absent(caller, "open conflict", absl::StrCat("conflicts/", std::string(conflict_id)));
+          return Absent(caller, "open conflict",
+                        absl::StrCat("conflicts/", std::string(conflict_id)));
         }
         return *std::move(view);
       },

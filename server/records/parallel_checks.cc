@@ -35,8 +35,7 @@ void RecordStore::CheckParallelUpdate(const Caller& caller, ParallelCheckRequest
                          LookupParallelUpdate(ctx, request.id));
         if (!before.has_value()) {
           return WithReason(absl::NotFoundError("there is no such parallel update"),
-                            "RESOURCE_NOT_FOUND",
-                            {{"name", ParallelUpdateName(request.id)}});
+                            "RESOURCE_NOT_FOUND", {{"name", ParallelUpdateName(request.id)}});
         }
         const std::string etag = ParallelUpdateEtag(before->id(), before->checked_by_user_id());
         if (!request.etag.empty() && request.etag != etag) {
@@ -60,8 +59,7 @@ void RecordStore::CheckParallelUpdate(const Caller& caller, ParallelCheckRequest
         result.set_fingerprint(fingerprint);
         tables.PutMutation(request.request_id, result, /*sensitive=*/false);
         return storage::AppendAudit(
-            ctx, AuditOf(caller, "parallel_update.checked",
-                         ParallelUpdateName(request.id)));
+            ctx, AuditOf(caller, "parallel_update.checked", ParallelUpdateName(request.id)));
       },
       [done = std::move(done)](absl::StatusOr<storage::CommitResult> committed) mutable {
         done(committed.status());

@@ -82,8 +82,7 @@ absl::StatusOr<std::optional<vigil::v1::ParallelUpdate>> ViewOf(
   const vigil::v1::RecordBody& base_body = base ? base->body() : vigil::v1::RecordBody();
   vigil::v1::ParallelVersion& stood = *view.add_versions();
   absl::Status read;
-  RETURN_IF_ERROR(tables.ScanHistory(e.record_id(), e.base_revision() + 1,
-                                     e.theirs_revision() + 1,
+  RETURN_IF_ERROR(tables.ScanHistory(e.record_id(), e.base_revision() + 1, e.theirs_revision() + 1,
                                      [&](absl::StatusOr<Record> r, std::size_t) {
                                        read = r.status();
                                        if (r.ok()) *stood.add_edits() = r->updated();

@@ -38,8 +38,12 @@ std::map<std::string, std::string> ParallelEntriesOf(const ParallelUpdateEntry& 
   const std::string value = sync::SerializeDeterministic(entry);
   const std::uint64_t checked = Checked(entry) ? 1 : 0;
   const auto at = static_cast<std::uint64_t>(entry.merged_unix_micros());
-  entries[KeyBuilder().AddString(kByAge).AddUint64(checked).AddUint64(at).AddString(entry.id()).key()] =
-      value;
+  entries[KeyBuilder()
+              .AddString(kByAge)
+              .AddUint64(checked)
+              .AddUint64(at)
+              .AddString(entry.id())
+              .key()] = value;
   entries[KeyBuilder()
               .AddString(kByVisit)
               .AddString(visit_id)
@@ -89,8 +93,8 @@ absl::StatusOr<std::map<std::string, std::string>> StoredParallelEntries(
   return entries;
 }
 
-absl::Status ScanParallelUpdates(storage::RangeScanFn scan,
-                                 absl::FunctionRef<absl::Status(const ParallelUpdateEntry&)> visit) {
+absl::Status ScanParallelUpdates(
+    storage::RangeScanFn scan, absl::FunctionRef<absl::Status(const ParallelUpdateEntry&)> visit) {
   absl::Status failed;
   RETURN_IF_ERROR(scan(ColumnFamily::kIndexes,
                        storage::KeyRange::Prefix(KeyBuilder().AddString(kById).key()),

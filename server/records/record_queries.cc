@@ -51,8 +51,7 @@ class RecordPager {
         page_size_(page_size),
         max_examined_(max_examined) {}
 
-  absl::StatusOr<std::string> Page(std::string_view after,
-                                   absl::FunctionRef<void(Record)> shown) {
+  absl::StatusOr<std::string> Page(std::string_view after, absl::FunctionRef<void(Record)> shown) {
     std::uint32_t taken = 0;
     auto take = [&](const std::string& id) -> absl::StatusOr<bool> {
       if (id.empty()) return false;  // the end of a visit's entries
@@ -62,9 +61,8 @@ class RecordPager {
       ++taken;
       return true;
     };
-    return review::ScanPage<std::string>(
-        [&](auto visit) { return Scan(after, visit); }, page_size_, max_examined_,
-        [&] { return taken; }, take);
+    return review::ScanPage<std::string>([&](auto visit) { return Scan(after, visit); }, page_size_,
+                                         max_examined_, [&] { return taken; }, take);
   }
 
  private:
@@ -145,7 +143,9 @@ class RecordPager {
         return std::nullopt;
       }
     }
-    auto same_scope = [&](std::string_view other) { return tables.HeadInScope(other, head->scope()); };
+    auto same_scope = [&](std::string_view other) {
+      return tables.HeadInScope(other, head->scope());
+    };
     ASSIGN_OR_RETURN(Visibility shown, Redact(*grant, *head, same_scope));
     if (shown == Visibility::kWithheld || !query_.matches(*head)) return std::nullopt;
     return head;
@@ -187,7 +187,8 @@ absl::Status CheckFacilityId(std::string_view id) {
 }  // namespace
 
 absl::StatusOr<vigil::v1::ListFindingsResponse> ReviewQueries::ListFindings(
-    const Caller& caller, std::string_view visit_id, const vigil::v1::ListFindingsRequest& request) {
+    const Caller& caller, std::string_view visit_id,
+    const vigil::v1::ListFindingsRequest& request) {
   ASSIGN_OR_RETURN(const std::uint32_t page_size, PageSize(request.page_size()));
   RETURN_IF_ERROR(CheckFacilityId(request.facility_id()));
   if (!vigil::v1::FindingCategory_IsValid(request.category()) ||
@@ -282,7 +283,9 @@ absl::StatusOr<vigil::v1::FacilityHistory> ReviewQueries::GetFacilityHistory(
   vigil::v1::FacilityHistory history;
   ASSIGN_OR_RETURN(const ScopeGrant* registry, reading.GrantFor(facility->scope()));
   if (registry->read) {
-    auto same_scope = [&](std::string_view id) { return tables.HeadInScope(id, facility->scope()); };
+    auto same_scope = [&](std::string_view id) {
+      return tables.HeadInScope(id, facility->scope());
+    };
     ASSIGN_OR_RETURN(Visibility shown, Redact(*registry, *facility, same_scope));
     if (shown != Visibility::kWithheld) *history.mutable_facility() = *std::move(facility);
   }

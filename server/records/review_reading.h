@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "absl/functional/function_ref.h"
-
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "base/error_reason.h"
@@ -23,8 +22,8 @@
 #include "server/records/conflict_index.h"
 #include "server/records/etag.h"
 #include "server/records/parallel_updates.h"
-#include "server/records/record_index.h"
 #include "server/records/read_audit.h"
+#include "server/records/record_index.h"
 #include "server/records/tables.h"
 #include "server/records/visit_index.h"
 #include "server/records/visit_lifecycle.h"
@@ -45,9 +44,9 @@ inline absl::Status TokenInvalid() {
 }
 
 inline absl::Status FilterInvalid(std::string_view field, std::string_view why) {
-  return WithReason(absl::InvalidArgumentError(absl::StrCat(std::string(field), ": ",
-                                                            std::string(why))),
-                    "FILTER_INVALID", {{"field", std::string(field)}});
+  return WithReason(
+      absl::InvalidArgumentError(absl::StrCat(std::string(field), ": ", std::string(why))),
+      "FILTER_INVALID", {{"field", std::string(field)}});
 }
 
 // What a page token is bound to: the method, the caller and the query with
@@ -59,7 +58,6 @@ std::string Binding(std::string_view method, const Caller& caller, Request reque
   return absl::StrCat(std::string(method), "\n", caller.principal, "\n",
                       sync::SerializeDeterministic(request));
 }
-
 
 inline std::tuple<int, int, int> DayOf(const vigil::v1::CivilDate& d) {
   return {d.year(), d.month(), d.day()};
@@ -98,7 +96,6 @@ inline vigil::v1::VisitCounts CountsOf(const VisitSummary& s) {
   return counts;
 }
 
-
 // One page of a List call over an index scan. `scan(visit)` visits the
 // index entries in order, each with its position; `take(entry)` adds it to
 // the page (true) or refuses it (false). The page ends when `taken()`
@@ -107,11 +104,10 @@ inline vigil::v1::VisitCounts CountsOf(const VisitSummary& s) {
 // position of the last entry seen), or "" when every entry was seen.
 template <typename Entry>
 absl::StatusOr<std::string> ScanPage(
-    absl::FunctionRef<absl::Status(
-        absl::FunctionRef<bool(std::string_view position, const Entry& entry)>)>
+    absl::FunctionRef<
+        absl::Status(absl::FunctionRef<bool(std::string_view position, const Entry& entry)>)>
         scan,
-    std::uint32_t page_size, std::uint32_t max_examined,
-    absl::FunctionRef<std::uint32_t()> taken,
+    std::uint32_t page_size, std::uint32_t max_examined, absl::FunctionRef<std::uint32_t()> taken,
     absl::FunctionRef<absl::StatusOr<bool>(const Entry&)> take) {
   std::string last;
   std::uint32_t examined = 0;
@@ -221,13 +217,12 @@ class Reading {
   std::map<std::string, ScopeGrant> grants_;
 };
 
-
 // Runs `read` (collecting the sensitive records it shows), then audits
 // those reads before `done` gets the answer.
 template <typename Response, typename Done>
-inline void AuditedAnswer(storage::Storage& storage, const Caller& caller,
-                   absl::FunctionRef<absl::StatusOr<Response>(std::vector<std::string>&)> read,
-                   Done done) {
+inline void AuditedAnswer(
+    storage::Storage& storage, const Caller& caller,
+    absl::FunctionRef<absl::StatusOr<Response>(std::vector<std::string>&)> read, Done done) {
   std::vector<std::string> sensitive_ids;
   absl::StatusOr<Response> answer = read(sensitive_ids);
   if (!answer.ok()) return done(answer.status());
