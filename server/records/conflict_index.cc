@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/status_macros.h"
+#include "server/records/index_entries.h"
 #include "storage/key_codec.h"
 #include "sync/merge.h"
 #include "sync/record_merge.h"
@@ -59,16 +60,7 @@ std::map<std::string, std::string> ConflictEntriesOf(const vigil::v1::Record& re
 
 absl::StatusOr<std::map<std::string, std::string>> StoredConflictEntries(
     storage::RangeScanFn scan) {
-  std::map<std::string, std::string> entries;
-  for (std::string_view table : {kById, kByAge, kByVisit}) {
-    RETURN_IF_ERROR(scan(ColumnFamily::kIndexes,
-                         storage::KeyRange::Prefix(KeyBuilder().AddString(table).key()),
-                         [&](std::string_view key, std::string_view value) {
-                           entries.emplace(key, value);
-                           return true;
-                         }));
-  }
-  return entries;
+  return ReadIndexTables(scan, {kById, kByAge, kByVisit});
 }
 
 void ConflictsWritten(storage::CommitContext& ctx, const std::optional<vigil::v1::Record>& previous,
@@ -77,16 +69,8 @@ void ConflictsWritten(storage::CommitContext& ctx, const std::optional<vigil::v1
       (!previous.has_value() || previous->open_conflicts().empty())) {
     return;
   }
-  const std::map<std::string, std::string> is = ConflictEntriesOf(record);
-  const std::map<std::string, std::string> was =
-      previous.has_value() ? ConflictEntriesOf(*previous) : std::map<std::string, std::string>();
-  for (const auto& [key, value] : was) {
-    if (!is.contains(key)) ctx.Delete(ColumnFamily::kIndexes, key);
-  }
-  for (const auto& [key, value] : is) {
-    auto it = was.find(key);
-    if (it == was.end() || it->second != value) ctx.Put(ColumnFamily::kIndexes, key, value);
-  }
+  WriteChangedEntries(ctx, previous.has_value() ? ConflictEntriesOf(*previous) : IndexEntries(),
+                      ConflictEntriesOf(record));
 }
 
 absl::StatusOr<std::optional<ConflictRef>> ConflictIndexReader::Get(std::string_view id) {
@@ -114,19 +98,8 @@ absl::Status ConflictIndexReader::Scan(
   } else {
     prefix.AddString(kByVisit).AddString(visit_id);
   }
-  storage::KeyRange range = storage::KeyRange::Prefix(prefix.key());
-  if (!after.empty()) range.begin = std::string(after) + '\0';
-  absl::Status failed;
-  RETURN_IF_ERROR(storage_.Scan(
-      ColumnFamily::kIndexes, range, &snapshot_, [&](std::string_view key, std::string_view value) {
-        ConflictRef ref;
-        if (!ref.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-          failed = absl::DataLossError("malformed conflict index entry");
-          return false;
-        }
-        return visit(key, ref);
-      }));
-  return failed;
+  return ScanIndexMessages<ConflictRef>(storage_, snapshot_, prefix.key(), after,
+                                        "conflict index entry", visit);
 }
 
 }  // namespace vigil::server

@@ -1,6 +1,7 @@
 #include "server/records/parallel_updates.h"
 
 #include "base/status_macros.h"
+#include "server/records/index_entries.h"
 #include "server/records/visit_index.h"
 #include "storage/key_codec.h"
 #include "sync/merge.h"
@@ -59,12 +60,7 @@ absl::Status PutParallelUpdate(storage::CommitContext& ctx,
                                const ParallelUpdateEntry& entry) {
   const std::map<std::string, std::string> is = ParallelEntriesOf(entry);
   if (is.empty()) return absl::OkStatus();  // not a visit's
-  if (before.has_value()) {
-    for (const auto& [key, value] : ParallelEntriesOf(*before)) {
-      if (!is.contains(key)) ctx.Delete(ColumnFamily::kIndexes, key);
-    }
-  }
-  for (const auto& [key, value] : is) ctx.Put(ColumnFamily::kIndexes, key, value);
+  WriteChangedEntries(ctx, before.has_value() ? ParallelEntriesOf(*before) : IndexEntries(), is);
   ctx.Put(ColumnFamily::kIndexes, IdKey(entry.id()), sync::SerializeDeterministic(entry));
   const int was = before.has_value() && !Checked(*before) ? 1 : 0;
   const int now = Checked(entry) ? 0 : 1;
@@ -81,16 +77,7 @@ absl::StatusOr<std::optional<ParallelUpdateEntry>> LookupParallelUpdate(storage:
 
 absl::StatusOr<std::map<std::string, std::string>> StoredParallelEntries(
     storage::RangeScanFn scan) {
-  std::map<std::string, std::string> entries;
-  for (std::string_view table : {kByAge, kByVisit}) {
-    RETURN_IF_ERROR(scan(ColumnFamily::kIndexes,
-                         storage::KeyRange::Prefix(KeyBuilder().AddString(table).key()),
-                         [&](std::string_view key, std::string_view value) {
-                           entries.emplace(key, value);
-                           return true;
-                         }));
-  }
-  return entries;
+  return ReadIndexTables(scan, {kByAge, kByVisit});
 }
 
 absl::Status ScanParallelUpdates(
@@ -121,16 +108,8 @@ absl::Status ParallelUpdateReader::Scan(
     prefix.AddString(kByVisit).AddString(visit_id);
   }
   prefix.AddUint64(checked ? 1 : 0);
-  storage::KeyRange range = storage::KeyRange::Prefix(prefix.key());
-  if (!after.empty()) range.begin = std::string(after) + '\0';
-  absl::Status failed;
-  RETURN_IF_ERROR(storage_.Scan(ColumnFamily::kIndexes, range, &snapshot_,
-                                [&](std::string_view key, std::string_view value) {
-                                  absl::StatusOr<ParallelUpdateEntry> entry = Decode(value);
-                                  failed = entry.status();
-                                  return failed.ok() && visit(key, *entry);
-                                }));
-  return failed;
+  return ScanIndexMessages<ParallelUpdateEntry>(storage_, snapshot_, prefix.key(), after,
+                                                "parallel update entry", visit);
 }
 
 }  // namespace vigil::server

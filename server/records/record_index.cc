@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "base/status_macros.h"
+#include "server/records/index_entries.h"
 #include "storage/key_codec.h"
 #include "sync/scope.h"
 
@@ -64,28 +65,14 @@ std::map<std::string, std::string> RecordIndexEntriesOf(const Record& record) {
 
 absl::StatusOr<std::map<std::string, std::string>> StoredRecordIndexEntries(
     storage::RangeScanFn scan) {
-  std::map<std::string, std::string> entries;
-  RETURN_IF_ERROR(scan(ColumnFamily::kIndexes,
-                       storage::KeyRange::Prefix(KeyBuilder().AddString(kTable).key()),
-                       [&](std::string_view key, std::string_view value) {
-                         entries.emplace(key, value);
-                         return true;
-                       }));
-  return entries;
+  return ReadIndexTables(scan, {kTable});
 }
 
 void RecordIndexWritten(storage::CommitContext& ctx, const std::optional<Record>& previous,
                         const Record& record) {
-  const std::map<std::string, std::string> is = RecordIndexEntriesOf(record);
-  const std::map<std::string, std::string> was =
-      previous.has_value() ? RecordIndexEntriesOf(*previous) : std::map<std::string, std::string>();
-  for (const auto& [key, value] : was) {
-    if (!is.contains(key)) ctx.Delete(ColumnFamily::kIndexes, key);
-  }
   // An edit that keeps the visit and category writes nothing here.
-  for (const auto& [key, value] : is) {
-    if (!was.contains(key)) ctx.Put(ColumnFamily::kIndexes, key, value);
-  }
+  WriteChangedEntries(ctx, previous.has_value() ? RecordIndexEntriesOf(*previous) : IndexEntries(),
+                      RecordIndexEntriesOf(record));
 }
 
 std::string EndOfEntries(const RecordIndexKey& key) {

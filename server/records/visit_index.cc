@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "base/status_macros.h"
+#include "server/records/index_entries.h"
 #include "google/protobuf/util/time_util.h"
 #include "storage/key_codec.h"
 #include "sync/scope.h"
@@ -165,16 +166,7 @@ std::map<std::string, std::string> IndexEntriesOf(
 }
 
 absl::StatusOr<std::map<std::string, std::string>> StoredIndexEntries(storage::RangeScanFn scan) {
-  std::map<std::string, std::string> entries;
-  for (const std::string& prefix :
-       {KeyBuilder().AddString("visit").key(), KeyBuilder().AddString("vx").key(), QueuePrefix()}) {
-    RETURN_IF_ERROR(scan(ColumnFamily::kIndexes, storage::KeyRange::Prefix(prefix),
-                         [&](std::string_view key, std::string_view value) {
-                           entries.emplace(key, value);
-                           return true;
-                         }));
-  }
-  return entries;
+  return ReadIndexTables(scan, {"visit", "vx", "vq"});
 }
 
 namespace {
