@@ -18,6 +18,7 @@
 #include "server/ops/initial_admin.h"
 #include "server/ops/logging.h"
 #include "server/api/operations_service.h"
+#include "server/api/report_service.h"
 #include "server/api/review_service.h"
 #include "server/api/sync_service.h"
 #include "server/ops/tls_bootstrap.h"
@@ -124,7 +125,9 @@ class ServerImpl final : public VigilServer {
                                                       rotator_.get(), storage_.get(), &hub_,
                                                       signer_->public_key())),
         review_service_(
-            std::make_unique<ReviewService>(auth_.get(), records_.get(), queries_.get())) {
+            std::make_unique<ReviewService>(auth_.get(), records_.get(), queries_.get())),
+        report_service_(
+            std::make_unique<ReportService>(auth_.get(), records_.get(), queries_.get())) {
     records_->SetChangeListener(
         [this](const std::vector<std::pair<std::string, std::uint64_t>>& changes) {
           hub_.Notify(changes);
@@ -145,6 +148,7 @@ class ServerImpl final : public VigilServer {
     builder.RegisterService(sync_service_.get());
     builder.RegisterService(admin_service_.get());
     builder.RegisterService(review_service_.get());
+    builder.RegisterService(report_service_.get());
     public_server_ = builder.BuildAndStart();
     if (public_server_ == nullptr || port_ == 0) {
       return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.listen,
@@ -240,6 +244,7 @@ class ServerImpl final : public VigilServer {
   std::unique_ptr<KeyRotator> rotator_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<ReviewService> review_service_;
+  std::unique_ptr<ReportService> report_service_;
   std::unique_ptr<OperationsService> ops_service_;
   std::unique_ptr<grpc::Server> public_server_;
   std::unique_ptr<grpc::Server> ops_server_;

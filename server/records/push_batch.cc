@@ -101,6 +101,7 @@ absl::Status PushBatch::Run(Pending& p) {
   ASSIGN_OR_RETURN(const bool held, HoldIfLocked(p));
   if (held) return absl::OkStatus();
   RETURN_IF_ERROR(RecordVisitMove(p));
+  RETURN_IF_ERROR(RecordStatusChange(p));
   RETURN_IF_ERROR(AnswerMark(p));
   RETURN_IF_ERROR(Persist(p));
   RETURN_IF_ERROR(NoteParallelUpdate(p));
@@ -434,6 +435,29 @@ absl::Status PushBatch::RecordVisitMove(Pending& p) {
                                                       std::to_string(p.open_conflicts)
                                                 : std::string()),
                                "records/" + after.id()));
+}
+
+absl::Status PushBatch::RecordStatusChange(Pending& p) {
+  Record& after = p.outcome->record;
+  if (!p.outcome->changed || after.deleted() || !after.body().has_recommendation()) {
+    return absl::OkStatus();
+  }
+  const bool existed = p.head.has_value() && !p.head->deleted() &&
+                       p.head->body().has_recommendation();
+  const vigil::v1::RecommendationStatus before =
+      existed ? p.head->body().recommendation().status()
+              : vigil::v1::RECOMMENDATION_STATUS_UNSPECIFIED;
+  vigil::v1::Recommendation& r = *after.mutable_body()->mutable_recommendation();
+  if (existed && r.status() == before) return absl::OkStatus();
+  vigil::v1::RecommendationStatusChange& change = *r.add_status_history();
+  change.set_id(p.m->mutation_id());
+  change.set_from(before);
+  change.set_to(r.status());
+  change.set_user_id(caller_.principal);
+  *change.mutable_at() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now_));
+  change.set_note(r.status_note());
+  *r.mutable_status_changed_at() = change.at();
+  return absl::OkStatus();
 }
 
 namespace {

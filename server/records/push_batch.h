@@ -26,6 +26,9 @@
 //   HoldIfLocked      a locked visit's mutation goes to the late queue
 //   RecordVisitMove   the move's VisitTransition, its reviewer, its audit
 //                     entry; a new Visit record's team from the team table
+//   RecordStatusChange  a Recommendation whose status changes gets the
+//                     change in its status_history (by whom, when, with its
+//                     status_note) and status_changed_at
 //   AnswerMark        a team member's change of a record under a review
 //                     mark (Record.review) answers the mark
 //   Persist           head, history, change feed, view epochs, audit, the
@@ -129,6 +132,7 @@ class PushBatch {
   absl::Status AuthorizeOutcome(Pending& p);
   absl::StatusOr<bool> HoldIfLocked(Pending& p);
   absl::Status RecordVisitMove(Pending& p);
+  absl::Status RecordStatusChange(Pending& p);
   absl::Status AnswerMark(Pending& p);
   absl::Status Persist(Pending& p);
   absl::Status NoteParallelUpdate(Pending& p);

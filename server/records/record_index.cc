@@ -35,8 +35,31 @@ absl::StatusOr<std::string> IdOf(std::string_view key) {
   return reader.ReadString();
 }
 
+// A recommendation's: every one ("all"), and each link a query follows
+// (addressee, facility, visit, each finding it was made from, each
+// recommendation it repeats, its issue year). Recommendations are few (a
+// handful per visit) and written from the desk, not by every push.
+std::vector<RecordIndexKey> RecommendationKeysOf(const Record& record) {
+  const int kind = vigil::v1::RecordBody::kRecommendation;
+  const vigil::v1::Recommendation& r = record.body().recommendation();
+  std::vector<RecordIndexKey> keys = {{kind, "all", ""}};
+  auto link = [&](std::string_view field, const std::string& value) {
+    if (!value.empty()) keys.push_back({kind, std::string(field), value});
+  };
+  link("addressee", r.addressee_authority_id());
+  link("facility", r.facility_id());
+  link("visit", r.visit_id());
+  for (const std::string& id : r.finding_ids()) link("finding", id);
+  for (const std::string& id : r.repeats_recommendation_ids()) link("repeats", id);
+  if (r.has_issued_on()) link("year", std::to_string(r.issued_on().year()));
+  return keys;
+}
+
 std::vector<RecordIndexKey> KeysOf(const Record& record) {
   std::vector<RecordIndexKey> keys;
+  if (!record.deleted() && record.body().has_recommendation()) {
+    return RecommendationKeysOf(record);
+  }
   const std::string_view visit_id = sync::VisitIdOf(record.scope());
   if (record.deleted() || visit_id.empty()) return keys;
   const int kind = record.body().kind_case();

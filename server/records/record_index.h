@@ -8,10 +8,13 @@
 //
 // `kind` is the RecordBody field number. Every live finding or interview of
 // a visit scope has the entry ("visit", visit id); a finding also
-// ("category", n). Nothing more: every entry costs every push of the kind
-// (written, flushed, compacted; six entries per finding cost the server
-// 30 µs of CPU per pushed record in bench_sync), and an interview's content
-// is sealed at rest while the index keys are not. Entries carry nothing; a
+// ("category", n); a recommendation (any scope) ("all", ""), ("addressee",
+// a), ("facility", f), ("visit", v), ("finding", f) and ("repeats", r) for
+// each link, ("year", y) of its issue. Nothing more for findings and
+// interviews: every entry costs every push of the kind (written, flushed,
+// compacted; six entries per finding cost the server 30 µs of CPU per
+// pushed record in bench_sync), and an interview's content is sealed at
+// rest while the index keys are not. Entries carry nothing; a
 // query reads the records they name. Not thread-safe; borrows what it is
 // given.
 #ifndef VIGIL_SERVER_RECORDS_RECORD_INDEX_H_

@@ -199,6 +199,36 @@ class RecordStore {
   using CommentDoneFn = absl::AnyInvocable<void(absl::StatusOr<std::string>)>;
   void CreateComment(const Caller& caller, CommentRequest request, CommentDoneFn done);
 
+  // A reviewer writes a recommendation (ReportService; recommendations.cc):
+  // creates one, changes the fields `update_paths` names, or adds an
+  // authority's response or a follow-up check. Each is a revision of the
+  // Recommendation record (registry scope) through the push's own steps,
+  // with `request_id` as its mutation id: a retry from the same device gets
+  // the first result. PERMISSION_DENIED (REVIEWER_ONLY); INVALID_ARGUMENT
+  // (REQUEST_ID_INVALID, TEXT_REQUIRED, ADDRESSEE_REQUIRED,
+  // RECOMMENDATION_INVALID with the field, DATE_INVALID, FIELD_MASK_INVALID,
+  // RESPONSE_INVALID, FOLLOW_UP_INVALID); NOT_FOUND (RESOURCE_NOT_FOUND);
+  // ABORTED (ETAG_MISMATCH). `done` gets the record id and the revision
+  // written.
+  struct RecommendationWrite {
+    enum class Kind { kCreate, kUpdate, kResponse, kFollowUp };
+    Kind kind = Kind::kCreate;
+    std::string record_id;  // all but kCreate
+    std::string etag;       // optional
+    std::string request_id;
+    vigil::v1::Recommendation recommendation;  // kCreate, kUpdate
+    std::vector<std::string> update_paths;     // kUpdate
+    vigil::v1::AuthorityResponse response;     // kResponse
+    vigil::v1::FollowUpCheck check;            // kFollowUp
+  };
+  struct RecommendationWritten {
+    std::string record_id;
+    std::uint64_t revision = 0;
+  };
+  using RecommendationDoneFn = absl::AnyInvocable<void(absl::StatusOr<RecommendationWritten>)>;
+  void WriteRecommendation(const Caller& caller, RecommendationWrite write,
+                           RecommendationDoneFn done);
+
   // A reviewer marks parallel update `id` checked (ReviewService.
   // CheckParallelUpdate; parallel_checks.cc), in one commit with its audit
   // entry, under `request_id` (a retry succeeds again; the id reused for

@@ -56,6 +56,11 @@ inline absl::StatusOr<std::string> ParseRecordName(std::string_view name) {
   return ParseIdName(name, "records/", "records/{record id}");
 }
 
+// "recommendations/{record id}": the record id.
+inline absl::StatusOr<std::string> ParseRecommendationName(std::string_view name) {
+  return ParseIdName(name, "recommendations/", "recommendations/{record id}");
+}
+
 // "parallelUpdates/{mutation id}" (of the merged edit): the mutation id.
 inline absl::StatusOr<std::string> ParseParallelUpdateName(std::string_view name) {
   return ParseIdName(name, "parallelUpdates/", "parallelUpdates/{mutation id}");

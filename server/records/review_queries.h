@@ -22,6 +22,7 @@
 #include "server/records/resource_names.h"
 #include "storage/storage.h"
 #include "storage/value_cipher.h"
+#include "vigil/v1/report.pb.h"
 #include "vigil/v1/review.pb.h"
 
 namespace vigil::server {
@@ -136,6 +137,26 @@ class ReviewQueries {
   absl::StatusOr<vigil::v1::ListCommentsResponse> ListComments(
       const Caller& caller, std::string_view visit_id,
       const vigil::v1::ListCommentsRequest& request);
+
+  // Recommendations (ReportService; recommendation_queries.cc), from the
+  // records index, as the caller may see them, overdue as of `now`:
+  // one (at its head, or at `revision`, a write's first result), with the
+  // ids of those that repeat it; its lineage; a filtered page
+  // (INVALID_ARGUMENT: FILTER_INVALID, PAGE_TOKEN_INVALID,
+  // PAGE_SIZE_INVALID); and the record of each addressed authority.
+  // NOT_FOUND (RESOURCE_NOT_FOUND) when there is no such recommendation;
+  // PERMISSION_DENIED (SCOPE_NOT_PERMITTED) for a caller who may not read
+  // the registry.
+  absl::StatusOr<vigil::v1::RecommendationView> GetRecommendation(
+      const Caller& caller, std::string_view id, std::optional<std::uint64_t> revision,
+      absl::Time now);
+  absl::StatusOr<vigil::v1::RecommendationLineage> GetRecommendationLineage(
+      const Caller& caller, std::string_view id, absl::Time now);
+  absl::StatusOr<vigil::v1::ListRecommendationsResponse> ListRecommendations(
+      const Caller& caller, const vigil::v1::ListRecommendationsRequest& request, absl::Time now);
+  absl::StatusOr<vigil::v1::ListAuthorityRecordsResponse> ListAuthorityRecords(
+      const Caller& caller, const vigil::v1::ListAuthorityRecordsRequest& request,
+      absl::Time now);
 
  private:
   ReviewQueries(storage::Storage* storage, const storage::KeyRing* keys,

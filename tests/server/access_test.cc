@@ -242,7 +242,8 @@ TEST_F(AccessTest, EveryVigilMethodRefusesCallsWithoutAToken) {
   grpc::GenericStub generic(channel);
   std::set<std::string> covered;
   for (const char* service_name :
-       {"vigil.v1.SyncService", "vigil.v1.AdminService", "vigil.v1.ReviewService"}) {
+       {"vigil.v1.SyncService", "vigil.v1.AdminService", "vigil.v1.ReviewService",
+        "vigil.v1.ReportService"}) {
     const auto* service =
         google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service_name);
     ASSERT_NE(service, nullptr);
@@ -272,7 +273,8 @@ TEST_F(AccessTest, EveryVigilMethodRefusesCallsWithoutAToken) {
                   "/vigil.v1.SyncService/DownloadAttachment"});
   int total = 0;
   for (const char* name :
-       {"vigil.v1.SyncService", "vigil.v1.AdminService", "vigil.v1.ReviewService"}) {
+       {"vigil.v1.SyncService", "vigil.v1.AdminService", "vigil.v1.ReviewService",
+        "vigil.v1.ReportService"}) {
     total += google::protobuf::DescriptorPool::generated_pool()
                  ->FindServiceByName(name)
                  ->method_count();

@@ -1,0 +1,136 @@
+#include "server/api/report_service.h"
+
+#include "absl/time/clock.h"
+#include "server/api/reactors.h"
+#include "server/api/review_admission.h"
+
+namespace vigil::server {
+
+using review_admission::AdmitFor;
+using Write = RecordStore::RecommendationWrite;
+
+void ReportService::Write(grpc::ServerUnaryReactor* reactor, const Caller& caller,
+                          RecordStore::RecommendationWrite write,
+                          vigil::v1::RecommendationView* response) {
+  records_->WriteRecommendation(
+      caller, std::move(write),
+      [this, reactor, response,
+       caller](absl::StatusOr<RecordStore::RecommendationWritten> written) {
+        if (!written.ok()) return reactor->Finish(ToGrpcStatus(written.status()));
+        // As the write left it (its first result, for a retry).
+        FinishUnary(reactor,
+                    queries_->GetRecommendation(caller, written->record_id, written->revision,
+                                                absl::Now()),
+                    response);
+      });
+}
+
+grpc::ServerUnaryReactor* ReportService::CreateRecommendation(
+    grpc::CallbackServerContext* context, const vigil::v1::CreateRecommendationRequest* request,
+    vigil::v1::RecommendationView* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
+  if (!caller) return reactor;
+  RecordStore::RecommendationWrite write;
+  write.kind = Write::Kind::kCreate;
+  write.request_id = request->request_id();
+  write.recommendation = request->recommendation();
+  Write(reactor, *caller, std::move(write), response);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReportService::UpdateRecommendation(
+    grpc::CallbackServerContext* context, const vigil::v1::UpdateRecommendationRequest* request,
+    vigil::v1::RecommendationView* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto call = AdmitFor(*auth_, *context, reactor, request->name(), ParseRecommendationName);
+  if (!call) return reactor;
+  RecordStore::RecommendationWrite write;
+  write.kind = Write::Kind::kUpdate;
+  write.record_id = call->second;
+  write.etag = request->etag();
+  write.request_id = request->request_id();
+  write.recommendation = request->recommendation();
+  write.update_paths.assign(request->update_mask().paths().begin(),
+                            request->update_mask().paths().end());
+  Write(reactor, call->first, std::move(write), response);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReportService::AddAuthorityResponse(
+    grpc::CallbackServerContext* context, const vigil::v1::AddAuthorityResponseRequest* request,
+    vigil::v1::RecommendationView* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto call = AdmitFor(*auth_, *context, reactor, request->name(), ParseRecommendationName);
+  if (!call) return reactor;
+  RecordStore::RecommendationWrite write;
+  write.kind = Write::Kind::kResponse;
+  write.record_id = call->second;
+  write.etag = request->etag();
+  write.request_id = request->request_id();
+  write.response = request->response();
+  Write(reactor, call->first, std::move(write), response);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReportService::AddFollowUpCheck(
+    grpc::CallbackServerContext* context, const vigil::v1::AddFollowUpCheckRequest* request,
+    vigil::v1::RecommendationView* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto call = AdmitFor(*auth_, *context, reactor, request->name(), ParseRecommendationName);
+  if (!call) return reactor;
+  RecordStore::RecommendationWrite write;
+  write.kind = Write::Kind::kFollowUp;
+  write.record_id = call->second;
+  write.etag = request->etag();
+  write.request_id = request->request_id();
+  write.check = request->check();
+  Write(reactor, call->first, std::move(write), response);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReportService::GetRecommendation(
+    grpc::CallbackServerContext* context, const vigil::v1::GetRecommendationRequest* request,
+    vigil::v1::RecommendationView* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto call = AdmitFor(*auth_, *context, reactor, request->name(), ParseRecommendationName);
+  if (!call) return reactor;
+  FinishUnary(reactor,
+              queries_->GetRecommendation(call->first, call->second, std::nullopt, absl::Now()),
+              response);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReportService::GetRecommendationLineage(
+    grpc::CallbackServerContext* context,
+    const vigil::v1::GetRecommendationLineageRequest* request,
+    vigil::v1::RecommendationLineage* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto call = AdmitFor(*auth_, *context, reactor, request->name(), ParseRecommendationName);
+  if (!call) return reactor;
+  FinishUnary(reactor, queries_->GetRecommendationLineage(call->first, call->second, absl::Now()),
+              response);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReportService::ListRecommendations(
+    grpc::CallbackServerContext* context, const vigil::v1::ListRecommendationsRequest* request,
+    vigil::v1::ListRecommendationsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
+  if (!caller) return reactor;
+  FinishUnary(reactor, queries_->ListRecommendations(*caller, *request, absl::Now()), response);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReportService::ListAuthorityRecords(
+    grpc::CallbackServerContext* context, const vigil::v1::ListAuthorityRecordsRequest* request,
+    vigil::v1::ListAuthorityRecordsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
+  if (!caller) return reactor;
+  FinishUnary(reactor, queries_->ListAuthorityRecords(*caller, *request, absl::Now()), response);
+  return reactor;
+}
+
+}  // namespace vigil::server
