@@ -226,8 +226,8 @@ absl::StatusOr<vigil::v1::RecommendationLineage> ReviewQueries::GetRecommendatio
   while (!pending.empty() && found.size() < kMaxLineage) {
     Record record = std::move(pending.front());
     pending.pop_front();
-    std::vector<std::string> linked(record.body().recommendation().repeats_recommendation_ids().begin(),
-                                    record.body().recommendation().repeats_recommendation_ids().end());
+    const auto& repeats = record.body().recommendation().repeats_recommendation_ids();
+    std::vector<std::string> linked(repeats.begin(), repeats.end());
     ASSIGN_OR_RETURN(RecommendationView view, reader.View(std::move(record)));
     linked.insert(linked.end(), view.repeated_by_ids().begin(), view.repeated_by_ids().end());
     for (const std::string& other : linked) {
@@ -247,6 +247,7 @@ absl::StatusOr<vigil::v1::RecommendationLineage> ReviewQueries::GetRecommendatio
            std::pair(DayOf(rb.issued_on()), b->record().id());
   });
   vigil::v1::RecommendationLineage lineage;
+  lineage.set_current_status(ordered.back()->record().body().recommendation().status());
   for (RecommendationView* view : ordered) {
     const int year = view->record().body().recommendation().issued_on().year();
     if (lineage.issued_years().empty() ||
@@ -255,7 +256,6 @@ absl::StatusOr<vigil::v1::RecommendationLineage> ReviewQueries::GetRecommendatio
     }
     *lineage.add_recommendations() = std::move(*view);
   }
-  lineage.set_current_status(ordered.back()->record().body().recommendation().status());
   return lineage;
 }
 
