@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,10 @@
 #include "client/replica.h"
 #include "client/vigilctl_output.h"
 #include "vigil/v1/admin.grpc.pb.h"
+
+namespace CLI {
+class App;
+}  // namespace CLI
 
 namespace vigil::vigilctl {
 
@@ -111,6 +116,7 @@ int ParkedDrop(const Globals& g, const std::string& mutation_id);
 // scope visits/ID; local edits sent by the next sync.
 int FacilityCreate(const Globals& g, const std::string& name, const std::string& type,
                    std::uint32_t capacity);
+int AuthorityCreate(const Globals& g, const std::string& name, const std::string& parent);
 int VisitCreate(const Globals& g, const std::string& visit, const std::string& facility_id,
                 const std::string& type, bool unannounced, const std::string& objectives);
 
@@ -220,6 +226,11 @@ int ReviewComments(const Globals& g, const std::string& visit, const std::string
 // Moves the visit to state `to` (one request id for every retry).
 int ReviewMove(const Globals& g, const std::string& visit, const std::string& to,
                const std::string& note, bool acknowledge_conflicts, const std::string& etag);
+
+// Registers `vigilctl recommendations ...` (vigilctl_recommendations.cc)
+// on `app`; `on` sets what a command runs.
+using OnCommand = std::function<void(CLI::App*, std::function<int()>)>;
+void AddRecommendationCommands(CLI::App& app, const Globals& g, const OnCommand& on);
 
 }  // namespace vigil::vigilctl
 

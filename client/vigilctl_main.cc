@@ -52,10 +52,6 @@ CLI::Option* AddList(CLI::App* app, const std::string& name, std::vector<std::st
   return app->add_option(name, values, help)->allow_extra_args(false);
 }
 
-template <typename E>
-std::string OneOf(absl::string_view what) {
-  return absl::StrCat(what, ": ", EnumWords(google::protobuf::GetEnumDescriptor<E>()));
-}
 
 std::string DefaultHome() {
   if (const char* home = std::getenv("VIGILCTL_HOME"); home != nullptr && *home != '\0') {
@@ -356,6 +352,13 @@ int main(int argc, char** argv) {
   facility_create->add_option("--type", facility_type, OneOf<vigil::v1::FacilityType>("type"));
   facility_create->add_option("--capacity", capacity, "official capacity");
   on(facility_create, [&] { return FacilityCreate(g, facility_name, facility_type, capacity); });
+  std::string authority_name, authority_parent;
+  auto* authority = app.add_subcommand("authority", "the registry's authorities (sent by sync)");
+  authority->require_subcommand(1);
+  auto* authority_create = authority->add_subcommand("create", "add an authority to the registry");
+  authority_create->add_option("--name", authority_name, "name")->required();
+  authority_create->add_option("--parent", authority_parent, "parent authority record id");
+  on(authority_create, [&] { return AuthorityCreate(g, authority_name, authority_parent); });
   auto* visit_cmd = app.add_subcommand("visit", "visit records (sent by sync)");
   visit_cmd->require_subcommand(1);
   auto* visit_create = visit_cmd->add_subcommand(
@@ -455,6 +458,8 @@ int main(int argc, char** argv) {
   on(resolve, [&] { return Resolve(g, a.record_id, a.conflict_id, a.take.get(), a.value.get()); });
 
   // --- Review (the NPM unit). ---
+  AddRecommendationCommands(app, g, on);
+
   auto* review = app.add_subcommand("review", "the NPM unit's desk: queue, visits, moves");
   review->require_subcommand(1);
   std::string review_state, review_reviewer, review_note, review_etag, review_announced;

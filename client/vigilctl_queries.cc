@@ -15,39 +15,6 @@
 namespace vigil::vigilctl {
 namespace {
 
-// "yes" / "no" / "" (unset) for `flag`.
-absl::StatusOr<std::optional<bool>> YesNo(const std::string& value, std::string_view flag) {
-  if (value.empty()) return std::nullopt;
-  if (value == "yes") return true;
-  if (value == "no") return false;
-  return absl::InvalidArgumentError(absl::StrCat(std::string(flag), ": yes or no"));
-}
-
-absl::StatusOr<vigil::v1::CivilDate> DateArg(const std::string& value, std::string_view flag) {
-  absl::CivilDay day;
-  if (!absl::ParseCivilTime(value, &day)) {
-    return absl::InvalidArgumentError(absl::StrCat(std::string(flag), ": a date, YYYY-MM-DD"));
-  }
-  vigil::v1::CivilDate date;
-  date.set_year(static_cast<int>(day.year()));
-  date.set_month(day.month());
-  date.set_day(day.day());
-  return date;
-}
-
-// Parses `value` as an E into `set`, unless it is empty.
-template <typename E, typename Set>
-absl::Status EnumArg(const std::string& value, std::string_view flag, Set set) {
-  if (value.empty()) return absl::OkStatus();
-  absl::StatusOr<E> parsed = ParseEnumAs<E>(value);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(std::string(flag), ": ", parsed.status().message()));
-  }
-  set(*parsed);
-  return absl::OkStatus();
-}
-
 std::string FindingText(const vigil::v1::Record& r) {
   const vigil::v1::Finding& f = r.body().finding();
   return absl::StrCat(r.id(), "  ", r.scope(), "  ", EnumWord(f.category()),

@@ -217,6 +217,26 @@ std::string GuessMediaType(const std::string& file) {
 
 }  // namespace
 
+namespace {
+
+// Creates `body` in the registry on this device (sent by the next sync).
+int RegistryCreate(const Globals& g, const RecordBody& body, const std::string& kind) {
+  int code = kExitOk;
+  auto replica = OpenHome(g, &code);
+  if (!replica) return code;
+  if (!RequireProfile(g, *replica, &code)) return code;
+  const std::string scope = sync::Scope::Registry().str();
+  if (absl::Status s = replica->Follow(scope); !s.ok()) return Fail("following the registry", s);
+  absl::StatusOr<std::string> id = replica->Create(scope, body);
+  if (!id.ok()) return Fail(absl::StrCat("creating the ", kind), id.status());
+  g.out().Result(JsonObject().Str("id", *id).Str("scope", scope).Str("kind", kind),
+                 absl::StrCat("created ", kind, " ", *id, " in ", scope,
+                              "\nit is on this device only until `vigilctl sync`"));
+  return kExitOk;
+}
+
+}  // namespace
+
 int FacilityCreate(const Globals& g, const std::string& name, const std::string& type,
                    std::uint32_t capacity) {
   RecordBody body;
@@ -225,18 +245,14 @@ int FacilityCreate(const Globals& g, const std::string& name, const std::string&
   absl::StatusOr<vigil::v1::FacilityType> parsed = ParseEnumAs<vigil::v1::FacilityType>(type);
   if (!parsed.ok()) return Usage(absl::StrCat("--type: ", parsed.status().message()));
   body.mutable_facility()->set_type(*parsed);
-  int code = kExitOk;
-  auto replica = OpenHome(g, &code);
-  if (!replica) return code;
-  if (!RequireProfile(g, *replica, &code)) return code;
-  const std::string scope = sync::Scope::Registry().str();
-  if (absl::Status s = replica->Follow(scope); !s.ok()) return Fail("following the registry", s);
-  absl::StatusOr<std::string> id = replica->Create(scope, body);
-  if (!id.ok()) return Fail("creating the facility", id.status());
-  g.out().Result(JsonObject().Str("id", *id).Str("scope", scope).Str("kind", "facility"),
-                 absl::StrCat("created facility ", *id, " in ", scope,
-                              "\nit is on this device only until `vigilctl sync`"));
-  return kExitOk;
+  return RegistryCreate(g, body, "facility");
+}
+
+int AuthorityCreate(const Globals& g, const std::string& name, const std::string& parent) {
+  RecordBody body;
+  body.mutable_authority()->set_name(name);
+  body.mutable_authority()->set_parent_authority_id(parent);
+  return RegistryCreate(g, body, "authority");
 }
 
 int VisitCreate(const Globals& g, const std::string& visit, const std::string& facility_id,

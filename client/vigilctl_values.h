@@ -5,10 +5,13 @@
 #ifndef VIGIL_CLIENT_VIGILCTL_VALUES_H_
 #define VIGIL_CLIENT_VIGILCTL_VALUES_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/generated_enum_reflection.h"
 #include "vigil/v1/conflict.pb.h"
@@ -74,6 +77,47 @@ absl::StatusOr<vigil::v1::RecordBody> TakeSide(const vigil::v1::RecordBody& body
 absl::StatusOr<vigil::v1::RecordBody> SetValue(const vigil::v1::RecordBody& body,
                                                const vigil::v1::Conflict& conflict,
                                                absl::string_view text);
+
+// Command-line arguments of the review and report commands.
+
+// "what: word, word, ...": an enum flag's help.
+template <typename E>
+inline std::string OneOf(absl::string_view what) {
+  return absl::StrCat(what, ": ", EnumWords(google::protobuf::GetEnumDescriptor<E>()));
+}
+
+// "yes" / "no" / "" (unset) for `flag`.
+inline absl::StatusOr<std::optional<bool>> YesNo(const std::string& value, std::string_view flag) {
+  if (value.empty()) return std::nullopt;
+  if (value == "yes") return true;
+  if (value == "no") return false;
+  return absl::InvalidArgumentError(absl::StrCat(std::string(flag), ": yes or no"));
+}
+
+inline absl::StatusOr<vigil::v1::CivilDate> DateArg(const std::string& value, std::string_view flag) {
+  absl::CivilDay day;
+  if (!absl::ParseCivilTime(value, &day)) {
+    return absl::InvalidArgumentError(absl::StrCat(std::string(flag), ": a date, YYYY-MM-DD"));
+  }
+  vigil::v1::CivilDate date;
+  date.set_year(static_cast<int>(day.year()));
+  date.set_month(day.month());
+  date.set_day(day.day());
+  return date;
+}
+
+// Parses `value` as an E into `set`, unless it is empty.
+template <typename E, typename Set>
+absl::Status EnumArg(const std::string& value, std::string_view flag, Set set) {
+  if (value.empty()) return absl::OkStatus();
+  absl::StatusOr<E> parsed = ParseEnumAs<E>(value);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(flag), ": ", parsed.status().message()));
+  }
+  set(*parsed);
+  return absl::OkStatus();
+}
 
 }  // namespace vigil::vigilctl
 

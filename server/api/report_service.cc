@@ -18,10 +18,10 @@ void ReportService::Write(grpc::ServerUnaryReactor* reactor, const Caller& calle
        caller](absl::StatusOr<RecordStore::RecommendationWritten> written) {
         if (!written.ok()) return reactor->Finish(ToGrpcStatus(written.status()));
         // As the write left it (its first result, for a retry).
-        FinishUnary(reactor,
-                    queries_->GetRecommendation(caller, written->record_id, written->revision,
-                                                absl::Now()),
-                    response);
+        FinishUnary(
+            reactor,
+            queries_->GetRecommendation(caller, written->record_id, written->revision, absl::Now()),
+            response);
       });
 }
 
@@ -102,8 +102,7 @@ grpc::ServerUnaryReactor* ReportService::GetRecommendation(
 }
 
 grpc::ServerUnaryReactor* ReportService::GetRecommendationLineage(
-    grpc::CallbackServerContext* context,
-    const vigil::v1::GetRecommendationLineageRequest* request,
+    grpc::CallbackServerContext* context, const vigil::v1::GetRecommendationLineageRequest* request,
     vigil::v1::RecommendationLineage* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto call = AdmitFor(*auth_, *context, reactor, request->name(), ParseRecommendationName);

@@ -28,12 +28,12 @@ class ReportService final : public vigil::v1::ReportService::CallbackService {
   grpc::ServerUnaryReactor* AddAuthorityResponse(
       grpc::CallbackServerContext* context, const vigil::v1::AddAuthorityResponseRequest* request,
       vigil::v1::RecommendationView* response) override;
-  grpc::ServerUnaryReactor* AddFollowUpCheck(
-      grpc::CallbackServerContext* context, const vigil::v1::AddFollowUpCheckRequest* request,
-      vigil::v1::RecommendationView* response) override;
-  grpc::ServerUnaryReactor* GetRecommendation(
-      grpc::CallbackServerContext* context, const vigil::v1::GetRecommendationRequest* request,
-      vigil::v1::RecommendationView* response) override;
+  grpc::ServerUnaryReactor* AddFollowUpCheck(grpc::CallbackServerContext* context,
+                                             const vigil::v1::AddFollowUpCheckRequest* request,
+                                             vigil::v1::RecommendationView* response) override;
+  grpc::ServerUnaryReactor* GetRecommendation(grpc::CallbackServerContext* context,
+                                              const vigil::v1::GetRecommendationRequest* request,
+                                              vigil::v1::RecommendationView* response) override;
   grpc::ServerUnaryReactor* GetRecommendationLineage(
       grpc::CallbackServerContext* context,
       const vigil::v1::GetRecommendationLineageRequest* request,

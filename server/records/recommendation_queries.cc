@@ -305,11 +305,11 @@ absl::StatusOr<vigil::v1::ListRecommendationsResponse> ReviewQueries::ListRecomm
       return visit(position, std::string(id));
     });
   };
-  ASSIGN_OR_RETURN(const std::string next,
-                   review::ScanPage<std::string>(
-                       scan, page_size, options_.max_examined_per_page,
-                       [&] { return static_cast<std::uint32_t>(response.recommendations_size()); },
-                       take));
+  ASSIGN_OR_RETURN(
+      const std::string next,
+      review::ScanPage<std::string>(
+          scan, page_size, options_.max_examined_per_page,
+          [&] { return static_cast<std::uint32_t>(response.recommendations_size()); }, take));
   if (!next.empty()) response.set_next_page_token(tokens_.SealPageToken(binding, next));
   return response;
 }
@@ -321,32 +321,32 @@ absl::StatusOr<vigil::v1::ListAuthorityRecordsResponse> ReviewQueries::ListAutho
   RecommendationReader reader(reading, now);
   RETURN_IF_ERROR(reader.RequireRegistry());
   std::map<std::string, vigil::v1::AuthorityRecord> by_id;
-  RETURN_IF_ERROR(ScanIssued(
-      reading, request.has_issued() ? &request.issued() : nullptr,
-      [&](std::string_view id) -> absl::Status {
-        ASSIGN_OR_RETURN(std::optional<Record> shown, reader.Shown(id));
-        if (!shown.has_value()) return absl::OkStatus();
-        const Recommendation& r = shown->body().recommendation();
-        if (request.has_issued() && !IssuedWithin(r, request.issued())) return absl::OkStatus();
-        vigil::v1::AuthorityRecord& a = by_id[r.addressee_authority_id()];
-        a.set_issued(a.issued() + 1);
-        if (r.responses_size() > 0) a.set_responded(a.responded() + 1);
-        if (Overdue(r, now)) a.set_overdue(a.overdue() + 1);
-        switch (r.status()) {
-          case vigil::v1::RECOMMENDATION_STATUS_IMPLEMENTED:
-            a.set_implemented(a.implemented() + 1);
-            break;
-          case vigil::v1::RECOMMENDATION_STATUS_PARTIALLY_IMPLEMENTED:
-            a.set_partially_implemented(a.partially_implemented() + 1);
-            break;
-          case vigil::v1::RECOMMENDATION_STATUS_REJECTED:
-            a.set_rejected(a.rejected() + 1);
-            break;
-          default:
-            break;
-        }
-        return absl::OkStatus();
-      }));
+  RETURN_IF_ERROR(ScanIssued(reading, request.has_issued() ? &request.issued() : nullptr,
+                             [&](std::string_view id) -> absl::Status {
+                               ASSIGN_OR_RETURN(std::optional<Record> shown, reader.Shown(id));
+                               if (!shown.has_value()) return absl::OkStatus();
+                               const Recommendation& r = shown->body().recommendation();
+                               if (request.has_issued() && !IssuedWithin(r, request.issued()))
+                                 return absl::OkStatus();
+                               vigil::v1::AuthorityRecord& a = by_id[r.addressee_authority_id()];
+                               a.set_issued(a.issued() + 1);
+                               if (r.responses_size() > 0) a.set_responded(a.responded() + 1);
+                               if (Overdue(r, now)) a.set_overdue(a.overdue() + 1);
+                               switch (r.status()) {
+                                 case vigil::v1::RECOMMENDATION_STATUS_IMPLEMENTED:
+                                   a.set_implemented(a.implemented() + 1);
+                                   break;
+                                 case vigil::v1::RECOMMENDATION_STATUS_PARTIALLY_IMPLEMENTED:
+                                   a.set_partially_implemented(a.partially_implemented() + 1);
+                                   break;
+                                 case vigil::v1::RECOMMENDATION_STATUS_REJECTED:
+                                   a.set_rejected(a.rejected() + 1);
+                                   break;
+                                 default:
+                                   break;
+                               }
+                               return absl::OkStatus();
+                             }));
   std::vector<vigil::v1::AuthorityRecord> authorities;
   for (auto& [id, a] : by_id) {
     a.set_authority_id(id);

@@ -58,10 +58,19 @@ vigil::v1::CivilDate Today(absl::Time now) {
 // The fields UpdateRecommendation may change: the NPM's own, never the
 // lists the server or the other methods keep.
 const std::set<std::string>& UpdatableFields() {
-  static const auto* fields = new std::set<std::string>{
-      "addressee_authority_id", "facility_id", "visit_id",    "theme",       "priority",
-      "repeats_recommendation_ids", "deadline", "status",     "status_note", "text",
-      "rationale",              "finding_ids", "issued_on"};
+  static const auto* fields = new std::set<std::string>{"addressee_authority_id",
+                                                        "facility_id",
+                                                        "visit_id",
+                                                        "theme",
+                                                        "priority",
+                                                        "repeats_recommendation_ids",
+                                                        "deadline",
+                                                        "status",
+                                                        "status_note",
+                                                        "text",
+                                                        "rationale",
+                                                        "finding_ids",
+                                                        "issued_on"};
   return *fields;
 }
 
@@ -79,10 +88,9 @@ class RecommendationRules {
                         "TEXT_REQUIRED");
     }
     if (r.addressee_authority_id().empty()) {
-      return WithReason(
-          absl::InvalidArgumentError("name the authority it is addressed to "
-                                     "(addressee_authority_id)"),
-          "ADDRESSEE_REQUIRED");
+      return WithReason(absl::InvalidArgumentError("name the authority it is addressed to "
+                                                   "(addressee_authority_id)"),
+                        "ADDRESSEE_REQUIRED");
     }
     if (!vigil::v1::Priority_IsValid(r.priority())) return Invalid("priority", "unknown value");
     if (!vigil::v1::RecommendationStatus_IsValid(r.status()) ||
@@ -119,9 +127,9 @@ class RecommendationRules {
     }
     for (const std::string& earlier : r.repeats_recommendation_ids()) {
       if (earlier == id) return Invalid("repeats_recommendation_ids", "it cannot repeat itself");
-      RETURN_IF_ERROR(Live("repeats_recommendation_ids", earlier,
-                           vigil::v1::RecordBody::kRecommendation)
-                          .status());
+      RETURN_IF_ERROR(
+          Live("repeats_recommendation_ids", earlier, vigil::v1::RecordBody::kRecommendation)
+              .status());
     }
     return absl::OkStatus();
   }
@@ -176,8 +184,7 @@ absl::Status CheckWrite(const Write& write) {
 absl::StatusOr<Record> Changeable(CommitTables& tables, const Write& write) {
   ASSIGN_OR_RETURN(std::optional<Record> head, tables.Head(write.record_id));
   if (!head.has_value() || head->deleted() || !head->body().has_recommendation()) {
-    return WithReason(absl::NotFoundError("there is no such recommendation"),
-                      "RESOURCE_NOT_FOUND",
+    return WithReason(absl::NotFoundError("there is no such recommendation"), "RESOURCE_NOT_FOUND",
                       {{"name", absl::StrCat("recommendations/", write.record_id)}});
   }
   if (!write.etag.empty() && write.etag != RecordEtag(*head)) {
@@ -199,8 +206,8 @@ absl::Status FollowUpInvalid(std::string_view why) {
 }
 
 // The body `write` makes of `r` (the head's, or empty for a create).
-absl::Status Edit(CommitTables& tables, const Write& write, std::string_view id,
-                  Recommendation& r, absl::Time now) {
+absl::Status Edit(CommitTables& tables, const Write& write, std::string_view id, Recommendation& r,
+                  absl::Time now) {
   RecommendationRules rules(tables);
   switch (write.kind) {
     case Write::Kind::kCreate:
@@ -274,7 +281,7 @@ void RecordStore::WriteRecommendation(const Caller& caller, RecommendationWrite 
   CommitPush(
       caller,
       [this, caller, write = std::move(write), written](CommitTables& tables,
-                                                         PushBatch& batch) -> absl::Status {
+                                                        PushBatch& batch) -> absl::Status {
         ASSIGN_OR_RETURN(std::optional<vigil::internal::StoredMutation> stored,
                          tables.Mutation(write.request_id));
         if (stored.has_value()) {

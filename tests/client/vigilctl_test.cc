@@ -778,6 +778,36 @@ TEST(VigilctlTest, ReviewWalkthroughSendBackReachesTheTeam) {
   r = cli(rita, {"review", "resolve", "conflicts/cf-00000000000000000000000000000000", "--take",
                  "1", "--reason", "x"});
   EXPECT_NE(r.err.find("RESOURCE_NOT_FOUND"), std::string::npos) << Describe(r);
+
+  // A recommendation from the finding, answered, checked and followed.
+  r = cli(rita, {"--json", "authority", "create", "--name", "Prison Service"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  const std::string authority = Str(r.Json()[0], {"id"});
+  ASSERT_EQ(cli(rita, {"sync"}).exit_code, kOk);
+  r = cli(rita, {"--json", "recommendations", "issue", "--addressee", authority, "--text",
+                 "Light every cell", "--finding", finding, "--deadline", "2021-01-31",
+                 "--priority", "high"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  const std::string rec = Str(r.Json()[0], {"recommendation", "record", "id"});
+  r = cli(rita, {"recommendations", "list", "--overdue", "yes"});
+  EXPECT_NE(r.out.find(rec), std::string::npos) << Describe(r);
+  EXPECT_NE(r.out.find("OVERDUE"), std::string::npos) << r.out;
+  r = cli(rita, {"recommendations", "respond", rec, "--received", "2021-02-01", "--text",
+                 "Lamps ordered", "--claims", "accepted"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  r = cli(rita, {"recommendations", "status", rec, "implemented", "--note", "seen"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  r = cli(rita, {"recommendations", "show", rec});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_NE(r.out.find("open -> implemented"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Lamps ordered"), std::string::npos) << r.out;
+  r = cli(rita, {"--json", "recommendations", "authorities"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_EQ(Str(r.Json()[0], {"authority", "authority_name"}), "Prison Service") << r.out;
+  r = cli(lena, {"recommendations", "issue", "--addressee", authority, "--text", "x"});
+  EXPECT_NE(r.err.find("REVIEWER_ONLY"), std::string::npos) << Describe(r);
+  r = cli(rita, {"recommendations", "list", "--overdue", "maybe"});
+  EXPECT_EQ(r.exit_code, kUsage) << Describe(r);
 }
 
 }  // namespace vigil

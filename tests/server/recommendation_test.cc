@@ -13,13 +13,13 @@
 namespace vigil {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::UnorderedElementsAreArray;
 using review_testing::Create;
 using review_testing::Metadata;
 using review_testing::NewId;
 using review_testing::Reason;
 using review_testing::ReviewTest;
+using ::testing::ElementsAre;
+using ::testing::UnorderedElementsAreArray;
 using v1::Recommendation;
 using v1::RecommendationView;
 
@@ -200,25 +200,33 @@ TEST_F(RecommendationTest, BadInputGetsItsReasonAndWritesNothing) {
     edit(r);
     cases.push_back({what, r, grpc::StatusCode::INVALID_ARGUMENT, reason, field});
   };
-  add("no text", [](Recommendation& r) { r.clear_text(); }, "TEXT_REQUIRED");
-  add("no addressee", [](Recommendation& r) { r.clear_addressee_authority_id(); },
+  add(
+      "no text", [](Recommendation& r) { r.clear_text(); }, "TEXT_REQUIRED");
+  add(
+      "no addressee", [](Recommendation& r) { r.clear_addressee_authority_id(); },
       "ADDRESSEE_REQUIRED");
-  add("addressee is a facility", [&](Recommendation& r) { r.set_addressee_authority_id(prison); },
+  add(
+      "addressee is a facility", [&](Recommendation& r) { r.set_addressee_authority_id(prison); },
       "RECOMMENDATION_INVALID", "addressee_authority_id");
-  add("no such finding", [](Recommendation& r) { r.add_finding_ids(NewId()); },
+  add(
+      "no such finding", [](Recommendation& r) { r.add_finding_ids(NewId()); },
       "RECOMMENDATION_INVALID", "finding_ids");
-  add("findings of two facilities",
+  add(
+      "findings of two facilities",
       [&](Recommendation& r) {
         r.add_finding_ids(f_prison);
         r.add_finding_ids(f_police);
       },
       "RECOMMENDATION_INVALID", "finding_ids");
-  add("repeats no recommendation",
+  add(
+      "repeats no recommendation",
       [&](Recommendation& r) { r.add_repeats_recommendation_ids(authority); },
       "RECOMMENDATION_INVALID", "repeats_recommendation_ids");
-  add("30 February", [](Recommendation& r) { *r.mutable_deadline() = Date(2024, 2, 30); },
+  add(
+      "30 February", [](Recommendation& r) { *r.mutable_deadline() = Date(2024, 2, 30); },
       "DATE_INVALID", "deadline");
-  add("unknown priority", [](Recommendation& r) { r.set_priority(static_cast<v1::Priority>(99)); },
+  add(
+      "unknown priority", [](Recommendation& r) { r.set_priority(static_cast<v1::Priority>(99)); },
       "RECOMMENDATION_INVALID", "priority");
   for (const Case& c : cases) {
     RecommendationView out;
@@ -418,28 +426,40 @@ TEST_F(RecommendationTest, EveryFilterSelectsWhatABruteForceSelects) {
     set(request);
     filters.push_back({what, request, f});
   };
-  add("none", [](auto&) {}, [](const auto&) { return true; });
-  add("addressee", [&](auto& q) { q.set_addressee_authority_id(authorities[1]); },
+  add(
+      "none", [](auto&) {}, [](const auto&) { return true; });
+  add(
+      "addressee", [&](auto& q) { q.set_addressee_authority_id(authorities[1]); },
       [&](const auto& v) { return of(v).addressee_authority_id() == authorities[1]; });
-  add("facility", [&](auto& q) { q.set_facility_id(facilities[0]); },
+  add(
+      "facility", [&](auto& q) { q.set_facility_id(facilities[0]); },
       [&](const auto& v) { return of(v).facility_id() == facilities[0]; });
-  add("facility type", [&](auto& q) { q.set_facility_type(v1::FACILITY_TYPE_POLICE_CUSTODY); },
+  add(
+      "facility type", [&](auto& q) { q.set_facility_type(v1::FACILITY_TYPE_POLICE_CUSTODY); },
       [&](const auto& v) { return of(v).facility_id() == facilities[1]; });
-  add("visit", [&](auto& q) { q.set_visit_id(visits[1]); },
+  add(
+      "visit", [&](auto& q) { q.set_visit_id(visits[1]); },
       [&](const auto& v) { return of(v).visit_id() == visits[1]; });
-  add("theme", [](auto& q) { q.set_theme("health care"); },
+  add(
+      "theme", [](auto& q) { q.set_theme("health care"); },
       [&](const auto& v) { return of(v).theme() == "health care"; });
-  add("priority", [](auto& q) { q.set_priority(v1::PRIORITY_URGENT); },
+  add(
+      "priority", [](auto& q) { q.set_priority(v1::PRIORITY_URGENT); },
       [&](const auto& v) { return of(v).priority() == v1::PRIORITY_URGENT; });
-  add("status", [](auto& q) { q.set_status(v1::RECOMMENDATION_STATUS_REJECTED); },
+  add(
+      "status", [](auto& q) { q.set_status(v1::RECOMMENDATION_STATUS_REJECTED); },
       [&](const auto& v) { return of(v).status() == v1::RECOMMENDATION_STATUS_REJECTED; });
-  add("overdue", [](auto& q) { q.set_overdue(true); },
+  add(
+      "overdue", [](auto& q) { q.set_overdue(true); },
       [&](const auto& v) { return of(v).has_deadline(); });
-  add("not overdue", [](auto& q) { q.set_overdue(false); },
+  add(
+      "not overdue", [](auto& q) { q.set_overdue(false); },
       [&](const auto& v) { return !of(v).has_deadline(); });
-  add("first issues", [](auto& q) { q.set_repeated(false); },
+  add(
+      "first issues", [](auto& q) { q.set_repeated(false); },
       [&](const auto& v) { return of(v).repeats_recommendation_ids().empty(); });
-  add("issued across years",
+  add(
+      "issued across years",
       [](auto& q) {
         *q.mutable_issued()->mutable_start() = Date(2022, 6, 1);
         *q.mutable_issued()->mutable_end() = Date(2023, 6, 30);
@@ -449,7 +469,8 @@ TEST_F(RecommendationTest, EveryFilterSelectsWhatABruteForceSelects) {
         const auto d = std::tuple(i.year(), i.month(), i.day());
         return std::tuple(2022, 6, 1) <= d && d <= std::tuple(2023, 6, 30);
       });
-  add("addressee and status",
+  add(
+      "addressee and status",
       [&](auto& q) {
         q.set_addressee_authority_id(authorities[0]);
         q.set_status(v1::RECOMMENDATION_STATUS_OPEN);
@@ -464,8 +485,7 @@ TEST_F(RecommendationTest, EveryFilterSelectsWhatABruteForceSelects) {
       if (filter.selects(v)) expected.push_back(IdOf(v));
     }
     EXPECT_THAT(ListAll(filter.request), UnorderedElementsAreArray(expected)) << filter.what;
-    EXPECT_THAT(ListAll(filter.request, 200), UnorderedElementsAreArray(expected))
-        << filter.what;
+    EXPECT_THAT(ListAll(filter.request, 200), UnorderedElementsAreArray(expected)) << filter.what;
   }
   v1::ListRecommendationsRequest bad;
   bad.set_status(static_cast<v1::RecommendationStatus>(42));
