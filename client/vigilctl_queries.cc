@@ -104,14 +104,9 @@ int ReviewFindings(const Globals& g, const FindingFilterArgs& a) {
   if (!good.ok()) parsed = good.status();
   if (!parsed.ok()) return Usage(parsed.message());
   if (good->has_value()) request.set_good_practice(**good);
-  if (!a.from.empty() || !a.to.empty()) {
-    absl::StatusOr<vigil::v1::CivilDate> from = DateArg(a.from.empty() ? a.to : a.from, "--from");
-    absl::StatusOr<vigil::v1::CivilDate> to = DateArg(a.to.empty() ? a.from : a.to, "--to");
-    if (!from.ok()) return Usage(from.status().message());
-    if (!to.ok()) return Usage(to.status().message());
-    *request.mutable_period()->mutable_start() = *from;
-    *request.mutable_period()->mutable_end() = *to;
-  }
+  absl::StatusOr<std::optional<vigil::v1::DateRange>> period = PeriodArg(a.from, a.to);
+  if (!period.ok()) return Usage(period.status().message());
+  if (period->has_value()) *request.mutable_period() = **period;
   return AllPages<vigil::v1::ListFindingsRequest, vigil::v1::ListFindingsResponse>(
       g, request, "findings",
       [](auto& stub, auto* context, const auto& r, auto* page) {

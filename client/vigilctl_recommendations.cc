@@ -216,14 +216,9 @@ int List(const Globals& g, const Args& a) {
   if (!parsed.ok()) return Usage(parsed.message());
   if (overdue->has_value()) request.set_overdue(**overdue);
   if (repeated->has_value()) request.set_repeated(**repeated);
-  if (!a.from.empty() || !a.to.empty()) {
-    absl::StatusOr<vigil::v1::CivilDate> from = DateArg(a.from.empty() ? a.to : a.from, "--from");
-    absl::StatusOr<vigil::v1::CivilDate> to = DateArg(a.to.empty() ? a.from : a.to, "--to");
-    if (!from.ok()) return Usage(from.status().message());
-    if (!to.ok()) return Usage(to.status().message());
-    *request.mutable_issued()->mutable_start() = *from;
-    *request.mutable_issued()->mutable_end() = *to;
-  }
+  absl::StatusOr<std::optional<vigil::v1::DateRange>> period = PeriodArg(a.from, a.to);
+  if (!period.ok()) return Usage(period.status().message());
+  if (period->has_value()) *request.mutable_issued() = **period;
   int code = kExitOk;
   ReviewSession s;
   std::unique_ptr<Stub> stub;
@@ -245,14 +240,9 @@ int List(const Globals& g, const Args& a) {
 
 int Authorities(const Globals& g, const Args& a) {
   vigil::v1::ListAuthorityRecordsRequest request;
-  if (!a.from.empty() || !a.to.empty()) {
-    absl::StatusOr<vigil::v1::CivilDate> from = DateArg(a.from.empty() ? a.to : a.from, "--from");
-    absl::StatusOr<vigil::v1::CivilDate> to = DateArg(a.to.empty() ? a.from : a.to, "--to");
-    if (!from.ok()) return Usage(from.status().message());
-    if (!to.ok()) return Usage(to.status().message());
-    *request.mutable_issued()->mutable_start() = *from;
-    *request.mutable_issued()->mutable_end() = *to;
-  }
+  absl::StatusOr<std::optional<vigil::v1::DateRange>> period = PeriodArg(a.from, a.to);
+  if (!period.ok()) return Usage(period.status().message());
+  if (period->has_value()) *request.mutable_issued() = **period;
   int code = kExitOk;
   ReviewSession s;
   std::unique_ptr<Stub> stub;

@@ -119,6 +119,21 @@ absl::Status EnumArg(const std::string& value, std::string_view flag, Set set) {
   return absl::OkStatus();
 }
 
+// --from/--to as a period (one alone: that day); nullopt when neither is
+// given, INVALID_ARGUMENT for a date that is not one.
+inline absl::StatusOr<std::optional<vigil::v1::DateRange>> PeriodArg(const std::string& from,
+                                                                     const std::string& to) {
+  if (from.empty() && to.empty()) return std::nullopt;
+  absl::StatusOr<vigil::v1::CivilDate> start = DateArg(from.empty() ? to : from, "--from");
+  if (!start.ok()) return start.status();
+  absl::StatusOr<vigil::v1::CivilDate> end = DateArg(to.empty() ? from : to, "--to");
+  if (!end.ok()) return end.status();
+  vigil::v1::DateRange period;
+  *period.mutable_start() = *start;
+  *period.mutable_end() = *end;
+  return period;
+}
+
 }  // namespace vigil::vigilctl
 
 #endif  // VIGIL_CLIENT_VIGILCTL_VALUES_H_
