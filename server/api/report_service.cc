@@ -3,6 +3,7 @@
 #include "absl/time/clock.h"
 #include "server/api/reactors.h"
 #include "server/api/review_admission.h"
+#include "server/records/report_render.h"
 
 namespace vigil::server {
 
@@ -129,6 +130,75 @@ grpc::ServerUnaryReactor* ReportService::ListAuthorityRecords(
   std::optional<Caller> caller = Admit(*auth_, *context, reactor);
   if (!caller) return reactor;
   FinishUnary(reactor, queries_->ListAuthorityRecords(*caller, *request, absl::Now()), response);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReportService::ExportVisitReport(
+    grpc::CallbackServerContext* context, const vigil::v1::ExportVisitReportRequest* request,
+    vigil::v1::ExportVisitReportResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<review_admission::VisitCall> call =
+      review_admission::AdmitForVisit(*auth_, *context, reactor, request->name());
+  if (!call) return reactor;
+  const vigil::v1::ReportFormat format = request->format();
+  if (!vigil::v1::ReportFormat_IsValid(format)) {
+    reactor->Finish(ToGrpcStatus(RenderReport(vigil::v1::VisitReport(), format).status()));
+    return reactor;
+  }
+  queries_->ReadVisitReport(
+      call->caller, call->visit_id, absl::Now(),
+      [reactor, response, format](absl::StatusOr<ReviewQueries::ReportRead> read) {
+        if (!read.ok()) return reactor->Finish(ToGrpcStatus(read.status()));
+        absl::StatusOr<vigil::v1::ReportDocument> doc = RenderReport(read->report, format);
+        if (!doc.ok()) return reactor->Finish(ToGrpcStatus(doc.status()));
+        *response->mutable_report() = std::move(read->report);
+        *response->mutable_document() = *std::move(doc);
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReportService::PublishVisitReport(
+    grpc::CallbackServerContext* context, const vigil::v1::PublishVisitReportRequest* request,
+    vigil::v1::PublishedReport* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<review_admission::VisitCall> call =
+      review_admission::AdmitForVisit(*auth_, *context, reactor, request->name());
+  if (!call) return reactor;
+  const Caller caller = call->caller;
+  publisher_->Publish(caller,
+                      {.visit_id = call->visit_id,
+                       .etag = request->etag(),
+                       .request_id = request->request_id(),
+                       .note = request->note()},
+                      [reactor, response](absl::StatusOr<vigil::v1::PublishedReport> published) {
+                        FinishUnary(reactor, std::move(published), response);
+                      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReportService::GetPublishedReport(
+    grpc::CallbackServerContext* context, const vigil::v1::GetPublishedReportRequest* request,
+    vigil::v1::PublishedReport* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<review_admission::VisitCall> call =
+      review_admission::AdmitForVisit(*auth_, *context, reactor, request->name());
+  if (!call) return reactor;
+  FinishUnary(reactor, publisher_->Get(call->caller, call->visit_id), response);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReportService::GetBriefing(grpc::CallbackServerContext* context,
+                                                     const vigil::v1::GetBriefingRequest* request,
+                                                     vigil::v1::Briefing* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<review_admission::VisitCall> call =
+      review_admission::AdmitForVisit(*auth_, *context, reactor, request->name());
+  if (!call) return reactor;
+  queries_->GetBriefing(call->caller, call->visit_id, absl::Now(),
+                        [reactor, response](absl::StatusOr<vigil::v1::Briefing> briefing) {
+                          FinishUnary(reactor, std::move(briefing), response);
+                        });
   return reactor;
 }
 

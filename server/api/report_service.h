@@ -1,5 +1,5 @@
 // vigil.v1.ReportService on the gRPC callback API: recommendations and
-// their follow-up. Handlers authenticate, parse resource names, and call
+// their follow-up, visit reports (export, publication) and briefings. Handlers authenticate, parse resource names, and call
 // the record engine (RecordStore::WriteRecommendation for writes,
 // ReviewQueries for reads, recommendation_queries.cc), which holds every
 // rule.
@@ -7,6 +7,7 @@
 #define VIGIL_SERVER_API_REPORT_SERVICE_H_
 
 #include "server/auth/authenticator.h"
+#include "server/records/publication.h"
 #include "server/records/record_store.h"
 #include "server/records/review_queries.h"
 #include "vigil/v1/report.grpc.pb.h"
@@ -16,8 +17,9 @@ namespace vigil::server {
 class ReportService final : public vigil::v1::ReportService::CallbackService {
  public:
   // Everything is borrowed and must outlive the service.
-  ReportService(Authenticator* auth, RecordStore* records, ReviewQueries* queries)
-      : auth_(auth), records_(records), queries_(queries) {}
+  ReportService(Authenticator* auth, RecordStore* records, ReviewQueries* queries,
+                Publisher* publisher)
+      : auth_(auth), records_(records), queries_(queries), publisher_(publisher) {}
 
   grpc::ServerUnaryReactor* CreateRecommendation(
       grpc::CallbackServerContext* context, const vigil::v1::CreateRecommendationRequest* request,
@@ -45,6 +47,19 @@ class ReportService final : public vigil::v1::ReportService::CallbackService {
       grpc::CallbackServerContext* context, const vigil::v1::ListAuthorityRecordsRequest* request,
       vigil::v1::ListAuthorityRecordsResponse* response) override;
 
+  grpc::ServerUnaryReactor* ExportVisitReport(grpc::CallbackServerContext* context,
+                                              const vigil::v1::ExportVisitReportRequest* request,
+                                              vigil::v1::ExportVisitReportResponse* response) override;
+  grpc::ServerUnaryReactor* PublishVisitReport(grpc::CallbackServerContext* context,
+                                               const vigil::v1::PublishVisitReportRequest* request,
+                                               vigil::v1::PublishedReport* response) override;
+  grpc::ServerUnaryReactor* GetPublishedReport(grpc::CallbackServerContext* context,
+                                               const vigil::v1::GetPublishedReportRequest* request,
+                                               vigil::v1::PublishedReport* response) override;
+  grpc::ServerUnaryReactor* GetBriefing(grpc::CallbackServerContext* context,
+                                        const vigil::v1::GetBriefingRequest* request,
+                                        vigil::v1::Briefing* response) override;
+
  private:
   // Writes `write` for the caller, then answers with the recommendation as
   // the write left it.
@@ -54,6 +69,7 @@ class ReportService final : public vigil::v1::ReportService::CallbackService {
   Authenticator* auth_;
   RecordStore* records_;
   ReviewQueries* queries_;
+  Publisher* publisher_;
 };
 
 }  // namespace vigil::server

@@ -115,6 +115,8 @@ class ServerImpl final : public VigilServer {
         records_(std::move(records)),
         queries_(std::move(queries)),
         signer_(std::move(signer)),
+        publisher_(std::make_unique<Publisher>(storage_.get(), keys_.get(), policy_.get(),
+                                               records_.get(), queries_.get(), signer_.get())),
         attachments_(std::make_unique<AttachmentStore>(
             storage_.get(), keys_.get(), policy_.get(),
             AttachmentOptions{.max_attachment_bytes = config.max_attachment_bytes})),
@@ -127,7 +129,8 @@ class ServerImpl final : public VigilServer {
         review_service_(
             std::make_unique<ReviewService>(auth_.get(), records_.get(), queries_.get())),
         report_service_(
-            std::make_unique<ReportService>(auth_.get(), records_.get(), queries_.get())) {
+            std::make_unique<ReportService>(auth_.get(), records_.get(), queries_.get(),
+                                            publisher_.get())) {
     records_->SetChangeListener(
         [this](const std::vector<std::pair<std::string, std::uint64_t>>& changes) {
           hub_.Notify(changes);
@@ -186,7 +189,8 @@ class ServerImpl final : public VigilServer {
       public_server_->Shutdown(deadline);
     }
     if (ops_server_) ops_server_->Shutdown(deadline);
-    signer_.reset();  // finishes the receipts being signed, then their calls
+    publisher_.reset();  // finishes the reports being signed
+    signer_.reset();     // finishes the receipts being signed, then their calls
     ops_server_.reset();
     ops_service_.reset();
     public_server_.reset();
@@ -239,6 +243,7 @@ class ServerImpl final : public VigilServer {
   std::unique_ptr<RecordStore> records_;
   std::unique_ptr<ReviewQueries> queries_;
   std::unique_ptr<ReceiptSigner> signer_;
+  std::unique_ptr<Publisher> publisher_;
   std::unique_ptr<AttachmentStore> attachments_;
   std::unique_ptr<SyncService> sync_service_;
   std::unique_ptr<KeyRotator> rotator_;

@@ -354,6 +354,13 @@ absl::Status PushBatch::RequestVisitMove(Pending& p) {
   absl::Status allowed =
       CheckVisitMove(*p.grant, move, m.visit_transition(), summary.open_conflicts());
   if (!allowed.ok()) return AtMutation(allowed, p.index, m);
+  if (IsMove(move) && move.to == vigil::v1::VISIT_STATE_PUBLISHED && !publishing_) {
+    return AtMutation(WithReason(absl::FailedPreconditionError(
+                                     "a visit is published with its signed report: "
+                                     "ReportService.PublishVisitReport"),
+                                 "REPORT_REQUIRED"),
+                      p.index, m);
+  }
   if (p.base.has_value()) p.base->mutable_body()->mutable_visit()->set_state(head_state);
   if (IsMove(move)) {
     p.move = move;

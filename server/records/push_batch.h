@@ -95,6 +95,11 @@ class PushBatch {
   absl::Status WriteServerRevision(const vigil::v1::Record& head, vigil::v1::Record& next,
                                    std::string action);
 
+  // Lets this batch move a visit to PUBLISHED: the publication path
+  // (RecordStore::MoveVisit with a report) sets it; every other push is
+  // refused such a move with FAILED_PRECONDITION (REPORT_REQUIRED).
+  void AllowPublication() { publishing_ = true; }
+
   // The newest seq of each scope the batch changed.
   const std::map<std::string, std::uint64_t>& touched() const { return touched_; }
 
@@ -151,6 +156,7 @@ class PushBatch {
   const AccessPolicy& policy_;
   CommitTables& tables_;
   storage::AuditAppender audit_;
+  bool publishing_ = false;
   sync::HybridClock& clock_;
   const absl::Time now_;
   std::map<std::string, ScopeGrant> grants_;  // scope -> the caller's rights

@@ -77,14 +77,17 @@ absl::StatusOr<vigil::v1::Receipt> ReceiptSigner::Issue(const Caller& caller,
   }
   vigil::v1::Receipt receipt;
   receipt.set_manifest(sync::SerializeDeterministic(manifest));
-  std::string signature(crypto_sign_BYTES, '\0');
-  crypto_sign_detached(reinterpret_cast<unsigned char*>(signature.data()), nullptr,
-                       reinterpret_cast<const unsigned char*>(receipt.manifest().data()),
-                       receipt.manifest().size(),
-                       reinterpret_cast<const unsigned char*>(secret_key_.data()));
-  receipt.set_signature(std::move(signature));
+  receipt.set_signature(Sign(receipt.manifest()));
   receipt.set_public_key(public_key_);
   return receipt;
+}
+
+std::string ReceiptSigner::Sign(std::string_view bytes) const {
+  std::string signature(crypto_sign_BYTES, '\0');
+  crypto_sign_detached(reinterpret_cast<unsigned char*>(signature.data()), nullptr,
+                       reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+                       reinterpret_cast<const unsigned char*>(secret_key_.data()));
+  return signature;
 }
 
 }  // namespace vigil::server

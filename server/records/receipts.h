@@ -43,6 +43,10 @@ class ReceiptSigner {
 
   // A tablet checks a receipt with client::VerifyReceipt (client/replica.h).
 
+  // The Ed25519 signature (detached, 64 bytes) of `bytes` by the server's
+  // key: what a published report carries. Thread-safe.
+  std::string Sign(std::string_view bytes) const;
+
  private:
   ReceiptSigner(std::string secret_key, std::string public_key)
       : secret_key_(std::move(secret_key)), public_key_(std::move(public_key)) {}

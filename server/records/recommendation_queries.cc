@@ -15,6 +15,7 @@
 #include "base/status_macros.h"
 #include "server/records/etag.h"
 #include "server/records/review_queries.h"
+#include "server/records/recommendation_reading.h"
 #include "server/records/review_reading.h"
 #include "sync/ids.h"
 #include "sync/scope.h"
@@ -25,7 +26,9 @@ namespace {
 using review::Binding;
 using review::DayOf;
 using review::FilterInvalid;
+using review::Overdue;
 using review::Reading;
+using review::RecommendationReader;
 using vigil::v1::Recommendation;
 using vigil::v1::RecommendationView;
 using vigil::v1::Record;
@@ -33,16 +36,6 @@ using vigil::v1::Record;
 constexpr int kKind = vigil::v1::RecordBody::kRecommendation;
 // A lineage longer than this is cut (a repeat every year for a century).
 constexpr std::size_t kMaxLineage = 100;
-
-std::tuple<int, int, int> Today(absl::Time now) {
-  const absl::CivilDay day = absl::ToCivilDay(now, absl::UTCTimeZone());
-  return {static_cast<int>(day.year()), day.month(), day.day()};
-}
-
-// The deadline passed without a response.
-bool Overdue(const Recommendation& r, absl::Time now) {
-  return r.has_deadline() && r.responses_size() == 0 && DayOf(r.deadline()) < Today(now);
-}
 
 bool IssuedWithin(const Recommendation& r, const vigil::v1::DateRange& period) {
   return DayOf(period.start()) <= DayOf(r.issued_on()) &&
@@ -53,84 +46,6 @@ absl::Status NoSuchRecommendation(std::string_view id) {
   return WithReason(absl::NotFoundError("there is no such recommendation"), "RESOURCE_NOT_FOUND",
                     {{"name", absl::StrCat("recommendations/", std::string(id))}});
 }
-
-// The reads of one answer about recommendations, at one snapshot.
-class RecommendationReader {
- public:
-  RecommendationReader(Reading& reading, absl::Time now) : reading_(reading), now_(now) {}
-
-  // The registry's rights; PERMISSION_DENIED for a caller who may not read.
-  absl::Status RequireRegistry() {
-    ASSIGN_OR_RETURN(grant_, reading_.GrantFor(std::string(sync::Scope::Registry().str())));
-    if (!grant_->read) {
-      return WithReason(absl::PermissionDeniedError("you may not read recommendations"),
-                        "SCOPE_NOT_PERMITTED", {{"scope", "registry"}});
-    }
-    return absl::OkStatus();
-  }
-
-  // The live recommendation `id` as the caller sees it, if any.
-  absl::StatusOr<std::optional<Record>> Shown(std::string_view id) {
-    ASSIGN_OR_RETURN(std::optional<Record> head, reading_.tables().Head(id));
-    if (!head.has_value() || head->deleted() || !head->body().has_recommendation()) {
-      return std::nullopt;
-    }
-    ASSIGN_OR_RETURN(const ScopeGrant* grant, reading_.GrantFor(head->scope()));
-    if (!grant->read) return std::nullopt;
-    auto same_scope = [&](std::string_view other) {
-      return reading_.tables().HeadInScope(other, head->scope());
-    };
-    ASSIGN_OR_RETURN(Visibility shown, Redact(*grant, *head, same_scope));
-    if (shown == Visibility::kWithheld) return std::nullopt;
-    return head;
-  }
-
-  // The ids of the recommendations that repeat `id`.
-  absl::StatusOr<std::vector<std::string>> RepeatedBy(std::string_view id) {
-    std::vector<std::string> ids;
-    RETURN_IF_ERROR(reading_.records().Scan({kKind, "repeats", std::string(id)}, "",
-                                            [&](std::string_view, std::string_view other) {
-                                              ids.emplace_back(other);
-                                              return true;
-                                            }));
-    return ids;
-  }
-
-  absl::StatusOr<RecommendationView> View(Record record) {
-    RecommendationView view;
-    view.set_name(absl::StrCat("recommendations/", record.id()));
-    view.set_etag(RecordEtag(record));
-    view.set_overdue(Overdue(record.body().recommendation(), now_));
-    ASSIGN_OR_RETURN(std::vector<std::string> repeated_by, RepeatedBy(record.id()));
-    for (std::string& id : repeated_by) view.add_repeated_by_ids(std::move(id));
-    *view.mutable_record() = std::move(record);
-    return view;
-  }
-
-  // The type of facility `id` ("" or none: unspecified).
-  absl::StatusOr<vigil::v1::FacilityType> FacilityTypeOf(const std::string& id) {
-    auto it = facility_types_.find(id);
-    if (it == facility_types_.end()) {
-      vigil::v1::FacilityType type = vigil::v1::FACILITY_TYPE_UNSPECIFIED;
-      if (!id.empty()) {
-        ASSIGN_OR_RETURN(std::optional<Record> facility, reading_.tables().Head(id));
-        if (facility.has_value() && facility->body().has_facility()) {
-          type = facility->body().facility().type();
-        }
-      }
-      it = facility_types_.emplace(id, type).first;
-    }
-    return it->second;
-  }
-
-  Reading& reading() { return reading_; }
-
- private:
-  Reading& reading_;
-  const absl::Time now_;
-  const ScopeGrant* grant_ = nullptr;
-  std::map<std::string, vigil::v1::FacilityType> facility_types_;
-};
 
 absl::Status CheckIdFilter(std::string_view field, std::string_view id) {
   if (!id.empty() && !sync::ValidateRecordId(id).ok()) {

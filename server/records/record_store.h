@@ -105,6 +105,11 @@ class RecordStore {
     vigil::v1::VisitTransitionIntent intent;
     std::string etag;
     std::string request_id;
+    // Required for a move to PUBLISHED (else FAILED_PRECONDITION,
+    // REPORT_REQUIRED), and stored in the same commit (publication.h):
+    // ABORTED (ETAG_MISMATCH) when a record of the visit changed after the
+    // snapshot it was rendered from (its seq).
+    std::optional<vigil::v1::PublishedReport> publication;
   };
   using MoveDoneFn = absl::AnyInvocable<void(absl::StatusOr<vigil::v1::MutationResult>)>;
   void MoveVisit(const Caller& caller, VisitMoveRequest request, MoveDoneFn done);

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -157,6 +158,29 @@ class ReviewQueries {
   absl::StatusOr<vigil::v1::ListAuthorityRecordsResponse> ListAuthorityRecords(
       const Caller& caller, const vigil::v1::ListAuthorityRecordsRequest& request,
       absl::Time now);
+
+  // A visit's report (visit_report.cc) as the caller may see it, with the
+  // protection rules of visit_report.proto applied, from one snapshot: its
+  // commit sequence number and the Visit record's etag come with it. The
+  // interviews whose pseudonyms it quotes are audited as read before `done`
+  // runs. PERMISSION_DENIED (SCOPE_NOT_PERMITTED) for a caller who may not
+  // read the visit; NOT_FOUND (RESOURCE_NOT_FOUND, reviewers) when there
+  // is none.
+  struct ReportRead {
+    vigil::v1::VisitReport report;
+    std::uint64_t seq = 0;
+    std::string visit_etag;
+  };
+  using ReportDoneFn = absl::AnyInvocable<void(absl::StatusOr<ReportRead>)>;
+  void ReadVisitReport(const Caller& caller, std::string_view visit_id, absl::Time now,
+                       ReportDoneFn done);
+
+  // The briefing pack of a visit (visit_report.cc) for a caller who may read
+  // it (not services: PERMISSION_DENIED, SCOPE_NOT_PERMITTED). The
+  // reprisal-watch interviews it names are audited as read.
+  using BriefingDoneFn = absl::AnyInvocable<void(absl::StatusOr<vigil::v1::Briefing>)>;
+  void GetBriefing(const Caller& caller, std::string_view visit_id, absl::Time now,
+                   BriefingDoneFn done);
 
  private:
   ReviewQueries(storage::Storage* storage, const storage::KeyRing* keys,

@@ -165,6 +165,31 @@ class Reading {
     return &it->second;
   }
 
+  // The live record `id` as the caller sees it (redacted), nullopt when
+  // there is none or it may not see it.
+  absl::StatusOr<std::optional<Record>> Shown(std::string_view id) {
+    ASSIGN_OR_RETURN(std::optional<Record> head, tables_.Head(id));
+    if (!head.has_value() || head->deleted()) return std::nullopt;
+    ASSIGN_OR_RETURN(const ScopeGrant* grant, GrantFor(head->scope()));
+    if (!grant->read) return std::nullopt;
+    auto same_scope = [&](std::string_view other) {
+      return tables_.HeadInScope(other, head->scope());
+    };
+    ASSIGN_OR_RETURN(Visibility shown, Redact(*grant, *head, same_scope));
+    if (shown == Visibility::kWithheld) return std::nullopt;
+    return head;
+  }
+
+  // The record ids of the records index entries of `key`, in id order.
+  absl::StatusOr<std::vector<std::string>> IndexedIds(const RecordIndexKey& key) {
+    std::vector<std::string> ids;
+    RETURN_IF_ERROR(records_.Scan(key, "", [&](std::string_view, std::string_view id) {
+      ids.emplace_back(id);
+      return true;
+    }));
+    return ids;
+  }
+
   // The visit as the caller sees it, nullopt when it may not (or there is
   // no Visit record).
   absl::StatusOr<std::optional<vigil::v1::VisitView>> View(

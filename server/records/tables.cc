@@ -52,6 +52,18 @@ std::string ViewEpochKey(std::string_view scope, std::string_view principal) {
   return KeyBuilder().AddString("view_epoch").AddString(scope).AddString(principal).key();
 }
 
+std::string PublicationKey(std::string_view visit_id) {
+  return KeyBuilder().AddString("publication").AddString(visit_id).key();
+}
+
+absl::StatusOr<std::optional<vigil::v1::PublishedReport>> ReadPublication(
+    storage::ReadView& view, std::string_view visit_id, const storage::KeyRing& keys) {
+  const std::string key = PublicationKey(visit_id);
+  ASSIGN_OR_RETURN(auto raw, view.Get(ColumnFamily::kIndexes, key));
+  if (!raw.has_value()) return std::nullopt;
+  return DecodeStored<vigil::v1::PublishedReport>(*raw, key, keys);
+}
+
 std::string EpochBytes(std::uint64_t epoch) {
   std::string out;
   AppendBigEndian64(out, epoch);
@@ -223,6 +235,36 @@ absl::StatusOr<std::optional<Record>> SnapshotTables::HeadInScope(std::string_vi
   ASSIGN_OR_RETURN(std::optional<Record> record, Head(id));
   if (record.has_value() && record->scope() != scope) record.reset();
   return record;
+}
+
+absl::StatusOr<bool> CommitTables::ScopeChangedAfter(std::string_view scope,
+                                                    std::uint64_t seq) {
+  bool changed = false;
+  RETURN_IF_ERROR(ctx_.Scan(ColumnFamily::kChanges,
+                            storage::KeyRange{ChangeKey(scope, seq + 1),
+                                              storage::PrefixSuccessor(ChangePrefix(scope))},
+                            [&](std::string_view, std::string_view) {
+                              changed = true;
+                              return false;
+                            }));
+  return changed;
+}
+
+void CommitTables::PutPublication(std::string_view visit_id,
+                                  const vigil::v1::PublishedReport& published) {
+  const std::string key = PublicationKey(visit_id);
+  std::string value = EncodeStored(published, /*sensitive=*/true, key, keys_);
+  ctx_.Put(ColumnFamily::kIndexes, key, std::move(value));
+}
+
+absl::StatusOr<std::optional<vigil::v1::PublishedReport>> CommitTables::Publication(
+    std::string_view visit_id) {
+  return ReadPublication(ctx_, visit_id, keys_);
+}
+
+absl::StatusOr<std::optional<vigil::v1::PublishedReport>> SnapshotTables::Publication(
+    std::string_view visit_id) {
+  return ReadPublication(view_, visit_id, keys_);
 }
 
 absl::Status SnapshotTables::ScanChanges(

@@ -42,6 +42,7 @@
 #include "storage/value_cipher.h"
 #include "vigil/internal/storage_values.pb.h"
 #include "vigil/v1/record.pb.h"
+#include "vigil/v1/report.pb.h"
 
 namespace vigil::server {
 
@@ -95,6 +96,13 @@ class CommitTables {
   // The view epoch of `principal` in `scope` (0 when never moved).
   absl::StatusOr<std::uint64_t> ViewEpoch(std::string_view scope, std::string_view principal);
   absl::Status MoveViewEpoch(std::string_view scope, std::string_view principal);
+
+  // Whether a record of `scope` changed in a commit after `seq`.
+  absl::StatusOr<bool> ScopeChangedAfter(std::string_view scope, std::uint64_t seq);
+  // The published report of visit `visit_id` (always sealed), kept for good
+  // beside the late queue; nullopt when none.
+  void PutPublication(std::string_view visit_id, const vigil::v1::PublishedReport& published);
+  absl::StatusOr<std::optional<vigil::v1::PublishedReport>> Publication(std::string_view visit_id);
 
   storage::CommitContext& context() { return ctx_; }
 
@@ -164,6 +172,8 @@ class SnapshotTables {
   // nullopt.
   absl::StatusOr<std::optional<HeldLate>> Late(std::string_view scope,
                                                std::string_view mutation_id);
+
+  absl::StatusOr<std::optional<vigil::v1::PublishedReport>> Publication(std::string_view visit_id);
 
   // Rights and other point reads at the same snapshot.
   storage::ReadView& view() { return view_; }

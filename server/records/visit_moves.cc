@@ -86,6 +86,17 @@ void RecordStore::MoveVisit(const Caller& caller, VisitMoveRequest request, Move
         ASSIGN_OR_RETURN(const vigil::internal::VisitSummary summary,
                          VisitIndexWriter(tables.context()).Summary(request.visit_id));
         RETURN_IF_ERROR(CheckVisitMove(grant, move, request.intent, summary.open_conflicts()));
+        if (move.to == vigil::v1::VISIT_STATE_PUBLISHED && request.publication.has_value()) {
+          ASSIGN_OR_RETURN(bool changed,
+                           tables.ScopeChangedAfter(scope.str(), request.publication->seq()));
+          if (changed) {
+            return WithReason(absl::AbortedError("the visit's records changed while its report "
+                                                 "was rendered: publish again"),
+                              "ETAG_MISMATCH", {{"etag", RecordEtag(*head)}});
+          }
+          tables.PutPublication(request.visit_id, *request.publication);
+          batch.AllowPublication();
+        }
         // The edit a tablet would push: the head with the new state, made
         // on the head, under the request id.
         vigil::v1::PushRequest push;

@@ -17,6 +17,7 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_server.h"
 #include "vigil/v1/admin.grpc.pb.h"
+#include "vigil/v1/report.grpc.pb.h"
 #include "vigil/v1/review.grpc.pb.h"
 #include "vigil/v1/sync.grpc.pb.h"
 
@@ -62,6 +63,7 @@ struct User {
   std::unique_ptr<v1::SyncService::Stub> sync;
   std::unique_ptr<v1::ReviewService::Stub> review;
   std::unique_ptr<v1::AdminService::Stub> admin;
+  std::unique_ptr<v1::ReportService::Stub> report;
 
   grpc::Status Push(const std::vector<Mutation>& mutations, v1::PushResponse* out = nullptr) {
     grpc::ClientContext ctx;
@@ -82,6 +84,22 @@ struct User {
     request.set_etag(etag);
     request.set_request_id(request_id.empty() ? NewId() : request_id);
     v1::VisitView ignored;
+    if (to == v1::VISIT_STATE_PUBLISHED) {
+      // Publishing is a move made with the signed report
+      // (ReportService.PublishVisitReport); TransitionVisit refuses it.
+      v1::PublishVisitReportRequest publish;
+      publish.set_name(request.name());
+      publish.set_etag(etag);
+      publish.set_request_id(request.request_id());
+      publish.set_note(note);
+      v1::PublishedReport published;
+      grpc::Status s = report->PublishVisitReport(&ctx, publish, &published);
+      if (!s.ok() || out == nullptr) return s;
+      grpc::ClientContext get;
+      v1::GetVisitRequest get_request;
+      get_request.set_name(request.name());
+      return review->GetVisit(&get, get_request, out);
+    }
     return review->TransitionVisit(&ctx, request, out ? out : &ignored);
   }
   grpc::Status Get(const std::string& visit_id, v1::VisitView* out) {
@@ -147,7 +165,7 @@ class ReviewTest : public ::testing::Test {
   User As(const std::string& name) {
     auto channel = server_->ChannelWithToken(tokens_.at(name));
     return User{v1::SyncService::NewStub(channel), v1::ReviewService::NewStub(channel),
-                v1::AdminService::NewStub(channel)};
+                v1::AdminService::NewStub(channel), v1::ReportService::NewStub(channel)};
   }
 
   absl::Status Team(const std::string& visit_id) {
