@@ -1,6 +1,7 @@
 #include "server/api/report_service.h"
 
 #include "absl/time/clock.h"
+#include "base/status_macros.h"
 #include "server/api/reactors.h"
 #include "server/api/review_admission.h"
 #include "server/records/report_render.h"
@@ -141,8 +142,9 @@ grpc::ServerUnaryReactor* ReportService::ExportVisitReport(
       review_admission::AdmitForVisit(*auth_, *context, reactor, request->name());
   if (!call) return reactor;
   const vigil::v1::ReportFormat format = request->format();
-  if (!vigil::v1::ReportFormat_IsValid(format)) {
-    reactor->Finish(ToGrpcStatus(RenderReport(vigil::v1::VisitReport(), format).status()));
+  // A format of no visit report is refused before anything is read.
+  if (absl::Status s = RenderReport(vigil::v1::VisitReport(), format).status(); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
     return reactor;
   }
   queries_->ReadVisitReport(
@@ -199,6 +201,25 @@ grpc::ServerUnaryReactor* ReportService::GetBriefing(grpc::CallbackServerContext
                         [reactor, response](absl::StatusOr<vigil::v1::Briefing> briefing) {
                           FinishUnary(reactor, std::move(briefing), response);
                         });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReportService::GetStatistics(
+    grpc::CallbackServerContext* context, const vigil::v1::GetStatisticsRequest* request,
+    vigil::v1::GetStatisticsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<Caller> caller = Admit(*auth_, *context, reactor);
+  if (!caller) return reactor;
+  absl::StatusOr<vigil::v1::GetStatisticsResponse> answer =
+      [&]() -> absl::StatusOr<vigil::v1::GetStatisticsResponse> {
+    RETURN_IF_ERROR(RenderStatistics(vigil::v1::Statistics(), request->format()).status());
+    vigil::v1::GetStatisticsResponse r;
+    ASSIGN_OR_RETURN(*r.mutable_statistics(),
+                     queries_->GetStatistics(*caller, request->period(), absl::Now()));
+    ASSIGN_OR_RETURN(*r.mutable_document(), RenderStatistics(r.statistics(), request->format()));
+    return r;
+  }();
+  FinishUnary(reactor, std::move(answer), response);
   return reactor;
 }
 

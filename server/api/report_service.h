@@ -59,6 +59,9 @@ class ReportService final : public vigil::v1::ReportService::CallbackService {
   grpc::ServerUnaryReactor* GetBriefing(grpc::CallbackServerContext* context,
                                         const vigil::v1::GetBriefingRequest* request,
                                         vigil::v1::Briefing* response) override;
+  grpc::ServerUnaryReactor* GetStatistics(grpc::CallbackServerContext* context,
+                                          const vigil::v1::GetStatisticsRequest* request,
+                                          vigil::v1::GetStatisticsResponse* response) override;
 
  private:
   // Writes `write` for the caller, then answers with the recommendation as

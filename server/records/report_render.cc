@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "base/error_reason.h"
 #include "base/sha256.h"
+#include "base/status_macros.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -422,7 +423,119 @@ std::string Html(const std::vector<Block>& blocks, std::string_view title) {
   return out;
 }
 
+absl::StatusOr<std::string> Json(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(message, &json, options).ok()) {
+    return absl::InternalError("the document cannot be written as JSON");
+  }
+  return json;
+}
+
+absl::Status FormatInvalid(vigil::v1::ReportFormat format) {
+  return WithReason(absl::InvalidArgumentError("format names no format of this document"),
+                    "FORMAT_INVALID", {{"format", absl::StrCat(static_cast<int>(format))}});
+}
+
+std::string CsvField(std::string_view s) {
+  if (s.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(s);
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+// One row per figure: table, three dimensions, value.
+class Csv {
+ public:
+  Csv() : out_("table,dimension_1,dimension_2,dimension_3,value\r\n") {}
+  template <typename Value>
+  void Row(std::string_view table, std::string_view d1, std::string_view d2, std::string_view d3,
+           Value value) {
+    absl::StrAppend(&out_, CsvField(table), ",", CsvField(d1), ",", CsvField(d2), ",", CsvField(d3),
+                    ",", value, "\r\n");
+  }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+std::string StatisticsCsv(const vigil::v1::Statistics& st) {
+  Csv csv;
+  csv.Row("visits_total", "", "", "", st.visits_total());
+  for (const auto& v : st.visits()) {
+    csv.Row("visits", Label(v.facility_type()), Label(v.visit_type()),
+            v.announced() ? "announced" : "unannounced", v.visits());
+  }
+  for (const auto& p : st.places()) {
+    csv.Row("place_visits", p.name(), p.facility(), Label(p.type()), p.visits());
+    csv.Row("place_official_capacity", p.name(), p.facility(), "", p.official_capacity());
+    csv.Row("place_occupancy", p.name(), p.facility(), "", p.occupancy());
+    csv.Row("place_occupancy_rate", p.name(), p.facility(), p.overcrowded() ? "overcrowded" : "",
+            p.occupancy_rate());
+  }
+  for (const auto& i : st.interviews())
+    csv.Row("interviews", Label(i.kind()), "", "", i.interviews());
+  csv.Row("occupancy_at_visits", "", "", "", st.occupancy_at_visits());
+  for (const auto& f : st.findings()) {
+    csv.Row("findings", Label(f.category()), Label(f.severity()), "", f.findings());
+    if (f.good_practices() > 0) {
+      csv.Row("good_practices", Label(f.category()), Label(f.severity()), "", f.good_practices());
+    }
+  }
+  for (const auto& r : st.recommendations()) {
+    csv.Row("recommendations", r.addressee_name(), r.addressee(), r.theme(), r.recommendations());
+  }
+  const auto& i = st.implementation();
+  csv.Row("implementation", "issued", "", "", i.issued());
+  csv.Row("implementation", "implemented", "", "", i.implemented());
+  csv.Row("implementation", "partially implemented", "", "", i.partially_implemented());
+  csv.Row("implementation", "not implemented", "", "", i.not_implemented());
+  csv.Row("implementation", "no response", "", "", i.no_response());
+  csv.Row("implementation", "rejected", "", "", i.rejected());
+  csv.Row("implementation", "rate", "", "", i.implementation_rate());
+  const auto& t = st.response_times();
+  csv.Row("responses", "responded", "", "", t.responded());
+  csv.Row("responses", "by deadline", "", "", t.responded_by_deadline());
+  csv.Row("responses", "after deadline", "", "", t.responded_after_deadline());
+  csv.Row("responses", "without deadline", "", "", t.responded_without_deadline());
+  csv.Row("responses", "none, overdue", "", "", t.no_response_overdue());
+  csv.Row("responses", "none, pending", "", "", t.no_response_pending());
+  csv.Row("responses", "mean days", "", "", t.mean_days_to_response());
+  csv.Row("responses", "median days", "", "", t.median_days_to_response());
+  csv.Row("repeated_recommendations", "", "", "", st.repeated_recommendations());
+  return csv.Take();
+}
+
 }  // namespace
+
+absl::StatusOr<vigil::v1::ReportDocument> RenderStatistics(const vigil::v1::Statistics& stats,
+                                                           vigil::v1::ReportFormat format) {
+  vigil::v1::ReportDocument doc;
+  switch (format) {
+    case vigil::v1::REPORT_FORMAT_UNSPECIFIED:
+    case vigil::v1::REPORT_FORMAT_JSON: {
+      doc.set_format(vigil::v1::REPORT_FORMAT_JSON);
+      doc.set_media_type("application/json");
+      ASSIGN_OR_RETURN(*doc.mutable_content(), Json(stats));
+      break;
+    }
+    case vigil::v1::REPORT_FORMAT_CSV:
+      doc.set_format(format);
+      doc.set_media_type("text/csv; charset=utf-8");
+      doc.set_content(StatisticsCsv(stats));
+      break;
+    default:
+      return FormatInvalid(format);
+  }
+  doc.set_sha256(Sha256::HexOf(doc.content()));
+  return doc;
+}
 
 absl::StatusOr<vigil::v1::ReportDocument> RenderReport(const VisitReport& report,
                                                        vigil::v1::ReportFormat format) {
@@ -433,13 +546,7 @@ absl::StatusOr<vigil::v1::ReportDocument> RenderReport(const VisitReport& report
     case vigil::v1::REPORT_FORMAT_JSON: {
       doc.set_format(vigil::v1::REPORT_FORMAT_JSON);
       doc.set_media_type("application/json");
-      google::protobuf::util::JsonPrintOptions options;
-      options.add_whitespace = true;
-      std::string json;
-      if (!google::protobuf::util::MessageToJsonString(report, &json, options).ok()) {
-        return absl::InternalError("the report cannot be written as JSON");
-      }
-      doc.set_content(std::move(json));
+      ASSIGN_OR_RETURN(*doc.mutable_content(), Json(report));
       break;
     }
     case vigil::v1::REPORT_FORMAT_MARKDOWN:
@@ -451,8 +558,7 @@ absl::StatusOr<vigil::v1::ReportDocument> RenderReport(const VisitReport& report
       doc.set_content(Html(Outline(report), absl::StrCat("Visit report: ", report.place().name())));
       break;
     default:
-      return WithReason(absl::InvalidArgumentError("format names no report format"),
-                        "FORMAT_INVALID", {{"format", absl::StrCat(static_cast<int>(format))}});
+      return FormatInvalid(format);
   }
   doc.set_sha256(Sha256::HexOf(doc.content()));
   return doc;

@@ -24,6 +24,13 @@ inline constexpr char kVisitReportSchema[] = "vigil.visit-report/1";
 absl::StatusOr<vigil::v1::ReportDocument> RenderReport(const vigil::v1::VisitReport& report,
                                                        vigil::v1::ReportFormat format);
 
+// The document of `stats` in `format`: JSON (UNSPECIFIED too), or CSV
+// (RFC 4180) with the header "table,dimension_1,dimension_2,dimension_3,
+// value" and one row per figure. INVALID_ARGUMENT (FORMAT_INVALID) for
+// any other format.
+absl::StatusOr<vigil::v1::ReportDocument> RenderStatistics(const vigil::v1::Statistics& stats,
+                                                           vigil::v1::ReportFormat format);
+
 }  // namespace vigil::server
 
 #endif  // VIGIL_SERVER_RECORDS_REPORT_RENDER_H_

@@ -182,6 +182,15 @@ class ReviewQueries {
   void GetBriefing(const Caller& caller, std::string_view visit_id, absl::Time now,
                    BriefingDoneFn done);
 
+  // The annual statistics for `period` (statistics.cc): over the visits the
+  // caller may read whose period overlaps it, and the recommendations
+  // issued in it, overdue as of `now`. INVALID_ARGUMENT (FILTER_INVALID,
+  // field "period"); PERMISSION_DENIED (SCOPE_NOT_PERMITTED) for a caller
+  // who may not read the registry.
+  absl::StatusOr<vigil::v1::Statistics> GetStatistics(const Caller& caller,
+                                                      const vigil::v1::DateRange& period,
+                                                      absl::Time now);
+
  private:
   ReviewQueries(storage::Storage* storage, const storage::KeyRing* keys,
                 const AccessPolicy* policy, ReviewQueryOptions options, CursorCodec tokens)

@@ -118,6 +118,15 @@ std::vector<VisitIndexKey> IndexKeysOf(const VisitSummary& s) {
   keys.push_back({"state", std::to_string(s.state())});
   for (const std::string& user : s.team_user_ids()) keys.push_back({"member", user});
   if (!s.reviewer_user_id().empty()) keys.push_back({"reviewer", s.reviewer_user_id()});
+  // Each year its period touches (at most kMaxIndexedYears of them), for
+  // the statistics of a period.
+  const int first = s.period().start().year();
+  const int last = std::max(first, s.period().end().year());
+  if (first > 0) {
+    for (int y = first; y <= std::min(last, first + kMaxIndexedYears - 1); ++y) {
+      keys.push_back({"year", std::to_string(y)});
+    }
+  }
   return keys;
 }
 
@@ -228,6 +237,51 @@ void CountFinding(VisitSummary& s, const vigil::v1::Finding& f, int sign) {
   if (it->findings() == 0) counts.erase(it);
 }
 
+// Adds `sign` to the count of `key` in `counts` (kept sorted by key,
+// without zero counts).
+template <typename Count, typename Key, typename KeyOf, typename Add>
+void Tally(google::protobuf::RepeatedPtrField<Count>& counts, const Key& key, KeyOf key_of,
+           Add add, int sign) {
+  auto it = std::lower_bound(counts.begin(), counts.end(), key,
+                             [&](const Count& c, const Key& k) { return key_of(c) < k; });
+  if (it == counts.end() || key_of(*it) != key) {
+    if (sign < 0) return;
+    const auto at = it - counts.begin();
+    Count& added = *counts.Add();
+    add(added, 0);  // sets the key
+    for (auto i = counts.size() - 1; i > at; --i) counts.SwapElements(i, i - 1);
+    it = counts.begin() + at;
+  }
+  if (add(*it, sign)) counts.erase(it);
+}
+
+void CountSeverity(VisitSummary& s, const vigil::v1::Finding& f, int sign) {
+  const std::pair<int, int> key{f.category(), f.severity()};
+  Tally(
+      *s.mutable_findings_by_severity(), key,
+      [](const vigil::v1::FindingCount& c) { return std::pair<int, int>(c.category(), c.severity()); },
+      [&](vigil::v1::FindingCount& c, int by) {
+        c.set_category(f.category());
+        c.set_severity(f.severity());
+        c.set_findings(Moved(c.findings(), by));
+        if (f.good_practice()) c.set_good_practices(Moved(c.good_practices(), by));
+        return c.findings() == 0 && by != 0;
+      },
+      sign);
+}
+
+void CountInterview(VisitSummary& s, const vigil::v1::Interview& i, int sign) {
+  Tally(
+      *s.mutable_interviews_by_kind(), static_cast<int>(i.kind()),
+      [](const vigil::v1::InterviewCount& c) { return static_cast<int>(c.kind()); },
+      [&](vigil::v1::InterviewCount& c, int by) {
+        c.set_kind(i.kind());
+        c.set_interviews(Moved(c.interviews(), by));
+        return c.interviews() == 0 && by != 0;
+      },
+      sign);
+}
+
 // A live occupancy snapshot is one point of the visit's, by time taken.
 void CountOccupancy(VisitSummary& s, const Record& r, int sign) {
   auto& points = *s.mutable_occupancy();
@@ -261,7 +315,11 @@ void CountRecord(VisitSummary& s, const Record& r, int sign) {
   if (AwaitsReview(r)) s.set_unreviewed(s.unreviewed() + sign);
   s.set_open_conflicts(s.open_conflicts() + sign * r.open_conflicts_size());
   if (r.deleted()) return;
-  if (r.body().has_finding()) CountFinding(s, r.body().finding(), sign);
+  if (r.body().has_finding()) {
+    CountFinding(s, r.body().finding(), sign);
+    CountSeverity(s, r.body().finding(), sign);
+  }
+  if (r.body().has_interview()) CountInterview(s, r.body().interview(), sign);
   if (r.body().has_occupancy_snapshot()) CountOccupancy(s, r, sign);
 }
 

@@ -7,7 +7,8 @@
 //                                            record's indexed fields)
 //   ("vx", field, value, visit_id)        -> ""  for field "all" (value ""),
 //                                            "facility", "ftype", "type",
-//                                            "state", "member", "reviewer"
+//                                            "state", "member", "reviewer",
+//                                            "year" (each year of its period)
 //   ("vq", submitted_micros, visit_id)    -> ""  visits submitted, in review
 //                                            or sent back: the review queue
 //
@@ -29,6 +30,9 @@
 #include "vigil/v1/record.pb.h"
 
 namespace vigil::server {
+
+// A visit's period is indexed under at most this many years (its first).
+inline constexpr int kMaxIndexedYears = 10;
 
 // The index entries a query scans: one field and its value ("all" and "").
 struct VisitIndexKey {

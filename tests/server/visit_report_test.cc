@@ -400,6 +400,20 @@ TEST_F(VisitReportTest, NoReportLeaksWhatItMustNotShow) {
     }
   }
   EXPECT_GE(exported, 5 * 3 * 2);  // every role on the team or at the desk
+  for (const std::string& role : kRoles) {
+    for (v1::ReportFormat format : {v1::REPORT_FORMAT_JSON, v1::REPORT_FORMAT_CSV}) {
+      grpc::ClientContext ctx;
+      v1::GetStatisticsRequest request;
+      *request.mutable_period()->mutable_start() = Date(2020, 1, 1);
+      *request.mutable_period()->mutable_end() = Date(2028, 12, 31);
+      request.set_format(format);
+      v1::GetStatisticsResponse stats;
+      if (Report(role)->GetStatistics(&ctx, request, &stats).ok()) {
+        outputs.push_back(stats.document().content());
+        outputs.push_back(stats.statistics().SerializeAsString());
+      }
+    }
+  }
   v1::PublishedReport published;
   MoveTo(Id(20), {v1::VISIT_STATE_APPROVED});
   ASSERT_TRUE(Publish("reviewer", Id(20), &published).ok());
