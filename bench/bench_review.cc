@@ -15,9 +15,13 @@
 // not the small one from the memtable. Measured, `queries` times each, from
 // a reviewer: ListVisits by facility and by state, ListReviewQueue,
 // ListFindings by category (across every visit) and by facility and
-// severity, all 50 per page, and GetFacilityHistory. Target: every p99
-// under 10 ms, and each p50 on the large database at most 1.5 times the
-// small one's. Last line: one JSON object.
+// severity, all 50 per page, and GetFacilityHistory; the annual statistics
+// of the year every visit is in (GetStatistics: the whole large database,
+// 1,000,000 records by default) and a visit's report (ReadVisitReport,
+// rendered as HTML). Target: every p99 of the review queries under 10 ms,
+// each p50 on the large database at most 1.5 times the small one's, and
+// the statistics' p99 under 100 ms (JSON keys statistics_p99_ms and
+// report_p99_ms). Last line: one JSON object.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -35,6 +39,7 @@
 #include "server/auth/access_policy.h"
 #include "server/auth/identity_store.h"
 #include "server/records/record_store.h"
+#include "server/records/report_render.h"
 #include "server/records/review_queries.h"
 #include "storage/storage.h"
 #include "storage/value_cipher.h"
@@ -162,6 +167,12 @@ Run Bench(const std::string& dir, std::uint64_t record_count, std::uint64_t visi
     visit.mutable_visit()->set_type(static_cast<v1::VisitType>(1 + v % 4));
     visit.mutable_visit()->set_announced(v % 3 != 0);
     visit.mutable_visit()->set_state(v1::VISIT_STATE_IN_PROGRESS);
+    // Every visit in one year: the annual statistics read all of them.
+    v1::DateRange& window = *visit.mutable_visit()->mutable_planned_window();
+    window.mutable_start()->set_year(2026);
+    window.mutable_start()->set_month(1 + static_cast<int>(v % 12));
+    window.mutable_start()->set_day(1 + static_cast<int>(v % 27));
+    *window.mutable_end() = window.start();
     *batch.add_mutations() = mutation(id, 0, visit, scope);
     for (std::uint64_t r = 1; r < per_visit; ++r) {
       v1::RecordBody finding;
@@ -195,6 +206,30 @@ Run Bench(const std::string& dir, std::uint64_t record_count, std::uint64_t visi
       }
     }
     if (batch.mutations_size() >= 500) push(std::exchange(batch, {}));
+  }
+  if (batch.mutations_size() > 0) push(std::exchange(batch, {}));
+
+  // Recommendations issued that year, two per facility, to five authorities.
+  std::vector<std::string> authorities;
+  for (int a = 0; a < 5; ++a) {
+    authorities.push_back(Id(rng, at));
+    v1::RecordBody body;
+    body.mutable_authority()->set_name(absl::StrCat("Authority ", a));
+    *batch.add_mutations() = mutation(authorities.back(), 0, body, "registry");
+  }
+  for (std::uint64_t r = 0; r < 2 * facility_count; ++r) {
+    v1::RecordBody body;
+    v1::Recommendation& rec = *body.mutable_recommendation();
+    rec.set_addressee_authority_id(authorities[r % authorities.size()]);
+    rec.set_facility_id(facilities[r % facility_count]);
+    rec.set_theme(absl::StrCat("theme-", r % 7));
+    rec.set_text("Give every detainee an hour outdoors each day.");
+    rec.set_status(static_cast<v1::RecommendationStatus>(1 + r % 5));
+    rec.mutable_issued_on()->set_year(2026);
+    rec.mutable_issued_on()->set_month(1 + static_cast<int>(r % 12));
+    rec.mutable_issued_on()->set_day(1);
+    *batch.add_mutations() = mutation(Id(rng, at), 0, body, "registry");
+    if (batch.mutations_size() == 500) push(std::exchange(batch, {}));
   }
   if (batch.mutations_size() > 0) push(std::exchange(batch, {}));
 
@@ -247,6 +282,34 @@ Run Bench(const std::string& dir, std::uint64_t record_count, std::uint64_t visi
     check(r.status());
     if (r->visits_size() == 0) Die(absl::InternalError("no visits"), "history");
   });
+  run.figures["statistics"] = Measure(std::max(10, queries / 10), [&] {
+    v1::DateRange year;
+    year.mutable_start()->set_year(2026);
+    year.mutable_start()->set_month(1);
+    year.mutable_start()->set_day(1);
+    year.mutable_end()->set_year(2026);
+    year.mutable_end()->set_month(12);
+    year.mutable_end()->set_day(31);
+    auto r = review.GetStatistics(reviewer, year, absl::Now());
+    check(r.status());
+    if (r->visits_total() != visit_count) Die(absl::InternalError("visits missed"), "statistics");
+  });
+  run.figures["report"] = Measure(queries, [&] {
+    absl::Notification done;
+    absl::Status status;
+    review.ReadVisitReport(reviewer, visits[(q++ * 7919) % visits.size()], absl::Now(),
+                           [&](absl::StatusOr<server::ReviewQueries::ReportRead> r) {
+                             if (r.ok()) {
+                               status = server::RenderReport(r->report, v1::REPORT_FORMAT_HTML)
+                                            .status();
+                             } else {
+                               status = r.status();
+                             }
+                             done.Notify();
+                           });
+    done.WaitForNotification();
+    check(status);
+  });
   return run;
 }
 
@@ -277,6 +340,8 @@ int main(int argc, char** argv) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - setup_start).count();
   std::filesystem::remove_all(flags.dir);
+  // The statistics read the whole year (every visit of the large database):
+  // their own target, 100 ms, and no growth bound; the other queries 10 ms.
   double p99_max = 0, growth_max = 0;
   std::string json = absl::StrCat("{\"compacted\":", flags.compact ? "true" : "false",
                                   ",\"records\":", flags.records, ",\"visits\":", flags.visits,
@@ -287,8 +352,10 @@ int main(int argc, char** argv) {
   for (const auto& [name, l] : large.figures) {
     const Latency& s = small.figures[name];
     const double growth = l.p50_ms / std::max(s.p50_ms, 1e-6);
-    p99_max = std::max({p99_max, l.p99_ms, s.p99_ms});
-    growth_max = std::max(growth_max, growth);
+    if (name != "statistics" && name != "report") {
+      p99_max = std::max({p99_max, l.p99_ms, s.p99_ms});
+      growth_max = std::max(growth_max, growth);
+    }
     std::printf("%-26s %8.3fms %8.3fms %8.3fms %8.3fms %8.2f\n", name.c_str(), s.p50_ms, l.p50_ms,
                 s.p99_ms, l.p99_ms, growth);
     absl::StrAppend(&json, ",\"", name, "_p50_ms\":", l.p50_ms, ",\"", name,
@@ -296,7 +363,10 @@ int main(int argc, char** argv) {
   }
   absl::StrAppend(&json, ",\"p99_ms_max\":", p99_max, ",\"growth_ratio_max\":", growth_max,
                   ",\"seconds\":", seconds, ",\"target_met\":",
-                  (p99_max < 10 && growth_max < 1.5) ? "true" : "false", "}");
+                  (p99_max < 10 && growth_max < 1.5 && large.figures["statistics"].p99_ms < 100)
+                      ? "true"
+                      : "false",
+                  "}");
   std::cout << json << std::endl;
   return 0;
 }

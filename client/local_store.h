@@ -69,6 +69,10 @@ inline std::string UploadKey(const std::string& sha, const std::string& scope) {
   return absl::StrCat("t/upload/", sha, "/", scope);
 }
 inline std::string ReceiptKey(const std::string& scope) { return absl::StrCat("t/receipt/", scope); }
+// The visit's briefing pack (ReportService.GetBriefing), kept for the visit.
+inline std::string BriefingKey(const std::string& scope) {
+  return absl::StrCat("t/briefing/", scope);
+}
 // After the server was restored from a backup: the revisions this device
 // holds that were committed after the backup ("t/lost/{scope}\0{id}", the
 // LocalRecord as it was), until they are sent again, and the restore point.

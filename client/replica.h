@@ -36,6 +36,7 @@
 #include "vigil/internal/client_store.pb.h"
 #include "vigil/v1/record.pb.h"
 #include "vigil/v1/sync.pb.h"
+#include "vigil/v1/visit_report.pb.h"
 
 namespace vigil::storage {
 class Storage;
@@ -228,6 +229,16 @@ class Replica {
   // The last verified receipt of a scope, if any.
   absl::StatusOr<std::optional<vigil::v1::ReceiptManifest>> LastReceipt(
       const std::string& scope) const;
+
+  // --- Briefing (briefing.cc). ---
+  // Downloads the briefing pack of visit `visit_id` (ReportService.
+  // GetBriefing) and keeps it in the store, sealed like every value, until
+  // the visit is forgotten or taken off this device. Errors: the server's
+  // (ToAbsl), e.g. PERMISSION_DENIED for a visit the user may not read.
+  absl::StatusOr<vigil::v1::Briefing> FetchBriefing(const std::string& visit_id);
+  // The briefing kept for the visit, if any (no network).
+  absl::StatusOr<std::optional<vigil::v1::Briefing>> StoredBriefing(
+      const std::string& visit_id) const;
 
   // --- Sync. ---
   absl::StatusOr<SyncReport> Sync(const SyncOptions& options = {}, ProgressFn progress = {});

@@ -122,6 +122,7 @@ absl::Status Replica::Impl::RemoveScopeIn(
   ctx.Delete(kMeta, CursorKey(scope));
   ctx.Delete(kMeta, FollowKey(scope));
   ctx.Delete(kMeta, ReceiptKey(scope));
+  ctx.Delete(kMeta, BriefingKey(scope));
   ctx.Delete(kMeta, RestoredKey(scope));
   std::vector<std::string> lost;
   RETURN_IF_ERROR(ctx.Scan(kMeta, storage::KeyRange::Prefix(LostPrefix(scope)),

@@ -459,6 +459,7 @@ int main(int argc, char** argv) {
 
   // --- Review (the NPM unit). ---
   AddRecommendationCommands(app, g, on);
+  AddReportCommands(app, g, on);
 
   auto* review = app.add_subcommand("review", "the NPM unit's desk: queue, visits, moves");
   review->require_subcommand(1);

@@ -59,18 +59,6 @@ std::string RecommendationText(const RecommendationView& view) {
   return text;
 }
 
-// Opens a session and a ReportService stub on its channel.
-bool StartReport(const Globals& g, ReviewSession& s, std::unique_ptr<Stub>& stub, int* code) {
-  if (!StartReview(g, s, code)) return false;
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = s.replica->Channel();
-  if (!channel.ok()) {
-    *code = Fail("connecting to the server", channel.status());
-    return false;
-  }
-  stub = vigil::v1::ReportService::NewStub(*channel);
-  return true;
-}
-
 // One call answered with a recommendation, retried with the same request.
 template <typename Call>
 int Answer(const Globals& g, const std::string& what, Call call) {

@@ -60,7 +60,15 @@ bool StartReview(const Globals& g, ReviewSession& s, int* code) {
     *code = Fail("connecting to the server", channel.status());
     return false;
   }
-  s.stub = vigil::v1::ReviewService::NewStub(*channel);
+  s.channel = *channel;
+  s.stub = vigil::v1::ReviewService::NewStub(s.channel);
+  return true;
+}
+
+bool StartReport(const Globals& g, ReviewSession& s,
+                 std::unique_ptr<vigil::v1::ReportService::Stub>& stub, int* code) {
+  if (!StartReview(g, s, code)) return false;
+  stub = vigil::v1::ReportService::NewStub(s.channel);
   return true;
 }
 

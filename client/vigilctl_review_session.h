@@ -10,18 +10,23 @@
 #include "absl/strings/str_cat.h"
 #include "client/replica.h"
 #include "client/vigilctl_commands.h"
+#include "vigil/v1/report.grpc.pb.h"
 #include "vigil/v1/review.grpc.pb.h"
 
 namespace vigil::vigilctl {
 
 struct ReviewSession {
   std::unique_ptr<client::Replica> replica;
+  std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<vigil::v1::ReviewService::Stub> stub;
 };
 
 // Opens the home's replica and a ReviewService stub on its channel; false
 // with `*code` set (and the error printed) when it cannot.
 bool StartReview(const Globals& g, ReviewSession& s, int* code);
+// The same, and a ReportService stub on its channel.
+bool StartReport(const Globals& g, ReviewSession& s,
+                 std::unique_ptr<vigil::v1::ReportService::Stub>& stub, int* code);
 
 // Up to three attempts of one mutating call with the same request (and so
 // the same request id): a retry after a lost reply gets the first result.

@@ -808,6 +808,41 @@ TEST(VigilctlTest, ReviewWalkthroughSendBackReachesTheTeam) {
   EXPECT_NE(r.err.find("REVIEWER_ONLY"), std::string::npos) << Describe(r);
   r = cli(rita, {"recommendations", "list", "--overdue", "maybe"});
   EXPECT_EQ(r.exit_code, kUsage) << Describe(r);
+
+  // The briefing, kept on the lead's device; the report, published and
+  // verified; the year's figures.
+  r = cli(lena, {"briefing", visit});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_NE(r.out.find("Central Prison"), std::string::npos) << r.out;
+  r = cli(lena, {"--json", "briefing", visit, "--offline"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_EQ(Str(r.Json()[0], {"briefing", "visit"}), "visits/" + visit) << r.out;
+  const std::string md = tmp.Sub("report.md"), signed_dir = tmp.Sub("published");
+  r = cli(rita, {"report", "export", visit, "--format", "markdown", "--out", md});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_EQ(ReadFile(md).rfind("# Visit report: Central Prison", 0), 0u) << ReadFile(md);
+  r = cli(rita, {"report", "export", visit, "--format", "pdf"});
+  EXPECT_EQ(r.exit_code, kUsage) << Describe(r);
+  r = cli(lena, {"report", "publish", visit});
+  EXPECT_NE(r.err.find("VISIT_TRANSITION_NOT_PERMITTED"), std::string::npos) << Describe(r);
+  r = cli(rita, {"report", "publish", visit, "--out", signed_dir});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  const std::vector<std::string> key = {"--public-key", signed_dir + "/public_key.bin"};
+  r = cli("", Concat({{"report", "verify", signed_dir + "/report.html"}, key}));
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_NE(r.out.find("signature verified"), std::string::npos) << r.out;
+  std::string html = ReadFile(signed_dir + "/report.html");
+  html[html.size() / 2] ^= 0x01;
+  WriteFile(signed_dir + "/report.html", html);
+  r = cli("", Concat({{"report", "verify", signed_dir + "/report.html"}, key}));
+  EXPECT_EQ(r.exit_code, 1) << Describe(r);
+  EXPECT_NE(r.out.find("does NOT verify"), std::string::npos) << r.out;
+  r = cli(lena, {"report", "published", visit, "--out", tmp.Sub("lena-copy")});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_EQ(ReadFile(tmp.Sub("lena-copy") + "/report.json"), ReadFile(signed_dir + "/report.json"));
+  r = cli(rita, {"statistics", "--from", "2020-01-01", "--to", "2029-12-31", "--format", "csv"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  EXPECT_NE(r.out.find("implementation,issued,,,1"), std::string::npos) << r.out;
 }
 
 }  // namespace vigil
