@@ -231,6 +231,9 @@ int ReviewMove(const Globals& g, const std::string& visit, const std::string& to
 // on `app`; `on` sets what a command runs.
 using OnCommand = std::function<void(CLI::App*, std::function<int()>)>;
 void AddRecommendationCommands(CLI::App& app, const Globals& g, const OnCommand& on);
+// Creates `body` in the visit's scope on this device (sent by the next
+// sync), following the visit (vigilctl_records.cc).
+int CreateVisitRecord(const Globals& g, const std::string& visit, const vigil::v1::RecordBody& body);
 // briefing, report export|publish|published|verify, statistics
 // (vigilctl_reports.cc).
 void AddReportCommands(CLI::App& app, const Globals& g, const OnCommand& on);

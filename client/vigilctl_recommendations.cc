@@ -7,6 +7,8 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
 #include "base/status_macros.h"
 #include "client/vigilctl_commands.h"
 #include "client/vigilctl_review_session.h"
@@ -159,6 +161,30 @@ int FollowUp(const Globals& g, const Args& a) {
   });
 }
 
+// A follow-up check made during the visit, recorded on this device: a
+// FollowUpCheck record of the visit, which the server keeps in the
+// recommendation when it is synced.
+int Check(const Globals& g, const Args& a) {
+  vigil::v1::RecordBody body;
+  vigil::v1::FollowUpCheck& check = *body.mutable_follow_up_check();
+  check.set_recommendation_id(a.id);
+  check.set_note(a.note);
+  if (a.checked.empty()) {
+    const absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
+    check.mutable_checked_on()->set_year(static_cast<int>(today.year()));
+    check.mutable_checked_on()->set_month(today.month());
+    check.mutable_checked_on()->set_day(today.day());
+  } else {
+    absl::StatusOr<vigil::v1::CivilDate> checked = DateArg(a.checked, "--checked");
+    if (!checked.ok()) return Usage(checked.status().message());
+    *check.mutable_checked_on() = *checked;
+  }
+  absl::Status parsed = EnumArg<vigil::v1::RecommendationStatus>(
+      a.observed, "--observed", [&](auto v) { check.set_observed_status(v); });
+  if (!parsed.ok()) return Usage(parsed.message());
+  return CreateVisitRecord(g, a.visit, body);
+}
+
 // The lineage of one recommendation, oldest first.
 int Show(const Globals& g, const Args& a) {
   int code = kExitOk;
@@ -307,6 +333,15 @@ void AddRecommendationCommands(CLI::App& app, const Globals& g, const OnCommand&
   follow->add_option("--observed", a->observed, statuses)->required();
   follow->add_option("--note", a->note, "what was seen");
   on(follow, [&g, a] { return FollowUp(g, *a); });
+
+  auto* check = recs->add_subcommand(
+      "check", "on a tablet during a visit: record a follow-up check (sent by sync)");
+  check->add_option("ID", a->id, "recommendation record id")->required();
+  check->add_option("--visit", a->visit, "the visit you are on")->required();
+  check->add_option("--observed", a->observed, statuses)->required();
+  check->add_option("--checked", a->checked, "YYYY-MM-DD (default: today)");
+  check->add_option("--note", a->note, "what was seen");
+  on(check, [&g, a] { return Check(g, *a); });
 
   auto* status = recs->add_subcommand("status", "change the status (kept in its history)");
   status->add_option("ID", a->id, "recommendation record id")->required();

@@ -283,6 +283,16 @@ int VisitCreate(const Globals& g, const std::string& visit, const std::string& f
   return kExitOk;
 }
 
+int CreateVisitRecord(const Globals& g, const std::string& visit_arg, const RecordBody& body) {
+  absl::StatusOr<std::string> visit = VisitArg(visit_arg);
+  if (!visit.ok()) return Usage(visit.status().message());
+  int code = kExitOk;
+  auto replica = OpenHome(g, &code);
+  if (!replica) return code;
+  if (!RequireProfile(g, *replica, &code)) return code;
+  return CreateIn(g, *replica, *visit, body);
+}
+
 int FindingCreate(const Globals& g, const FindingArgs& args) {
   absl::StatusOr<std::string> visit = VisitArg(args.visit);
   if (!visit.ok()) return Usage(visit.status().message());

@@ -104,6 +104,7 @@ absl::Status PushBatch::Run(Pending& p) {
   RETURN_IF_ERROR(RecordStatusChange(p));
   RETURN_IF_ERROR(AnswerMark(p));
   RETURN_IF_ERROR(Persist(p));
+  RETURN_IF_ERROR(MirrorFollowUp(p));
   RETURN_IF_ERROR(NoteParallelUpdate(p));
   return AnswerByReply(p);
 }

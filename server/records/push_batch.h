@@ -33,6 +33,9 @@
 //                     mark (Record.review) answers the mark
 //   Persist           head, history, change feed, view epochs, audit, the
 //                     stored result (with the pushed body when it was merged)
+//   MirrorFollowUp    a FollowUpCheck record of a visit (a tablet's check)
+//                     is kept in the recommendation it names, by a server
+//                     revision of that recommendation (follow_up_mirror.cc)
 //   NoteParallelUpdate  a clean merge with edits the device had not seen
 //                     (the record's content changed since the edit's base)
 //                     is kept for a reviewer to check (parallel_updates.h)
@@ -140,6 +143,7 @@ class PushBatch {
   absl::Status RecordStatusChange(Pending& p);
   absl::Status AnswerMark(Pending& p);
   absl::Status Persist(Pending& p);
+  absl::Status MirrorFollowUp(Pending& p);  // follow_up_mirror.cc
   absl::Status NoteParallelUpdate(Pending& p);
   absl::Status AnswerByReply(Pending& p);
 

@@ -809,6 +809,21 @@ TEST(VigilctlTest, ReviewWalkthroughSendBackReachesTheTeam) {
   r = cli(rita, {"recommendations", "list", "--overdue", "maybe"});
   EXPECT_EQ(r.exit_code, kUsage) << Describe(r);
 
+  // A check made on the lead's tablet reaches the recommendation.
+  r = cli(lena, {"recommendations", "check", rec, "--visit", visit, "--observed", "implemented",
+                 "--note", "lamps in every cell"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  ASSERT_EQ(cli(lena, {"sync"}).exit_code, kOk);
+  // The visit is approved: the check waits in the late queue until the
+  // office accepts it.
+  r = cli(rita, {"--json", "review", "late", visit});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  ASSERT_EQ(r.Json().size(), 1u) << r.out;
+  r = cli(rita, {"review", "decide", Str(r.Json()[0], {"late_submission", "name"}), "accept"});
+  ASSERT_EQ(r.exit_code, kOk) << Describe(r);
+  r = cli(rita, {"recommendations", "show", rec});
+  EXPECT_NE(r.out.find("lamps in every cell"), std::string::npos) << Describe(r);
+
   // The briefing, kept on the lead's device; the report, published and
   // verified; the year's figures.
   r = cli(lena, {"briefing", visit});

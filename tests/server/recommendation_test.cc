@@ -518,5 +518,62 @@ TEST_F(RecommendationTest, EveryFilterSelectsWhatABruteForceSelects) {
   }
 }
 
+// A check recorded on a tablet during the visit (a FollowUpCheck record of
+// the visit's scope) reaches the recommendation in the same commit, follows
+// its edits and leaves with its deletion; a check naming no recommendation,
+// or outside a visit, is refused and writes nothing.
+TEST_F(RecommendationTest, AFollowUpCheckFromATabletReachesTheRecommendation) {
+  const std::string authority = NewAuthority("Prison Service");
+  const std::string facility = NewFacility(v1::FACILITY_TYPE_PRISON);
+  const RecommendationView issued = MustIssue(Draft(authority));
+  const std::string visit = NewVisit(v1::VISIT_STATE_IN_PROGRESS, facility);
+  v1::RecordBody body;
+  v1::FollowUpCheck& check = *body.mutable_follow_up_check();
+  check.set_recommendation_id(IdOf(issued));
+  *check.mutable_checked_on() = Date(2026, 3, 2);
+  check.set_observed_status(v1::RECOMMENDATION_STATUS_PARTIALLY_IMPLEMENTED);
+  check.set_note("Half the radiators replaced.");
+  const std::string id = NewId();
+  grpc::Status s = As("monitor").Push({Create("visits/" + visit, body, id)});
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  RecommendationView seen;
+  ASSERT_TRUE(Get(IdOf(issued), &seen, "monitor").ok());
+  ASSERT_EQ(seen.record().body().recommendation().follow_ups_size(), 1);
+  const v1::FollowUpCheck& mirrored = seen.record().body().recommendation().follow_ups(0);
+  EXPECT_EQ(mirrored.id(), id);
+  EXPECT_EQ(mirrored.visit_id(), visit);
+  EXPECT_EQ(mirrored.observed_status(), v1::RECOMMENDATION_STATUS_PARTIALLY_IMPLEMENTED);
+  EXPECT_EQ(mirrored.note(), "Half the radiators replaced.");
+  EXPECT_EQ(seen.record().revision(), issued.record().revision() + 1);
+  // An edit follows; a deletion takes it out.
+  check.set_observed_status(v1::RECOMMENDATION_STATUS_IMPLEMENTED);
+  v1::Mutation edit = Create("visits/" + visit, body, id);
+  edit.set_base_revision(1);
+  ASSERT_TRUE(As("monitor").Push({edit}).ok());
+  ASSERT_TRUE(Get(IdOf(issued), &seen).ok());
+  ASSERT_EQ(seen.record().body().recommendation().follow_ups_size(), 1);
+  EXPECT_EQ(seen.record().body().recommendation().follow_ups(0).observed_status(),
+            v1::RECOMMENDATION_STATUS_IMPLEMENTED);
+  v1::Mutation del = Create("visits/" + visit, body, id);
+  del.set_base_revision(2);
+  del.clear_body();
+  del.set_delete_(true);
+  ASSERT_TRUE(As("monitor").Push({del}).ok());
+  ASSERT_TRUE(Get(IdOf(issued), &seen).ok());
+  EXPECT_EQ(seen.record().body().recommendation().follow_ups_size(), 0);
+  const std::uint64_t revision = seen.record().revision();
+  // Refused: no such recommendation, or not in a visit.
+  check.set_recommendation_id(NewId());
+  s = As("monitor").Push({Create("visits/" + visit, body, NewId())});
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Reason(s), "FOLLOW_UP_INVALID");
+  check.set_recommendation_id(IdOf(issued));
+  s = As("reviewer").Push({Create("registry", body, NewId())});
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Reason(s), "FOLLOW_UP_INVALID");
+  ASSERT_TRUE(Get(IdOf(issued), &seen).ok());
+  EXPECT_EQ(seen.record().revision(), revision);
+}
+
 }  // namespace
 }  // namespace vigil
