@@ -32,11 +32,6 @@ void Publisher::Publish(const Caller& caller, PublishRequest request, PublishDon
 
 void Publisher::Commit(const Caller& caller, PublishRequest request, ReviewQueries::ReportRead read,
                        PublishDoneFn done) {
-  if (!request.etag.empty() && request.etag != read.visit_etag) {
-    return done(WithReason(
-        absl::AbortedError("the visit changed since you read it: read it again, then publish"),
-        "ETAG_MISMATCH", {{"etag", read.visit_etag}}));
-  }
   vigil::v1::PublishedReport published;
   published.set_visit(read.report.visit());
   *published.mutable_published_at() = read.report.generated_at();
@@ -55,7 +50,10 @@ void Publisher::Commit(const Caller& caller, PublishRequest request, ReviewQueri
   move.visit_id = request.visit_id;
   move.to = vigil::v1::VISIT_STATE_PUBLISHED;
   move.intent.set_note(request.note);
-  move.etag = read.visit_etag;
+  // The caller's etag, else the one the report was read at: either way the
+  // Visit record is the one rendered (and a retry is answered before any
+  // etag is compared, with its first result).
+  move.etag = request.etag.empty() ? read.visit_etag : request.etag;
   move.request_id = request.request_id;
   move.publication = std::move(published);
   records_->MoveVisit(caller, std::move(move),

@@ -157,13 +157,25 @@ class ReportBuilder {
         google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now_));
     RETURN_IF_ERROR(Place(facility_id, VisitRecords(), *b.mutable_place()));
     b.mutable_place()->clear_occupancy();
-    // The facility's other visits this caller may read, latest first.
+    // The facility's visits before this one (that started before it, or
+    // before today when it has no dates yet) this caller may read, latest
+    // first.
+    ASSIGN_OR_RETURN(std::optional<vigil::internal::VisitSummary> mine,
+                     reading_.index().Summary(visit_id));
+    std::tuple<int, int, int> before = review::Today(now_);
+    if (mine.has_value() && mine->period().start().year() != 0) {
+      before = DayOf(mine->period().start());
+    }
     std::vector<std::pair<std::string, vigil::internal::VisitSummary>> earlier;
     absl::Status failed;
     RETURN_IF_ERROR(
         reading_.index().Scan({"facility", facility_id}, "",
                               [&](std::string_view id, const vigil::internal::VisitSummary& s) {
-                                if (id == visit_id || s.deleted() || !s.has_record()) return true;
+                                if (id == visit_id || s.deleted() || !s.has_record() ||
+                                    s.period().start().year() == 0 ||
+                                    !(DayOf(s.period().start()) < before)) {
+                                  return true;
+                                }
                                 absl::StatusOr<const ScopeGrant*> g =
                                     reading_.GrantFor(absl::StrCat("visits/", std::string(id)));
                                 failed = g.status();

@@ -14,6 +14,7 @@ namespace vigil {
 namespace {
 
 using review_testing::Create;
+using review_testing::Date;
 using review_testing::Metadata;
 using review_testing::NewId;
 using review_testing::Reason;
@@ -22,14 +23,6 @@ using ::testing::ElementsAre;
 using ::testing::UnorderedElementsAreArray;
 using v1::Recommendation;
 using v1::RecommendationView;
-
-v1::CivilDate Date(int y, int m, int d) {
-  v1::CivilDate date;
-  date.set_year(y);
-  date.set_month(m);
-  date.set_day(d);
-  return date;
-}
 
 std::string IdOf(const RecommendationView& view) { return view.record().id(); }
 

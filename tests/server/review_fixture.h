@@ -47,6 +47,14 @@ inline std::string Metadata(const grpc::Status& s, const std::string& key) {
   return it == info->metadata().end() ? "<none>" : it->second;
 }
 
+inline v1::CivilDate Date(int y, int m, int d) {
+  v1::CivilDate date;
+  date.set_year(y);
+  date.set_month(m);
+  date.set_day(d);
+  return date;
+}
+
 inline Mutation Create(const std::string& scope, const v1::RecordBody& body, const std::string& id) {
   static std::int64_t hlc = 1'700'000'000'000'000;
   Mutation m;

@@ -23,6 +23,7 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 using review_testing::Create;
+using review_testing::Date;
 using review_testing::NewId;
 using review_testing::Reason;
 using review_testing::ReviewTest;
@@ -32,14 +33,6 @@ using v1::RecordBody;
 std::string Id(int n) {
   std::string digits = std::to_string(n);
   return "01J" + std::string(23 - digits.size(), '0') + digits;
-}
-
-v1::CivilDate Date(int y, int m, int d) {
-  v1::CivilDate date;
-  date.set_year(y);
-  date.set_month(m);
-  date.set_day(d);
-  return date;
 }
 
 google::protobuf::Timestamp At(const std::string& rfc3339) {
@@ -472,8 +465,10 @@ TEST_F(VisitReportTest, PublishingStoresSignedDocumentsThatVerify) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED);
   EXPECT_EQ(Reason(s), "ETAG_MISMATCH");
 
+  v1::VisitView approved;
+  ASSERT_TRUE(As("reviewer").Get(Id(20), &approved).ok());
   const std::string request_id = NewId();
-  s = Publish("reviewer", Id(20), &published, request_id);
+  s = Publish("reviewer", Id(20), &published, request_id, approved.etag());
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(published.visit(), "visits/" + Id(20));
   EXPECT_EQ(published.published_by(), "reviewer");
@@ -503,7 +498,7 @@ TEST_F(VisitReportTest, PublishingStoresSignedDocumentsThatVerify) {
   EXPECT_EQ(view.record().body().visit().state(), v1::VISIT_STATE_PUBLISHED);
   // A retry gets the first publication; anyone on the team reads it as it is.
   v1::PublishedReport again;
-  ASSERT_TRUE(Publish("reviewer", Id(20), &again, request_id).ok());
+  ASSERT_TRUE(Publish("reviewer", Id(20), &again, request_id, approved.etag()).ok());
   EXPECT_EQ(again.SerializeAsString(), published.SerializeAsString());
   grpc::ClientContext ctx;
   v1::GetPublishedReportRequest request;
@@ -518,6 +513,14 @@ TEST_F(VisitReportTest, PublishingStoresSignedDocumentsThatVerify) {
 
 TEST_F(VisitReportTest, BriefingNamesWhatToCheckAndNoOneWhoCouldBeHarmed) {
   Sample();
+  // A visit planned for later is not an earlier visit.
+  v1::Visit later;
+  later.set_facility_id(Id(2));
+  later.set_announced(true);
+  *later.mutable_planned_window()->mutable_start() = Date(2027, 5, 1);
+  *later.mutable_planned_window()->mutable_end() = Date(2027, 5, 2);
+  later.set_summary("not yet");
+  PutVisit(Id(62), later);
   v1::Briefing b;
   grpc::Status s = Briefing("lead", Id(20), &b);
   ASSERT_TRUE(s.ok()) << s.error_message();
